@@ -1,0 +1,167 @@
+// Package backends defines the contract between a cashews Cache and the stores behind it, the registry
+// of URL schemes (as database/sql registers drivers), and the helpers backends share: strict URL
+// parameter parsing, glob matching and the clock.
+//
+// A backend is opened from a URL by the factory registered for its scheme. The memory backend
+// (mem://) is always registered; redis:// and disk:// register themselves when their packages are
+// imported:
+//
+//	import _ "github.com/cashews-go/cashews/backends/redis"
+//
+// Every backend implements every command of [Backend] with the same semantics; the conformance kit in
+// backends/backendtest checks them. A miss is never an error: reads of a missing key report
+// found == false with a nil error.
+//
+// Values: a backend either keeps Go values as they are (the memory backend, which implements
+// [GoValueStore] and reports true) or stores bytes. The Cache encodes values (codec, compression,
+// signing) before it hands them to a byte backend, so such a backend sees only []byte values and
+// returns []byte values that the caller owns.
+package backends
+
+import (
+	"context"
+	"iter"
+	"time"
+)
+
+// NoExpiration is the TTL that [Backend.GetExpire] reports for a key that exists and never expires.
+const NoExpiration time.Duration = -1
+
+// SetMode says when [Backend.Set] writes.
+type SetMode uint8
+
+// The set modes.
+const (
+	SetAlways    SetMode = iota // write whether or not the key exists
+	SetIfAbsent                 // write only if the key does not exist (SET NX)
+	SetIfPresent                // write only if the key exists (SET XX)
+)
+
+// String returns the mode's name.
+func (m SetMode) String() string {
+	switch m {
+	case SetAlways:
+		return "always"
+	case SetIfAbsent:
+		return "if-absent"
+	case SetIfPresent:
+		return "if-present"
+	}
+	return "SetMode(?)"
+}
+
+// Item is one entry of [Backend.SetMany]. A TTL of zero means the entry does not expire.
+type Item struct {
+	Key   string
+	Value any
+	TTL   time.Duration
+}
+
+// Entry is one result of [Backend.GetMany]: the stored value and whether the key was found. A stored
+// nil is Found with a nil Value.
+type Entry struct {
+	Value any
+	Found bool
+}
+
+// Backend is a store of keys with optional time to live. All methods are safe for concurrent use and
+// honour the context's deadline. TTL arguments are durations from now: zero means "no expiry" and a
+// negative TTL is rejected with an error wrapping [ErrInvalidArgument].
+//
+// Methods that read report a missing or expired key as found == false (or false, zero) with a nil
+// error; an error always means the backend could not answer.
+type Backend interface {
+	// Get returns the value stored at key. A missing key is (nil, false, nil).
+	Get(ctx context.Context, key string) (value any, found bool, err error)
+	// GetMany returns one Entry per key, in the order of keys.
+	GetMany(ctx context.Context, keys []string) ([]Entry, error)
+	// Set stores value at key with ttl when mode allows it, and reports whether it stored.
+	Set(ctx context.Context, key string, value any, ttl time.Duration, mode SetMode) (bool, error)
+	// SetMany stores every item unconditionally.
+	SetMany(ctx context.Context, items []Item) error
+	// Exists reports whether key is present.
+	Exists(ctx context.Context, key string) (bool, error)
+	// Delete removes key and reports whether it was present.
+	Delete(ctx context.Context, key string) (bool, error)
+	// DeleteMany removes keys and returns how many were present.
+	DeleteMany(ctx context.Context, keys []string) (int, error)
+	// DeleteMatch removes every key matching the glob pattern (see [Match]) and returns how many it
+	// removed. It works in batches and never blocks the store for the whole keyspace.
+	DeleteMatch(ctx context.Context, pattern string) (int, error)
+	// Scan yields the keys matching the glob pattern in batches of about batch keys. A key present for
+	// the whole scan is yielded at least once; keys written or deleted during the scan may or may not
+	// be. Internal keys of the backend (if any) are never yielded. After an error the sequence ends.
+	Scan(ctx context.Context, pattern string, batch int) iter.Seq2[[]string, error]
+	// Incr adds by to the integer at key and returns the new value. A missing key counts from zero
+	// and, when ttl > 0, is created with that TTL; an existing key keeps its TTL. A value that is not
+	// an integer is an error wrapping [ErrNotInteger].
+	Incr(ctx context.Context, key string, by int64, ttl time.Duration) (int64, error)
+	// Expire sets the TTL of an existing key (zero removes its expiry) and reports whether the key
+	// exists.
+	Expire(ctx context.Context, key string, ttl time.Duration) (bool, error)
+	// GetExpire returns the remaining TTL of key. A missing key is (0, false, nil); a key without
+	// expiry is (NoExpiration, true, nil); otherwise the TTL is positive.
+	GetExpire(ctx context.Context, key string) (ttl time.Duration, found bool, err error)
+	// Ping checks that the backend answers.
+	Ping(ctx context.Context) error
+	// Clear removes every key of the backend.
+	Clear(ctx context.Context) error
+
+	// SetLock takes the lock at key for token with ttl (which must be positive) unless the key is
+	// present, and reports whether it did.
+	SetLock(ctx context.Context, key, token string, ttl time.Duration) (bool, error)
+	// Unlock removes the lock at key only when it is held by token, and reports whether it did.
+	Unlock(ctx context.Context, key, token string) (bool, error)
+	// ExtendLock sets the TTL of the lock at key to ttl only when it is held by token, and reports
+	// whether it did.
+	ExtendLock(ctx context.Context, key, token string, ttl time.Duration) (bool, error)
+	// IsLocked reports whether the lock at key is held by anyone.
+	IsLocked(ctx context.Context, key string) (bool, error)
+
+	// KeysCount returns the number of keys in the backend (an estimate is allowed where the store
+	// cannot count exactly; the implementation documents it).
+	KeysCount(ctx context.Context) (int64, error)
+	// ValueSize returns the size in bytes of the value at key (an estimate for Go values); a missing
+	// key is 0.
+	ValueSize(ctx context.Context, key string) (int64, error)
+
+	// SetAdd adds members to the set at key and returns how many were new. With ttl > 0 the set
+	// expires no earlier than ttl from now (a later expiry is kept); with ttl == 0 it never expires.
+	SetAdd(ctx context.Context, key string, ttl time.Duration, members ...string) (int, error)
+	// SetRemove removes members from the set at key and returns how many were present.
+	SetRemove(ctx context.Context, key string, members ...string) (int, error)
+	// SetPop removes and returns up to count members of the set at key, in no particular order.
+	SetPop(ctx context.Context, key string, count int) ([]string, error)
+	// SetMembers returns every member of the set at key; a missing key is an empty set.
+	SetMembers(ctx context.Context, key string) ([]string, error)
+
+	// GetBits returns the unsigned counters of size bits (1 to 63) at the given indexes of the bit
+	// array at key; a missing key reads as zeros.
+	GetBits(ctx context.Context, key string, size int, indexes ...int64) ([]int64, error)
+	// IncrBits adds by to the counters of size bits at the given indexes, saturating at 0 and
+	// 2^size-1, and returns their new values.
+	IncrBits(ctx context.Context, key string, size int, by int64, indexes ...int64) ([]int64, error)
+
+	// SliceIncr is the sliding-window counter. Atomically, it forgets the events at key older than
+	// now-window, then records one event at now if fewer than limit remain. It returns the number of
+	// events in (now-window, now] after the call and whether this event was recorded. The key
+	// expires window after its last event, and it never holds more than limit events.
+	SliceIncr(ctx context.Context, key string, now time.Time, window time.Duration, limit int64) (count int64, recorded bool, err error)
+
+	// Close releases the backend's resources and stops its goroutines. It is idempotent; other
+	// methods called after Close return an error wrapping [ErrClosed].
+	Close() error
+}
+
+// GoValueStore is implemented by backends that keep Go values as they are, without encoding. The
+// Cache hands such a backend the caller's value and returns what it stored; for other backends it
+// encodes values to []byte first.
+type GoValueStore interface {
+	StoresGoValues() bool
+}
+
+// StoresGoValues reports whether b keeps Go values as they are.
+func StoresGoValues(b Backend) bool {
+	s, ok := b.(GoValueStore)
+	return ok && s.StoresGoValues()
+}

@@ -1,0 +1,154 @@
+package backends
+
+import (
+	"fmt"
+	"log/slog"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// Config is what a [Factory] receives to open a backend.
+type Config struct {
+	// URL is the parsed setup URL. Its query is also in Params; read parameters from Params only.
+	URL *url.URL
+	// Params holds the query parameters the Cache did not take for itself. The factory takes the
+	// ones it knows; the Cache reports every parameter left over as unknown.
+	Params *Params
+	// Clock tells the time; never nil when the Cache calls a factory.
+	Clock Clock
+	// Logger receives the backend's log records; never nil when the Cache calls a factory.
+	Logger *slog.Logger
+}
+
+// Factory opens a backend from a setup URL.
+type Factory func(cfg Config) (Backend, error)
+
+var (
+	registryMu sync.RWMutex
+	registry   = make(map[string]Factory)
+	// hints name the import that registers a well-known scheme, for the unknown-scheme error.
+	hints = map[string]string{
+		"redis":  "github.com/cashews-go/cashews/backends/redis",
+		"rediss": "github.com/cashews-go/cashews/backends/redis",
+		"disk":   "github.com/cashews-go/cashews/backends/disk",
+	}
+)
+
+// Register makes a backend available under a URL scheme. It is meant to be called from the init
+// function of the backend's package, and panics if the scheme is empty or already registered, as
+// database/sql.Register does: both are programming errors.
+func Register(scheme string, f Factory) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	if scheme == "" || f == nil {
+		panic("cashews: Register with an empty scheme or a nil factory")
+	}
+	if _, dup := registry[scheme]; dup {
+		panic("cashews: Register called twice for scheme " + scheme)
+	}
+	registry[scheme] = f
+}
+
+// Schemes returns the registered URL schemes, sorted.
+func Schemes() []string {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	s := make([]string, 0, len(registry))
+	for k := range registry {
+		s = append(s, k)
+	}
+	sort.Strings(s)
+	return s
+}
+
+// Lookup returns the factory registered for scheme. The error for an unknown scheme names the
+// registered ones and, for a well-known scheme, the import that registers it.
+func Lookup(scheme string) (Factory, error) {
+	registryMu.RLock()
+	f, ok := registry[scheme]
+	registryMu.RUnlock()
+	if ok {
+		return f, nil
+	}
+	msg := fmt.Sprintf("cashews: unknown URL scheme %q (registered: %s)", scheme, strings.Join(Schemes(), ", "))
+	if imp, ok := hints[scheme]; ok {
+		msg += fmt.Sprintf(`; add import _ %q`, imp)
+	}
+	return nil, fmt.Errorf("%s: %w", msg, ErrUnknownScheme)
+}
+
+// ErrUnknownScheme is wrapped by the error for a setup URL whose scheme no imported backend registered.
+var ErrUnknownScheme = fmt.Errorf("cashews: unknown scheme")
+
+// ParseURL parses a setup URL and checks that it has a scheme and no repeated query parameter.
+func ParseURL(raw string) (*url.URL, *Params, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cashews: setup URL %q: %w", redact(raw), err)
+	}
+	if u.Scheme == "" {
+		return nil, nil, fmt.Errorf("cashews: setup URL %q has no scheme (want mem://, redis://, disk://...)", redact(raw))
+	}
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cashews: setup URL %q: query: %w", redact(raw), err)
+	}
+	for k, v := range q {
+		if len(v) > 1 {
+			return nil, nil, fmt.Errorf("cashews: setup URL parameter %q is given %d times", k, len(v))
+		}
+	}
+	return u, &Params{values: q, scheme: u.Scheme}, nil
+}
+
+// Redact returns the URL with any password and secret replaced by "xxxxx", for logs and errors.
+func Redact(u *url.URL) string {
+	r := *u
+	if _, has := r.User.Password(); has {
+		r.User = url.UserPassword(r.User.Username(), "xxxxx")
+	}
+	q := r.Query()
+	changed := false
+	for _, k := range []string{"secret", "password"} {
+		if q.Has(k) {
+			q.Set(k, "xxxxx")
+			changed = true
+		}
+	}
+	if changed {
+		keys := slices.Sorted(func(yield func(string) bool) {
+			for k := range q {
+				if !yield(k) {
+					return
+				}
+			}
+		})
+		var b strings.Builder
+		for i, k := range keys {
+			if i > 0 {
+				b.WriteByte('&')
+			}
+			b.WriteString(url.QueryEscape(k) + "=" + url.QueryEscape(q.Get(k)))
+		}
+		r.RawQuery = b.String()
+	}
+	s := r.String()
+	if r.Opaque == "" && !strings.HasPrefix(s, r.Scheme+"://") {
+		s = r.Scheme + "://" + strings.TrimPrefix(s, r.Scheme+":") // "mem://" prints as "mem:"
+	}
+	return s
+}
+
+// redact hides the password of a URL that may not parse.
+func redact(raw string) string {
+	if u, err := url.Parse(raw); err == nil {
+		return Redact(u)
+	}
+	if i := strings.Index(raw, "@"); i >= 0 {
+		return "xxxxx" + raw[i:]
+	}
+	return raw
+}
