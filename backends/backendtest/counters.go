@@ -1,0 +1,184 @@
+package backendtest
+
+import (
+	"errors"
+	"time"
+
+	"github.com/cashews-go/cashews/backends"
+)
+
+// incr calls Incr and reports unless it returns want.
+func (e *env) incr(key string, by int64, ttl time.Duration, want int64) {
+	e.t.Helper()
+	got, err := e.b.Incr(e.ctx(), key, by, ttl)
+	if got != want || err != nil {
+		e.t.Errorf("Incr(%q, %d, %v) = (%d, %v), want (%d, nil)", key, by, ttl, got, err, want)
+	}
+}
+
+func testIncr(e *env) {
+	k := e.key("n")
+	e.incr(k, 1, 0, 1)
+	e.incr(k, 5, 0, 6)
+	e.incr(k, -10, 0, -4)
+	e.incr(k, 0, 0, -4)
+	e.check(e.hit(k, e.counter(-4)))
+
+	k = e.key("from-missing-negative")
+	e.incr(k, -3, 0, -3)
+
+	k = e.key("large")
+	e.incr(k, 1<<62, 0, 1<<62)
+	e.incr(k, -(1 << 62), 0, 0)
+
+	// A counter written with Set: int64 in a Go value store, decimal text in a byte store.
+	k = e.key("set")
+	e.set(k, e.counter(41), 0)
+	e.incr(k, 1, 0, 42)
+	e.check(e.hit(k, e.counter(42)))
+}
+
+func testIncrTTL(e *env) {
+	// A new key gets the TTL; a later Incr with another TTL does not change it.
+	k := e.key("with-ttl")
+	start := e.now()
+	e.incr(k, 1, time.Minute, 1)
+	e.check(e.ttlWithin(k, time.Minute, start))
+	e.incr(k, 1, time.Hour, 2)
+	e.check(e.ttlWithin(k, time.Minute, start))
+
+	// A key without expiry keeps none.
+	k = e.key("no-ttl")
+	e.incr(k, 1, 0, 1)
+	e.check(e.noExpiry(k))
+	e.incr(k, 1, time.Minute, 2)
+	e.check(e.noExpiry(k))
+
+	// A value written with Set and no TTL keeps none either.
+	k = e.key("set")
+	e.set(k, e.counter(1), 0)
+	e.incr(k, 1, time.Minute, 2)
+	e.check(e.noExpiry(k))
+
+	// The counter expires, and counts from zero again.
+	k = e.key("expires")
+	ttl := e.shortTTL()
+	start = e.now()
+	e.incr(k, 5, ttl, 5)
+	e.afterExpiry(start, ttl, "counter created with a TTL", func() error { return e.miss(k) })
+	e.incr(k, 1, 0, 1)
+	e.check(e.noExpiry(k))
+}
+
+func testIncrNotInteger(e *env) {
+	ctx := e.ctx()
+	values := []any{[]byte("abc"), []byte("1.5"), []byte("")}
+	if !e.bytes {
+		values = []any{"abc", 1.5, point{1, 2}}
+	}
+	for i, v := range values {
+		k := e.key("v" + string(rune('0'+i)))
+		e.set(k, v, 0)
+		_, err := e.b.Incr(ctx, k, 1, 0)
+		e.wantErrIs(err, backends.ErrNotInteger, "Incr(%q) on the value %s", k, show(v))
+		e.check(e.hit(k, v))
+	}
+	// A set is not an integer either; Redis reports such a key as the wrong type.
+	k := e.key("set")
+	_, err := e.b.SetAdd(ctx, k, 0, "m")
+	e.must(err, "SetAdd(%q)", k)
+	if _, err := e.b.Incr(ctx, k, 1, 0); !errors.Is(err, backends.ErrNotInteger) && !errors.Is(err, backends.ErrWrongType) {
+		e.t.Errorf("Incr(%q) on a set: error = %v, want an error wrapping ErrNotInteger or ErrWrongType", k, err)
+	}
+	e.check(e.members(k, "m"))
+}
+
+func testIncrConcurrent(e *env) {
+	const workers, each = 16, 100
+	k := e.key("n")
+	parallel(workers, func(int) {
+		for range each {
+			if _, err := e.b.Incr(e.ctx(), k, 1, 0); err != nil {
+				e.t.Errorf("Incr(%q): %v", k, err)
+				return
+			}
+		}
+	})
+	e.incr(k, 0, 0, workers*each)
+}
+
+func testExpire(e *env) {
+	ctx := e.ctx()
+	if ok, err := e.b.Expire(ctx, e.key("missing"), time.Minute); ok || err != nil {
+		e.t.Errorf("Expire(missing, 1m) = (%v, %v), want (false, nil)", ok, err)
+	}
+	e.check(e.exists(e.key("missing"), false))
+
+	k := e.key("k")
+	e.set(k, e.val("v"), 0)
+	e.check(e.noExpiry(k))
+	start := e.now()
+	if ok, err := e.b.Expire(ctx, k, time.Minute); !ok || err != nil {
+		e.t.Errorf("Expire(present, 1m) = (%v, %v), want (true, nil)", ok, err)
+	}
+	e.check(e.ttlWithin(k, time.Minute, start))
+	if ok, err := e.b.Expire(ctx, k, 0); !ok || err != nil {
+		e.t.Errorf("Expire(present, 0) = (%v, %v), want (true, nil)", ok, err)
+	}
+	e.check(e.noExpiry(k))
+	e.check(e.hit(k, e.val("v")))
+
+	// Expire shortens a TTL as well as it lengthens one.
+	k = e.key("shorten")
+	e.set(k, e.val("v"), time.Hour)
+	start = e.now()
+	if ok, err := e.b.Expire(ctx, k, 10*time.Second); !ok || err != nil {
+		e.t.Errorf("Expire(present, 10s) = (%v, %v), want (true, nil)", ok, err)
+	}
+	e.check(e.ttlWithin(k, 10*time.Second, start))
+
+	// The key goes when its new TTL runs out.
+	k = e.key("expires")
+	e.set(k, e.val("v"), 0)
+	ttl := e.shortTTL()
+	start = e.now()
+	if ok, err := e.b.Expire(ctx, k, ttl); !ok || err != nil {
+		e.t.Errorf("Expire(present, %v) = (%v, %v), want (true, nil)", ttl, ok, err)
+	}
+	e.beforeExpiry(start, ttl, "key given a TTL by Expire", func() error { return e.hit(k, e.val("v")) })
+	e.afterExpiry(start, ttl, "key given a TTL by Expire", func() error { return e.miss(k) })
+	if ok, err := e.b.Expire(ctx, k, time.Minute); ok || err != nil {
+		e.t.Errorf("Expire(expired, 1m) = (%v, %v), want (false, nil)", ok, err)
+	}
+}
+
+func testPing(e *env) {
+	if err := e.b.Ping(e.ctx()); err != nil {
+		e.t.Errorf("Ping() = %v, want nil", err)
+	}
+}
+
+func testValueSize(e *env) {
+	ctx := e.ctx()
+	type tc struct {
+		name  string
+		value any
+		min   int64
+	}
+	tcs := []tc{{"small", e.val("x"), 1}, {"1000", e.val(string(make([]byte, 1000))), 1}}
+	if e.bytes {
+		tcs[1].min = 1000
+	} else {
+		tcs = append(tcs, tc{"struct", point{1, 2}, 1}, tc{"int", 42, 1})
+	}
+	for _, c := range tcs {
+		k := e.key(c.name)
+		e.set(k, c.value, 0)
+		if n, err := e.b.ValueSize(ctx, k); n < c.min || err != nil {
+			e.t.Errorf("ValueSize(%q) holding %s = (%d, %v), want (>= %d, nil)", k, show(c.value), n, err, c.min)
+		}
+	}
+	if n, err := e.b.ValueSize(ctx, e.key("missing")); n != 0 || err != nil {
+		e.t.Errorf("ValueSize(missing) = (%d, %v), want (0, nil)", n, err)
+	}
+}
