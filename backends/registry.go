@@ -1,6 +1,7 @@
 package backends
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -81,12 +82,16 @@ func Lookup(scheme string) (Factory, error) {
 }
 
 // ErrUnknownScheme is wrapped by the error for a setup URL whose scheme no imported backend registered.
-var ErrUnknownScheme = fmt.Errorf("cashews: unknown scheme")
+var ErrUnknownScheme = errors.New("cashews: unknown scheme")
 
 // ParseURL parses a setup URL and checks that it has a scheme and no repeated query parameter.
 func ParseURL(raw string) (*url.URL, *Params, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // url.Error repeats the whole URL, password included
+		}
 		return nil, nil, fmt.Errorf("cashews: setup URL %q: %w", redact(raw), err)
 	}
 	if u.Scheme == "" {
