@@ -149,7 +149,7 @@ func TestMatch(t *testing.T) {
 		{`user:\*`, "user:1", false},
 		{`user:\?`, "user:?", true},
 		{`a\[b`, "a[b", true},
-		{`a\`, `a\`, true}, // a trailing backslash matches itself
+		{`a\`, `a\`, true},           // a trailing backslash matches itself
 		{"user:[ab", "user:a", true}, // an unclosed class runs to the end, as in Redis
 		{"user:[ab", "user:c", false},
 		{"[]", "x", false},
