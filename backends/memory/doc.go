@@ -1,0 +1,73 @@
+// Package memory is the in-process backend of cashews, registered under the URL scheme mem://.
+//
+// The root package imports it, so mem:// is always available:
+//
+//	c.Setup("mem://?size=10000&max_bytes=64MiB")
+//
+// A program that wants the backend without a Cache calls [New] with an [Options] struct, whose zero
+// value means defaults.
+//
+// # Values
+//
+// By default the backend keeps Go values as they are ([Backend.StoresGoValues] reports true): the
+// Cache hands it the caller's value, and a hit returns that same value without encoding, copying or
+// allocating. Callers must therefore not mutate a value after storing it, nor a value they got back:
+// every reader shares it.
+//
+// With copy=true ([Options.Copy]) the backend reports StoresGoValues false, so the Cache encodes
+// values into []byte before storing them, as it does for Redis. The backend then behaves like a byte
+// store: it accepts only []byte (and string) values, copies what it is given and returns a fresh copy
+// on every read, so no caller ever shares memory with the store. Counters (Incr) and lock tokens are
+// then kept as decimal and raw bytes, as Redis keeps them.
+//
+// # Bounds and eviction
+//
+// The store can be bounded by entries (size, [Options.MaxEntries]) and by bytes (max_bytes,
+// [Options.MaxBytes]); both are off by default, so set at least one for a cache whose keys come from
+// user input. The bounds are global: a write that takes the store over a bound evicts entries, first
+// from its own shard and, when that shard has nothing else to give, from the others in turn.
+//
+// Eviction is SIEVE (Zhang et al., NSDI 2024) in each shard: entries sit in a FIFO queue; a Get hit
+// only sets an atomic "visited" bit, under the shard's read lock (a Set that overwrites a live key
+// sets it too), and the eviction hand walks from the oldest entry towards the newest, clearing visited bits
+// and evicting the first entry that was not visited (or that has expired). On skewed (Zipf)
+// workloads SIEVE's hit ratio matches or beats LRU's, while hits never take a write lock; the tests
+// compare both on a seeded Zipf trace. Exists, GetExpire and the other reads do not count as hits.
+//
+// An entry's cost against max_bytes is len(key) + the value's size + [EntryOverhead]. The value's
+// size is, in order: what [Options.Sizer] returns (when it is set and returns a non-negative number),
+// CacheSize() for a value implementing [Sizer], len for []byte and string, the fixed width for bools
+// and numbers (24 for time.Time), and otherwise an estimate: a reflect walk that adds the value's own
+// size to the bytes its strings, slices, maps and pointers reach, looking into at most 8 elements of
+// each container (and extrapolating to the rest), 8 levels deep and 256 values in all, so that its
+// cost is bounded whatever the value. Sets, bit arrays and sliding windows count their members and
+// words. A value whose entry alone would exceed max_bytes is rejected with an error wrapping
+// [backends.ErrInvalidArgument]. [Backend.ValueSize] returns the value's size (without key and
+// overhead).
+//
+// # Expiry
+//
+// A key with a TTL is stored with its expiry time. Reads compare it with the clock
+// ([Options.Clock]), so an expired key is a miss at once; a key without TTL never reads the clock on
+// a hit. A janitor goroutine purges expired keys every check_interval (one minute by default; 0 turns
+// it off): it finds them under each shard's read lock and takes the write lock only to remove them.
+// Close stops it.
+// [Backend.KeysCount] counts exactly the keys that have not expired by the clock, purged or not.
+//
+// # Concurrency
+//
+// Keys are spread over shards (a power of two, by default 4×GOMAXPROCS with at least 16) by
+// hash/maphash with a random seed; each shard has its own RWMutex. Reads take the read lock only, so
+// readers of one shard run in parallel; writes take the shard's write lock. Scan, DeleteMatch,
+// KeysCount and the purge lock one shard at a time, never the whole store.
+//
+// # URL parameters
+//
+//	size            maximum number of keys; 0 (default) means no bound
+//	max_bytes       maximum bytes (see above), as 64MiB, 1GB or 1048576; 0 (default) means no bound
+//	check_interval  period of the expired-key purge, as 30s or 1m (default); 0 turns the purge off
+//	shards          number of shards, a power of two from 1 to 65536; default 4×GOMAXPROCS, at least 16
+//	copy            true to store encoded bytes instead of Go values (default false)
+//
+// The Cache takes its own parameters (enable, suppress, secret, codec...) before the factory runs.
+package memory
