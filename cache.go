@@ -1,0 +1,305 @@
+package cashews
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cashews-go/cashews/backends"
+	_ "github.com/cashews-go/cashews/backends/memory" // registers mem://
+	"github.com/cashews-go/cashews/codec"
+	"github.com/cashews-go/cashews/internal/flight"
+)
+
+// Cache routes each key to a backend by the longest matching prefix and runs the commands of the
+// direct API on it. Create one with [New] and add backends with [Cache.Setup]. A Cache is safe for
+// concurrent use; Setup, Use and Close may run while commands run.
+type Cache struct {
+	mu          sync.Mutex // serializes Setup, Use and Close
+	routes      atomic.Pointer[[]*route]
+	middlewares atomic.Pointer[[]Middleware]
+	handler     atomic.Pointer[Handler] // the middleware chain around dispatch; nil when empty
+	clock       backends.Clock
+	logger      *slog.Logger
+	closed      atomic.Bool
+	loads       flight.Group[any]
+	suppressed  atomic.Int64
+
+	bgCtx    context.Context // cancelled by Close; background work runs under it
+	bgCancel context.CancelFunc
+	bgWG     sync.WaitGroup
+}
+
+// route is one backend with its prefix and value format.
+type route struct {
+	prefix   string
+	url      string // redacted, for middlewares and errors
+	backend  backends.Backend
+	goValues bool          // the backend keeps Go values; format is nil
+	format   *codec.Format // encodes values for a byte backend
+	disabled atomic.Uint64 // commandMask of disabled commands
+}
+
+// Option configures a Cache.
+type Option func(*Cache)
+
+// WithClock makes the Cache and the backends it sets up read time from clock instead of the system
+// clock. Its purpose is testing: TTLs, rate windows and breakers move when the test says so.
+func WithClock(clock backends.Clock) Option {
+	return func(c *Cache) { c.clock = clock }
+}
+
+// WithLogger sets the logger of the Cache and its backends (default: slog.Default()).
+func WithLogger(logger *slog.Logger) Option {
+	return func(c *Cache) { c.logger = logger }
+}
+
+// New returns a Cache with no backends. Call Setup before using it.
+func New(opts ...Option) *Cache {
+	c := &Cache{clock: backends.SystemClock{}}
+	for _, o := range opts {
+		o(c)
+	}
+	if c.logger == nil {
+		c.logger = slog.Default()
+	}
+	c.bgCtx, c.bgCancel = context.WithCancel(context.Background())
+	empty := []*route{}
+	c.routes.Store(&empty)
+	return c
+}
+
+// SetupOption configures one backend at Setup.
+type SetupOption func(*setupConfig)
+
+type setupConfig struct {
+	prefix string
+}
+
+// WithPrefix routes the keys that start with p to the backend being set up. The prefix stays part of
+// the key. Without it the backend gets every key that no other prefix claims.
+func WithPrefix(p string) SetupOption {
+	return func(s *setupConfig) { s.prefix = p }
+}
+
+// Setup opens the backend the URL names and routes keys to it. The scheme picks the backend (mem://
+// is built in; redis://, rediss:// and disk:// need their package imported); the query holds its
+// parameters. Parameters every backend takes:
+//
+//	enable=false, disable=true  start with every command disabled (see Cache.Enable)
+//	suppress=true               backend errors become misses and false; they are logged once per
+//	                            burst and counted (Cache.SuppressedErrors)
+//	codec=json|gob|raw          how byte backends encode values (default json)
+//	compress=gzip|zlib          compress encoded values of at least compress_min bytes (default 1KiB)
+//	secret=...                  sign every value with HMAC over key and payload
+//	digest=sha256|sha384|sha512 the HMAC hash (default sha256)
+//
+// An unknown scheme or parameter, or a value that does not parse, is an error that names it. Setting
+// up a second backend for the same prefix is an error.
+func (c *Cache) Setup(rawURL string, opts ...SetupOption) error {
+	var sc setupConfig
+	for _, o := range opts {
+		o(&sc)
+	}
+	u, params, err := backends.ParseURL(rawURL)
+	if err != nil {
+		return err
+	}
+	factory, err := backends.Lookup(u.Scheme)
+	if err != nil {
+		return err
+	}
+	common, err := parseCommon(params)
+	if err != nil {
+		return err
+	}
+	b, err := factory(backends.Config{URL: u, Params: params, Clock: c.clock, Logger: c.logger})
+	if err != nil {
+		return err
+	}
+	if err := params.CheckUnused(); err != nil {
+		b.Close()
+		return err
+	}
+	if err := c.add(b, backends.Redact(u), sc.prefix, common); err != nil {
+		b.Close()
+		return err
+	}
+	return nil
+}
+
+// SetupBackend routes keys to a backend the caller opened (a Redis backend over an existing client,
+// say). The Cache takes ownership: Close closes it. The params string holds the parameters every
+// backend takes (see Setup), such as "suppress=true&secret=...", or is empty.
+func (c *Cache) SetupBackend(b backends.Backend, params string, opts ...SetupOption) error {
+	var sc setupConfig
+	for _, o := range opts {
+		o(&sc)
+	}
+	_, p, err := backends.ParseURL("backend:?" + params)
+	if err != nil {
+		return err
+	}
+	common, err := parseCommon(p)
+	if err != nil {
+		return err
+	}
+	if err := p.CheckUnused(); err != nil {
+		return err
+	}
+	return c.add(b, fmt.Sprintf("%T", b), sc.prefix, common)
+}
+
+// commonParams are the setup parameters every backend takes.
+type commonParams struct {
+	disabled bool
+	suppress bool
+	format   codec.Options
+	encoding bool // a codec parameter was given explicitly
+}
+
+func parseCommon(p *backends.Params) (commonParams, error) {
+	var cp commonParams
+	enable, err := p.Bool("enable", true)
+	if err != nil {
+		return cp, err
+	}
+	disable, err := p.Bool("disable", false)
+	if err != nil {
+		return cp, err
+	}
+	cp.disabled = !enable || disable
+	if cp.suppress, err = p.Bool("suppress", false); err != nil {
+		return cp, err
+	}
+	for _, name := range []string{"codec", "compress", "compress_min", "secret", "digest"} {
+		if p.Has(name) {
+			cp.encoding = true
+		}
+	}
+	cp.format.Codec = p.String("codec", "")
+	cp.format.Compress = p.String("compress", "")
+	min, err := p.Size("compress_min", 0, 0, 1<<40)
+	if err != nil {
+		return cp, err
+	}
+	cp.format.CompressMin = int(min)
+	cp.format.Secret = []byte(p.String("secret", ""))
+	cp.format.Digest = p.String("digest", "")
+	return cp, nil
+}
+
+func (c *Cache) add(b backends.Backend, name, prefix string, cp commonParams) error {
+	r := &route{prefix: prefix, url: name, goValues: backends.StoresGoValues(b)}
+	if r.goValues && cp.encoding {
+		return fmt.Errorf("cashews: %s keeps Go values as they are, so codec, compress, secret and digest do not apply (add copy=true to encode values)", name)
+	}
+	if !r.goValues {
+		f, err := codec.New(cp.format)
+		if err != nil {
+			return err
+		}
+		r.format = f
+	}
+	if cp.disabled {
+		r.disabled.Store(uint64(allCommands))
+	}
+	r.backend = b
+	if cp.suppress {
+		r.backend = &suppressed{Backend: b, cache: c, name: name}
+	}
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	old := c.routeList()
+	for _, o := range old {
+		if o.prefix == prefix {
+			return fmt.Errorf("cashews: a backend (%s) is already set up for prefix %q", o.url, prefix)
+		}
+	}
+	routes := append(append([]*route(nil), old...), r)
+	sort.SliceStable(routes, func(i, j int) bool { return len(routes[i].prefix) > len(routes[j].prefix) })
+	c.routes.Store(&routes)
+	return nil
+}
+
+func (c *Cache) routeList() []*route { return *c.routes.Load() }
+
+// route returns the backend for key: the one with the longest prefix that key starts with.
+func (c *Cache) route(key string) (*route, error) {
+	for _, r := range *c.routes.Load() {
+		if strings.HasPrefix(key, r.prefix) {
+			return r, nil
+		}
+	}
+	if c.closed.Load() {
+		return nil, ErrClosed
+	}
+	return nil, fmt.Errorf("%w %q: set up a backend without a prefix or with a prefix of this key", ErrNoBackend, key)
+}
+
+// Close closes every backend, stops the background work of the Cache (early refreshes) and waits for
+// it to end. It is idempotent: later calls return nil. Commands after Close return [ErrClosed].
+func (c *Cache) Close() error {
+	c.mu.Lock()
+	if c.closed.Swap(true) {
+		c.mu.Unlock()
+		return nil
+	}
+	routes := c.routeList()
+	empty := []*route{}
+	c.routes.Store(&empty)
+	c.mu.Unlock()
+
+	c.bgCancel()
+	c.bgWG.Wait()
+	var errs []error
+	for _, r := range routes {
+		if err := r.backend.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("cashews: close %s: %w", r.url, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Go runs fn in a goroutine owned by the Cache: its context is cancelled by Close, and Close waits for
+// it to return. After Close, Go runs nothing and returns false. Strategies use it for background
+// refreshes.
+func (c *Cache) Go(fn func(ctx context.Context)) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed.Load() {
+		return false
+	}
+	c.bgWG.Add(1)
+	go func() {
+		defer c.bgWG.Done()
+		fn(c.bgCtx)
+	}()
+	return true
+}
+
+// Clock returns the clock of the Cache.
+func (c *Cache) Clock() backends.Clock { return c.clock }
+
+// SuppressedErrors returns how many backend errors the backends set up with suppress=true turned
+// into misses so far.
+func (c *Cache) SuppressedErrors() int64 { return c.suppressed.Load() }
+
+// BackendName returns the URL of the backend that key routes to, with passwords and secrets
+// redacted, or "" when no backend takes the key.
+func (c *Cache) BackendName(key string) string {
+	r, err := c.route(key)
+	if err != nil {
+		return ""
+	}
+	return r.url
+}

@@ -1,0 +1,717 @@
+package cashews
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"strings"
+	"time"
+
+	"github.com/cashews-go/cashews/backends"
+	"github.com/cashews-go/cashews/strategies"
+)
+
+// NoExpiration is the TTL that [Cache.GetExpire] reports for a key that never expires.
+const NoExpiration = backends.NoExpiration
+
+// internalPrefix starts the keys the Cache keeps for itself (tag sets). Scan never yields them.
+const internalPrefix = "_cashews:"
+
+func tagKey(tag string) string { return internalPrefix + "tag:" + tag }
+
+// exec runs a command through the middleware chain, or directly when there is none.
+func (c *Cache) exec(ctx context.Context, r *route, call Call, do func(context.Context) (Result, error)) (Result, error) {
+	if h := c.handler.Load(); h != nil {
+		cl := call
+		if r != nil {
+			cl.Backend, cl.Prefix = r.url, r.prefix
+		}
+		cl.do = do
+		return (*h)(ctx, &cl)
+	}
+	return do(ctx)
+}
+
+func (c *Cache) hooked() bool { return c.handler.Load() != nil }
+
+// checkTTL rejects a negative TTL, naming the command.
+func checkTTL(cmd Command, ttl time.Duration) error {
+	if ttl < 0 {
+		return fmt.Errorf("%w: %s: negative TTL %v", ErrInvalidArgument, cmd, ttl)
+	}
+	return nil
+}
+
+// SetOption modifies a Set.
+type SetOption interface {
+	applySet(*setConfig)
+}
+
+type setConfig struct {
+	mode backends.SetMode
+	tags []string
+}
+
+type setMode backends.SetMode
+
+func (m setMode) applySet(s *setConfig) { s.mode = backends.SetMode(m) }
+
+// IfAbsent makes Set write only when the key does not exist.
+func IfAbsent() SetOption { return setMode(backends.SetIfAbsent) }
+
+// IfPresent makes Set write only when the key exists.
+func IfPresent() SetOption { return setMode(backends.SetIfPresent) }
+
+// TagsOption is the option that [Tags] returns: it works for Set and for Wrap.
+type TagsOption []string
+
+func (t TagsOption) applySet(s *setConfig) { s.tags = append(s.tags, t...) }
+
+// ApplyWrap adds the tags to a Wrap call; there they are templates over the argument, like the key.
+func (t TagsOption) ApplyWrap(c *strategies.Config) { c.Tags = append(c.Tags, t...) }
+
+// Tags attaches tags to stored keys, so that [Cache.DeleteTags] removes them and [Cache.TagKeys]
+// finds them. With Set, the tags are attached to the key; with Wrap, they are templates rendered from
+// the argument ("user:{ID}"). A tag's set of keys lives in the key's backend and expires no earlier
+// than its keys.
+func Tags(tags ...string) TagsOption { return TagsOption(tags) }
+
+// Set stores value at key for ttl (zero: no expiry) and reports whether it stored, which is false
+// only when IfAbsent or IfPresent said no, or when set is disabled. The memory backend keeps value
+// as it is: do not mutate it afterwards. Byte backends store it encoded by the backend's codec.
+func (c *Cache) Set(ctx context.Context, key string, value any, ttl time.Duration, opts ...SetOption) (bool, error) {
+	var sc setConfig
+	for _, o := range opts {
+		o.applySet(&sc)
+	}
+	if err := checkTTL(CmdSet, ttl); err != nil {
+		return false, err
+	}
+	r, err := c.route(key)
+	if err != nil || c.off(ctx, r, CmdSet) {
+		return false, err
+	}
+	v, err := r.encode(key, value)
+	if err != nil {
+		return false, err
+	}
+	return c.set(ctx, r, key, v, ttl, sc)
+}
+
+// set stores an already encoded value.
+func (c *Cache) set(ctx context.Context, r *route, key string, v any, ttl time.Duration, sc setConfig) (bool, error) {
+	var ok bool
+	var err error
+	if c.hooked() {
+		ok, err = c.setHooked(ctx, r, key, v, ttl, sc.mode)
+	} else {
+		ok, err = r.backend.Set(ctx, key, v, ttl, sc.mode)
+	}
+	if err != nil || !ok || len(sc.tags) == 0 {
+		return ok, err
+	}
+	for _, tag := range sc.tags {
+		if _, err := r.backend.SetAdd(ctx, tagKey(tag), ttl, key); err != nil {
+			return true, fmt.Errorf("cashews: set: tag %q of %q: %w", tag, key, err)
+		}
+	}
+	return true, nil
+}
+
+// setHooked runs set through the middlewares; apart from set for the reason given at getHooked.
+func (c *Cache) setHooked(ctx context.Context, r *route, key string, v any, ttl time.Duration, mode backends.SetMode) (bool, error) {
+	res, err := c.exec(ctx, r, Call{Command: CmdSet, Key: key}, func(ctx context.Context) (Result, error) {
+		ok, err := r.backend.Set(ctx, key, v, ttl, mode)
+		return Result{OK: ok}, err
+	})
+	return res.OK, err
+}
+
+// SetRaw stores value at key without encoding it. Byte backends take only []byte and string values.
+func (c *Cache) SetRaw(ctx context.Context, key string, value any, ttl time.Duration, opts ...SetOption) (bool, error) {
+	var sc setConfig
+	for _, o := range opts {
+		o.applySet(&sc)
+	}
+	if err := checkTTL(CmdSet, ttl); err != nil {
+		return false, err
+	}
+	r, err := c.route(key)
+	if err != nil || c.off(ctx, r, CmdSet) {
+		return false, err
+	}
+	if !r.goValues {
+		switch b := value.(type) {
+		case []byte:
+		case string:
+			value = []byte(b)
+		default:
+			return false, fmt.Errorf("%w: SetRaw on %s takes []byte or string, not %T", ErrInvalidArgument, r.url, value)
+		}
+	}
+	return c.set(ctx, r, key, value, ttl, sc)
+}
+
+// get runs the get command and returns the stored value as the backend keeps it.
+func (c *Cache) get(ctx context.Context, key string) (*route, any, bool, error) {
+	r, err := c.route(key)
+	if err != nil || c.off(ctx, r, CmdGet) {
+		return r, nil, false, err
+	}
+	if c.hooked() {
+		return c.getHooked(ctx, r, key)
+	}
+	v, found, err := r.backend.Get(ctx, key)
+	return r, v, found, err
+}
+
+// getHooked runs get through the middlewares. It is apart from get so that the closure's captures do
+// not move get's variables to the heap.
+func (c *Cache) getHooked(ctx context.Context, r *route, key string) (*route, any, bool, error) {
+	res, err := c.exec(ctx, r, Call{Command: CmdGet, Key: key}, func(ctx context.Context) (Result, error) {
+		v, ok, err := r.backend.Get(ctx, key)
+		return Result{Value: v, OK: ok}, err
+	})
+	return r, res.Value, res.OK, err
+}
+
+// GetRaw returns the value stored at key as the backend keeps it, without decoding: the Go value for
+// the memory backend, the stored bytes for byte backends. A miss is (nil, false, nil).
+func (c *Cache) GetRaw(ctx context.Context, key string) (any, bool, error) {
+	_, v, found, err := c.get(ctx, key)
+	return v, found, err
+}
+
+// Exists reports whether key is present; false when exists is disabled.
+func (c *Cache) Exists(ctx context.Context, key string) (bool, error) {
+	return c.keyBool(ctx, CmdExists, key, func(ctx context.Context, b backends.Backend) (bool, error) {
+		return b.Exists(ctx, key)
+	})
+}
+
+// Delete removes key and reports whether it was present.
+func (c *Cache) Delete(ctx context.Context, key string) (bool, error) {
+	return c.keyBool(ctx, CmdDelete, key, func(ctx context.Context, b backends.Backend) (bool, error) {
+		return b.Delete(ctx, key)
+	})
+}
+
+// Expire sets the TTL of an existing key (zero removes its expiry) and reports whether the key
+// exists.
+func (c *Cache) Expire(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	if err := checkTTL(CmdExpire, ttl); err != nil {
+		return false, err
+	}
+	return c.keyBool(ctx, CmdExpire, key, func(ctx context.Context, b backends.Backend) (bool, error) {
+		return b.Expire(ctx, key, ttl)
+	})
+}
+
+// keyBool runs a single-key command that returns a bool.
+func (c *Cache) keyBool(ctx context.Context, cmd Command, key string, fn func(context.Context, backends.Backend) (bool, error)) (bool, error) {
+	r, err := c.route(key)
+	if err != nil || c.off(ctx, r, cmd) {
+		return false, err
+	}
+	res, err := c.exec(ctx, r, Call{Command: cmd, Key: key}, func(ctx context.Context) (Result, error) {
+		ok, err := fn(ctx, r.backend)
+		return Result{OK: ok}, err
+	})
+	return res.OK, err
+}
+
+// GetExpire returns the remaining TTL of key. The three cases are told apart by found and ttl:
+// a missing key is (0, false, nil); a key without expiry is ([NoExpiration], true, nil); otherwise
+// ttl is positive.
+func (c *Cache) GetExpire(ctx context.Context, key string) (ttl time.Duration, found bool, err error) {
+	r, err := c.route(key)
+	if err != nil || c.off(ctx, r, CmdGetExpire) {
+		return 0, false, err
+	}
+	res, err := c.exec(ctx, r, Call{Command: CmdGetExpire, Key: key}, func(ctx context.Context) (Result, error) {
+		ttl, found, err := r.backend.GetExpire(ctx, key)
+		return Result{Value: ttl, OK: found}, err
+	})
+	ttl, _ = res.Value.(time.Duration)
+	return ttl, res.OK, err
+}
+
+// Incr adds by to the integer at key and returns the new value. A missing key counts from zero and,
+// when ttl > 0, is created with that TTL; an existing key keeps its TTL. A value that is not an
+// integer gives an error matching [ErrNotInteger]. When incr is disabled it returns (0, nil).
+func (c *Cache) Incr(ctx context.Context, key string, by int64, ttl time.Duration) (int64, error) {
+	if err := checkTTL(CmdIncr, ttl); err != nil {
+		return 0, err
+	}
+	r, err := c.route(key)
+	if err != nil || c.off(ctx, r, CmdIncr) {
+		return 0, err
+	}
+	res, err := c.exec(ctx, r, Call{Command: CmdIncr, Key: key}, func(ctx context.Context) (Result, error) {
+		n, err := r.backend.Incr(ctx, key, by, ttl)
+		return Result{Value: n, OK: err == nil}, err
+	})
+	n, _ := res.Value.(int64)
+	return n, err
+}
+
+// ValueSize returns the size in bytes of the value at key (an estimate for Go values in memory); a
+// missing key is 0.
+func (c *Cache) ValueSize(ctx context.Context, key string) (int64, error) {
+	r, err := c.route(key)
+	if err != nil || c.off(ctx, r, CmdValueSize) {
+		return 0, err
+	}
+	res, err := c.exec(ctx, r, Call{Command: CmdValueSize, Key: key}, func(ctx context.Context) (Result, error) {
+		n, err := r.backend.ValueSize(ctx, key)
+		return Result{Value: n, OK: n > 0}, err
+	})
+	n, _ := res.Value.(int64)
+	return n, err
+}
+
+// byRoute groups keys by their backend, keeping their order.
+func (c *Cache) byRoute(keys []string) ([]*route, map[*route][]string, error) {
+	var order []*route
+	groups := make(map[*route][]string)
+	for _, k := range keys {
+		r, err := c.route(k)
+		if err != nil {
+			return nil, nil, err
+		}
+		if _, seen := groups[r]; !seen {
+			order = append(order, r)
+		}
+		groups[r] = append(groups[r], k)
+	}
+	return order, groups, nil
+}
+
+// SetMany stores every value of items for ttl, encoding values for byte backends.
+func (c *Cache) SetMany(ctx context.Context, items map[string]any, ttl time.Duration) error {
+	if err := checkTTL(CmdSetMany, ttl); err != nil {
+		return err
+	}
+	keys := make([]string, 0, len(items))
+	for k := range items {
+		keys = append(keys, k)
+	}
+	order, groups, err := c.byRoute(keys)
+	if err != nil {
+		return err
+	}
+	for _, r := range order {
+		if c.off(ctx, r, CmdSetMany) {
+			continue
+		}
+		batch := make([]backends.Item, 0, len(groups[r]))
+		for _, k := range groups[r] {
+			v, err := r.encode(k, items[k])
+			if err != nil {
+				return err
+			}
+			batch = append(batch, backends.Item{Key: k, Value: v, TTL: ttl})
+		}
+		_, err := c.exec(ctx, r, Call{Command: CmdSetMany, Keys: groups[r]}, func(ctx context.Context) (Result, error) {
+			err := r.backend.SetMany(ctx, batch)
+			return Result{OK: err == nil}, err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// getMany reads keys route by route and calls fn for each key found, with its route and raw value.
+func (c *Cache) getMany(ctx context.Context, keys []string, fn func(r *route, key string, v any) error) error {
+	order, groups, err := c.byRoute(keys)
+	if err != nil {
+		return err
+	}
+	for _, r := range order {
+		if c.off(ctx, r, CmdGetMany) {
+			continue
+		}
+		ks := groups[r]
+		res, err := c.exec(ctx, r, Call{Command: CmdGetMany, Keys: ks}, func(ctx context.Context) (Result, error) {
+			entries, err := r.backend.GetMany(ctx, ks)
+			return Result{Value: entries, OK: err == nil}, err
+		})
+		if err != nil {
+			return err
+		}
+		entries, _ := res.Value.([]backends.Entry)
+		if len(entries) != len(ks) {
+			return fmt.Errorf("cashews: get_many on %s returned %d entries for %d keys", r.url, len(entries), len(ks))
+		}
+		for i, e := range entries {
+			if !e.Found {
+				continue
+			}
+			if err := fn(r, ks[i], e.Value); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// DeleteMany removes keys and returns how many were present.
+func (c *Cache) DeleteMany(ctx context.Context, keys ...string) (int, error) {
+	order, groups, err := c.byRoute(keys)
+	if err != nil {
+		return 0, err
+	}
+	total := 0
+	for _, r := range order {
+		if c.off(ctx, r, CmdDeleteMany) {
+			continue
+		}
+		ks := groups[r]
+		res, err := c.exec(ctx, r, Call{Command: CmdDeleteMany, Keys: ks}, func(ctx context.Context) (Result, error) {
+			n, err := r.backend.DeleteMany(ctx, ks)
+			return Result{Value: n, OK: n > 0}, err
+		})
+		n, _ := res.Value.(int)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// patternRoutes returns the backends that may hold keys matching pattern: those whose prefix and the
+// pattern's literal prefix agree.
+func (c *Cache) patternRoutes(pattern string) []*route {
+	lit := backends.LiteralPrefix(pattern)
+	var out []*route
+	for _, r := range c.routeList() {
+		if strings.HasPrefix(lit, r.prefix) || strings.HasPrefix(r.prefix, lit) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// DeleteMatch removes every key matching the glob pattern (Redis rules: *, ?, [a-z], \ escapes) from
+// every backend that may hold such keys, and returns how many it removed.
+func (c *Cache) DeleteMatch(ctx context.Context, pattern string) (int, error) {
+	total := 0
+	for _, r := range c.patternRoutes(pattern) {
+		if c.off(ctx, r, CmdDeleteMatch) {
+			continue
+		}
+		res, err := c.exec(ctx, r, Call{Command: CmdDeleteMatch, Key: pattern}, func(ctx context.Context) (Result, error) {
+			n, err := r.backend.DeleteMatch(ctx, pattern)
+			return Result{Value: n, OK: n > 0}, err
+		})
+		n, _ := res.Value.(int)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// ScanOption modifies Scan and GetMatch.
+type ScanOption func(*scanConfig)
+
+type scanConfig struct{ batch int }
+
+// Batch sets how many keys Scan and GetMatch fetch from a backend at a time (default 100).
+func Batch(n int) ScanOption {
+	return func(s *scanConfig) {
+		if n > 0 {
+			s.batch = n
+		}
+	}
+}
+
+// scan calls fn with each batch of keys matching pattern, route by route, until fn returns false.
+// Keys that route to another backend and the Cache's internal keys are left out.
+func (c *Cache) scan(ctx context.Context, pattern string, opts []ScanOption, fn func(r *route, keys []string) bool) error {
+	sc := scanConfig{batch: 100}
+	for _, o := range opts {
+		o(&sc)
+	}
+	for _, r := range c.patternRoutes(pattern) {
+		if c.off(ctx, r, CmdScan) {
+			continue
+		}
+		next, stop := iter.Pull2(r.backend.Scan(ctx, pattern, sc.batch))
+		more := true
+		for more {
+			res, err := c.exec(ctx, r, Call{Command: CmdScan, Key: pattern}, func(ctx context.Context) (Result, error) {
+				keys, err, ok := next()
+				return Result{Value: keys, OK: ok}, err
+			})
+			if err != nil {
+				stop()
+				return err
+			}
+			if !res.OK {
+				break
+			}
+			keys, _ := res.Value.([]string)
+			kept := keys[:0:0]
+			for _, k := range keys {
+				if strings.HasPrefix(k, internalPrefix) {
+					continue
+				}
+				if kr, err := c.route(k); err != nil || kr != r {
+					continue
+				}
+				kept = append(kept, k)
+			}
+			if len(kept) > 0 {
+				more = fn(r, kept)
+			}
+		}
+		stop()
+		if !more {
+			return nil
+		}
+	}
+	return nil
+}
+
+// Scan returns an iterator over the keys that match the glob pattern, fetched from the backends in
+// batches (see [Batch]). A key present for the whole scan is yielded at least once. An error ends the
+// sequence after it is yielded with an empty key.
+func (c *Cache) Scan(ctx context.Context, pattern string, opts ...ScanOption) iter.Seq2[string, error] {
+	return func(yield func(string, error) bool) {
+		stopped := false
+		err := c.scan(ctx, pattern, opts, func(_ *route, keys []string) bool {
+			for _, k := range keys {
+				if !yield(k, nil) {
+					stopped = true
+					return false
+				}
+			}
+			return true
+		})
+		if err != nil && !stopped {
+			yield("", err)
+		}
+	}
+}
+
+// Ping checks every backend and returns their errors joined.
+func (c *Cache) Ping(ctx context.Context) error {
+	return c.eachRoute(ctx, CmdPing, func(ctx context.Context, r *route) (Result, error) {
+		err := r.backend.Ping(ctx)
+		return Result{OK: err == nil}, err
+	})
+}
+
+// Clear removes every key of every backend, including keys that other programs sharing the store
+// wrote (for Redis, this is FLUSHDB).
+func (c *Cache) Clear(ctx context.Context) error {
+	return c.eachRoute(ctx, CmdClear, func(ctx context.Context, r *route) (Result, error) {
+		err := r.backend.Clear(ctx)
+		return Result{OK: err == nil}, err
+	})
+}
+
+// KeysCount returns the number of keys over all backends, as each backend counts them (see the
+// backend's documentation), including the Cache's own tag sets.
+func (c *Cache) KeysCount(ctx context.Context) (int64, error) {
+	var total int64
+	err := c.eachRoute(ctx, CmdKeysCount, func(ctx context.Context, r *route) (Result, error) {
+		n, err := r.backend.KeysCount(ctx)
+		total += n
+		return Result{Value: n, OK: err == nil}, err
+	})
+	return total, err
+}
+
+func (c *Cache) eachRoute(ctx context.Context, cmd Command, fn func(context.Context, *route) (Result, error)) error {
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	var errs []error
+	for _, r := range c.routeList() {
+		if c.off(ctx, r, cmd) {
+			continue
+		}
+		if _, err := c.exec(ctx, r, Call{Command: cmd}, func(ctx context.Context) (Result, error) { return fn(ctx, r) }); err != nil {
+			errs = append(errs, fmt.Errorf("cashews: %s on %s: %w", cmd, r.url, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// DeleteTags removes every key stored with any of the tags, and the tags' sets, from every backend.
+// It returns how many keys it removed.
+func (c *Cache) DeleteTags(ctx context.Context, tags ...string) (int, error) {
+	total := 0
+	for _, r := range c.routeList() {
+		if c.off(ctx, r, CmdDeleteMany) {
+			continue
+		}
+		for _, tag := range tags {
+			members, err := r.backend.SetMembers(ctx, tagKey(tag))
+			if err != nil {
+				return total, fmt.Errorf("cashews: delete tags: %q on %s: %w", tag, r.url, err)
+			}
+			keys := append(members, tagKey(tag))
+			res, err := c.exec(ctx, r, Call{Command: CmdDeleteMany, Keys: keys}, func(ctx context.Context) (Result, error) {
+				n, err := r.backend.DeleteMany(ctx, keys)
+				return Result{Value: n, OK: n > 0}, err
+			})
+			if n, _ := res.Value.(int); n > 0 {
+				total += n - 1 // the tag set itself is not a key of the user's
+			}
+			if err != nil {
+				return total, err
+			}
+		}
+	}
+	return total, nil
+}
+
+// TagKeys returns the keys stored with tag that are still present, from every backend.
+func (c *Cache) TagKeys(ctx context.Context, tag string) ([]string, error) {
+	var out []string
+	for _, r := range c.routeList() {
+		if c.off(ctx, r, CmdSetMembers) {
+			continue
+		}
+		members, err := r.backend.SetMembers(ctx, tagKey(tag))
+		if err != nil {
+			return out, fmt.Errorf("cashews: tag keys: %q on %s: %w", tag, r.url, err)
+		}
+		if len(members) == 0 {
+			continue
+		}
+		entries, err := r.backend.GetMany(ctx, members)
+		if err != nil {
+			return out, err
+		}
+		for i, e := range entries {
+			if e.Found {
+				out = append(out, members[i])
+			}
+		}
+	}
+	return out, nil
+}
+
+// SetAdd adds members to the set at key and returns how many were new. With ttl > 0 the set
+// expires no earlier than ttl from now; with ttl == 0 it never expires.
+func (c *Cache) SetAdd(ctx context.Context, key string, ttl time.Duration, members ...string) (int, error) {
+	if err := checkTTL(CmdSetAdd, ttl); err != nil {
+		return 0, err
+	}
+	return c.keyInt(ctx, CmdSetAdd, key, func(ctx context.Context, b backends.Backend) (int, error) {
+		return b.SetAdd(ctx, key, ttl, members...)
+	})
+}
+
+// SetRemove removes members from the set at key and returns how many were present.
+func (c *Cache) SetRemove(ctx context.Context, key string, members ...string) (int, error) {
+	return c.keyInt(ctx, CmdSetRemove, key, func(ctx context.Context, b backends.Backend) (int, error) {
+		return b.SetRemove(ctx, key, members...)
+	})
+}
+
+func (c *Cache) keyInt(ctx context.Context, cmd Command, key string, fn func(context.Context, backends.Backend) (int, error)) (int, error) {
+	r, err := c.route(key)
+	if err != nil || c.off(ctx, r, cmd) {
+		return 0, err
+	}
+	res, err := c.exec(ctx, r, Call{Command: cmd, Key: key}, func(ctx context.Context) (Result, error) {
+		n, err := fn(ctx, r.backend)
+		return Result{Value: n, OK: n > 0}, err
+	})
+	n, _ := res.Value.(int)
+	return n, err
+}
+
+// SetPop removes and returns up to count members of the set at key; a missing key gives none.
+func (c *Cache) SetPop(ctx context.Context, key string, count int) ([]string, error) {
+	return c.keyStrings(ctx, CmdSetPop, key, func(ctx context.Context, b backends.Backend) ([]string, error) {
+		return b.SetPop(ctx, key, count)
+	})
+}
+
+// SetMembers returns the members of the set at key; a missing key is an empty set.
+func (c *Cache) SetMembers(ctx context.Context, key string) ([]string, error) {
+	return c.keyStrings(ctx, CmdSetMembers, key, func(ctx context.Context, b backends.Backend) ([]string, error) {
+		return b.SetMembers(ctx, key)
+	})
+}
+
+func (c *Cache) keyStrings(ctx context.Context, cmd Command, key string, fn func(context.Context, backends.Backend) ([]string, error)) ([]string, error) {
+	r, err := c.route(key)
+	if err != nil || c.off(ctx, r, cmd) {
+		return nil, err
+	}
+	res, err := c.exec(ctx, r, Call{Command: cmd, Key: key}, func(ctx context.Context) (Result, error) {
+		s, err := fn(ctx, r.backend)
+		return Result{Value: s, OK: len(s) > 0}, err
+	})
+	s, _ := res.Value.([]string)
+	return s, err
+}
+
+// GetBits returns the unsigned counters of size bits (1 to 63) at the given indexes of the bit array
+// at key; a missing key reads as zeros, and so does a disabled command.
+func (c *Cache) GetBits(ctx context.Context, key string, size int, indexes ...int64) ([]int64, error) {
+	return c.keyBits(ctx, CmdGetBits, key, len(indexes), func(ctx context.Context, b backends.Backend) ([]int64, error) {
+		return b.GetBits(ctx, key, size, indexes...)
+	})
+}
+
+// IncrBits adds by to the counters of size bits at the given indexes, saturating at 0 and
+// 2^size-1, and returns their new values. Together with GetBits it makes Bloom filters and
+// counting sketches.
+func (c *Cache) IncrBits(ctx context.Context, key string, size int, by int64, indexes ...int64) ([]int64, error) {
+	return c.keyBits(ctx, CmdIncrBits, key, len(indexes), func(ctx context.Context, b backends.Backend) ([]int64, error) {
+		return b.IncrBits(ctx, key, size, by, indexes...)
+	})
+}
+
+func (c *Cache) keyBits(ctx context.Context, cmd Command, key string, n int, fn func(context.Context, backends.Backend) ([]int64, error)) ([]int64, error) {
+	r, err := c.route(key)
+	if err != nil {
+		return nil, err
+	}
+	if c.off(ctx, r, cmd) {
+		return make([]int64, n), nil
+	}
+	res, err := c.exec(ctx, r, Call{Command: cmd, Key: key}, func(ctx context.Context) (Result, error) {
+		v, err := fn(ctx, r.backend)
+		return Result{Value: v, OK: err == nil}, err
+	})
+	v, _ := res.Value.([]int64)
+	return v, err
+}
+
+// SliceIncr is the sliding-window counter: atomically, it forgets the events at key older than
+// window, then records one event now if fewer than limit remain. It returns the number of events in
+// the window after the call and whether this one was recorded; at most limit events are kept. The
+// rate limit strategies are built on it. When disabled it returns (0, true, nil).
+func (c *Cache) SliceIncr(ctx context.Context, key string, window time.Duration, limit int64) (count int64, recorded bool, err error) {
+	if window <= 0 || limit <= 0 {
+		return 0, false, fmt.Errorf("%w: slice_incr: window %v and limit %d must be positive", ErrInvalidArgument, window, limit)
+	}
+	r, err := c.route(key)
+	if err != nil {
+		return 0, false, err
+	}
+	if c.off(ctx, r, CmdSliceIncr) {
+		return 0, true, nil
+	}
+	now := c.clock.Now()
+	res, err := c.exec(ctx, r, Call{Command: CmdSliceIncr, Key: key}, func(ctx context.Context) (Result, error) {
+		n, rec, err := r.backend.SliceIncr(ctx, key, now, window, limit)
+		return Result{Value: n, OK: rec}, err
+	})
+	n, _ := res.Value.(int64)
+	return n, res.OK, err
+}

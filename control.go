@@ -1,0 +1,83 @@
+package cashews
+
+import (
+	"context"
+	"sync/atomic"
+)
+
+// commandMask is a set of commands, one bit each.
+type commandMask uint64
+
+const allCommands = commandMask(1<<numCommands-1) &^ 1
+
+func maskOf(cmds []Command) commandMask {
+	if len(cmds) == 0 {
+		return allCommands
+	}
+	var m commandMask
+	for _, c := range cmds {
+		if c > 0 && c < numCommands {
+			m |= 1 << c
+		}
+	}
+	return m
+}
+
+// Disable turns off the given commands (all commands when none is given) on every backend of the
+// Cache until [Cache.Enable] turns them on again. A disabled command reaches neither middlewares nor
+// backends and answers as if the cache were empty: reads miss, writes report false (or zero) with a
+// nil error, locks are granted without being taken, and Wrap calls the wrapped function.
+func (c *Cache) Disable(cmds ...Command) {
+	m := maskOf(cmds)
+	for _, r := range c.routeList() {
+		r.disabled.Or(uint64(m))
+	}
+}
+
+// Enable turns on the given commands (all commands when none is given) on every backend, including
+// commands that a backend's setup URL disabled.
+func (c *Cache) Enable(cmds ...Command) {
+	m := maskOf(cmds)
+	for _, r := range c.routeList() {
+		r.disabled.And(^uint64(m))
+	}
+}
+
+// IsEnabled reports whether cmd is enabled for the backend of key, in ctx.
+func (c *Cache) IsEnabled(ctx context.Context, key string, cmd Command) bool {
+	r, err := c.route(key)
+	return err == nil && !c.off(ctx, r, cmd)
+}
+
+// ctxSwitches becomes true the first time a context switch is made; until then commands skip the
+// context lookup.
+var ctxSwitches atomic.Bool
+
+type ctxMaskKey struct{}
+
+// WithDisabled returns a context in which the given commands (all commands when none is given) are
+// disabled, for every Cache the context reaches: a request can run with the cache off.
+func WithDisabled(ctx context.Context, cmds ...Command) context.Context {
+	ctxSwitches.Store(true)
+	m, _ := ctx.Value(ctxMaskKey{}).(commandMask)
+	return context.WithValue(ctx, ctxMaskKey{}, m|maskOf(cmds))
+}
+
+// WithEnabled returns a context in which the given commands (all commands when none is given) are no
+// longer disabled by an enclosing [WithDisabled]. It does not override [Cache.Disable].
+func WithEnabled(ctx context.Context, cmds ...Command) context.Context {
+	m, _ := ctx.Value(ctxMaskKey{}).(commandMask)
+	return context.WithValue(ctx, ctxMaskKey{}, m&^maskOf(cmds))
+}
+
+// off reports whether cmd is disabled for route r in ctx.
+func (c *Cache) off(ctx context.Context, r *route, cmd Command) bool {
+	if r.disabled.Load()&(1<<cmd) != 0 {
+		return true
+	}
+	if !ctxSwitches.Load() {
+		return false
+	}
+	m, _ := ctx.Value(ctxMaskKey{}).(commandMask)
+	return m&(1<<cmd) != 0
+}

@@ -1,0 +1,62 @@
+package cashews
+
+import (
+	"errors"
+
+	"github.com/cashews-go/cashews/backends"
+	"github.com/cashews-go/cashews/codec"
+	"github.com/cashews-go/cashews/internal/flight"
+	"github.com/cashews-go/cashews/strategies"
+)
+
+// Errors returned by the Cache. Match them with errors.Is; the messages may change.
+var (
+	// ErrNotFound is what a loader returns to say that its source has nothing for the key. GetOrSet
+	// and the strategies store nothing for it and pass it back to the caller.
+	ErrNotFound = strategies.ErrNotFound
+	// ErrNoBackend is returned for a key that no Setup call routes: there is no backend with an
+	// empty prefix and none whose prefix the key starts with.
+	ErrNoBackend = errors.New("cashews: no backend for key")
+	// ErrLockNotHeld is returned by Lock.Unlock and Lock.Extend when the lock expired or another
+	// owner holds it.
+	ErrLockNotHeld = errors.New("cashews: lock not held")
+
+	// ErrClosed is returned by every command after Close.
+	ErrClosed = backends.ErrClosed
+	// ErrNotInteger is returned by Incr when the stored value is not an integer.
+	ErrNotInteger = backends.ErrNotInteger
+	// ErrInvalidArgument is wrapped by errors about an argument a command cannot take, such as a
+	// negative TTL.
+	ErrInvalidArgument = backends.ErrInvalidArgument
+	// ErrWrongType is returned when a key holds another kind of value than the command works on, and
+	// by Get[T] when the stored Go value is not a T.
+	ErrWrongType = backends.ErrWrongType
+)
+
+// PanicError is the error that every caller sharing a load receives when the load panicked. Its
+// Value is what the function panicked with, and Stack the stack of the panic.
+type PanicError = flight.PanicError
+
+// Errors about stored values, from the codec package, re-exported so that callers of the Cache need
+// not import it.
+var (
+	// ErrTampered is returned by reads of a value that fails its signature check (a changed byte,
+	// a value copied from another key, an unsigned value where a secret is set). Such a value is
+	// never decoded.
+	ErrTampered = codec.ErrTampered
+	// ErrFormat is returned by reads of a value that is not in the format the Cache writes:
+	// truncated, corrupted, or written by something else.
+	ErrFormat = codec.ErrFormat
+)
+
+// Errors of the strategies, re-exported from package strategies.
+var (
+	// ErrRateLimited is returned by a rate-limited function called over its limit.
+	ErrRateLimited = strategies.ErrRateLimited
+	// ErrCircuitOpen is returned by a function whose circuit breaker is open.
+	ErrCircuitOpen = strategies.ErrCircuitOpen
+	// ErrPerfDegraded is returned by a function the perf strategy found slower than its record.
+	ErrPerfDegraded = strategies.ErrPerfDegraded
+	// ErrConfig is wrapped by the configuration mistakes that Wrap reports.
+	ErrConfig = strategies.ErrConfig
+)

@@ -1,0 +1,190 @@
+package cashews
+
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
+// Command names a command of the Cache, for middlewares, callbacks and the disable switches.
+type Command uint8
+
+// The commands. Each method of the Cache runs as one of these.
+const (
+	CmdGet Command = iota + 1
+	CmdGetMany
+	CmdSet
+	CmdSetMany
+	CmdExists
+	CmdDelete
+	CmdDeleteMany
+	CmdDeleteMatch
+	CmdScan
+	CmdIncr
+	CmdExpire
+	CmdGetExpire
+	CmdPing
+	CmdClear
+	CmdSetLock
+	CmdUnlock
+	CmdExtendLock
+	CmdIsLocked
+	CmdKeysCount
+	CmdValueSize
+	CmdSetAdd
+	CmdSetRemove
+	CmdSetPop
+	CmdSetMembers
+	CmdGetBits
+	CmdIncrBits
+	CmdSliceIncr
+	numCommands
+)
+
+var commandNames = [...]string{
+	CmdGet: "get", CmdGetMany: "get_many", CmdSet: "set", CmdSetMany: "set_many", CmdExists: "exists",
+	CmdDelete: "delete", CmdDeleteMany: "delete_many", CmdDeleteMatch: "delete_match", CmdScan: "scan",
+	CmdIncr: "incr", CmdExpire: "expire", CmdGetExpire: "get_expire", CmdPing: "ping", CmdClear: "clear",
+	CmdSetLock: "set_lock", CmdUnlock: "unlock", CmdExtendLock: "extend_lock", CmdIsLocked: "is_locked",
+	CmdKeysCount: "keys_count", CmdValueSize: "value_size", CmdSetAdd: "set_add",
+	CmdSetRemove: "set_remove", CmdSetPop: "set_pop", CmdSetMembers: "set_members",
+	CmdGetBits: "get_bits", CmdIncrBits: "incr_bits", CmdSliceIncr: "slice_incr",
+}
+
+// String returns the command's name in snake case, as cashews spells it ("get_many").
+func (c Command) String() string {
+	if c > 0 && c < numCommands {
+		return commandNames[c]
+	}
+	return "Command(?)"
+}
+
+// Commands returns every command, for callers that want to disable all but a few.
+func Commands() []Command {
+	all := make([]Command, 0, numCommands-1)
+	for c := CmdGet; c < numCommands; c++ {
+		all = append(all, c)
+	}
+	return all
+}
+
+// Call describes one command on its way to a backend.
+type Call struct {
+	Command Command
+	// Key is the key of a single-key command, or the glob pattern of scan and delete_match; empty for
+	// commands on the whole backend (ping, clear, keys_count) and for multi-key commands.
+	Key string
+	// Keys are the keys of get_many, set_many and delete_many that go to this backend.
+	Keys []string
+	// Backend is the URL of the backend, with passwords and secrets redacted.
+	Backend string
+	// Prefix is the routing prefix of the backend.
+	Prefix string
+
+	do func(ctx context.Context) (Result, error) // runs the command on the backend
+}
+
+// Result is what a command returned.
+type Result struct {
+	// Value is the command's main result: the stored value of get (encoded bytes for byte
+	// backends), an int64 for incr, a time.Duration for get_expire, and so on; nil where the command
+	// returns only OK.
+	Value any
+	// OK is whether a read found its key (a hit) or a write took effect.
+	OK bool
+}
+
+// Handler runs a command.
+type Handler func(ctx context.Context, call *Call) (Result, error)
+
+// Middleware wraps every command of a Cache. Middlewares added by [Cache.Use] run in the order they
+// were added, the first one outermost:
+//
+//	Use(a, b):  a start → b start → backend → b end → a end
+//
+// A middleware may change the context, answer without calling next, or change the result. It sees
+// commands after routing (Call.Backend is set) and after the disable switches: a disabled command
+// reaches no middleware. Values reach middlewares as the backend stores them: encoded []byte for
+// byte backends.
+type Middleware func(next Handler) Handler
+
+// Use adds middlewares around every command; see [Middleware] for the order. It is safe to call while
+// commands run: commands that already started keep the chain they had.
+func (c *Cache) Use(mws ...Middleware) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	chain := append(append([]Middleware(nil), c.chain()...), mws...)
+	c.middlewares.Store(&chain)
+	h := Handler(dispatch)
+	for i := len(chain) - 1; i >= 0; i-- {
+		h = chain[i](h)
+	}
+	c.handler.Store(&h)
+}
+
+// dispatch is the innermost handler: it runs the command's operation on the backend.
+func dispatch(ctx context.Context, call *Call) (Result, error) { return call.do(ctx) }
+
+func (c *Cache) chain() []Middleware {
+	if p := c.middlewares.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// OnCommand adds a callback that runs after every command of the given kinds (every command when
+// none is given) with the call, its result and its error. Callbacks run in the calling goroutine,
+// outside any lock of the Cache; a slow callback slows the command.
+func (c *Cache) OnCommand(fn func(ctx context.Context, call *Call, res Result, err error), cmds ...Command) {
+	var want [numCommands]bool
+	for _, cmd := range cmds {
+		if cmd > 0 && cmd < numCommands {
+			want[cmd] = true
+		}
+	}
+	all := len(cmds) == 0
+	c.Use(func(next Handler) Handler {
+		return func(ctx context.Context, call *Call) (Result, error) {
+			res, err := next(ctx, call)
+			if all || want[call.Command] {
+				fn(ctx, call, res, err)
+			}
+			return res, err
+		}
+	})
+}
+
+// LogMiddleware returns a middleware that logs every command to logger at level (errors at
+// slog.LevelError) with its name, key or keys, backend, result and duration. Values are not logged.
+func LogMiddleware(logger *slog.Logger, level slog.Level) Middleware {
+	return func(next Handler) Handler {
+		return func(ctx context.Context, call *Call) (Result, error) {
+			start := time.Now()
+			res, err := next(ctx, call)
+			lvl := level
+			if err != nil {
+				lvl = slog.LevelError
+			}
+			if !logger.Enabled(ctx, lvl) {
+				return res, err
+			}
+			attrs := []slog.Attr{
+				slog.String("command", call.Command.String()),
+				slog.String("backend", call.Backend),
+				slog.Bool("ok", res.OK),
+				slog.Duration("duration", time.Since(start)),
+			}
+			if call.Key != "" {
+				attrs = append(attrs, slog.String("key", call.Key))
+			}
+			if len(call.Keys) > 0 {
+				attrs = append(attrs, slog.Any("keys", call.Keys))
+			}
+			if err != nil {
+				attrs = append(attrs, slog.Any("error", err))
+			}
+			logger.LogAttrs(ctx, lvl, "cashews: "+call.Command.String(), attrs...)
+			return res, err
+		}
+	}
+}
