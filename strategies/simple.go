@@ -1,0 +1,36 @@
+package strategies
+
+import (
+	"context"
+	"sync/atomic"
+)
+
+// recomputeUsed becomes true the first time Recompute is called; until then Get skips the lookup.
+var recomputeUsed atomic.Bool
+
+type simple struct{}
+
+// Simple is the default strategy: compute, store for the TTL, and return the stored result until it
+// expires. Wrap uses it when no other strategy is given.
+func Simple() Strategy { return simple{} }
+
+func (simple) Name() string { return "simple" }
+
+func (s simple) ApplyWrap(c *Config) { c.SetStrategy(s) }
+
+func (simple) Decorate(next Func, env *Env) (Func, error) {
+	if err := env.RequireTTL("simple"); err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, call Call) (any, error) {
+		entry, found, err := env.Get(ctx, call.Key)
+		if err != nil {
+			return nil, err
+		}
+		if found {
+			env.Hit(ctx, "simple", call, entry, nil)
+			return entry.Value, entry.Err
+		}
+		return env.Fill(ctx, next, call, 0)
+	}, nil
+}

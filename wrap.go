@@ -1,0 +1,279 @@
+package cashews
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"regexp"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/cashews-go/cashews/keytemplate"
+	"github.com/cashews-go/cashews/strategies"
+)
+
+// WrapOption configures [Wrap]: the options of this package (TTL, Key, Tags, ...) and every strategy
+// of package strategies.
+type WrapOption = strategies.Option
+
+type wrapOption func(*strategies.Config)
+
+func (o wrapOption) ApplyWrap(c *strategies.Config) { o(c) }
+
+// TTL sets how long results are stored. A negative TTL is a configuration error.
+func TTL(d time.Duration) WrapOption {
+	return wrapOption(func(c *strategies.Config) {
+		if d < 0 {
+			c.Errs = append(c.Errs, fmt.Errorf("%w: negative TTL %v", strategies.ErrConfig, d))
+		}
+		c.TTL = d
+	})
+}
+
+// TTLFunc sets the TTL of each result from the function's argument. The argument type must be the
+// wrapped function's; a mismatch is a configuration error.
+func TTLFunc[A any](f func(arg A) time.Duration) WrapOption {
+	return wrapOption(func(c *strategies.Config) {
+		c.TTLFunc = func(arg any) time.Duration {
+			a, _ := arg.(A)
+			return f(a)
+		}
+		c.Errs = append(c.Errs, argTypeCheck{reflect.TypeFor[A](), "TTLFunc"})
+	})
+}
+
+// argTypeCheck is a deferred check that an option's argument type matches the wrapped function's;
+// Wrap resolves it, and it is not an error otherwise.
+type argTypeCheck struct {
+	t    reflect.Type
+	what string
+}
+
+func (a argTypeCheck) Error() string { return "argument type check for " + a.what }
+
+// Key sets the key template, rendered from the argument on every call (see package keytemplate):
+// "user:{ID}:{Lang:lower}". Without it the key is the function's qualified name and every field of
+// the argument.
+func Key(template string) WrapOption {
+	return wrapOption(func(c *strategies.Config) { c.Key = template })
+}
+
+// KeyPrefix puts p in front of every key of the wrapped function, template or default.
+func KeyPrefix(p string) WrapOption {
+	return wrapOption(func(c *strategies.Config) { c.Prefix = p })
+}
+
+// StoreIf sets the condition that decides which results are stored (default: every successful
+// result, zero values included). See [NotZero], [StoreErrors] and [OnlyStoreErrors].
+func StoreIf(cond strategies.Condition) WrapOption {
+	return wrapOption(func(c *strategies.Config) { c.Condition = cond })
+}
+
+// NotZero is a condition for [StoreIf] that stores only successful results that are not the zero
+// value of their type.
+var NotZero strategies.Condition = strategies.NotZero
+
+// StoreErrors stores successful results and also the errors matching any of targets, which hits
+// replay until they expire: a call that failed with such an error fails the same way, from cache.
+// The replayed error matches its target with errors.Is and keeps the original message.
+func StoreErrors(targets ...error) WrapOption {
+	return wrapOption(func(c *strategies.Config) {
+		c.Condition, c.Replay = strategies.AlsoErrors(targets...), targets
+	})
+}
+
+// OnlyStoreErrors stores only the errors matching any of targets, replayed on hits, and no result:
+// a negative cache for failures.
+func OnlyStoreErrors(targets ...error) WrapOption {
+	return wrapOption(func(c *strategies.Config) {
+		c.Condition, c.Replay = strategies.OnlyErrors(targets...), targets
+	})
+}
+
+// MinLatency stores only results that took at least d to compute: fast results are cheaper to
+// compute again than to keep.
+func MinLatency(d time.Duration) WrapOption {
+	return wrapOption(func(c *strategies.Config) { c.MinLatency = d })
+}
+
+// NoDedup turns off the in-process deduplication of concurrent calls for the same key, which is on by
+// default (concurrent callers of a cold key share one run of the function).
+func NoDedup() WrapOption {
+	return wrapOption(func(c *strategies.Config) { c.NoDedup = true })
+}
+
+// Name names the wrapped function for its default key and for errors. Anonymous functions have no
+// good name of their own, so they need Name or a Key template.
+func Name(name string) WrapOption {
+	return wrapOption(func(c *strategies.Config) { c.Name = name })
+}
+
+// Version sets a version that is part of every stored entry's fingerprint: change it to make every
+// entry stored with another version a miss. Entries also carry a fingerprint of the result type's
+// shape (field names and types), so a deploy that changes the type makes old entries misses by
+// itself.
+func Version(v string) WrapOption {
+	return wrapOption(func(c *strategies.Config) { c.Version = v })
+}
+
+// Recompute returns a context in which wrapped functions ignore their cached entries: they run and
+// store their result again ("invalidate further").
+func Recompute(ctx context.Context) context.Context { return strategies.Recompute(ctx) }
+
+// Wrap returns fn with a caching strategy around it: the strategy among opts (by default
+// strategies.Simple, which stores each result for the TTL), the key rendered from the argument by the
+// Key template, and the common options. The result has fn's type, so wrapped functions stack by
+// nesting Wrap calls.
+//
+// Configuration mistakes are found here, not on the first call: a key or tag template that does not
+// parse or names a field the argument does not have, a missing TTL, two strategies, an anonymous
+// function without Name or Key. Wrap panics with the error, as regexp.MustCompile does, because such
+// a mistake is in the program, not in its input; [TryWrap] returns it instead. The error matches
+// strategies.ErrConfig, or is a *keytemplate.SyntaxError or *keytemplate.FieldError.
+func Wrap[A, R any](c *Cache, fn func(context.Context, A) (R, error), opts ...WrapOption) func(context.Context, A) (R, error) {
+	w, err := TryWrap(c, fn, opts...)
+	if err != nil {
+		panic(err)
+	}
+	return w
+}
+
+// Wrap0 is [Wrap] for a function without an argument. Its key template may use only context values
+// ("{@tenant}"); without one, the key is the function's name.
+func Wrap0[R any](c *Cache, fn func(context.Context) (R, error), opts ...WrapOption) func(context.Context) (R, error) {
+	name := funcName(fn)
+	adapted := func(ctx context.Context, _ struct{}) (R, error) { return fn(ctx) }
+	w, err := TryWrap(c, adapted, append([]WrapOption{Name(name)}, opts...)...)
+	if err != nil {
+		panic(err)
+	}
+	return func(ctx context.Context) (R, error) { return w(ctx, struct{}{}) }
+}
+
+// TryWrap is [Wrap] that returns configuration mistakes instead of panicking.
+func TryWrap[A, R any](c *Cache, fn func(context.Context, A) (R, error), opts ...WrapOption) (func(context.Context, A) (R, error), error) {
+	if c == nil || fn == nil {
+		return nil, fmt.Errorf("%w: Wrap needs a Cache and a function", strategies.ErrConfig)
+	}
+	cfg := &strategies.Config{}
+	for _, o := range opts {
+		if o == nil {
+			return nil, fmt.Errorf("%w: nil option", strategies.ErrConfig)
+		}
+		o.ApplyWrap(cfg)
+	}
+	name := cfg.Name
+	if name == "" {
+		name = funcName(fn)
+	}
+	var errs []error
+	for _, err := range cfg.Errs {
+		if chk, ok := err.(argTypeCheck); ok {
+			if chk.t != reflect.TypeFor[A]() {
+				errs = append(errs, fmt.Errorf("%w: %s: %s takes %v, but the function takes %v", strategies.ErrConfig, name, chk.what, chk.t, reflect.TypeFor[A]()))
+			}
+			continue
+		}
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("cashews: Wrap %s: %w", name, errors.Join(errs...))
+	}
+	if cfg.Key == "" && anonymous(name) {
+		return nil, fmt.Errorf("%w: %s is an anonymous function: give it a Key template or a Name, so that its keys mean something and stay the same across builds", strategies.ErrConfig, name)
+	}
+
+	var tmpl *keytemplate.Template[A]
+	var err error
+	if cfg.Key == "" {
+		tmpl, err = keytemplate.Default[A](name)
+	} else {
+		tmpl, err = keytemplate.Compile[A](escapeTemplate(cfg.Prefix) + cfg.Key)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cashews: Wrap %s: %w", name, err)
+	}
+	tags := make([]*keytemplate.Template[A], len(cfg.Tags))
+	for i, src := range cfg.Tags {
+		if tags[i], err = keytemplate.Compile[A](src); err != nil {
+			return nil, fmt.Errorf("cashews: Wrap %s: tag: %w", name, err)
+		}
+	}
+
+	defaultKeyPrefix := "" // a template has the prefix compiled in; the default key gets it here
+	if cfg.Key == "" {
+		defaultKeyPrefix = cfg.Prefix
+	}
+
+	strategy := cfg.Strategy
+	if strategy == nil {
+		strategy = strategies.Simple()
+	}
+	env := &strategies.Env{
+		Cache:   c,
+		Entries: newEntries[R](c, shapeOf[R](cfg.Version), cfg.Replay),
+		Config:  cfg,
+		Name:    name,
+	}
+	inner := func(ctx context.Context, call strategies.Call) (any, error) {
+		a, _ := call.Arg.(A)
+		return fn(ctx, a)
+	}
+	chain, err := strategy.Decorate(inner, env)
+	if err != nil {
+		return nil, fmt.Errorf("cashews: Wrap %s: %w", name, err)
+	}
+
+	return func(ctx context.Context, a A) (R, error) {
+		var zero R
+		key, err := tmpl.Render(ctx, a)
+		if err != nil {
+			return zero, fmt.Errorf("cashews: %s: key: %w", name, err)
+		}
+		if defaultKeyPrefix != "" {
+			key = defaultKeyPrefix + key
+		}
+		call := strategies.Call{Key: key, TTL: cfg.TTL, Arg: a}
+		if cfg.TTLFunc != nil {
+			call.TTL = cfg.TTLFunc(call.Arg)
+		}
+		if len(tags) > 0 {
+			call.Tags = make([]string, len(tags))
+			for i, t := range tags {
+				if call.Tags[i], err = t.Render(ctx, a); err != nil {
+					return zero, fmt.Errorf("cashews: %s: tag: %w", name, err)
+				}
+			}
+		}
+		v, err := chain(ctx, call)
+		if v == nil {
+			return zero, err
+		}
+		r, ok := v.(R)
+		if !ok {
+			return zero, fmt.Errorf("%w: %s: the strategy returned %T, want %v", ErrWrongType, name, v, reflect.TypeFor[R]())
+		}
+		return r, err
+	}, nil
+}
+
+// funcName returns the qualified name of a function, without the "-fm" of method values.
+func funcName(fn any) string {
+	f := runtime.FuncForPC(reflect.ValueOf(fn).Pointer())
+	if f == nil {
+		return ""
+	}
+	return strings.TrimSuffix(f.Name(), "-fm")
+}
+
+var anonymousName = regexp.MustCompile(`\.func\d+(\.\d+)*$|^$`)
+
+// anonymous reports whether name is that of a function literal ("main.main.func1").
+func anonymous(name string) bool { return anonymousName.MatchString(name) }
+
+// escapeTemplate makes s a template that renders as s.
+func escapeTemplate(s string) string {
+	return strings.NewReplacer("{", "{{", "}", "}}").Replace(s)
+}
