@@ -21,7 +21,7 @@ func FailoverOn(targets ...error) FailoverOption {
 }
 
 // FailoverIf makes failover cover only the errors for which match returns true (and the errors of
-// [FailoverOn], if given), instead of every error. [ErrRateLimited] and [ErrCircuitOpen] are covered
+// [FailoverOn], if given), instead of every error. [ErrRateLimited], [ErrCircuitOpen] and [ErrPerfDegraded] are covered
 // in any case.
 func FailoverIf(match func(err error) bool) FailoverOption {
 	return func(f *failover) { f.cover.preds = append(f.cover.preds, match) }
@@ -121,7 +121,7 @@ func (c *errorCover) covers(err error) bool {
 	if len(c.targets) == 0 && len(c.preds) == 0 {
 		return !errors.Is(err, ErrNotFound)
 	}
-	if errors.Is(err, ErrRateLimited) || errors.Is(err, ErrCircuitOpen) || matchAny(err, c.targets) {
+	if errors.Is(err, ErrRateLimited) || errors.Is(err, ErrCircuitOpen) || errors.Is(err, ErrPerfDegraded) || matchAny(err, c.targets) {
 		return true
 	}
 	for _, p := range c.preds {
