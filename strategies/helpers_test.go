@@ -9,7 +9,7 @@ import (
 
 // backendURLs are the setups every strategy test runs on. Every strategy makes its time decisions
 // from the Cache's clock and what it stores, so the same fake-clock tests hold on every backend;
-// backend TTLs only clean up. Redis and disk join the list when their packages land.
+// backend TTLs only clean up. Disk and Redis join the list when their backends land.
 var backendURLs = map[string]func(t testing.TB) string{
 	"mem":      func(testing.TB) string { return "mem://" },
 	"mem-copy": func(testing.TB) string { return "mem://?copy=true&secret=test" },

@@ -125,8 +125,10 @@ func TestSoftDoesNotCoverCallerCancellation(t *testing.T) {
 		if v, err := get(ctx, 1); v != "" || !errors.Is(err, context.Canceled) {
 			t.Fatalf("get with a cancelled context = %q, %v; want \"\", context.Canceled", v, err)
 		}
-		if n := runs.Load(); n != 2 {
-			t.Fatalf("runs = %d; want 2", n)
+		// A backend that honours the cancelled context up front (Redis, disk) fails the lookup before
+		// the function runs; one that answers anyway (memory) runs it, and it sees the cancellation.
+		if n := runs.Load(); n != 1 && n != 2 {
+			t.Fatalf("runs = %d; want 1 or 2", n)
 		}
 	})
 }

@@ -1,0 +1,333 @@
+package strategies
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/cashews-go/cashews/backends"
+)
+
+// FailMode says what a guard (a lock, a rate limit, a circuit breaker) does when the backend that
+// keeps its state cannot answer: Redis is gone, a command times out. It is an option of [Locked],
+// [RateLimit], [SlidingRateLimit] and [CircuitBreaker]:
+//
+//	strategies.RateLimit(100, time.Minute, strategies.FailClosed)
+//
+// The backend cannot answer in two ways. Either a command returns an error, or the Cache hides the
+// failure: a backend set up with suppress=true, or a command turned off with Cache.Disable, answers
+// with zeros and false. The guards tell such an answer from a real one where a real one cannot be
+// zero (a counter just incremented), and treat both ways alike when a FailMode is given. Errors about
+// the call itself (an invalid argument, a closed Cache) and the end of the caller's own context are
+// returned whatever the mode.
+type FailMode uint8
+
+const (
+	// FailOpen runs the function as if the guard had let the call through: no lock is held, the
+	// call is not counted.
+	FailOpen FailMode = iota + 1
+	// FailClosed refuses the call without running the function: the error wraps the backend's
+	// error and, for rate limits and breakers, matches ErrRateLimited or ErrCircuitOpen, so that a
+	// failover around the guard can serve a cached result.
+	FailClosed
+)
+
+// String returns the mode's name.
+func (m FailMode) String() string {
+	switch m {
+	case FailOpen:
+		return "FailOpen"
+	case FailClosed:
+		return "FailClosed"
+	}
+	return fmt.Sprintf("FailMode(%d)", uint8(m))
+}
+
+func (m FailMode) valid() bool { return m == FailOpen || m == FailClosed }
+
+// errNoAnswer stands for a backend that answered with the zeros of a suppressed failure or a
+// disabled command where a real answer cannot be zero.
+var errNoAnswer = errors.New("cashews: the backend gave no answer (a failure hidden by suppress=true, or a disabled command)")
+
+// backendOutage reports whether err means that the backend could not answer, which a FailMode decides
+// about, rather than a mistake in the call, a closed Cache, or the end of the caller's context.
+func backendOutage(ctx context.Context, err error) bool {
+	if err == nil || ctx.Err() != nil {
+		return false
+	}
+	for _, e := range []error{backends.ErrInvalidArgument, backends.ErrWrongType, backends.ErrNotInteger, backends.ErrClosed} {
+		if errors.Is(err, e) {
+			return false
+		}
+	}
+	return true
+}
+
+// newToken returns a random owner token for a lock or a claim.
+func guardToken() string {
+	var b [16]byte
+	_, _ = crand.Read(b[:]) // crypto/rand.Read never fails
+	return hex.EncodeToString(b[:])
+}
+
+// LockSuffix is appended to a call's key to name its lock. A suffix, not a prefix, so that the lock
+// lives in the backend that the Cache routes the call's key to.
+const LockSuffix = ":_cashews:lock"
+
+// LockOption configures [Locked].
+type LockOption interface {
+	applyLock(*lockConfig)
+}
+
+type lockOptionFunc func(*lockConfig)
+
+func (f lockOptionFunc) applyLock(c *lockConfig) { f(c) }
+
+func (m FailMode) applyLock(c *lockConfig) { c.fail, c.failSet = m, true }
+
+type lockConfig struct {
+	ttl              time.Duration
+	minWait, maxWait time.Duration
+	fail             FailMode // 0: the default, closed on errors, open on no answer
+	failSet          bool
+}
+
+// LockTTL sets how long a caller holds the lock at most (default 1 minute; it must be positive).
+// The backend releases a lock whose holder died when its TTL runs out. A function that runs longer
+// than the TTL loses the lock while it runs, and then another caller may take it: choose a TTL
+// longer than the function ever takes.
+func LockTTL(d time.Duration) LockOption {
+	return lockOptionFunc(func(c *lockConfig) { c.ttl = d })
+}
+
+// LockBackoff sets how a waiter polls a held lock: first after about min, then doubling up to max,
+// with jitter (default 1 ms to 100 ms). Both must be positive, and max no less than min.
+func LockBackoff(min, max time.Duration) LockOption {
+	return lockOptionFunc(func(c *lockConfig) { c.minWait, c.maxWait = min, max })
+}
+
+type locked struct{ cfg lockConfig }
+
+// Locked lets one caller at a time run the function for a key, across every process that shares the
+// backend: a caller takes a lock in the backend (key + ":_cashews:lock", with a random owner token,
+// for [LockTTL]), runs the function and releases the lock, also when the function fails or panics.
+// Other callers wait, polling with a backoff ([LockBackoff]), until their own context ends; then
+// they return an error wrapping the context's error.
+//
+// With a TTL (cashews.TTL), Locked also caches, so that a cold key is computed once in the cluster:
+// a caller looks up the key; on a miss it takes the lock and looks again, then computes, stores and
+// releases. Waiters look up the key between their attempts and return the stored result as soon as
+// it is there. Concurrent callers in one process share one waiter unless the Wrap has NoDedup; the
+// shared waiter goes on for the others when one caller gives up, until it gets the lock or finds the
+// result. Without a TTL, Locked only serializes the calls; nothing is stored. A waiter that sees the
+// lock free but cannot take it increments key + ":_cashews:lock:probe" to tell a race from a
+// backend that gives no answer.
+//
+// When the backend cannot answer (see [FailMode]), a backend error is returned to the caller by
+// default: two callers must not run together, and the caller sees the outage. When the Cache hides
+// the failure (suppress=true, or set_lock, is_locked and incr turned off with Cache.Disable), the
+// function runs without the lock by default, as it would without a cache. [FailOpen] runs the
+// function without the lock in both cases; [FailClosed] returns an error in both.
+func Locked(opts ...LockOption) Strategy {
+	cfg := lockConfig{ttl: time.Minute, minWait: time.Millisecond, maxWait: 100 * time.Millisecond}
+	for _, o := range opts {
+		if o != nil {
+			o.applyLock(&cfg)
+		}
+	}
+	return &locked{cfg: cfg}
+}
+
+func (*locked) Name() string { return "locked" }
+
+func (s *locked) ApplyWrap(c *Config) { c.SetStrategy(s) }
+
+func (s *locked) Decorate(next Func, env *Env) (Func, error) {
+	c := s.cfg
+	switch {
+	case c.ttl <= 0:
+		return nil, fmt.Errorf("%w: %s: locked: the lock TTL %v must be positive", ErrConfig, env.Name, c.ttl)
+	case c.minWait <= 0 || c.maxWait < c.minWait:
+		return nil, fmt.Errorf("%w: %s: locked: the backoff from %v to %v must be positive and not shrink", ErrConfig, env.Name, c.minWait, c.maxWait)
+	case c.failSet && !c.fail.valid():
+		return nil, fmt.Errorf("%w: %s: locked: unknown %v", ErrConfig, env.Name, c.fail)
+	}
+	l := &lockRun{cfg: c, env: env, next: next}
+	if env.Config.HasTTL() {
+		return l.cached, nil
+	}
+	return l.serialized, nil
+}
+
+type lockRun struct {
+	cfg  lockConfig
+	env  *Env
+	next Func
+}
+
+// lockState is how acquire ended.
+type lockState uint8
+
+const (
+	lockHeld  lockState = iota // the caller holds the lock
+	lockFound                  // the poll found what the caller waited for
+	lockDown                   // the backend could not answer; the error says how
+	lockEnded                  // the caller's context ended, or a command failed for another reason
+)
+
+// serialized runs next under the lock.
+func (l *lockRun) serialized(ctx context.Context, call Call) (any, error) {
+	key, token := call.Key+LockSuffix, guardToken()
+	state, err := l.acquire(ctx, key, token, nil)
+	switch state {
+	case lockDown:
+		if l.runsOpen(err) {
+			return l.next(ctx, call)
+		}
+		return nil, l.downError(call, err)
+	case lockEnded:
+		return nil, err
+	}
+	defer l.release(ctx, key, token)
+	return l.next(ctx, call)
+}
+
+// cached serves call from cache, or computes it under the lock.
+func (l *lockRun) cached(ctx context.Context, call Call) (any, error) {
+	entry, found, err := l.env.Get(ctx, call.Key)
+	if err != nil {
+		if backendOutage(ctx, err) && l.runsOpen(err) {
+			return l.next(ctx, call)
+		}
+		return nil, err
+	}
+	if found {
+		l.env.Hit(ctx, "locked", call, entry, nil)
+		return entry.Value, entry.Err
+	}
+	return l.env.Load(ctx, call.Key, func(ctx context.Context) (any, error) { return l.fill(ctx, call) })
+}
+
+// fill takes the lock, or waits until another caller stored the result, and computes the result if
+// it is still missing once the lock is held.
+func (l *lockRun) fill(ctx context.Context, call Call) (any, error) {
+	key, token := call.Key+LockSuffix, guardToken()
+	var entry *Entry
+	state, err := l.acquire(ctx, key, token, func(ctx context.Context) (bool, error) {
+		e, found, err := l.env.Get(ctx, call.Key)
+		entry = e
+		return found, err
+	})
+	switch state {
+	case lockFound:
+		l.env.Hit(ctx, "locked", call, entry, nil)
+		return entry.Value, entry.Err
+	case lockDown:
+		if l.runsOpen(err) {
+			return l.env.Run(ctx, l.next, call, 0)
+		}
+		return nil, l.downError(call, err)
+	case lockEnded:
+		return nil, err
+	}
+	defer l.release(ctx, key, token)
+	entry, found, err := l.env.Get(ctx, call.Key)
+	if err != nil {
+		if !backendOutage(ctx, err) || !l.runsOpen(err) {
+			return nil, err
+		}
+	} else if found {
+		l.env.Hit(ctx, "locked", call, entry, nil)
+		return entry.Value, entry.Err
+	}
+	return l.env.Run(ctx, l.next, call, 0)
+}
+
+// runsOpen reports whether the function runs without the lock after the backend failed with err.
+func (l *lockRun) runsOpen(err error) bool {
+	if l.cfg.fail == 0 {
+		return errors.Is(err, errNoAnswer)
+	}
+	return l.cfg.fail == FailOpen
+}
+
+func (l *lockRun) downError(call Call, err error) error {
+	return fmt.Errorf("cashews: %s: lock %q: %w", l.env.Name, call.Key+LockSuffix, err)
+}
+
+// release gives the lock back, even when the caller's context has ended. An error is dropped: the
+// lock then expires with its TTL.
+func (l *lockRun) release(ctx context.Context, key, token string) {
+	_, _ = l.env.Cache.Unlock(context.WithoutCancel(ctx), key, token)
+}
+
+// acquire takes the lock at key for token, waiting while another owner holds it. Between attempts it
+// calls poll, when given; when poll reports true, acquire returns lockFound without the lock.
+func (l *lockRun) acquire(ctx context.Context, key, token string, poll func(context.Context) (bool, error)) (lockState, error) {
+	c := l.env.Cache
+	failed := func(err error) (lockState, error) {
+		if backendOutage(ctx, err) {
+			return lockDown, err
+		}
+		if ctx.Err() != nil {
+			return lockEnded, fmt.Errorf("cashews: %s: waiting for lock %q: %w", l.env.Name, key, ctx.Err())
+		}
+		return lockEnded, err
+	}
+	wait := l.cfg.minWait
+	for {
+		ok, err := c.SetLock(ctx, key, token, l.cfg.ttl)
+		if err != nil {
+			return failed(err)
+		}
+		if ok {
+			return lockHeld, nil
+		}
+		// Not taken: another owner holds the lock, or the Cache hid a failure (suppress) or the
+		// command is off. A held lock is seen as held; when it is not, an increment, which never
+		// answers zero for real, tells a lock released meanwhile from a backend that gives no
+		// answer.
+		held, err := c.IsLocked(ctx, key, 0)
+		if err != nil {
+			return failed(err)
+		}
+		if !held {
+			n, err := c.Incr(ctx, key+":probe", 1, l.cfg.ttl)
+			if err != nil {
+				return failed(err)
+			}
+			if n == 0 {
+				return lockDown, errNoAnswer
+			}
+		}
+		if poll != nil {
+			done, err := poll(ctx)
+			if err != nil {
+				return failed(err)
+			}
+			if done {
+				return lockFound, nil
+			}
+		}
+		if err := lockSleep(ctx, wait/2+rand.N(wait/2+1)); err != nil {
+			return failed(err)
+		}
+		wait = min(2*wait, l.cfg.maxWait)
+	}
+}
+
+// sleep waits for d or until ctx ends.
+func lockSleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
