@@ -31,6 +31,11 @@ func testIncr(e *env) {
 	e.incr(k, 1<<62, 0, 1<<62)
 	e.incr(k, -(1 << 62), 0, 0)
 
+	// Beyond 2^53, where a float64 (a Lua number, say) would round: exact with a TTL too.
+	k = e.key("large-ttl")
+	e.incr(k, 1<<62+1, time.Hour, 1<<62+1)
+	e.incr(k, 2, time.Hour, 1<<62+3)
+
 	// A counter written with Set: int64 in a Go value store, decimal text in a byte store.
 	k = e.key("set")
 	e.set(k, e.counter(41), 0)
