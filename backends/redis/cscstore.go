@@ -1,0 +1,372 @@
+package redis
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/rueidis"
+)
+
+// cachedCmd is the only command the backend reads through the client-side cache.
+const cachedCmd = "GET"
+
+// entryOverhead is what an entry costs on top of its key and reply, against client_side_size.
+const entryOverhead = 160
+
+// localStore is the client-side cache of one connection (a rueidis.CacheStore): GET replies by key,
+// bounded in bytes, with SIEVE eviction (a hit only sets a flag under the read lock) and
+// single-flight misses. rueidis calls it when it sends a cached read, receives the reply, receives
+// an invalidation from Redis, and when the connection breaks (then it empties).
+//
+// Redis tells a connection about writes by other connections, but the backend's own writes travel
+// on other connections of the same client, so their invalidation may come a moment after the write
+// returns. For read-your-writes, the backend invalidates its own writes here as soon as they return
+// (see storeSet): the cached value goes, and a read in flight, which may have read the old value,
+// is neither cached nor joined by later reads.
+type localStore struct {
+	set *storeSet
+
+	mu               sync.RWMutex
+	items            map[string]*lsEntry
+	head, tail, hand *lsEntry // the cached values, newest at head
+	size, max        int
+	closed           bool
+}
+
+// lsEntry is one key: its cached value, if any, and its reads in flight, oldest first (Redis
+// answers them in order on the connection).
+type lsEntry struct {
+	key     string
+	val     rueidis.RedisMessage
+	has     bool
+	xat     int64 // local expiry, unix ms
+	size    int
+	visited atomic.Bool
+	prev    *lsEntry
+	next    *lsEntry
+	flights []*flight
+}
+
+// flight is a read sent to Redis that other readers of the key may wait for.
+type flight struct {
+	ch    chan struct{}
+	val   rueidis.RedisMessage
+	err   error
+	xat   int64 // when a value read now must leave the local cache at the latest
+	stale bool  // a write by this backend returned while the read was in flight: do not cache it
+}
+
+// Wait waits for the read's reply.
+func (f *flight) Wait(ctx context.Context) (rueidis.RedisMessage, error) {
+	select {
+	case <-ctx.Done():
+		return rueidis.RedisMessage{}, ctx.Err()
+	case <-f.ch:
+		return f.val, f.err
+	}
+}
+
+func newLocalStore(max int, set *storeSet) *localStore {
+	return &localStore{set: set, items: make(map[string]*lsEntry), max: max}
+}
+
+// Flight returns the cached reply for a hit; otherwise a read in flight to wait for, or neither,
+// and then rueidis sends the read and reports its reply with Update or Cancel.
+func (s *localStore) Flight(key, cmd string, ttl time.Duration, now time.Time) (rueidis.RedisMessage, rueidis.CacheEntry) {
+	if cmd != cachedCmd {
+		return rueidis.RedisMessage{}, nil // not cached: Update and Cancel ignore it
+	}
+	ms := now.UnixMilli()
+	s.mu.RLock()
+	if e := s.items[key]; e != nil && e.has && ms < e.xat {
+		e.visited.Store(true)
+		v := e.val
+		s.mu.RUnlock()
+		return v, nil
+	}
+	s.mu.RUnlock()
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.items[key]
+	if e != nil && e.has {
+		if ms < e.xat {
+			e.visited.Store(true)
+			return e.val, nil
+		}
+		s.dropValue(e)
+	}
+	if s.closed {
+		return rueidis.RedisMessage{}, nil
+	}
+	if e == nil {
+		e = &lsEntry{key: key}
+		s.items[key] = e
+	}
+	if n := len(e.flights); n > 0 && !e.flights[n-1].stale {
+		return rueidis.RedisMessage{}, e.flights[n-1]
+	}
+	e.flights = append(e.flights, &flight{ch: make(chan struct{}), xat: now.Add(ttl).UnixMilli()})
+	return rueidis.RedisMessage{}, nil
+}
+
+// Update receives the reply of the oldest read in flight for key, hands it to its waiters and
+// caches it, until the key's TTL or the read's local TTL, whichever ends first.
+func (s *localStore) Update(key, cmd string, val rueidis.RedisMessage) int64 {
+	pxat := val.CachePXAT()
+	if cmd != cachedCmd {
+		return pxat
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.items[key]
+	if e == nil || len(e.flights) == 0 {
+		return pxat
+	}
+	f := e.flights[0]
+	e.flights[0] = nil
+	e.flights = e.flights[1:]
+	xat := f.xat
+	if pxat > 0 && pxat < xat {
+		xat = pxat
+	}
+	f.val = val
+	close(f.ch)
+	if f.stale || len(e.flights) > 0 || s.closed {
+		s.forgetIfEmpty(e)
+		return xat
+	}
+	if e.has {
+		s.dropValue(e)
+	}
+	e.val, e.has, e.xat = val, true, xat
+	e.size = len(key) + val.CacheSize() + entryOverhead
+	e.visited.Store(false)
+	s.pushFront(e)
+	s.size += e.size
+	for s.size > s.max && s.tail != nil {
+		s.evict()
+	}
+	return xat
+}
+
+// Cancel fails the oldest read in flight for key.
+func (s *localStore) Cancel(key, cmd string, err error) {
+	if cmd != cachedCmd {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.items[key]
+	if e == nil || len(e.flights) == 0 {
+		return
+	}
+	f := e.flights[0]
+	e.flights[0] = nil
+	e.flights = e.flights[1:]
+	f.err = err
+	close(f.ch)
+	s.forgetIfEmpty(e)
+}
+
+// Delete applies Redis' invalidations: the cached values of keys go (all of them for nil keys, as
+// after FLUSHDB); reads in flight stay, as Redis answered them after the change.
+func (s *localStore) Delete(keys []rueidis.RedisMessage) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if keys == nil {
+		for _, e := range s.items {
+			if e.has {
+				s.dropValue(e)
+			}
+			s.forgetIfEmpty(e)
+		}
+		return
+	}
+	for _, k := range keys {
+		key, err := k.ToString()
+		if err != nil {
+			continue
+		}
+		if e := s.items[key]; e != nil {
+			if e.has {
+				s.dropValue(e)
+			}
+			s.forgetIfEmpty(e)
+		}
+	}
+}
+
+// Close empties the store when its connection breaks (invalidations may have been lost) and fails
+// the reads in flight. rueidis never uses the store again.
+func (s *localStore) Close(err error) {
+	s.mu.Lock()
+	items := s.items
+	s.items = make(map[string]*lsEntry)
+	s.head, s.tail, s.hand, s.size, s.closed = nil, nil, nil, 0, true
+	s.mu.Unlock()
+	for _, e := range items {
+		for _, f := range e.flights {
+			f.err = err
+			close(f.ch)
+		}
+	}
+	s.set.remove(s)
+}
+
+// peek returns the cached reply of key at now, as Flight does for a hit.
+func (s *localStore) peek(key string, ms int64) (rueidis.RedisMessage, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if e := s.items[key]; e != nil && e.has && ms < e.xat {
+		e.visited.Store(true)
+		return e.val, true
+	}
+	return rueidis.RedisMessage{}, false
+}
+
+// invalidate is the backend's own write of keys (all keys when all is true): their cached values
+// go, and their reads in flight are not cached nor joined.
+func (s *localStore) invalidate(keys []string, all bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	drop := func(e *lsEntry) {
+		if e.has {
+			s.dropValue(e)
+		}
+		for _, f := range e.flights {
+			f.stale = true
+		}
+		s.forgetIfEmpty(e)
+	}
+	if all {
+		for _, e := range s.items {
+			drop(e)
+		}
+		return
+	}
+	for _, k := range keys {
+		if e := s.items[k]; e != nil {
+			drop(e)
+		}
+	}
+}
+
+// dropValue removes e's cached value. s.mu must be held.
+func (s *localStore) dropValue(e *lsEntry) {
+	s.unlink(e)
+	s.size -= e.size
+	e.val, e.has, e.size = rueidis.RedisMessage{}, false, 0
+}
+
+// forgetIfEmpty removes e from the map when it holds nothing. s.mu must be held.
+func (s *localStore) forgetIfEmpty(e *lsEntry) {
+	if !e.has && len(e.flights) == 0 && s.items[e.key] == e {
+		delete(s.items, e.key)
+	}
+}
+
+func (s *localStore) pushFront(e *lsEntry) {
+	e.prev, e.next = nil, s.head
+	if s.head != nil {
+		s.head.prev = e
+	}
+	s.head = e
+	if s.tail == nil {
+		s.tail = e
+	}
+}
+
+func (s *localStore) unlink(e *lsEntry) {
+	if s.hand == e {
+		s.hand = e.prev
+	}
+	if e.prev != nil {
+		e.prev.next = e.next
+	} else if s.head == e {
+		s.head = e.next
+	}
+	if e.next != nil {
+		e.next.prev = e.prev
+	} else if s.tail == e {
+		s.tail = e.prev
+	}
+	e.prev, e.next = nil, nil
+}
+
+// evict removes one value by SIEVE: the hand walks from the oldest value towards the newest,
+// clearing visited flags, and evicts the first value not visited since the hand last passed.
+func (s *localStore) evict() {
+	e := s.hand
+	if e == nil {
+		e = s.tail
+	}
+	for e.visited.Load() {
+		e.visited.Store(false)
+		if e = e.prev; e == nil {
+			e = s.tail
+		}
+	}
+	s.hand = e.prev
+	s.dropValue(e)
+	s.forgetIfEmpty(e)
+}
+
+// storeSet holds the live stores of one client (one per connection), to serve hits without going
+// through the driver and to apply the backend's own writes to them.
+type storeSet struct {
+	mu     sync.Mutex                    // serialises changes of stores
+	stores atomic.Pointer[[]*localStore] // copied on change, so readers take no lock
+}
+
+func newStoreSet() *storeSet {
+	ss := &storeSet{}
+	ss.stores.Store(new([]*localStore))
+	return ss
+}
+
+// newStore is the client's NewCacheStoreFn.
+func (ss *storeSet) newStore(max int) rueidis.CacheStore {
+	s := newLocalStore(max, ss)
+	ss.mu.Lock()
+	next := append(append([]*localStore(nil), *ss.stores.Load()...), s)
+	ss.stores.Store(&next)
+	ss.mu.Unlock()
+	return s
+}
+
+func (ss *storeSet) remove(s *localStore) {
+	ss.mu.Lock()
+	cur := *ss.stores.Load()
+	next := make([]*localStore, 0, len(cur))
+	for _, o := range cur {
+		if o != s {
+			next = append(next, o)
+		}
+	}
+	ss.stores.Store(&next)
+	ss.mu.Unlock()
+}
+
+// peek returns key's cached reply from whichever connection's store holds it. A key is read through
+// one connection per node, so at most one store holds it.
+func (ss *storeSet) peek(key string, now time.Time) (rueidis.RedisMessage, bool) {
+	ms := now.UnixMilli()
+	for _, s := range *ss.stores.Load() {
+		if v, ok := s.peek(key, ms); ok {
+			return v, true
+		}
+	}
+	return rueidis.RedisMessage{}, false
+}
+
+// invalidate applies the backend's own write of keys (of everything when all) to every store.
+func (ss *storeSet) invalidate(keys []string, all bool) {
+	for _, s := range *ss.stores.Load() {
+		s.invalidate(keys, all)
+	}
+}
+
+var _ rueidis.CacheStore = (*localStore)(nil)

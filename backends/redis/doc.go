@@ -1,0 +1,129 @@
+// Package redis is the Redis backend of cashews, for a single server or a Redis Cluster, with
+// optional client-side caching. Importing it registers the URL schemes redis:// and rediss://:
+//
+//	import _ "github.com/cashews-go/cashews/backends/redis"
+//
+//	c.Setup("redis://localhost:6379/0?client_side=true")
+//	c.Setup("rediss://user:secret@cache.internal:6380/2?tls_ca=/etc/ssl/redis-ca.pem&timeout=250ms")
+//	c.Setup("redis://10.0.0.1:7000,10.0.0.2:7000,10.0.0.3:7000/?cluster=true")
+//
+// A program can also open the backend itself with [New] and an [Options] struct, or put it over a
+// go-redis client it already has with [NewFromClient], and hand it to the Cache.
+//
+// # Engines
+//
+// Every command is implemented once, over a small internal executor, and runs on one of two
+// clients: rueidis (the default: auto-pipelining, client-side caching) or go-redis (driver=go-redis,
+// or [NewFromClient]). Both pass the conformance kit. Commands that must be atomic are Lua scripts
+// run with EVALSHA (falling back to EVAL): Incr with a TTL (the TTL is set only when the key is
+// created), the owner-checked Unlock and ExtendLock, SetAdd with its TTL rule, and the
+// sliding-window SliceIncr (a sorted set of event times in microseconds: ZREMRANGEBYSCORE, ZCARD,
+// ZADD of a unique member, PEXPIRE). GetBits and IncrBits are BITFIELD_RO and BITFIELD with
+// OVERFLOW SAT on u<size> fields at offsets #index. rueidis never retries a command that writes;
+// go-redis retries any command after a network error (max_retries, 3 by default), so a write may
+// then run twice: set max_retries=0 where that matters.
+//
+// rueidis runs with AlwaysPipelining: every command goes through the connection's pipeline, even
+// a lone one, so that a command that runs out of time only drops its late reply; read on the
+// caller's goroutine instead, a timeout would close the connection and force a reconnection. At
+// setup the backend opens every connection rueidis would otherwise open on first use.
+//
+// # Values
+//
+// The backend stores bytes: Set takes []byte (or string) values, and anything else is an error
+// wrapping [backends.ErrInvalidArgument]; Get returns a []byte the caller owns. The Cache encodes
+// values before they get here. Incr keeps counters as decimal text, as INCRBY does. A redis nil
+// reply is a miss, never an error; WRONGTYPE replies wrap [backends.ErrWrongType] and INCRBY on a
+// non-integer wraps [backends.ErrNotInteger]. Errors name the command and key, never the password.
+//
+// Clear is FLUSHDB (on every master): it removes every key of the database, including keys other
+// programs stored there, so give the cache a database of its own. KeysCount is DBSIZE, summed over
+// the masters on Cluster. ValueSize is MEMORY USAGE: the memory Redis uses for the key, its value
+// and their overhead, so it is larger than the stored bytes. Scan and DeleteMatch use SCAN with
+// MATCH and COUNT on every master (never KEYS), and DeleteMatch removes each page with UNLINK; a
+// pattern without wildcards is a single EXISTS or UNLINK. SCAN may return a key twice, so Scan may
+// yield it twice.
+//
+// # Deadlines
+//
+// Every command has a deadline: the timeout parameter (100 ms by default) bounds each round trip
+// unless the caller's context ends sooner, so a hung server cannot hold a caller longer than that.
+// A command that runs out of time returns an error wrapping context.DeadlineExceeded. Operations of
+// several round trips (DeleteMatch, Scan, and KeysCount or Clear on Cluster) apply it to each round
+// trip; the caller's context bounds the whole.
+//
+// The drivers honour a deadline while a command waits for its reply, but not always while they
+// set up a new connection (rueidis may spend up to a second closing a connection whose handshake
+// timed out; go-redis can wait in its pool and dialer). So after any sign of trouble (a network or
+// timeout error, a command slower than the timeout, a new connection being dialed) the backend
+// runs each command of the next two seconds in a goroutine of its own and returns at the deadline
+// whatever the driver does; a command given up on this way may still complete on the server. While
+// Redis is healthy, commands run directly, at no cost. Close waits for those goroutines (up to 5s).
+//
+// Turning failures into misses (suppress=true) is the Cache's job: the backend returns every error,
+// at once, wrapped with the command and the key. With [NewFromClient], set ContextTimeoutEnabled
+// in the go-redis options, or go-redis ignores the deadline while it reads.
+//
+// [New] connects at once and fails when the servers cannot be reached within the dial timeout.
+// After that, a lost connection is re-established by the next command; commands fail (fast when
+// the port refuses, at the deadline when the server hangs) until it is.
+//
+// # Redis Cluster
+//
+// cluster=true, or several hosts in the URL, opens a Cluster client (with one host and no cluster
+// parameter, rueidis asks the server whether it is a Cluster node). Every command works on
+// Cluster: single-key commands and scripts go to the key's node; GetMany, SetMany and DeleteMany send
+// one command per key in a pipeline, so keys may be in any slots; Scan, DeleteMatch, KeysCount and
+// Clear run on every master. A Cluster has only database 0.
+//
+// # Client-side caching
+//
+// With client_side=true (rueidis, RESP3, Redis 6 or later) Get and GetMany go through a local
+// cache bound to each connection and kept in step by Redis' CLIENT TRACKING (opt-in mode): a hit
+// is served from local memory without a round trip; Redis sends an invalidation when another
+// client changes or deletes a key, and FLUSHDB invalidates everything; when a connection breaks its
+// local cache is emptied, because invalidations may have been lost. The backend's own writes are
+// applied to the local cache as soon as they return, so a read that starts after a write of this
+// backend sees it. A value stays local for at most client_side_ttl and never beyond the key's own
+// TTL; each connection's cache holds at most client_side_size bytes, counting keys, replies and
+// bookkeeping, and evicts by SIEVE. Reads of one key that miss at the same time share one round
+// trip. [Backend.Stats] counts hits and misses. It works on Cluster too: each node's connection
+// tracks its own keys. Writes by other clients are seen once their invalidation arrives, typically
+// well under a millisecond on a local network.
+//
+// # URL parameters
+//
+// The URL is redis://[user:password@]host[:port][,host[:port]...][/db][?parameters], or rediss://
+// for TLS. A missing port is 6379; a missing host is localhost. Several hosts, comma-separated,
+// are seeds of a Redis Cluster; Go's URL parser needs the last one to have its port, and IPv6
+// hosts cannot be listed. The database is the path (/2) or the db parameter.
+//
+//	db                        database number (same as the path); 0 by default; only 0 on Cluster
+//	client_name               name set on every connection (CLIENT SETNAME)
+//	protocol                  RESP version: 3 (default) or 2; client-side caching needs 3
+//	timeout                   deadline of each command, such as 100ms (default) or 1s; 0: none
+//	dial_timeout              connecting and handshake, such as 1s (driver default: 5s)
+//	read_timeout              socket reads (go-redis default 3s; for rueidis see write_timeout)
+//	write_timeout             socket writes; rueidis uses max(read_timeout, write_timeout) for both
+//	                          and for its health PINGs (rueidis default 10s)
+//	pool_size                 connections per node: go-redis' pool; rueidis' dedicated-connection pool
+//	pipeline_multiplex        rueidis: 2^n pipelined connections per node, 0 to 8 (driver default)
+//	max_retries               retries after a network error; 0 turns retries off (driver default:
+//	                          go-redis 3 of any command; rueidis read-only commands until the deadline)
+//	conn_max_lifetime         close connections older than this, such as 1h (default: never)
+//	cluster                   true: Redis Cluster; false: a single server (or proxy); default: Cluster
+//	                          with several hosts, else rueidis asks the server (go-redis: single)
+//	client_side               true: client-side caching (rueidis only); default false
+//	client_side_size          local cache bytes per connection, such as 64MiB (default 128MiB)
+//	client_side_ttl           longest time a value stays local, such as 1m (default 10m)
+//	driver                    rueidis (default) or go-redis
+//	tls_ca                    rediss: PEM file of the CAs to trust (default: the system's)
+//	tls_cert, tls_key         rediss: PEM files of a client certificate and its key (both or neither)
+//	tls_server_name           rediss: name to verify the server's certificate against (default: host)
+//	tls_insecure_skip_verify  rediss: true skips verifying the server's certificate (tests only)
+//
+// Durations are Go durations with days ("500ms", "2m", "1d"); sizes take B, KB, MB, GB or KiB,
+// MiB, GiB. An unknown parameter, or one that does not parse, is an error naming it. The Cache's own
+// parameters (enable, disable, suppress, secret, digest, codec, compress, compress_min) are taken
+// by the Cache before the backend sees the URL.
+package redis

@@ -1,0 +1,516 @@
+package redis
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+	"github.com/redis/rueidis"
+
+	"github.com/cashews-go/cashews/backends"
+)
+
+func init() {
+	backends.Register("redis", open)
+	backends.Register("rediss", open)
+}
+
+// Defaults of [Options].
+const (
+	// DefaultTimeout is the deadline of each command when [Options.Timeout] is zero.
+	DefaultTimeout = 100 * time.Millisecond
+	// DefaultClientSideTTL bounds how long a value stays in the client-side cache when
+	// [Options.ClientSideTTL] is zero (a key's own TTL bounds it too).
+	DefaultClientSideTTL = 10 * time.Minute
+	// DefaultClientSideSize is the client-side cache's size per connection when
+	// [Options.ClientSideSize] is zero.
+	DefaultClientSideSize = 128 << 20
+	// DefaultAddr is the server's address when [Options.Addrs] is empty.
+	DefaultAddr = "localhost:6379"
+)
+
+// Mode chooses between a single server and Redis Cluster.
+type Mode uint8
+
+// The modes.
+const (
+	// ModeAuto: several addresses mean Cluster; one address is whatever the server is (rueidis asks
+	// it; the go-redis driver assumes a single server).
+	ModeAuto Mode = iota
+	// ModeSingle: one server (or a proxy in front of many); cluster=false.
+	ModeSingle
+	// ModeCluster: Redis Cluster, seeded by the addresses; cluster=true.
+	ModeCluster
+)
+
+// The drivers.
+const (
+	// DriverRueidis runs commands on github.com/redis/rueidis: auto-pipelining and client-side
+	// caching. The default.
+	DriverRueidis = "rueidis"
+	// DriverGoRedis runs commands on github.com/redis/go-redis/v9.
+	DriverGoRedis = "go-redis"
+)
+
+// Options configure a backend opened by [New]. The zero value means defaults: a connection to
+// localhost:6379, database 0, rueidis, RESP3, 100 ms per command. [NewFromClient] uses only Timeout
+// and Logger.
+type Options struct {
+	// Addrs are the servers' "host:port" addresses (DefaultAddr when empty). Several addresses are
+	// seeds of a Redis Cluster.
+	Addrs []string
+	// Mode chooses between a single server and Redis Cluster (see [Mode]).
+	Mode Mode
+	// DB is the database number; it must be 0 on Cluster.
+	DB int
+	// Username and Password authenticate the connections (AUTH / HELLO AUTH).
+	Username, Password string
+	// ClientName is set on every connection (CLIENT SETNAME).
+	ClientName string
+	// Protocol is the RESP version, 2 or 3 (0 means 3). Client-side caching needs 3.
+	Protocol int
+	// TLS, when not nil, connects over TLS with this configuration.
+	TLS *tls.Config
+
+	// DialTimeout bounds connecting, including the handshake (driver default when zero: 5s). A
+	// command's own deadline (Timeout) bounds it too.
+	DialTimeout time.Duration
+	// ReadTimeout and WriteTimeout bound socket reads and writes (driver defaults when zero).
+	// rueidis has one such timeout for both (ConnWriteTimeout, which also paces its health PINGs):
+	// it takes the larger of the two.
+	ReadTimeout, WriteTimeout time.Duration
+	// Timeout is the deadline of each command when the caller's context has no earlier one:
+	// DefaultTimeout when zero; a negative Timeout sets none. Operations of several round trips
+	// (DeleteMatch, Scan, KeysCount and Clear on Cluster) apply it to each round trip.
+	Timeout time.Duration
+
+	// PoolSize is the number of connections: go-redis' pool (per node); for rueidis the pool of
+	// its dedicated connections (auto-pipelined commands share 2^PipelineMultiplex connections).
+	// Driver default when zero.
+	PoolSize int
+	// PipelineMultiplex (rueidis only): 2^PipelineMultiplex pipelined connections per node, from 1
+	// to 8; zero means the driver's default and -1 one connection.
+	PipelineMultiplex int
+	// MaxRetries: how often a command is retried after a network error. Zero means the driver's
+	// default (go-redis: 3 retries of any command; rueidis: read-only commands retried until their
+	// deadline); a negative value disables retries.
+	MaxRetries int
+	// ConnMaxLifetime closes connections older than this (zero: never).
+	ConnMaxLifetime time.Duration
+
+	// ClientSide turns on client-side caching (rueidis, RESP3, Redis 6 or later): Get and GetMany
+	// are served from a local cache that Redis invalidates when a key changes.
+	ClientSide bool
+	// ClientSideSize is the local cache's size in bytes per connection (DefaultClientSideSize when
+	// zero).
+	ClientSideSize int64
+	// ClientSideTTL bounds how long a value stays local (DefaultClientSideTTL when zero); the key's
+	// own TTL bounds it too.
+	ClientSideTTL time.Duration
+
+	// Driver is DriverRueidis (the default when empty) or DriverGoRedis.
+	Driver string
+	// Logger receives the backend's log records (slog.Default when nil).
+	Logger *slog.Logger
+}
+
+// Stats are the client-side cache's counters.
+type Stats struct {
+	// Hits counts reads served from the local cache, Misses reads that went to Redis.
+	Hits, Misses int64
+}
+
+// Backend is the Redis backend. It stores []byte values; the Cache encodes values before handing
+// them over. It is safe for concurrent use.
+type Backend struct {
+	ex        executor
+	csc       cachingExecutor // nil without client-side caching
+	stores    *storeSet       // the client-side caches, for the backend's own writes
+	cscTTL    time.Duration
+	timeout   time.Duration
+	cluster   bool
+	logger    *slog.Logger
+	memberPfx string // makes SliceIncr members unique across processes
+
+	closed    atomic.Bool
+	closeOnce sync.Once
+	seq       atomic.Uint64
+	hits      atomic.Int64
+	misses    atomic.Int64
+}
+
+var _ backends.Backend = (*Backend)(nil)
+
+var errClosed = fmt.Errorf("cashews: redis: %w", backends.ErrClosed)
+
+// New connects to Redis with opts and returns the backend. It fails when the servers cannot be
+// reached within the dial timeout (the error names them, never the password).
+func New(opts Options) (*Backend, error) {
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
+	var (
+		ex  executor
+		err error
+		st  = &guardState{timeout: opts.timeout()}
+	)
+	switch opts.Driver {
+	case "", DriverRueidis:
+		ex, err = newRueidis(opts, st)
+	case DriverGoRedis:
+		ex, err = newGoredis(opts, st)
+		st.always = true
+	}
+	if err != nil {
+		return nil, err
+	}
+	if ex.isCluster() && opts.DB != 0 {
+		ex.close()
+		return nil, fmt.Errorf("cashews: redis: %s is a Redis Cluster, which has only database 0 (got db=%d)", strings.Join(opts.addrs(), ","), opts.DB)
+	}
+	if opts.Mode == ModeCluster && !ex.isCluster() {
+		ex.close()
+		return nil, fmt.Errorf("cashews: redis: cluster=true, but %s is not a Redis Cluster node", strings.Join(opts.addrs(), ","))
+	}
+	return newBackend(ex, opts, st), nil
+}
+
+// NewFromClient returns a backend over a go-redis client the application already has: a
+// *redis.Client, *redis.ClusterClient, *redis.Ring or failover client. Only opts.Timeout and
+// opts.Logger are used; the client's own options apply otherwise. Close does not close the client.
+//
+// go-redis honours a context's deadline only with ContextTimeoutEnabled set in its options; without
+// it a hung server holds a call for the client's ReadTimeout, whatever opts.Timeout says. The
+// backend logs a warning when the option is off.
+func NewFromClient(c goredis.UniversalClient, opts Options) (*Backend, error) {
+	if c == nil {
+		return nil, fmt.Errorf("cashews: redis: NewFromClient with a nil client: %w", backends.ErrInvalidArgument)
+	}
+	if len(opts.Addrs) > 0 || opts.ClientSide || opts.Driver == DriverRueidis {
+		return nil, fmt.Errorf("cashews: redis: NewFromClient takes its connection from the client; Options.Addrs, ClientSide and Driver must be empty: %w", backends.ErrInvalidArgument)
+	}
+	b := newBackend(&goredisExec{c: c}, opts, &guardState{timeout: opts.timeout(), always: true})
+	ctxTimeout := true
+	switch c := c.(type) {
+	case *goredis.Client:
+		ctxTimeout = c.Options().ContextTimeoutEnabled
+	case *goredis.ClusterClient:
+		ctxTimeout = c.Options().ContextTimeoutEnabled
+	case *goredis.Ring:
+		ctxTimeout = c.Options().ContextTimeoutEnabled
+	}
+	if !ctxTimeout && b.timeout > 0 {
+		b.logger.Warn("cashews: redis: the go-redis client has ContextTimeoutEnabled=false, so a hung server can hold calls for the client's ReadTimeout, longer than the backend's timeout",
+			"timeout", b.timeout)
+	}
+	return b, nil
+}
+
+// timeout returns the per-command deadline (0: none).
+func (o Options) timeout() time.Duration {
+	switch {
+	case o.Timeout == 0:
+		return DefaultTimeout
+	case o.Timeout > 0:
+		return o.Timeout
+	}
+	return 0
+}
+
+func newBackend(ex executor, opts Options, st *guardState) *Backend {
+	b := &Backend{cluster: ex.isCluster(), logger: opts.Logger, timeout: opts.timeout()}
+	if b.logger == nil {
+		b.logger = slog.Default()
+	}
+	st.armed.Store(true)
+	g := newGuard(ex, st)
+	b.ex = g
+	if r, ok := ex.(*rueidisExec); ok && opts.ClientSide && r.stores != nil {
+		b.csc, b.stores = g, r.stores
+		b.cscTTL = opts.ClientSideTTL
+		if b.cscTTL <= 0 {
+			b.cscTTL = DefaultClientSideTTL
+		}
+	}
+	var r [8]byte
+	_, _ = rand.Read(r[:])
+	b.memberPfx = hex.EncodeToString(r[:])
+	return b
+}
+
+// addrs returns the addresses to connect to.
+func (o Options) addrs() []string {
+	if len(o.Addrs) == 0 {
+		return []string{DefaultAddr}
+	}
+	return o.Addrs
+}
+
+// check validates opts.
+func (o Options) check() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("cashews: redis: "+format+": %w", append(args, backends.ErrInvalidArgument)...)
+	}
+	for _, a := range o.Addrs {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return bad("address %q: want host:port", a)
+		}
+	}
+	switch {
+	case o.Mode > ModeCluster:
+		return bad("unknown mode %d", o.Mode)
+	case o.Mode == ModeSingle && len(o.Addrs) > 1:
+		return bad("%d addresses with cluster=false: a single server has one address", len(o.Addrs))
+	case o.DB < 0:
+		return bad("database %d is negative", o.DB)
+	case o.DB != 0 && (o.Mode == ModeCluster || len(o.Addrs) > 1):
+		return bad("Redis Cluster has only database 0 (got db=%d)", o.DB)
+	case o.Protocol != 0 && o.Protocol != 2 && o.Protocol != 3:
+		return bad("protocol %d: want 2 or 3", o.Protocol)
+	case o.Driver != "" && o.Driver != DriverRueidis && o.Driver != DriverGoRedis:
+		return bad("driver %q: want %s or %s", o.Driver, DriverRueidis, DriverGoRedis)
+	case o.ClientSide && o.Driver == DriverGoRedis:
+		return bad("client-side caching needs the rueidis driver (got driver=%s)", o.Driver)
+	case o.ClientSide && o.Protocol == 2:
+		return bad("client-side caching needs RESP3 (got protocol=2)")
+	case o.PipelineMultiplex < -1 || o.PipelineMultiplex > rueidis.MaxPipelineMultiplex:
+		return bad("pipeline_multiplex %d: want -1 to %d", o.PipelineMultiplex, rueidis.MaxPipelineMultiplex)
+	case o.PoolSize < 0:
+		return bad("pool size %d is negative", o.PoolSize)
+	case o.ClientSideSize < 0 || o.ClientSideSize > 1<<40:
+		return bad("client-side cache size %d: want 0 to 1TiB", o.ClientSideSize)
+	case o.DialTimeout < 0 || o.ReadTimeout < 0 || o.WriteTimeout < 0 || o.ConnMaxLifetime < 0 || o.ClientSideTTL < 0:
+		return bad("negative duration in Options")
+	}
+	return nil
+}
+
+func newRueidis(o Options, st *guardState) (executor, error) {
+	opt := rueidis.ClientOption{
+		InitAddress:       o.addrs(),
+		Username:          o.Username,
+		Password:          o.Password,
+		ClientName:        o.ClientName,
+		SelectDB:          o.DB,
+		TLSConfig:         o.TLS,
+		AlwaysRESP2:       o.Protocol == 2,
+		ForceSingleClient: o.Mode == ModeSingle,
+		BlockingPoolSize:  o.PoolSize,
+		PipelineMultiplex: o.PipelineMultiplex,
+		DisableRetry:      o.MaxRetries < 0,
+		ConnLifetime:      o.ConnMaxLifetime,
+		DisableCache:      !o.ClientSide,
+		CacheSizeEachConn: int(o.ClientSideSize),
+		ConnWriteTimeout:  max(o.ReadTimeout, o.WriteTimeout),
+		// Without it, rueidis reads the reply of a lone command on the caller's goroutine with a
+		// socket deadline, and a deadline that passes closes the connection, so every timeout
+		// (the machine busy for a moment) costs a reconnection. Pipelined, a late reply is dropped
+		// and the connection stays.
+		AlwaysPipelining: true,
+	}
+	opt.Dialer.Timeout = o.DialTimeout
+	// Dialing again means a connection broke or was never made: the driver's slow path.
+	opt.DialCtxFn = func(ctx context.Context, addr string, d *net.Dialer, cfg *tls.Config) (net.Conn, error) {
+		st.trip()
+		if cfg != nil {
+			td := tls.Dialer{NetDialer: d, Config: cfg}
+			return td.DialContext(ctx, "tcp", addr)
+		}
+		return d.DialContext(ctx, "tcp", addr)
+	}
+	var stores *storeSet
+	if o.ClientSide {
+		if opt.CacheSizeEachConn == 0 {
+			opt.CacheSizeEachConn = DefaultClientSideSize
+		}
+		stores = newStoreSet()
+		opt.NewCacheStoreFn = func(so rueidis.CacheStoreOption) rueidis.CacheStore {
+			return stores.newStore(so.CacheSizeEachConn)
+		}
+	}
+	c, err := rueidis.NewClient(opt)
+	if err != nil {
+		return nil, fmt.Errorf("cashews: redis: connect to %s: %w", strings.Join(o.addrs(), ","), err)
+	}
+	ex := newRueidisExec(c, true)
+	ex.stores = stores
+	dial := o.DialTimeout
+	if dial <= 0 {
+		dial = rueidis.DefaultDialTimeout
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), dial)
+	defer cancel()
+	if err := ex.connectAll(ctx); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("cashews: redis: connect to %s: %w", strings.Join(o.addrs(), ","), err)
+	}
+	return ex, nil
+}
+
+func newGoredis(o Options, st *guardState) (executor, error) {
+	proto := o.Protocol
+	if proto == 0 {
+		proto = 3
+	}
+	retries := o.MaxRetries
+	if retries < 0 {
+		retries = -1
+	}
+	var c goredis.UniversalClient
+	if o.Mode == ModeCluster || len(o.Addrs) > 1 {
+		c = goredis.NewClusterClient(&goredis.ClusterOptions{
+			Addrs: o.addrs(), Username: o.Username, Password: o.Password, ClientName: o.ClientName,
+			Protocol: proto, TLSConfig: o.TLS, DialTimeout: o.DialTimeout, ReadTimeout: o.ReadTimeout,
+			WriteTimeout: o.WriteTimeout, ContextTimeoutEnabled: true, PoolSize: o.PoolSize,
+			MaxRetries: retries, ConnMaxLifetime: o.ConnMaxLifetime,
+		})
+	} else {
+		c = goredis.NewClient(&goredis.Options{
+			Addr: o.addrs()[0], Username: o.Username, Password: o.Password, ClientName: o.ClientName,
+			DB: o.DB, Protocol: proto, TLSConfig: o.TLS, DialTimeout: o.DialTimeout,
+			ReadTimeout: o.ReadTimeout, WriteTimeout: o.WriteTimeout, ContextTimeoutEnabled: true,
+			PoolSize: o.PoolSize, MaxRetries: retries, ConnMaxLifetime: o.ConnMaxLifetime,
+		})
+	}
+	hook := dialHook{st: st, last: new(lastError)}
+	c.AddHook(hook)
+	dial := o.DialTimeout
+	if dial <= 0 {
+		dial = 5 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), dial)
+	defer cancel()
+	if err := c.Ping(ctx).Err(); err != nil {
+		_ = c.Close()
+		if dialErr := hook.last.get(); dialErr != nil && !errors.Is(err, dialErr) {
+			// go-redis retries a failed dial until the deadline and then reports only the
+			// deadline; the dial's own error (a certificate, a refused port) is the cause.
+			err = fmt.Errorf("%w (last dial error: %w)", err, dialErr)
+		}
+		return nil, fmt.Errorf("cashews: redis: connect to %s: %w", strings.Join(o.addrs(), ","), err)
+	}
+	return &goredisExec{c: c, owns: true}, nil
+}
+
+// Stats returns the client-side cache's hit and miss counts (zero without client-side caching).
+func (b *Backend) Stats() Stats {
+	return Stats{Hits: b.hits.Load(), Misses: b.misses.Load()}
+}
+
+// IsCluster reports whether the backend talks to a Redis Cluster.
+func (b *Backend) IsCluster() bool { return b.cluster }
+
+// Close closes the connections (not those of a client given to NewFromClient) and stops the
+// client's goroutines. It is idempotent; other methods called after Close return an error wrapping
+// [backends.ErrClosed].
+func (b *Backend) Close() error {
+	b.closeOnce.Do(func() {
+		b.closed.Store(true)
+		b.ex.close()
+	})
+	return nil
+}
+
+// wrote tells the client-side caches that the backend wrote keys, so that its next reads of them
+// see the write (see localStore).
+func (b *Backend) wrote(keys ...string) {
+	if b.stores != nil {
+		b.stores.invalidate(keys, false)
+	}
+}
+
+// wroteAll is wrote for every key (Clear).
+func (b *Backend) wroteAll() {
+	if b.stores != nil {
+		b.stores.invalidate(nil, true)
+	}
+}
+
+// noCancel is the CancelFunc of a context the backend did not derive.
+func noCancel() {}
+
+// withTimeout bounds ctx by the backend's timeout unless it already ends sooner.
+func (b *Backend) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if b.timeout <= 0 {
+		return ctx, noCancel
+	}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= b.timeout {
+		return ctx, noCancel
+	}
+	return context.WithTimeout(ctx, b.timeout)
+}
+
+// fail wraps a command's error with the command, the key and, for known Redis errors, the
+// backends sentinel. parent is the caller's context, to tell the backend's timeout from the caller's.
+func (b *Backend) fail(parent context.Context, op, key string, err error) error {
+	where := "cashews: redis: " + op
+	if key != "" {
+		where += fmt.Sprintf(" %q", key)
+	}
+	msg := err.Error()
+	switch {
+	case b.closed.Load():
+		return fmt.Errorf("%s: %w (%v)", where, backends.ErrClosed, err)
+	case strings.Contains(msg, "WRONGTYPE"):
+		return fmt.Errorf("%s: %s: %w", where, msg, backends.ErrWrongType)
+	case strings.Contains(msg, "not an integer"):
+		return fmt.Errorf("%s: %s: %w", where, msg, backends.ErrNotInteger)
+	case strings.Contains(msg, "overflow"):
+		return fmt.Errorf("%s: %s: %w", where, msg, backends.ErrInvalidArgument)
+	case errors.Is(err, context.DeadlineExceeded) && parent.Err() == nil:
+		return fmt.Errorf("%s: no answer within timeout=%s: %w", where, b.timeout, err)
+	}
+	return fmt.Errorf("%s: %w", where, err)
+}
+
+// dialHook trips the guard when go-redis dials (a connection broke or was never made) and keeps
+// the last dial error, for the error of a failed setup.
+type dialHook struct {
+	st   *guardState
+	last *lastError
+}
+
+func (h dialHook) DialHook(next goredis.DialHook) goredis.DialHook {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		h.st.trip()
+		conn, err := next(ctx, network, addr)
+		if err != nil {
+			h.last.set(err)
+		}
+		return conn, err
+	}
+}
+
+// lastError holds the latest of a series of errors.
+type lastError struct {
+	mu  sync.Mutex
+	err error
+}
+
+func (l *lastError) set(err error) {
+	l.mu.Lock()
+	l.err = err
+	l.mu.Unlock()
+}
+
+func (l *lastError) get() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.err
+}
+
+func (h dialHook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook { return next }
+
+func (h dialHook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return next
+}
