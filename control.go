@@ -26,7 +26,10 @@ func maskOf(cmds []Command) commandMask {
 // Disable turns off the given commands (all commands when none is given) on every backend of the
 // Cache until [Cache.Enable] turns them on again. A disabled command reaches neither middlewares nor
 // backends and answers as if the cache were empty: reads miss, writes report false (or zero) with a
-// nil error, locks are granted without being taken, and Wrap calls the wrapped function.
+// nil error, and Wrap calls the wrapped function. Locks follow the same rule at two levels:
+// [Cache.Lock], [Cache.TryLock] and [Cache.WithLock] grant the lock without taking it, while the
+// raw [Cache.SetLock] is a write and reports false; the locked strategy, built on SetLock, then
+// treats the cache as unavailable and fails open or closed as configured.
 func (c *Cache) Disable(cmds ...Command) {
 	m := maskOf(cmds)
 	for _, r := range c.routeList() {
