@@ -23,7 +23,7 @@ var backendURLs = map[string]func(t testing.TB) string{
 	"disk": func(t testing.TB) string {
 		return "disk://" + (&url.URL{Path: filepath.Join(t.TempDir(), "cache")}).String() + "?shards=2"
 	},
-	"redis": func(t testing.TB) string { return redistest.Start(t).URL() + "?timeout=5s" },
+	"redis": func(t testing.TB) string { return redistest.Start(t).URL() + "?timeout=15s&dial_timeout=15s" },
 }
 
 // forEachBackend runs test once per backend with a Cache set up on it and its fake clock.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cashews-go/cashews/backends"
+	"github.com/cashews-go/cashews/internal/redistest"
 )
 
 // slack is what a call may take beyond the backend's timeout.
@@ -84,6 +85,25 @@ func (l *load) done() { l.wg.Wait() }
 // plus 50ms, and within 2s of the restart service is back (99% of the calls of each 100ms
 // succeed).
 func TestKillUnderLoad(t *testing.T) {
+	forEachFaultEngine(t, func(t *testing.T, srv *redistest.Server, b *Backend) {
+		stalls := startStallMeter(t)
+		stop := make(chan struct{})
+		l := runLoad(b, stop)
+		time.Sleep(500 * time.Millisecond) // the load runs against a healthy server
+		killedAt := time.Since(l.started)
+		srv.Kill()
+		time.Sleep(500 * time.Millisecond) // the server is down
+		srv.Restart()
+		restartedAt := time.Since(l.started)
+		time.Sleep(2200 * time.Millisecond) // recovery must show within 2s
+		close(stop)
+		l.done()
+		report(t, l, stalls, b.timeout, killedAt, restartedAt)
+	})
+}
+
+// forEachFaultEngine runs test on a server of its own with each engine at the default timeout.
+func forEachFaultEngine(t *testing.T, test func(t *testing.T, srv *redistest.Server, b *Backend)) {
 	for _, params := range []string{"", "driver=go-redis", "client_side=true"} {
 		name := params
 		if name == "" {
@@ -91,20 +111,7 @@ func TestKillUnderLoad(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			srv := server(t)
-			b := openURL(t, withParams(srv.URL(), params))
-			stalls := startStallMeter(t)
-			stop := make(chan struct{})
-			l := runLoad(b, stop)
-			time.Sleep(500 * time.Millisecond) // the load runs against a healthy server
-			killedAt := time.Since(l.started)
-			srv.Kill()
-			time.Sleep(500 * time.Millisecond) // the server is down
-			srv.Restart()
-			restartedAt := time.Since(l.started)
-			time.Sleep(2200 * time.Millisecond) // recovery must show within 2s
-			close(stop)
-			l.done()
-			report(t, l, stalls, b.timeout, killedAt, restartedAt)
+			test(t, srv, openURL(t, withParams(srv.URL(), params)))
 		})
 	}
 }
@@ -195,27 +202,19 @@ func report(t *testing.T, l *load, stalls *stallMeter, timeout, faultAt, healedA
 // TestFrozenServer: with the server stopped (SIGSTOP; the kernel still accepts connections), every
 // call of 64 goroutines returns within the timeout plus 50ms, and service comes back after SIGCONT.
 func TestFrozenServer(t *testing.T) {
-	for _, params := range []string{"", "driver=go-redis", "client_side=true"} {
-		name := params
-		if name == "" {
-			name = "rueidis"
-		}
-		t.Run(name, func(t *testing.T) {
-			srv := server(t)
-			b := openURL(t, withParams(srv.URL(), params))
-			stalls := startStallMeter(t)
-			stop := make(chan struct{})
-			l := runLoad(b, stop)
-			time.Sleep(300 * time.Millisecond)
-			frozenAt := time.Since(l.started)
-			srv.Freeze()
-			time.Sleep(700 * time.Millisecond)
-			srv.Thaw()
-			thawedAt := time.Since(l.started)
-			time.Sleep(2200 * time.Millisecond) // recovery must show within 2s
-			close(stop)
-			l.done()
-			report(t, l, stalls, b.timeout, frozenAt, thawedAt)
-		})
-	}
+	forEachFaultEngine(t, func(t *testing.T, srv *redistest.Server, b *Backend) {
+		stalls := startStallMeter(t)
+		stop := make(chan struct{})
+		l := runLoad(b, stop)
+		time.Sleep(300 * time.Millisecond)
+		frozenAt := time.Since(l.started)
+		srv.Freeze()
+		time.Sleep(700 * time.Millisecond)
+		srv.Thaw()
+		thawedAt := time.Since(l.started)
+		time.Sleep(2200 * time.Millisecond) // recovery must show within 2s
+		close(stop)
+		l.done()
+		report(t, l, stalls, b.timeout, frozenAt, thawedAt)
+	})
 }
