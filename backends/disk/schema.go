@@ -118,7 +118,7 @@ func setupError(path, what string, err error) error {
 	return fmt.Errorf("cashews: disk: shard file %s %s", path, what)
 }
 
-// isNotADatabase reports whether err is SQLite's "file is not a database" or "database disk image
+// isDamaged reports whether err is SQLite's "file is not a database" or "database disk image
 // is malformed".
 func isDamaged(err error) bool {
 	var se *sqlite.Error
@@ -134,14 +134,10 @@ func isDamaged(err error) bool {
 // prepareFile checks the shard file through conn, creates its schema when the file is new, and
 // returns the shard count recorded in it. create is the count to record in a new file.
 func prepareFile(ctx context.Context, conn *sql.Conn, path string, index, create int) (int, error) {
+	// One statement reads the three in one snapshot: another process may be creating the file.
 	inspect := func() (appID, version, tables int, err error) {
-		if err = conn.QueryRowContext(ctx, "PRAGMA application_id").Scan(&appID); err != nil {
-			return
-		}
-		if err = conn.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
-			return
-		}
-		err = conn.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&tables)
+		err = conn.QueryRowContext(ctx, `SELECT (SELECT application_id FROM pragma_application_id),
+			(SELECT user_version FROM pragma_user_version), (SELECT count(*) FROM sqlite_schema)`).Scan(&appID, &version, &tables)
 		return
 	}
 	appID, version, tables, err := inspect()
