@@ -38,9 +38,15 @@ func (c *fakeClock) Advance(d time.Duration) {
 }
 
 // openT opens a backend on o.Dir (a new temporary directory of 2 shards when o.Dir is "") and
-// closes it at the end of the test.
+// closes it at the end of the test. It turns synchronous off: no test of this file loses power, and
+// the syncs of creating, checkpointing and closing the shard files made most of the package's test
+// time on a busy disk (a test that opens a few directories spent seconds in fsync and 0.1 s on the
+// CPU). TestCrashSafety keeps the default level, whose promise it checks.
 func openT(t testing.TB, o disk.Options) *disk.Backend {
 	t.Helper()
+	if o.Synchronous == disk.SyncNormal {
+		o.Synchronous = disk.SyncOff
+	}
 	if o.Dir == "" {
 		o.Dir = t.TempDir()
 		if o.Shards == 0 {
@@ -244,7 +250,7 @@ func rawDB(t testing.TB, path string) *sql.DB {
 
 func TestReopenKeepsData(t *testing.T) {
 	dir := t.TempDir()
-	b, err := disk.New(disk.Options{Dir: dir, Shards: 4})
+	b, err := disk.New(disk.Options{Dir: dir, Shards: 4, Synchronous: disk.SyncOff})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +265,7 @@ func TestReopenKeepsData(t *testing.T) {
 		t.Errorf("Get after Close err = %v, want ErrClosed", err)
 	}
 	// Shards left out: the directory's count.
-	b2, err := disk.New(disk.Options{Dir: dir})
+	b2, err := disk.New(disk.Options{Dir: dir, Synchronous: disk.SyncOff})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +306,7 @@ func TestSetupErrors(t *testing.T) {
 	}
 	made := func(shards int) func(t *testing.T, dir string) {
 		return func(t *testing.T, dir string) {
-			b, err := disk.New(disk.Options{Dir: dir, Shards: shards})
+			b, err := disk.New(disk.Options{Dir: dir, Shards: shards, Synchronous: disk.SyncOff})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -348,7 +354,7 @@ func TestSetupErrors(t *testing.T) {
 			if tc.name != "a file, not a directory" {
 				before, _ = os.ReadFile(filepath.Join(dir, "shard-000.db"))
 			}
-			b, err := disk.New(disk.Options{Dir: dir, Shards: tc.shards})
+			b, err := disk.New(disk.Options{Dir: dir, Shards: tc.shards, Synchronous: disk.SyncOff})
 			if err == nil {
 				b.Close()
 				t.Fatalf("disk.New succeeded, want an error containing %q", tc.want)
@@ -519,8 +525,8 @@ func TestScanAcrossShards(t *testing.T) {
 func TestLockAcrossBackends(t *testing.T) {
 	clock := newClock()
 	dir := t.TempDir()
-	a := openT(t, disk.Options{Dir: dir, Clock: clock})
-	b := openT(t, disk.Options{Dir: dir, Clock: clock})
+	a := openT(t, disk.Options{Dir: dir, Clock: clock, Shards: 2})
+	b := openT(t, disk.Options{Dir: dir, Clock: clock, Shards: 2})
 	ctx := t.Context()
 	if ok, err := a.SetLock(ctx, "lock", "A", time.Minute); err != nil || !ok {
 		t.Fatalf("a.SetLock = %v, %v; want true", ok, err)

@@ -89,6 +89,12 @@
 // 1/64 of a shard's share written, so a shard may run over it by that much per process between
 // checks.
 //
+// The price of expiry and eviction is paid by writes: a Set that replaces a small value with a TTL
+// writes about five pages to the log (the row's page, and the old and new places of the entry in
+// each of the two indexes, by expiry time and by store or use time) where an upsert into a table
+// without indexes writes one, so it costs two to three times as much; a read costs what a plain
+// point select costs (see bench_test.go).
+//
 // # Values and commands
 //
 // The backend stores []byte values only: a Cache encodes other values before they reach it. Get
