@@ -104,7 +104,7 @@ func TestKillUnderLoad(t *testing.T) {
 
 // forEachFaultEngine runs test on a server of its own with each engine at the default timeout.
 func forEachFaultEngine(t *testing.T, test func(t *testing.T, srv *redistest.Server, b *Backend)) {
-	for _, params := range []string{"", "driver=go-redis", "client_side=true"} {
+	for _, params := range []string{"", "always_pipelining=true", "driver=go-redis", "client_side=true"} {
 		name := params
 		if name == "" {
 			name = "rueidis"

@@ -101,6 +101,11 @@ type Options struct {
 	// PipelineMultiplex (rueidis only): 2^PipelineMultiplex pipelined connections per node, from 1
 	// to 8; zero means the driver's default and -1 one connection.
 	PipelineMultiplex int
+	// AlwaysPipelining (rueidis only) sends even a lone command through the connection's pipeline,
+	// so that a command that runs out of time only drops its late reply and the connection stays.
+	// By default a lone command is written and read on the caller's goroutine, which is faster
+	// (no hand-off between goroutines) but closes the connection when its deadline passes.
+	AlwaysPipelining bool
 	// MaxRetries: how often a command is retried after a network error. Zero means the driver's
 	// default (go-redis: 3 retries of any command; rueidis: read-only commands retried until their
 	// deadline); a negative value disables retries.
@@ -312,11 +317,7 @@ func newRueidis(o Options, st *guardState) (executor, error) {
 		DisableCache:      !o.ClientSide,
 		CacheSizeEachConn: int(o.ClientSideSize),
 		ConnWriteTimeout:  max(o.ReadTimeout, o.WriteTimeout),
-		// Without it, rueidis reads the reply of a lone command on the caller's goroutine with a
-		// socket deadline, and a deadline that passes closes the connection, so every timeout
-		// (the machine busy for a moment) costs a reconnection. Pipelined, a late reply is dropped
-		// and the connection stays.
-		AlwaysPipelining: true,
+		AlwaysPipelining:  o.AlwaysPipelining,
 	}
 	opt.Dialer.Timeout = o.DialTimeout
 	// Dialing again means a connection broke or was never made: the driver's slow path.

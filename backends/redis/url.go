@@ -135,6 +135,9 @@ func ParseURL(u *url.URL, params *backends.Params) (Options, error) {
 			o.PipelineMultiplex = -1 // one connection, not the driver's default
 		}
 	}
+	if o.AlwaysPipelining, err = params.Bool("always_pipelining", false); err != nil {
+		return Options{}, err
+	}
 	if params.Has("max_retries") {
 		if n, err = params.Int("max_retries", 0, 0, 100); err != nil {
 			return Options{}, err
@@ -173,6 +176,9 @@ func ParseURL(u *url.URL, params *backends.Params) (Options, error) {
 	}
 	if o.ClientSide && o.Driver == DriverGoRedis {
 		return bad("client_side=true needs driver=rueidis")
+	}
+	if o.AlwaysPipelining && o.Driver == DriverGoRedis {
+		return bad("always_pipelining=true needs driver=rueidis")
 	}
 	if o.ClientSide && o.Protocol == 2 {
 		return bad("client_side=true needs protocol=3")

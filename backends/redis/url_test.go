@@ -66,6 +66,7 @@ func TestParseURL(t *testing.T) {
 		})},
 		{"redis://a:1,b:2", with(func(o *Options) { o.Addrs = []string{"a:1", "b:2"} })},
 		{"redis://h?cluster=false", with(func(o *Options) { o.Addrs = []string{"h:6379"}; o.Mode = ModeSingle })},
+		{"redis://h?always_pipelining=true", with(func(o *Options) { o.Addrs = []string{"h:6379"}; o.AlwaysPipelining = true })},
 		{"redis://h?client_name=app&protocol=2", with(func(o *Options) {
 			o.Addrs = []string{"h:6379"}
 			o.ClientName = "app"
@@ -133,6 +134,8 @@ func TestParseURLErrors(t *testing.T) {
 		{"redis://h?dial_timeout=0", "dial_timeout="},
 		{"redis://h?pool_size=0", "pool_size="},
 		{"redis://h?pipeline_multiplex=9", "pipeline_multiplex="},
+		{"redis://h?always_pipelining=maybe", "always_pipelining="},
+		{"redis://h?always_pipelining=true&driver=go-redis", "always_pipelining=true needs driver=rueidis"},
 		{"redis://h?max_retries=-1", "max_retries="},
 		{"redis://h?client_side=yes&driver=go-redis", "needs driver=rueidis"},
 		{"redis://h?client_side=yes&protocol=2", "needs protocol=3"},
