@@ -1,0 +1,95 @@
+package bench
+
+import (
+	"fmt"
+	"os"
+	"testing"
+	"time"
+)
+
+// TestMemLibs checks each in-memory adapter: a set key reads back the same value, a missing key is a
+// miss, and a bounded cache stays near its bound.
+func TestMemLibs(t *testing.T) {
+	for _, lib := range MemLibs() {
+		t.Run(lib.Name, func(t *testing.T) {
+			c, err := lib.New(100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			v := &Value{ID: 1}
+			c.Set("a", v)
+			Settle(c)
+			if got, ok := c.Get("a"); !ok || got != v {
+				t.Errorf("Get(a) = %p, %v; want %p, true", got, ok, v)
+			}
+			if got, ok := c.Get("missing"); ok {
+				t.Errorf("Get(missing) = %v, true; want a miss", got)
+			}
+			for i := range 1000 {
+				c.Set(fmt.Sprint("k", i), v)
+				Settle(c)
+			}
+			if !lib.Bounded {
+				return
+			}
+			kept := 0
+			for i := range 1000 {
+				if _, ok := c.Get(fmt.Sprint("k", i)); ok {
+					kept++
+				}
+			}
+			if kept > 150 {
+				t.Errorf("kept %d of 1000 keys at capacity 100; want at most 150", kept)
+			}
+		})
+	}
+}
+
+// TestHitRatio checks the hit-ratio target on a short trace: cashews (Cache and bare backend) at
+// least 97% of golang-lru's at every capacity and exponent (the report judges the strict target
+// on the full trace).
+func TestHitRatio(t *testing.T) {
+	res, err := HitRatios(100_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lru := map[[2]float64]float64{}
+	for _, r := range res {
+		if r.Lib == "golang-lru" {
+			lru[[2]float64{float64(r.Capacity), r.S}] = r.Ratio
+		}
+	}
+	for _, r := range res {
+		t.Logf("s=%.2f capacity %d: %-16s %.4f", r.S, r.Capacity, r.Lib, r.Ratio)
+		base := lru[[2]float64{float64(r.Capacity), r.S}]
+		if base == 0 {
+			t.Fatalf("no golang-lru result for capacity %d, s=%.2f", r.Capacity, r.S)
+		}
+		if r.Ours && r.Ratio < 0.97*base {
+			t.Errorf("s=%.2f capacity %d: %s hit ratio %.4f; want at least 97%% of golang-lru's %.4f", r.S, r.Capacity, r.Lib, r.Ratio, base)
+		}
+	}
+}
+
+// TestColdKey checks that every wrapped loader (Redis ones when CASHEWS_BENCH_REDIS is set) gives
+// each caller the right user, and that cashews runs the source exactly once per cold key under
+// 1,000 concurrent callers.
+func TestColdKey(t *testing.T) {
+	addr := os.Getenv("CASHEWS_BENCH_REDIS")
+	for _, lib := range LoaderLibs() {
+		t.Run(lib.Name, func(t *testing.T) {
+			if lib.Redis && addr == "" {
+				t.Skip("CASHEWS_BENCH_REDIS is not set")
+			}
+			runs, _, err := ColdKeyLoads(lib, 1000, 20*time.Millisecond, addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s: %d source runs for %d cold keys", lib.Name, runs, ColdKeys)
+			if lib.Ours && runs != ColdKeys {
+				t.Errorf("%s: the source ran %d times for %d cold keys; want exactly %d", lib.Name, runs, ColdKeys, ColdKeys)
+			}
+		})
+	}
+}
