@@ -150,8 +150,8 @@ type Backend struct {
 	closed    atomic.Bool
 	closeOnce sync.Once
 	seq       atomic.Uint64
-	hits      atomic.Int64
-	misses    atomic.Int64
+	hits      counter
+	misses    counter
 }
 
 var _ backends.Backend = (*Backend)(nil)
