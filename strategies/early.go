@@ -122,9 +122,10 @@ func (e *early) refresh(ctx context.Context, env *Env, next Func, call Call, ref
 	}
 	unlock := func(ctx context.Context) {
 		refreshing.Delete(call.Key)
-		// The refresh's context may be over (timeout, Close): release the lock under one of its own,
-		// bounded like the refresh. Until Close returns the backends are open.
-		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.timeout)
+		// The refresh's context may be over (timeout, Close): release the lock under one of its own.
+		// It gets at least 5s even when the refresh timeout is shorter: a lock left behind would block
+		// refreshes of this key in every process until its TTL. Until Close returns the backends are open.
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), max(e.timeout, 5*time.Second))
 		defer cancel()
 		env.Cache.Unlock(uctx, lockKey, token)
 	}
