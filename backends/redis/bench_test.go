@@ -44,6 +44,20 @@ func run64(b *testing.B, f func(i int)) {
 	})
 }
 
+// seqAndPar64 runs f as name/seq (one goroutine) and name/par64 (64 goroutines).
+func seqAndPar64(b *testing.B, name string, f func(i int)) {
+	b.Run(name+"/seq", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			f(i)
+		}
+	})
+	b.Run(name+"/par64", func(b *testing.B) {
+		b.ReportAllocs()
+		run64(b, f)
+	})
+}
+
 func fill(b *testing.B, bk *Backend, keys []string) {
 	items := make([]backends.Item, len(keys))
 	for i, k := range keys {
@@ -68,16 +82,7 @@ func BenchmarkGet(b *testing.B) {
 				b.Fatalf("Get: %v, found %v", err, found)
 			}
 		}
-		b.Run(e.name+"/seq", func(b *testing.B) {
-			b.ReportAllocs()
-			for i := 0; b.Loop(); i++ {
-				get(i)
-			}
-		})
-		b.Run(e.name+"/par64", func(b *testing.B) {
-			b.ReportAllocs()
-			run64(b, get)
-		})
+		seqAndPar64(b, e.name, get)
 	}
 }
 
@@ -94,16 +99,7 @@ func BenchmarkSet(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		b.Run(e.name+"/seq", func(b *testing.B) {
-			b.ReportAllocs()
-			for i := 0; b.Loop(); i++ {
-				set(i)
-			}
-		})
-		b.Run(e.name+"/par64", func(b *testing.B) {
-			b.ReportAllocs()
-			run64(b, set)
-		})
+		seqAndPar64(b, e.name, set)
 	}
 }
 
@@ -146,15 +142,6 @@ func BenchmarkRawGet(b *testing.B) {
 		name string
 		f    func(int)
 	}{{"rueidis", rget}, {"goredis", gget}, {"rueidis-clientside", cget}} {
-		b.Run(e.name+"/seq", func(b *testing.B) {
-			b.ReportAllocs()
-			for i := 0; b.Loop(); i++ {
-				e.f(i)
-			}
-		})
-		b.Run(e.name+"/par64", func(b *testing.B) {
-			b.ReportAllocs()
-			run64(b, e.f)
-		})
+		seqAndPar64(b, e.name, e.f)
 	}
 }
