@@ -31,6 +31,9 @@ var (
 	// ErrWrongType is returned when a key holds another kind of value than the command works on, and
 	// by Get[T] when the stored Go value is not a T.
 	ErrWrongType = backends.ErrWrongType
+	// ErrUnavailable is wrapped by every error that means a backend could not be reached or did not
+	// answer in time (see backends.ErrUnavailable). The cause stays matchable with errors.Is.
+	ErrUnavailable = backends.ErrUnavailable
 )
 
 // PanicError is the error that every caller sharing a load receives when the load panicked. Its
