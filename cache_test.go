@@ -118,7 +118,7 @@ func TestRoutingByLongestPrefix(t *testing.T) {
 	ctx := context.Background()
 	var seen []string
 	c.OnCommand(func(ctx context.Context, call *cashews.Call, res cashews.Result, err error) {
-		seen = append(seen, call.Key+"->"+call.Prefix)
+		seen = append(seen, call.Key()+"->"+call.Prefix())
 	}, cashews.CmdSet)
 	for _, k := range []string{"other", "user:1", "user:admin:2", "user:adm"} {
 		if _, err := c.Set(ctx, k, k, 0); err != nil {
@@ -264,7 +264,7 @@ func TestMiddlewareOrder(t *testing.T) {
 	mw := func(name string) cashews.Middleware {
 		return func(next cashews.Handler) cashews.Handler {
 			return func(ctx context.Context, call *cashews.Call) (cashews.Result, error) {
-				trace = append(trace, name+" start "+call.Command.String())
+				trace = append(trace, name+" start "+call.Command().String())
 				res, err := next(ctx, call)
 				trace = append(trace, name+" end")
 				return res, err
@@ -283,7 +283,7 @@ func TestMiddlewareCanAnswer(t *testing.T) {
 	c, _ := newCache(t, "mem://")
 	c.Use(func(next cashews.Handler) cashews.Handler {
 		return func(ctx context.Context, call *cashews.Call) (cashews.Result, error) {
-			if call.Command == cashews.CmdGet && call.Key == "magic" {
+			if call.Command() == cashews.CmdGet && call.Key() == "magic" {
 				return cashews.Result{Value: 42, OK: true}, nil
 			}
 			return next(ctx, call)

@@ -67,7 +67,7 @@ func TestWrapDefaultKeyAndPrefix(t *testing.T) {
 	ctx := context.Background()
 	var keys []string
 	c.OnCommand(func(ctx context.Context, call *cashews.Call, res cashews.Result, err error) {
-		keys = append(keys, call.Key)
+		keys = append(keys, call.Key())
 	}, cashews.CmdSet)
 	get := cashews.Wrap(c, loadUser, cashews.TTL(time.Minute), cashews.KeyPrefix("v1:"))
 	get(ctx, query{7, "de"})

@@ -153,6 +153,31 @@ type Backend interface {
 	Close() error
 }
 
+// Tagger is implemented by backends that keep tags: names that one call, DeleteTags, invalidates
+// together. The Cache stores a value with tags only on a backend that implements it (every backend
+// of this module does); the conformance kit holds a Tagger to these rules:
+//
+//   - A key carries the tags of the SetTagged that stored its current value, and no others. A later
+//     Set, SetMany or SetTagged of the key replaces them (a Set without tags leaves it none), and so
+//     do Delete, DeleteMany, DeleteMatch, Clear, expiry and eviction of the key. Commands that change a
+//     live key in place (Incr, Expire, IncrBits) keep them.
+//   - DeleteTags removes every key that carries one of its tags. A SetTagged that returned before
+//     DeleteTags started is seen: its key is removed unless it was written or deleted again since.
+//     A key that carried the tag once, but not any more, stays.
+//   - The bookkeeping is the backend's own: it is never evicted while a key carrying the tag lives,
+//     it does not count against a bound on the number of entries, Scan never yields it, and it goes
+//     when the keys it describes go (deleted, expired, evicted or overwritten).
+type Tagger interface {
+	// SetTagged is Set that also attaches tags to the key (an empty list is a plain Set): it stores
+	// value at key with ttl when mode allows it, and reports whether it stored.
+	SetTagged(ctx context.Context, key string, value any, ttl time.Duration, mode SetMode, tags []string) (bool, error)
+	// DeleteTags removes every key that carries any of tags and returns how many live keys it
+	// removed.
+	DeleteTags(ctx context.Context, tags ...string) (int, error)
+	// TagKeys returns the live keys that carry tag, in no particular order, each once.
+	TagKeys(ctx context.Context, tag string) ([]string, error)
+}
+
 // GoValueStore is implemented by backends that keep Go values as they are, without encoding. The
 // Cache hands such a backend the caller's value and returns what it stored; for other backends it
 // encodes values to []byte first.
