@@ -38,7 +38,7 @@ type entry struct {
 	vsize        int64 // size of the value, when the backend is bounded by bytes
 	visited      atomic.Bool
 	kind         kind
-	newer, older *entry   // the shard's SIEVE queue
+	newer, older *entry  // the shard's SIEVE queue
 	tags         *tagSet // nil: none (see tags.go)
 }
 
