@@ -653,7 +653,10 @@ func (c *Cache) keyStrings(ctx context.Context, cmd Command, key string, fn func
 }
 
 // GetBits returns the unsigned counters of size bits (1 to 63) at the given indexes of the bit array
-// at key; a missing key reads as zeros, and so does a disabled command.
+// at key; a missing key reads as zeros, and so does a disabled command. Every backend lays the array
+// out as Redis' BITFIELD (u<size> #index) does: counter i is bits i*size to i*size+size-1, most
+// significant bit first, bit 0 being the top bit of byte 0, so counters written with one size read
+// the same with another.
 func (c *Cache) GetBits(ctx context.Context, key string, size int, indexes ...int64) ([]int64, error) {
 	return c.keyBits(ctx, CmdGetBits, key, len(indexes), func(ctx context.Context, b backends.Backend) ([]int64, error) {
 		return b.GetBits(ctx, key, size, indexes...)

@@ -136,7 +136,10 @@ type Backend interface {
 	SetMembers(ctx context.Context, key string) ([]string, error)
 
 	// GetBits returns the unsigned counters of size bits (1 to 63) at the given indexes of the bit
-	// array at key; a missing key reads as zeros.
+	// array at key; a missing key reads as zeros. Every backend lays bit arrays out as Redis' BITFIELD
+	// does: the counter at index i occupies bits i*size to i*size+size-1, most significant bit first,
+	// bit 0 being the most significant bit of byte 0; so counters written with one size read the same
+	// with another.
 	GetBits(ctx context.Context, key string, size int, indexes ...int64) ([]int64, error)
 	// IncrBits adds by to the counters of size bits at the given indexes, saturating at 0 and
 	// 2^size-1, and returns their new values.

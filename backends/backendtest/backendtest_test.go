@@ -58,6 +58,7 @@ func TestKitCatchesMutants(t *testing.T) {
 		{"close-twice-fails", "GoValues", "Close"},
 		{"window-keeps-boundary", "GoValues", "SliceIncrBoundary"},
 		{"bits-wrap", "GoValues", "BitsSaturate"},
+		{"bits-lsb-first", "GoValues", "BitsLayout"},
 		{"setifabsent-always", "GoValues", "SetModes|SetIfAbsentRace"},
 		{"setpop-keeps", "GoValues", "SetPop"},
 		{"no-byte-copy", "Bytes", "ByteValuesOwned"},

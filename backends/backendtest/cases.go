@@ -109,6 +109,8 @@ var cases = []testCase{
 		rule: "IncrBits saturates at 2^size-1 and at 0"},
 	{name: "BitsInvalid", run: testBitsInvalid,
 		rule: "a bit size outside 1..63 or a negative index is an error wrapping ErrInvalidArgument"},
+	{name: "BitsLayout", run: testBitsLayout,
+		rule: "bit arrays have one layout, Redis' BITFIELD: counter i of size s is bits i*s..i*s+s-1, most significant first, bit 0 the top bit of byte 0, so writes of one size read back with another"},
 	{name: "BitsLargeIndex", run: testBitsLargeIndex,
 		rule: "counters at large indexes (1,000,000) work"},
 

@@ -594,20 +594,27 @@ func checkBits(size int, indexes []int64) error {
 	return nil
 }
 
-func (en *refEntry) counter(size int, i int64) int64 {
+func (en *refEntry) counter(size int, i int64, lsbFirst bool) int64 {
 	var v int64
 	for j := range int64(size) {
 		v <<= 1
-		if en.bits[i*int64(size)+j] {
+		pos := i*int64(size) + j
+		if lsbFirst {
+			pos = i*int64(size) + int64(size) - 1 - j
+		}
+		if en.bits[pos] {
 			v |= 1
 		}
 	}
 	return v
 }
 
-func (en *refEntry) setCounter(size int, i, v int64) {
+func (en *refEntry) setCounter(size int, i, v int64, lsbFirst bool) {
 	for j := int64(size) - 1; j >= 0; j-- {
 		pos := i*int64(size) + j
+		if lsbFirst {
+			pos = i*int64(size) + int64(size) - 1 - j
+		}
 		if v&1 == 1 {
 			en.bits[pos] = true
 		} else {
@@ -634,7 +641,7 @@ func (b *refBackend) GetBits(ctx context.Context, key string, size int, indexes 
 		return nil, fmt.Errorf("ref: key %q is not a bit array: %w", key, backends.ErrWrongType)
 	}
 	for n, i := range indexes {
-		out[n] = en.counter(size, i)
+		out[n] = en.counter(size, i, b.mutant == "bits-lsb-first")
 	}
 	return out, nil
 }
@@ -658,7 +665,7 @@ func (b *refBackend) IncrBits(ctx context.Context, key string, size int, by int6
 	top := int64(1)<<size - 1
 	out := make([]int64, len(indexes))
 	for n, i := range indexes {
-		v := en.counter(size, i)
+		v := en.counter(size, i, b.mutant == "bits-lsb-first")
 		switch {
 		case b.mutant == "bits-wrap":
 			v = (v + by) & top
@@ -669,7 +676,7 @@ func (b *refBackend) IncrBits(ctx context.Context, key string, size int, by int6
 		default:
 			v += by
 		}
-		en.setCounter(size, i, v)
+		en.setCounter(size, i, v, b.mutant == "bits-lsb-first")
 		out[n] = v
 	}
 	return out, nil

@@ -603,17 +603,26 @@ func TestBitFieldsRandom(t *testing.T) {
 	for range 200 {
 		size := uint(1 + r.Intn(63))
 		n := 1 + r.Intn(40)
-		w := make([]uint64, (uint64(n)*uint64(size)+63)/64)
+		buf := make([]byte, (uint64(n)*uint64(size)+7)/8)
 		want := make([]uint64, n)
 		for range 200 {
 			i := r.Intn(n)
 			v := r.Uint64() & (1<<size - 1)
-			setField(w, uint64(i)*uint64(size), size, v)
+			setField(buf, uint64(i)*uint64(size), size, v)
 			want[i] = v
 		}
 		for i := range n {
-			if got := field(w, uint64(i)*uint64(size), size); got != want[i] {
+			if got := field(buf, uint64(i)*uint64(size), size); got != want[i] {
 				t.Fatalf("size %d: field %d = %d, want %d", size, i, got, want[i])
+			}
+			// BITFIELD's layout: the counter's bits, most significant first, from bit i*size on,
+			// bit 0 being the most significant bit of byte 0.
+			for j := range uint64(size) {
+				o := uint64(i)*uint64(size) + j
+				bit := uint64(buf[o/8]>>(7-o%8)) & 1
+				if wantBit := want[i] >> (uint64(size) - 1 - j) & 1; bit != wantBit {
+					t.Fatalf("size %d: counter %d bit %d = %d, want %d", size, i, j, bit, wantBit)
+				}
 			}
 		}
 	}
@@ -841,12 +850,12 @@ func TestValueSize(t *testing.T) {
 	if n, _ := b.ValueSize(ctx, "missing"); n != 0 {
 		t.Errorf("ValueSize(missing) = %d, want 0", n)
 	}
-	// Structures count their members and words, bounded by bytes or not.
+	// Structures count their members, bytes and events, bounded by bytes or not.
 	for _, bk := range []*Backend{b, newTest(t, Options{MaxBytes: 1 << 20})} {
 		bk.SetAdd(ctx, "set", 0, "ab", "cde")
-		bk.IncrBits(ctx, "bits", 1, 1, 100) // 101 bits: 2 words
+		bk.IncrBits(ctx, "bits", 1, 1, 100) // 101 bits: 13 bytes
 		bk.SliceIncr(ctx, "win", time.Now(), time.Minute, 3)
-		for key, want := range map[string]int64{"set": 5 + 2*setMemberOverhead, "bits": 16, "win": 8 * 3} {
+		for key, want := range map[string]int64{"set": 5 + 2*setMemberOverhead, "bits": 13, "win": 8 * 3} {
 			if got, _ := bk.ValueSize(ctx, key); got != want {
 				t.Errorf("ValueSize(%s) with max bytes %d = %d, want %d", key, bk.maxBytes, got, want)
 			}
