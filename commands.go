@@ -691,7 +691,9 @@ func (c *Cache) keyBits(ctx context.Context, cmd Command, key string, n int, fn 
 // SliceIncr is the sliding-window counter: atomically, it forgets the events at key older than
 // window, then records one event now if fewer than limit remain. It returns the number of events in
 // the window after the call and whether this one was recorded; at most limit events are kept. The
-// rate limit strategies are built on it. When disabled it returns (0, true, nil).
+// rate limit strategies are built on it. The window and the limit must be positive: a limit of 0 (or
+// less) is an error matching [ErrInvalidArgument] on every backend, as a call that could never record
+// is a mistake in the program. When disabled it returns (0, true, nil).
 func (c *Cache) SliceIncr(ctx context.Context, key string, window time.Duration, limit int64) (count int64, recorded bool, err error) {
 	if window <= 0 || limit <= 0 {
 		return 0, false, fmt.Errorf("%w: slice_incr: window %v and limit %d must be positive", ErrInvalidArgument, window, limit)

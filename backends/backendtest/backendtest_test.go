@@ -59,6 +59,7 @@ func TestKitCatchesMutants(t *testing.T) {
 		{"window-keeps-boundary", "GoValues", "SliceIncrBoundary"},
 		{"bits-wrap", "GoValues", "BitsSaturate"},
 		{"bits-lsb-first", "GoValues", "BitsLayout"},
+		{"sliceincr-zero-limit", "GoValues", "SliceIncrInvalid"},
 		{"setifabsent-always", "GoValues", "SetModes|SetIfAbsentRace"},
 		{"setpop-keeps", "GoValues", "SetPop"},
 		{"no-byte-copy", "Bytes", "ByteValuesOwned"},

@@ -121,6 +121,8 @@ var cases = []testCase{
 		rule: "the window is (now-window, now]: an event exactly at now-window is forgotten, one just after it is counted"},
 	{name: "SliceIncrConcurrent", run: testSliceIncrConcurrent,
 		rule: "SliceIncr is atomic: racing calls record exactly limit events, even at the same instant"},
+	{name: "SliceIncrInvalid", run: testSliceIncrInvalid,
+		rule: "SliceIncr with a window or a limit that is not positive (a limit of 0 included) fails with an error wrapping ErrInvalidArgument and changes nothing"},
 	{name: "SliceIncrExpiry", run: testSliceIncrExpiry,
 		rule: "a sliding-window key expires window after its last event"},
 

@@ -683,6 +683,9 @@ func (b *refBackend) IncrBits(ctx context.Context, key string, size int, by int6
 }
 
 func (b *refBackend) SliceIncr(ctx context.Context, key string, now time.Time, window time.Duration, limit int64) (int64, bool, error) {
+	if window <= 0 || (limit <= 0 && !(limit == 0 && b.mutant == "sliceincr-zero-limit")) {
+		return 0, false, fmt.Errorf("ref: window %v and limit %d must be positive: %w", window, limit, backends.ErrInvalidArgument)
+	}
 	if err := b.lock(ctx); err != nil {
 		return 0, false, err
 	}

@@ -658,8 +658,8 @@ func TestSliceIncr(t *testing.T) {
 	if count != 1 || !recorded {
 		t.Errorf("SliceIncr after expiry = %d, %v; want 1, true", count, recorded)
 	}
-	if count, recorded, _ := b.SliceIncr(ctx, "zero", clock.Now(), time.Second, 0); count != 0 || recorded || exists(t, b, "zero") {
-		t.Errorf("SliceIncr with limit 0 = %d, %v (key exists: %v); want 0, false, no key", count, recorded, exists(t, b, "zero"))
+	if _, _, err := b.SliceIncr(ctx, "zero", clock.Now(), time.Second, 0); !errors.Is(err, backends.ErrInvalidArgument) || exists(t, b, "zero") {
+		t.Errorf("SliceIncr with limit 0: err = %v (key exists: %v); want ErrInvalidArgument, no key", err, exists(t, b, "zero"))
 	}
 	if _, _, err := b.SliceIncr(ctx, "w", now, 0, 1); !errors.Is(err, backends.ErrInvalidArgument) {
 		t.Errorf("SliceIncr with window 0: err = %v, want ErrInvalidArgument", err)

@@ -327,8 +327,8 @@ func (b *Backend) IncrBits(_ context.Context, key string, size int, by int64, in
 // SliceIncr is the sliding-window counter: atomically under the shard's lock, it forgets the events
 // at key at or before now-window, then records one at now if fewer than limit remain. It returns the
 // number of events in (now-window, now] after the call and whether it recorded this one. The key
-// expires window after its newest event. The window must be positive and the limit not negative
-// (errors wrapping [backends.ErrInvalidArgument]).
+// expires window after its newest event. The window and the limit must be positive (errors wrapping
+// [backends.ErrInvalidArgument]).
 func (b *Backend) SliceIncr(_ context.Context, key string, now time.Time, win time.Duration, limit int64) (int64, bool, error) {
 	if b.closed.Load() {
 		return 0, false, errClosed
@@ -336,8 +336,8 @@ func (b *Backend) SliceIncr(_ context.Context, key string, now time.Time, win ti
 	if win <= 0 {
 		return 0, false, fmt.Errorf("cashews: memory backend: SliceIncr window %s is not positive: %w", win, backends.ErrInvalidArgument)
 	}
-	if limit < 0 {
-		return 0, false, fmt.Errorf("cashews: memory backend: SliceIncr limit %d is negative: %w", limit, backends.ErrInvalidArgument)
+	if limit <= 0 {
+		return 0, false, fmt.Errorf("cashews: memory backend: SliceIncr limit %d is not positive: %w", limit, backends.ErrInvalidArgument)
 	}
 	t := now.UnixNano()
 	from := t - int64(win)

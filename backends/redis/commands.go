@@ -922,8 +922,8 @@ func (b *Backend) SliceIncr(ctx context.Context, key string, now time.Time, wind
 	if window <= 0 {
 		return 0, false, invalid("SliceIncr window %s is not positive", window)
 	}
-	if limit < 0 {
-		return 0, false, invalid("SliceIncr limit %d is negative", limit)
+	if limit <= 0 {
+		return 0, false, invalid("SliceIncr limit %d is not positive", limit)
 	}
 	t := now.UnixMicro()
 	cutoff := t - window.Microseconds()
