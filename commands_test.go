@@ -443,6 +443,9 @@ func TestIncrSetsBitsSlices(t *testing.T) {
 	if _, _, err := c.SliceIncr(ctx, "rate", 0, 3); !errors.Is(err, cashews.ErrInvalidArgument) {
 		t.Fatalf("SliceIncr with a zero window = %v; want ErrInvalidArgument", err)
 	}
+	if n, rec, err := c.SliceIncr(ctx, "rate", time.Minute, 0); n != 0 || rec || !errors.Is(err, cashews.ErrInvalidArgument) {
+		t.Fatalf("SliceIncr with a limit of 0 = %d, %v, %v; want 0, false, ErrInvalidArgument", n, rec, err)
+	}
 }
 
 func TestKeysCountValueSizePingClear(t *testing.T) {
