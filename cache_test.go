@@ -429,3 +429,24 @@ func TestWithoutSuppressErrorsReachCallers(t *testing.T) {
 		t.Fatalf("Get while down = %v; want the backend's error (an outage is not a miss)", err)
 	}
 }
+
+// TestSetupURLNames checks what Setup says about the URL it was given, and the name it keeps.
+func TestSetupURLNames(t *testing.T) {
+	c := cashews.New()
+	t.Cleanup(func() { c.Close() })
+	for raw, want := range map[string]string{
+		"":                "setup URL is empty",
+		"disk:///dir/a#b": `scheme "disk" has a fragment`,
+		"mem://?size=1#":  `scheme "mem" has a fragment`,
+	} {
+		if err := c.Setup(raw); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Setup(%q) = %v; want an error containing %q", raw, err, want)
+		}
+	}
+	if err := c.Setup("mem://?"); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.BackendName("k"); got != "mem://" {
+		t.Errorf("BackendName after Setup(mem://?) = %q, want mem://", got)
+	}
+}
