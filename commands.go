@@ -519,7 +519,7 @@ func (c *Cache) Clear(ctx context.Context) error {
 }
 
 // KeysCount returns the number of keys over all backends, as each backend counts them (see the
-// backend's documentation), including the Cache's own tag sets.
+// backend's documentation: Redis' DBSIZE also counts the keys that keep its tags).
 func (c *Cache) KeysCount(ctx context.Context) (int64, error) {
 	var total int64
 	err := c.eachRoute(ctx, CmdKeysCount, func(ctx context.Context, r *route) (Result, error) {

@@ -319,7 +319,7 @@ func TestTags(t *testing.T) {
 // TestTagsNeverMiss runs the invalidation cases of issue 13 through the Cache, on bounded memory
 // stores too (the kit holds every backend to the same rules; see backends/backendtest).
 func TestTagsNeverMiss(t *testing.T) {
-	for _, url := range append(valueModes, "mem://?size=4&shards=1", "mem://?size=3&shards=1&copy=true") {
+	for _, url := range append(valueModes, "mem://?size=4&shards=1", "mem://?size=3&shards=1&copy=true", "mem://?suppress=true") {
 		t.Run(url, func(t *testing.T) {
 			c, _ := newCache(t, url)
 			ctx := context.Background()
