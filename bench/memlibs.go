@@ -103,6 +103,10 @@ func (o otterCache) Get(key string) (*Value, bool) { return o.c.GetIfPresent(key
 func (o otterCache) Set(key string, v *Value)      { o.c.Set(key, v) }
 func (o otterCache) Close()                        { o.c.StopAllGoroutines() }
 
+// Wait runs otter's pending maintenance (its writes reach the eviction policy through a buffer that
+// another goroutine drains), so that the hit-ratio replay sees otter at its bound, not above it.
+func (o otterCache) Wait() { o.c.CleanUp() }
+
 // ristretto v2: cost 1 per entry, MaxCost = capacity, NumCounters = 10 x capacity as its README
 // advises, IgnoreInternalCost so that the cost is the entry count (ristretto#363).
 type ristrettoCache struct {
@@ -182,7 +186,8 @@ func (g goCache) Get(key string) (*Value, bool) {
 func (g goCache) Set(key string, v *Value) { g.c.Set(key, v, gocache.DefaultExpiration) }
 func (g goCache) Close()                   {}
 
-// waiter is implemented by caches whose writes become visible asynchronously (ristretto).
+// waiter is implemented by caches whose writes become visible, or reach their bound, asynchronously
+// (ristretto, otter).
 type waiter interface{ Wait() }
 
 // Settle waits until c's pending writes are visible, for the caches that buffer them.
