@@ -21,6 +21,9 @@ func Get[T any](ctx context.Context, c *Cache, key string) (T, bool, error) {
 		var zero T
 		return zero, false, err
 	}
+	if t, ok := v.(T); ok && r.goValues { // the memory backend's hit, without a call to decode
+		return t, true, nil
+	}
 	t, err := decode[T](r, key, v)
 	if err != nil {
 		return t, false, err

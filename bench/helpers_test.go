@@ -24,6 +24,8 @@ func redisAddr(tb testing.TB) string {
 type op func(i int) (hit, lookup bool)
 
 // seq runs f(0), f(1), ... on one goroutine, timed, and reports the hit ratio of its lookups.
+// cmd/report counts instructions inside this function, found by its name (valgrind
+// --toggle-collect=*bench.seq): keep the name.
 func seq(b *testing.B, f op) {
 	b.ReportAllocs()
 	var hits, gets int64

@@ -31,9 +31,10 @@ type HitTrace struct {
 }
 
 // HitRatioTraces returns the traces of the hit-ratio count: two Zipf traces (frequency: a few keys
-// take most requests), a loop just longer than the cache (a scan that LRU gets wrong every time) and
-// a recency trace drawn from an LRU stack (recent keys come back, frequency says nothing), so that
-// no policy wins by being tuned to one shape.
+// take most requests), a loop just longer than the cache (a scan that LRU gets wrong every time), a
+// shifting hot set and a recency trace drawn from an LRU stack (recent keys come back; in the
+// latter, frequency says nothing and LRU is the best policy there is), so that no policy wins by
+// being tuned to one shape.
 func HitRatioTraces() []HitTrace {
 	return []HitTrace{
 		{Name: "Zipf s=1.01", Doc: fmt.Sprintf("Zipf-distributed keys (s = 1.01, seed 42) over %d keys.", HitRatioKeyspace),
@@ -42,6 +43,8 @@ func HitRatioTraces() []HitTrace {
 			Keys: func(n, _ int) []string { return NewTrace(42, n, HitRatioKeyspace, 1.2, "k:").Keys }},
 		{Name: "loop", Doc: "A loop over 1.25 × capacity keys, k0, k1, ... again and again: LRU (and FIFO) evict each key just before it comes back and never hit; a policy that keeps part of the loop hits on that part.",
 			Keys: func(n, capacity int) []string { return LoopTrace(n, capacity+capacity/4) }},
+		{Name: "drift", Doc: "A shifting hot set (seed 42): Zipf-distributed keys (s = 1.1) over a window of 4 × capacity keys that moves on by one key every 20 requests, so that yesterday's favourites fade: frequency goes stale, recency tells.",
+			Keys: func(n, capacity int) []string { return DriftTrace(42, n, 4*capacity, 20, 1.1) }},
 		{Name: "recency", Doc: "An LRU stack model (seed 42): 80% of requests go back to the key at an exponentially distributed depth (mean capacity / 2) of the stack of keys by last use, 20% to a new key. Recency is everything here, frequency nothing: LRU's own ground.",
 			Keys: func(n, capacity int) []string { return RecencyTrace(42, n, 0.8, float64(capacity)/2) }},
 	}
@@ -56,6 +59,28 @@ func LoopTrace(n, length int) []string {
 	keys := make([]string, n)
 	for i := range keys {
 		keys[i] = names[i%length]
+	}
+	return keys
+}
+
+// DriftTrace returns n requests drawn from a Zipf distribution with exponent s over a window of
+// window keys that moves on by one key every every requests; the key at each rank of the window is
+// fixed by a seeded permutation, so the hottest key of the window is not always its newest. The
+// same arguments give the same trace.
+func DriftTrace(seed int64, n, window, every int, s float64) []string {
+	r := rand.New(rand.NewSource(seed))
+	z := rand.NewZipf(r, s, 1, uint64(window-1))
+	perm := r.Perm(window)
+	keys := make([]string, n)
+	names := map[int]string{}
+	for i := range keys {
+		id := i/every + perm[z.Uint64()]
+		name, ok := names[id]
+		if !ok {
+			name = fmt.Sprintf("d:%d", id)
+			names[id] = name
+		}
+		keys[i] = name
 	}
 	return keys
 }

@@ -64,29 +64,27 @@ func (b *Backend) out(v any) any {
 }
 
 // Get returns the value stored at key. A key holding a set, bit array or sliding window is an error
-// wrapping [backends.ErrWrongType]. A hit takes only the shard's read lock and allocates nothing
-// (unless the backend copies).
+// wrapping [backends.ErrWrongType]. A hit takes no lock, writes nothing that other readers read
+// (bar the key's SIEVE bit, once per sweep) and allocates nothing (unless the backend copies).
 func (b *Backend) Get(_ context.Context, key string) (any, bool, error) {
 	if b.closed.Load() {
 		return nil, false, errClosed
 	}
-	s := b.shardFor(key)
-	s.mu.RLock()
-	e := s.m[key]
-	if e == nil || (e.expireAt != 0 && b.now() >= e.expireAt) {
-		s.mu.RUnlock()
+	s, h := b.shardFor(key)
+	e := s.find(key, h)
+	if e == nil {
+		return nil, false, nil
+	}
+	if exp := e.expiry(); exp != 0 && b.readNow() >= exp {
 		return nil, false, nil
 	}
 	if e.kind != kindValue {
-		k := e.kind
-		s.mu.RUnlock()
-		return nil, false, wrongType(key, k)
+		return nil, false, wrongType(key, e.kind)
 	}
-	if !e.visited.Load() {
+	if !e.visited.Load() { // written once per sweep of the hand, not on every hit
 		e.visited.Store(true)
 	}
 	v := e.value
-	s.mu.RUnlock()
 	if b.copy {
 		v = b.out(v)
 	}
@@ -132,9 +130,9 @@ func (b *Backend) Set(_ context.Context, key string, value any, ttl time.Duratio
 // set stores value at key with ttl and tags (nil: none) when mode allows it.
 func (b *Backend) set(key string, value any, size int64, ttl time.Duration, mode backends.SetMode, tags *tagSet) bool {
 	c := clockReader{b: b}
-	s := b.shardFor(key)
+	s, h := b.shardFor(key)
 	s.mu.Lock()
-	e := s.m[key]
+	e := s.find(key, h)
 	live := e != nil && !c.expired(e)
 	if (mode == backends.SetIfAbsent && live) || (mode == backends.SetIfPresent && !live) {
 		s.mu.Unlock()
@@ -142,10 +140,10 @@ func (b *Backend) set(key string, value any, size int64, ttl time.Duration, mode
 	}
 	exp := c.expireAt(ttl)
 	if live { // an update counts as an access
-		b.replaceLocked(s, e, kindValue, value, size, exp)
+		e = b.replaceLocked(s, e, kindValue, value, size, exp)
 		e.visited.Store(true)
 	} else {
-		e = b.renewLocked(s, e, key, kindValue, value, size, exp)
+		e = b.renewLocked(s, e, key, h, kindValue, value, size, exp)
 	}
 	if e.tags != nil || tags != nil {
 		b.setTagsLocked(s, e, tags)
@@ -177,17 +175,18 @@ func (b *Backend) SetMany(_ context.Context, items []backends.Item) error {
 	return nil
 }
 
-// Exists reports whether key is present and not expired.
+// Exists reports whether key is present and not expired. Like Get, it takes no lock.
 func (b *Backend) Exists(_ context.Context, key string) (bool, error) {
 	if b.closed.Load() {
 		return false, errClosed
 	}
-	c := clockReader{b: b}
-	s := b.shardFor(key)
-	s.mu.RLock()
-	e := s.live(key, &c)
-	s.mu.RUnlock()
-	return e != nil, nil
+	s, h := b.shardFor(key)
+	e := s.find(key, h)
+	if e == nil {
+		return false, nil
+	}
+	exp := e.expiry()
+	return exp == 0 || b.readNow() < exp, nil
 }
 
 // Delete removes key and reports whether it was present (an expired key is removed too, but was not
@@ -201,10 +200,10 @@ func (b *Backend) Delete(_ context.Context, key string) (bool, error) {
 }
 
 func (b *Backend) delete(key string, c *clockReader) bool {
-	s := b.shardFor(key)
+	s, h := b.shardFor(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e := s.m[key]
+	e := s.find(key, h)
 	if e == nil {
 		return false
 	}
@@ -273,14 +272,15 @@ func (b *Backend) DeleteMatch(ctx context.Context, pattern string) (int, error) 
 		}
 		s := &b.shards[i]
 		s.mu.Lock()
-		for k, e := range s.m {
-			if m.match(k) {
+		s.each(func(e *entry) bool {
+			if m.match(e.key) {
 				if !c.expired(e) {
 					n++
 				}
 				b.removeLocked(s, e)
 			}
-		}
+			return true
+		})
 		s.mu.Unlock()
 	}
 	return n, nil
@@ -322,11 +322,12 @@ func (b *Backend) Scan(ctx context.Context, pattern string, batch int) iter.Seq2
 			}
 			s := &b.shards[i]
 			s.mu.RLock()
-			for k, e := range s.m {
-				if m.match(k) && !c.expired(e) {
-					buf = append(buf, k)
+			s.each(func(e *entry) bool {
+				if m.match(e.key) && !c.expired(e) {
+					buf = append(buf, e.key)
 				}
-			}
+				return true
+			})
 			s.mu.RUnlock()
 			for len(buf) >= batch {
 				out := append([]string(nil), buf[:batch]...)
@@ -354,12 +355,12 @@ func (b *Backend) Incr(_ context.Context, key string, by int64, ttl time.Duratio
 		return 0, err
 	}
 	c := clockReader{b: b}
-	s := b.shardFor(key)
+	s, h := b.shardFor(key)
 	s.mu.Lock()
-	e := s.m[key]
+	e := s.find(key, h)
 	if e == nil || c.expired(e) {
 		v, size := b.intValue(by)
-		e = b.renewLocked(s, e, key, kindValue, v, size, c.expireAt(ttl))
+		e = b.renewLocked(s, e, key, h, kindValue, v, size, c.expireAt(ttl))
 		b.wrote(s, e, &c)
 		return by, nil
 	}
@@ -378,7 +379,7 @@ func (b *Backend) Incr(_ context.Context, key string, by int64, ttl time.Duratio
 		return 0, fmt.Errorf("cashews: memory backend: incrementing %d at key %q by %d overflows int64: %w", n, key, by, backends.ErrInvalidArgument)
 	}
 	v, size := b.intValue(sum)
-	e.value = v
+	e = b.swapLocked(s, e, kindValue, v)
 	b.resizeLocked(e, size)
 	b.wrote(s, e, &c)
 	return sum, nil
@@ -437,10 +438,10 @@ func (b *Backend) Expire(_ context.Context, key string, ttl time.Duration) (bool
 		return false, err
 	}
 	c := clockReader{b: b}
-	s := b.shardFor(key)
+	s, h := b.shardFor(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e := s.live(key, &c)
+	e := s.live(key, h, &c)
 	if e == nil {
 		return false, nil
 	}
@@ -454,17 +455,18 @@ func (b *Backend) GetExpire(_ context.Context, key string) (time.Duration, bool,
 		return 0, false, errClosed
 	}
 	c := clockReader{b: b}
-	s := b.shardFor(key)
+	s, h := b.shardFor(key)
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	e := s.live(key, &c)
+	e := s.live(key, h, &c)
 	if e == nil {
 		return 0, false, nil
 	}
-	if e.expireAt == 0 {
+	exp := e.expiry()
+	if exp == 0 {
 		return backends.NoExpiration, true, nil
 	}
-	return time.Duration(e.expireAt - c.now()), true, nil
+	return time.Duration(exp - c.now()), true, nil
 }
 
 // Ping reports whether the backend is open.
@@ -490,20 +492,23 @@ func (b *Backend) clear() {
 		s.mu.Lock()
 		var bytes int64
 		if b.maxBytes > 0 || s.tagged > 0 {
-			for _, e := range s.m {
+			s.each(func(e *entry) bool {
 				bytes += e.cost()
 				if e.tags != nil {
 					b.unindexLocked(e.key, e.tags)
 				}
-			}
+				return true
+			})
 		}
 		if b.maxBytes == 0 {
 			bytes = 0
 		}
-		b.count.Add(-int64(len(s.m)))
+		b.count.Add(-int64(s.entries))
 		b.bytes.Add(-bytes)
-		s.m = nil
+		s.tab.Store(nil)
+		s.entries, s.used = 0, 0
 		s.head, s.tail, s.hand, s.withTTL, s.tagged = nil, nil, nil, 0, 0
+		s.ghost.reset()
 		s.mu.Unlock()
 	}
 }
@@ -554,10 +559,10 @@ func (b *Backend) Unlock(_ context.Context, key, token string) (bool, error) {
 		return false, errClosed
 	}
 	c := clockReader{b: b}
-	s := b.shardFor(key)
+	s, h := b.shardFor(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e := s.live(key, &c)
+	e := s.live(key, h, &c)
 	if e == nil || !heldBy(e, token) {
 		return false, nil
 	}
@@ -574,10 +579,10 @@ func (b *Backend) ExtendLock(_ context.Context, key, token string, ttl time.Dura
 		return false, err
 	}
 	c := clockReader{b: b}
-	s := b.shardFor(key)
+	s, h := b.shardFor(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e := s.live(key, &c)
+	e := s.live(key, h, &c)
 	if e == nil || !heldBy(e, token) {
 		return false, nil
 	}
@@ -602,13 +607,14 @@ func (b *Backend) KeysCount(context.Context) (int64, error) {
 	for i := range b.shards {
 		s := &b.shards[i]
 		s.mu.RLock()
-		n += int64(len(s.m))
+		n += int64(s.entries)
 		if s.withTTL > 0 {
-			for _, e := range s.m {
+			s.each(func(e *entry) bool {
 				if c.expired(e) {
 					n--
 				}
-			}
+				return true
+			})
 		}
 		s.mu.RUnlock()
 	}
@@ -622,9 +628,9 @@ func (b *Backend) ValueSize(_ context.Context, key string) (int64, error) {
 		return 0, errClosed
 	}
 	c := clockReader{b: b}
-	s := b.shardFor(key)
+	s, h := b.shardFor(key)
 	s.mu.RLock()
-	e := s.live(key, &c)
+	e := s.live(key, h, &c)
 	if e == nil {
 		s.mu.RUnlock()
 		return 0, nil

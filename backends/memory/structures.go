@@ -53,9 +53,9 @@ func (b *Backend) SetAdd(_ context.Context, key string, ttl time.Duration, membe
 		return 0, err
 	}
 	c := clockReader{b: b}
-	s := b.shardFor(key)
+	s, h := b.shardFor(key)
 	s.mu.Lock()
-	e := s.m[key]
+	e := s.find(key, h)
 	live := e != nil && !c.expired(e)
 	if live && e.kind != kindSet {
 		s.mu.Unlock()
@@ -69,12 +69,12 @@ func (b *Backend) SetAdd(_ context.Context, key string, ttl time.Duration, membe
 	var set memberSet
 	if live {
 		set = e.value.(memberSet)
-		if ttl == 0 || (e.expireAt != 0 && e.expireAt < exp) {
+		if old := e.expiry(); ttl == 0 || (old != 0 && old < exp) {
 			s.setExpireLocked(e, exp)
 		}
 	} else {
 		set = make(memberSet, len(members))
-		e = b.renewLocked(s, e, key, kindSet, set, 0, exp)
+		e = b.renewLocked(s, e, key, h, kindSet, set, 0, exp)
 	}
 	added, grown := 0, int64(0)
 	for _, m := range members {
@@ -91,8 +91,8 @@ func (b *Backend) SetAdd(_ context.Context, key string, ttl time.Duration, membe
 
 // liveSet returns the live set entry at key, nil for a missing key, or an error for another kind.
 // s.mu must be held.
-func (s *shard) liveSet(key string, c *clockReader) (*entry, error) {
-	e := s.live(key, c)
+func (s *shard) liveSet(key string, h uint64, c *clockReader) (*entry, error) {
+	e := s.live(key, h, c)
 	if e == nil {
 		return nil, nil
 	}
@@ -109,10 +109,10 @@ func (b *Backend) SetRemove(_ context.Context, key string, members ...string) (i
 		return 0, errClosed
 	}
 	c := clockReader{b: b}
-	s := b.shardFor(key)
+	s, h := b.shardFor(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e, err := s.liveSet(key, &c)
+	e, err := s.liveSet(key, h, &c)
 	if e == nil {
 		return 0, err
 	}
@@ -143,10 +143,10 @@ func (b *Backend) SetPop(_ context.Context, key string, count int) ([]string, er
 		return nil, fmt.Errorf("cashews: memory backend: SetPop count %d is negative: %w", count, backends.ErrInvalidArgument)
 	}
 	c := clockReader{b: b}
-	s := b.shardFor(key)
+	s, h := b.shardFor(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e, err := s.liveSet(key, &c)
+	e, err := s.liveSet(key, h, &c)
 	if e == nil || count == 0 {
 		return []string{}, err
 	}
@@ -176,10 +176,10 @@ func (b *Backend) SetMembers(_ context.Context, key string) ([]string, error) {
 		return nil, errClosed
 	}
 	c := clockReader{b: b}
-	s := b.shardFor(key)
+	s, h := b.shardFor(key)
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	e, err := s.liveSet(key, &c)
+	e, err := s.liveSet(key, h, &c)
 	if e == nil {
 		if err != nil {
 			return nil, err
@@ -249,10 +249,10 @@ func (b *Backend) GetBits(_ context.Context, key string, size int, indexes ...in
 	}
 	out := make([]int64, len(indexes))
 	c := clockReader{b: b}
-	s := b.shardFor(key)
+	s, h := b.shardFor(key)
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	e := s.live(key, &c)
+	e := s.live(key, h, &c)
 	if e == nil {
 		return out, nil
 	}
@@ -279,9 +279,9 @@ func (b *Backend) IncrBits(_ context.Context, key string, size int, by int64, in
 	}
 	out := make([]int64, len(indexes))
 	c := clockReader{b: b}
-	s := b.shardFor(key)
+	s, h := b.shardFor(key)
 	s.mu.Lock()
-	e := s.m[key]
+	e := s.find(key, h)
 	live := e != nil && !c.expired(e)
 	if live && e.kind != kindBits {
 		s.mu.Unlock()
@@ -296,7 +296,7 @@ func (b *Backend) IncrBits(_ context.Context, key string, size int, by int64, in
 		arr = e.value.(*bitArray)
 	} else {
 		arr = &bitArray{}
-		e = b.renewLocked(s, e, key, kindBits, arr, 0, 0)
+		e = b.renewLocked(s, e, key, h, kindBits, arr, 0, 0)
 	}
 	if need > len(arr.buf) {
 		buf := make([]byte, need)
@@ -342,9 +342,9 @@ func (b *Backend) SliceIncr(_ context.Context, key string, now time.Time, win ti
 	t := now.UnixNano()
 	from := t - int64(win)
 	c := clockReader{b: b}
-	s := b.shardFor(key)
+	s, h := b.shardFor(key)
 	s.mu.Lock()
-	e := s.m[key]
+	e := s.find(key, h)
 	live := e != nil && !c.expired(e)
 	if live && e.kind != kindWindow {
 		s.mu.Unlock()
@@ -396,7 +396,7 @@ func (b *Backend) SliceIncr(_ context.Context, key string, now time.Time, win ti
 		b.resizeLocked(e, size)
 		s.setExpireLocked(e, exp)
 	} else {
-		e = b.renewLocked(s, e, key, kindWindow, w, size, exp)
+		e = b.renewLocked(s, e, key, h, kindWindow, w, size, exp)
 	}
 	b.wrote(s, e, &c)
 	return count, recorded, nil

@@ -32,8 +32,7 @@ type runMark struct {
 type instrMark struct {
 	Bench string  `json:"bench"`
 	PerOp float64 `json:"per_op"` // instructions per operation
-	N1    int     `json:"n1"`     // the two iteration counts whose difference gives PerOp
-	N2    int     `json:"n2"`
+	N     int     `json:"n"`      // iterations counted
 }
 
 // results holds every sample of the run by benchmark name (without the -GOMAXPROCS suffix), and the

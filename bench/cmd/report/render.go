@@ -46,9 +46,10 @@ Allocations do not depend on the load. For every run the report measured the sha
 machine that other processes used meanwhile (from /proc/stat, minus the benchmark's own CPU time
 and redis-server's); runs above the threshold in the header are *busy*, and a library's figures
 leave them out when it has at least 3 quiet rounds (the tables say where it had not).
-**instructions/op**, where shown, is counted by valgrind's callgrind (the difference of two runs
-of different lengths, with GOGC=off), which no load can change; it ignores cache misses. Our
-rows are in bold.
+**instructions/op**, where shown, is counted by valgrind's callgrind inside the timed loop only
+(the harness's loop included, the same for every library; GOGC=off), which no load can change;
+it ignores cache misses and the cost of instructions a hypervisor traps (reading the time-stamp
+counter, on some virtual machines). Our rows are in bold.
 
 `)
 	b.WriteString("![memory benchmarks](chart.svg)\n\n")
