@@ -78,13 +78,14 @@ func (b *Backend) Get(_ context.Context, key string) (any, bool, error) {
 	if exp := e.expiry(); exp != 0 && b.readNow() >= exp {
 		return nil, false, nil
 	}
-	if e.kind != kindValue {
-		return nil, false, wrongType(key, e.kind)
+	st := e.stored()
+	if st.kind != kindValue {
+		return nil, false, wrongType(key, st.kind)
 	}
 	if !e.visited.Load() { // written once per sweep of the hand, not on every hit
 		e.visited.Store(true)
 	}
-	v := e.value
+	v := st.value
 	if b.copy {
 		v = b.out(v)
 	}
@@ -140,7 +141,7 @@ func (b *Backend) set(key string, value any, size int64, ttl time.Duration, mode
 	}
 	exp := c.expireAt(ttl)
 	if live { // an update counts as an access
-		e = b.replaceLocked(s, e, kindValue, value, size, exp)
+		b.replaceLocked(s, e, kindValue, value, size, exp)
 		e.visited.Store(true)
 	} else {
 		e = b.renewLocked(s, e, key, h, kindValue, value, size, exp)
@@ -364,14 +365,14 @@ func (b *Backend) Incr(_ context.Context, key string, by int64, ttl time.Duratio
 		b.wrote(s, e, &c)
 		return by, nil
 	}
-	if e.kind != kindValue {
+	if e.stored().kind != kindValue {
 		s.mu.Unlock()
-		return 0, wrongType(key, e.kind)
+		return 0, wrongType(key, e.stored().kind)
 	}
-	n, ok := b.toInt64(e.value)
+	n, ok := b.toInt64(e.stored().value)
 	if !ok {
 		s.mu.Unlock()
-		return 0, fmt.Errorf("cashews: memory backend: key %q holds %T: %w", key, e.value, backends.ErrNotInteger)
+		return 0, fmt.Errorf("cashews: memory backend: key %q holds %T: %w", key, e.stored().value, backends.ErrNotInteger)
 	}
 	sum := n + by
 	if (by > 0 && sum < n) || (by < 0 && sum > n) {
@@ -379,7 +380,7 @@ func (b *Backend) Incr(_ context.Context, key string, by int64, ttl time.Duratio
 		return 0, fmt.Errorf("cashews: memory backend: incrementing %d at key %q by %d overflows int64: %w", n, key, by, backends.ErrInvalidArgument)
 	}
 	v, size := b.intValue(sum)
-	e = b.swapLocked(s, e, kindValue, v)
+	e.store(kindValue, v)
 	b.resizeLocked(e, size)
 	b.wrote(s, e, &c)
 	return sum, nil
@@ -541,10 +542,10 @@ func checkLockTTL(ttl time.Duration) error {
 
 // heldBy reports whether the stored value is the lock token.
 func heldBy(e *entry, token string) bool {
-	if e.kind != kindValue {
+	if e.stored().kind != kindValue {
 		return false
 	}
-	switch v := e.value.(type) {
+	switch v := e.stored().value.(type) {
 	case string:
 		return v == token
 	case []byte:
@@ -640,12 +641,12 @@ func (b *Backend) ValueSize(_ context.Context, key string) (int64, error) {
 		s.mu.RUnlock()
 		return n, nil
 	}
-	if e.kind != kindValue {
+	if e.stored().kind != kindValue {
 		n := b.structSize(e)
 		s.mu.RUnlock()
 		return n, nil
 	}
-	v := e.value
+	v := e.stored().value
 	s.mu.RUnlock()
 	return b.valueSize(v), nil
 }

@@ -31,22 +31,36 @@ func (k kind) String() string {
 }
 
 // entry is one key. Once an entry is in its shard's table, readers that take no lock (Get, GetMany,
-// Exists) may read key, hash, value, kind, expireAt and visited at any time, so those fields never
-// change, except expireAt and visited, which are atomic: a write that gives a key a new value or kind
-// puts a new entry in its place (Backend.swapLocked). The other fields are guarded by the shard's
-// lock, and lock-free readers never touch them.
+// Exists) may read key, hash, val, expireAt and visited at any time: key and hash never change, the
+// others are atomic. The value and its kind sit in a valueBox that is never changed once published:
+// a write that gives the key a new value publishes a new box (see store); the first box is part of
+// the entry, so an entry that is never updated costs one allocation and one cache line to read.
+// The other fields are guarded by the shard's lock, and lock-free readers never touch them.
 type entry struct {
 	key      string
 	hash     uint64 // maphash of key with the backend's seed
-	value    any
-	kind     kind
+	val      atomic.Pointer[valueBox]
 	visited  atomic.Bool
 	expireAt atomic.Int64 // unix nanoseconds; 0 means never
+	first    valueBox     // the box val points to until the value changes
 
 	vsize        int64   // size of the value, when the backend is bounded by bytes
 	newer, older *entry  // the shard's SIEVE queue
 	tags         *tagSet // nil: none (see tags.go)
 }
+
+// valueBox is what an entry holds: a value and its kind. It never changes once published.
+type valueBox struct {
+	value any
+	kind  kind
+}
+
+// stored returns e's value and kind.
+func (e *entry) stored() *valueBox { return e.val.Load() }
+
+// store gives e a new value and kind. The shard's lock must be held. Structures (sets, bit arrays,
+// windows) change inside their value, under the lock, and keep their box.
+func (e *entry) store(k kind, value any) { e.val.Store(&valueBox{value: value, kind: k}) }
 
 // expiry returns when e expires, in unix nanoseconds; 0 means never.
 func (e *entry) expiry() int64 { return e.expireAt.Load() }
@@ -185,7 +199,8 @@ func (s *shard) live(key string, h uint64, c *clockReader) *entry {
 // insertLocked adds a new entry at the head of s's queue. A key evicted a short while ago (see
 // ghost.go) comes back already visited. s.mu must be held.
 func (b *Backend) insertLocked(s *shard, key string, h uint64, k kind, value any, vsize, expireAt int64) *entry {
-	e := &entry{key: key, hash: h, value: value, kind: k}
+	e := &entry{key: key, hash: h, first: valueBox{value: value, kind: k}}
+	e.val.Store(&e.first)
 	e.expireAt.Store(expireAt)
 	if s.ghost.has(h) {
 		e.visited.Store(true)
@@ -240,32 +255,6 @@ func (b *Backend) removeLocked(s *shard, e *entry) {
 	}
 }
 
-// swapLocked puts a new entry for old's key, with a new value and kind, in old's place: its slot
-// in the table and its position in the queue, with old's expiry, visited bit, size and tags. It
-// returns the new entry; old is no longer in s. s.mu must be held.
-func (b *Backend) swapLocked(s *shard, old *entry, k kind, value any) *entry {
-	e := &entry{key: old.key, hash: old.hash, value: value, kind: k, vsize: old.vsize, tags: old.tags}
-	e.expireAt.Store(old.expiry())
-	e.visited.Store(old.visited.Load())
-	e.newer, e.older = old.newer, old.older
-	if e.newer != nil {
-		e.newer.older = e
-	} else {
-		s.head = e
-	}
-	if e.older != nil {
-		e.older.newer = e
-	} else {
-		s.tail = e
-	}
-	if s.hand == old {
-		s.hand = e
-	}
-	s.tab.Load().replace(old, e)
-	old.newer, old.older, old.tags = nil, nil, nil
-	return e
-}
-
 // setExpireLocked changes the expiry of e. s.mu must be held.
 func (s *shard) setExpireLocked(e *entry, expireAt int64) {
 	if (e.expiry() != 0) != (expireAt != 0) {
@@ -295,13 +284,11 @@ func (b *Backend) renewLocked(s *shard, old *entry, key string, h uint64, k kind
 	return b.insertLocked(s, key, h, k, value, vsize, expireAt)
 }
 
-// replaceLocked gives the live entry e a new value, kind and expiry: it returns the entry now in its
-// place. s.mu must be held.
-func (b *Backend) replaceLocked(s *shard, e *entry, k kind, value any, vsize, expireAt int64) *entry {
-	e = b.swapLocked(s, e, k, value)
+// replaceLocked gives the live entry e a new value, kind and expiry. s.mu must be held.
+func (b *Backend) replaceLocked(s *shard, e *entry, k kind, value any, vsize, expireAt int64) {
+	e.store(k, value)
 	b.resizeLocked(e, vsize)
 	s.setExpireLocked(e, expireAt)
-	return e
 }
 
 func (b *Backend) overLimit() bool {

@@ -26,7 +26,7 @@ type window struct {
 
 // structSize is the value size of a set, bit array or sliding window. The shard's lock must be held.
 func (b *Backend) structSize(e *entry) int64 {
-	switch v := e.value.(type) {
+	switch v := e.stored().value.(type) {
 	case memberSet:
 		var n int64
 		for m := range v {
@@ -57,9 +57,9 @@ func (b *Backend) SetAdd(_ context.Context, key string, ttl time.Duration, membe
 	s.mu.Lock()
 	e := s.find(key, h)
 	live := e != nil && !c.expired(e)
-	if live && e.kind != kindSet {
+	if live && e.stored().kind != kindSet {
 		s.mu.Unlock()
-		return 0, wrongType(key, e.kind)
+		return 0, wrongType(key, e.stored().kind)
 	}
 	if len(members) == 0 {
 		s.mu.Unlock()
@@ -68,7 +68,7 @@ func (b *Backend) SetAdd(_ context.Context, key string, ttl time.Duration, membe
 	exp := c.expireAt(ttl)
 	var set memberSet
 	if live {
-		set = e.value.(memberSet)
+		set = e.stored().value.(memberSet)
 		if old := e.expiry(); ttl == 0 || (old != 0 && old < exp) {
 			s.setExpireLocked(e, exp)
 		}
@@ -96,8 +96,8 @@ func (s *shard) liveSet(key string, h uint64, c *clockReader) (*entry, error) {
 	if e == nil {
 		return nil, nil
 	}
-	if e.kind != kindSet {
-		return nil, wrongType(key, e.kind)
+	if e.stored().kind != kindSet {
+		return nil, wrongType(key, e.stored().kind)
 	}
 	return e, nil
 }
@@ -116,7 +116,7 @@ func (b *Backend) SetRemove(_ context.Context, key string, members ...string) (i
 	if e == nil {
 		return 0, err
 	}
-	set := e.value.(memberSet)
+	set := e.stored().value.(memberSet)
 	removed, shrunk := 0, int64(0)
 	for _, m := range members {
 		if _, ok := set[m]; ok {
@@ -150,7 +150,7 @@ func (b *Backend) SetPop(_ context.Context, key string, count int) ([]string, er
 	if e == nil || count == 0 {
 		return []string{}, err
 	}
-	set := e.value.(memberSet)
+	set := e.stored().value.(memberSet)
 	out := make([]string, 0, min(count, len(set)))
 	var shrunk int64
 	for m := range set { // map order is unspecified, which is what SPOP promises
@@ -186,7 +186,7 @@ func (b *Backend) SetMembers(_ context.Context, key string) ([]string, error) {
 		}
 		return []string{}, nil
 	}
-	set := e.value.(memberSet)
+	set := e.stored().value.(memberSet)
 	out := make([]string, 0, len(set))
 	for m := range set {
 		out = append(out, m)
@@ -256,10 +256,10 @@ func (b *Backend) GetBits(_ context.Context, key string, size int, indexes ...in
 	if e == nil {
 		return out, nil
 	}
-	if e.kind != kindBits {
-		return nil, wrongType(key, e.kind)
+	if e.stored().kind != kindBits {
+		return nil, wrongType(key, e.stored().kind)
 	}
-	buf := e.value.(*bitArray).buf
+	buf := e.stored().value.(*bitArray).buf
 	for j, i := range indexes {
 		out[j] = int64(field(buf, uint64(i)*uint64(size), uint(size)))
 	}
@@ -283,9 +283,9 @@ func (b *Backend) IncrBits(_ context.Context, key string, size int, by int64, in
 	s.mu.Lock()
 	e := s.find(key, h)
 	live := e != nil && !c.expired(e)
-	if live && e.kind != kindBits {
+	if live && e.stored().kind != kindBits {
 		s.mu.Unlock()
-		return nil, wrongType(key, e.kind)
+		return nil, wrongType(key, e.stored().kind)
 	}
 	if len(indexes) == 0 {
 		s.mu.Unlock()
@@ -293,7 +293,7 @@ func (b *Backend) IncrBits(_ context.Context, key string, size int, by int64, in
 	}
 	var arr *bitArray
 	if live {
-		arr = e.value.(*bitArray)
+		arr = e.stored().value.(*bitArray)
 	} else {
 		arr = &bitArray{}
 		e = b.renewLocked(s, e, key, h, kindBits, arr, 0, 0)
@@ -346,13 +346,13 @@ func (b *Backend) SliceIncr(_ context.Context, key string, now time.Time, win ti
 	s.mu.Lock()
 	e := s.find(key, h)
 	live := e != nil && !c.expired(e)
-	if live && e.kind != kindWindow {
+	if live && e.stored().kind != kindWindow {
 		s.mu.Unlock()
-		return 0, false, wrongType(key, e.kind)
+		return 0, false, wrongType(key, e.stored().kind)
 	}
 	var w *window
 	if live {
-		w = e.value.(*window)
+		w = e.stored().value.(*window)
 	} else {
 		w = &window{}
 	}

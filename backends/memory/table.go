@@ -14,9 +14,8 @@ import (
 // (half full) and publishes it; a reader still walking the old table finishes there, which is safe:
 // the old table is never written again, and what it finds was present when the reader started.
 //
-// Entries are immutable once published, except for expireAt and visited (atomic) and the fields that
-// only the shard's lock guards (queue links, tags, vsize) and that readers never touch: a write that
-// changes a key's value or kind publishes a new entry in the old one's slot (see Backend.swapLocked).
+// What readers read of an entry is atomic or never changes (see entry); the fields that only the
+// shard's lock guards (queue links, tags, vsize) readers never touch.
 //
 // The counts of used slots live in the shard, next to its lock, not here: a writer updating them
 // would otherwise write the cache line that every reader of the table reads.
@@ -83,9 +82,6 @@ func (t *table) add(e *entry) (fresh bool) {
 
 // remove puts a tombstone in the slot of e.
 func (t *table) remove(e *entry) { t.slots[t.index(e)].Store(tombstone) }
-
-// replace puts e in the slot of old (same key).
-func (t *table) replace(old, e *entry) { t.slots[t.index(old)].Store(e) }
 
 // all calls f for each entry until f returns false.
 func (t *table) all(f func(*entry) bool) {
