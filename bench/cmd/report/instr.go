@@ -16,8 +16,9 @@ import (
 // depend on the machine's load (nor on its caches: a cache miss costs no instruction, and neither
 // does the hypervisor's trap of an instruction it emulates, so the counts cross-check the timings
 // rather than replace them). The benchmark runs under callgrind with collection switched on only
-// inside the harness's timed loop (bench.seq, --toggle-collect), so set-up, other goroutines
-// (tickers, janitors) and the runtime's background work stay out; the count divided by the
+// inside the harness's timed loop (bench.seq, --toggle-collect; the loop's goroutine is locked to
+// its thread, CASHEWS_BENCH_LOCK_THREAD=1), so set-up, other goroutines (tickers, janitors) and the
+// runtime's background work stay out; the count divided by the
 // iterations is the cost of one operation, the harness's own loop included (the same for every
 // library). Callgrind follows calls per thread, and Go switches goroutines within a thread, so now
 // and then another goroutine's work lands inside the loop (or the loop runs uncounted): each count
@@ -38,7 +39,7 @@ func callgrind(dir, testBin, redisAddr, bench string, n int) (int64, error) {
 		testBin, "-test.run", "^$", "-test.bench", benchPattern(bench), "-test.benchmem",
 		"-test.count", "1", "-test.benchtime", fmt.Sprintf("%dx", n), "-test.timeout", "60m")
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "CASHEWS_BENCH_REDIS="+redisAddr, "GOGC=off", "GODEBUG=asyncpreemptoff=1")
+	cmd.Env = append(os.Environ(), "CASHEWS_BENCH_REDIS="+redisAddr, "GOGC=off", "GODEBUG=asyncpreemptoff=1", "CASHEWS_BENCH_LOCK_THREAD=1")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {

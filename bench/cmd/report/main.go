@@ -94,7 +94,7 @@ func main() {
 	flag.BoolVar(&cfg.quick, "quick", false, "one short round (count 1, scale 0.1, short hit-ratio trace), written to *.quick.* files")
 	flag.IntVar(&cfg.count, "count", 9, "rounds: each benchmark runs this many times (medians and per-round ratios are over them)")
 	flag.Float64Var(&cfg.scale, "scale", 1, "multiply every suite's iteration count by this")
-	flag.StringVar(&cfg.only, "suites", "", "comma-separated suites to run (memory, loader, loader-redis, redis, redis-csc, disk, http); default all")
+	flag.StringVar(&cfg.only, "suites", "", "comma-separated suites to run (memory, loader, loader-redis, redis, redis-csc, disk, http) or benchmark name prefixes (Memory/Get); default all")
 	flag.StringVar(&cfg.out, "out", "", "directory for RESULTS.md, chart.svg and raw.txt (default: the bench module's directory)")
 	flag.IntVar(&cfg.hitReqs, "hit-requests", 500_000, "requests of each hit-ratio trace")
 	flag.IntVar(&cfg.callers, "callers", 1000, "concurrent callers of a cold key")
@@ -249,7 +249,7 @@ func runRounds(cfg config, dir, suffix, redisAddr string, redisPID int, selected
 	var tables []table
 	for _, t := range allTables() {
 		s := suiteNamed(t.suite)
-		if (len(selected) == 0 || selected[s.name]) && (!s.redis || redisAddr != "") {
+		if tableSelected(selected, t) && (!s.redis || redisAddr != "") {
 			tables = append(tables, t)
 		}
 	}
@@ -316,6 +316,21 @@ func runRounds(cfg config, dir, suffix, redisAddr string, redisPID int, selected
 	end.Wall = time.Since(started).Round(time.Second)
 	writeEnv(raw, end)
 	return nil
+}
+
+// tableSelected reports whether -suites selects t: all tables when it is empty, else the tables of
+// the suites it names and those whose benchmarks start with a name it gives without "Benchmark"
+// ("Memory/Get").
+func tableSelected(selected map[string]bool, t table) bool {
+	if len(selected) == 0 || selected[t.suite] {
+		return true
+	}
+	for w := range selected {
+		if len(t.rows) > 0 && strings.HasPrefix(t.rows[0].bench, "Benchmark"+w+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // rotate returns rows starting at index k (mod len), wrapping around: round r runs the libraries

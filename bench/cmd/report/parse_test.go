@@ -156,3 +156,21 @@ func TestInstrWanted(t *testing.T) {
 		}
 	}
 }
+
+func TestTableSelected(t *testing.T) {
+	get := table{suite: "memory", rows: []row{{bench: "BenchmarkMemory/Get/otter/seq"}}}
+	for _, c := range []struct {
+		sel  map[string]bool
+		want bool
+	}{
+		{nil, true},
+		{map[string]bool{"memory": true}, true},
+		{map[string]bool{"Memory/Get": true}, true},
+		{map[string]bool{"Memory/Set": true}, false},
+		{map[string]bool{"disk": true}, false},
+	} {
+		if got := tableSelected(c.sel, get); got != c.want {
+			t.Errorf("tableSelected(%v) = %v; want %v", c.sel, got, c.want)
+		}
+	}
+}

@@ -103,12 +103,14 @@ func evaluate(res *results, hits []bench.HitRatio, cold []coldResult) []target {
 	var ts []target
 
 	var otterChecks, aheadChecks []check
-	for _, lib := range []struct {
-		name  string
-		limit float64
-	}{{"cashews", 1.2}, {"cashews-backend", 1.0}} {
-		for _, m := range []struct{ mode, what string }{{"seq", "1 g"}, {"par", "N g"}} {
-			otterChecks = append(otterChecks, check{label: fmt.Sprintf("%s %s", lib.name, m.what), a: mem("Get", lib.name, m.mode), b: mem("Get", "otter", m.mode), limit: lib.limit, maxAllocs: 0})
+	for _, peer := range []string{"otter", "otter-coarse"} {
+		for _, lib := range []struct {
+			name  string
+			limit float64
+		}{{"cashews", 1.2}, {"cashews-backend", 1.0}} {
+			for _, m := range []struct{ mode, what string }{{"seq", "1 g"}, {"par", "N g"}} {
+				otterChecks = append(otterChecks, check{label: fmt.Sprintf("%s vs %s %s", lib.name, peer, m.what), a: mem("Get", lib.name, m.mode), b: mem("Get", peer, m.mode), limit: lib.limit, maxAllocs: 0})
+			}
 		}
 	}
 	for _, peer := range []string{"ristretto", "golang-lru", "go-cache"} {
@@ -117,7 +119,7 @@ func evaluate(res *results, hits []bench.HitRatio, cold []coldResult) []target {
 		}
 	}
 	ts = append(ts,
-		ratioTarget("Memory Get through the Cache within 1.2× of otter's GetIfPresent, the bare backend at most 1.0×, no allocation (1 g = 1 goroutine, N g = GOMAXPROCS)", res, otterChecks, whyOtter),
+		ratioTarget("Memory Get through the Cache within 1.2× of otter's GetIfPresent, the bare backend at most 1.0×, no allocation; against otter with its defaults and with its coarse clock (1 g = 1 goroutine, N g = GOMAXPROCS)", res, otterChecks, whyOtter),
 		ratioTarget("Memory Get ahead of ristretto, golang-lru and go-cache (cashews through the Cache)", res, aheadChecks, whyAhead),
 		hitTarget(hits),
 		ratioTarget("Wrap hit on mem:// at most 0.8× sturdyc's in every round, at most 1 allocation; ahead of go-redis/cache's local tier", res, []check{
