@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cashews-go/cashews/backends"
 	_ "github.com/cashews-go/cashews/backends/memory" // registers mem://
@@ -29,6 +30,9 @@ type Cache struct {
 	closed      atomic.Bool
 	loads       flight.Group[any]
 	suppressed  atomic.Int64
+	strict      bool          // WithStrict: wrapped functions and GetOrSet return backend errors
+	loadTimeout time.Duration // WithLoadTimeout: the default bound of a shared load
+	bypassLog   burstLog      // failures routed around at keys that no route takes
 
 	bgCtx    context.Context // cancelled by Close; background work runs under it
 	bgCancel context.CancelFunc
@@ -43,6 +47,9 @@ type route struct {
 	goValues bool          // the backend keeps Go values; format is nil
 	format   *codec.Format // encodes values for a byte backend
 	disabled atomic.Uint64 // commandMask of disabled commands
+	health   *health       // the backend's health breaker
+	bypass   burstLog      // failures of this backend routed around by Wrap and GetOrSet
+	tampered burstLog      // entries that failed to decode, replaced by Wrap and GetOrSet
 }
 
 // Option configures a Cache.
@@ -54,9 +61,27 @@ func WithClock(clock backends.Clock) Option {
 	return func(c *Cache) { c.clock = clock }
 }
 
-// WithLogger sets the logger of the Cache and its backends (default: slog.Default()).
+// WithLogger sets the logger of the Cache and its backends (default: slog.Default()). The Redis
+// drivers' own messages go to it too, once per burst.
 func WithLogger(logger *slog.Logger) Option {
 	return func(c *Cache) { c.logger = logger }
+}
+
+// WithStrict makes wrapped functions and GetOrSet return the errors of the cache (a backend that
+// cannot be reached, a command that timed out) instead of routing around them. By default they fail
+// open: a read that fails counts as a miss, so the function runs, and a write that fails leaves the
+// result unstored; the failure is logged once per burst and counted in [Cache.SuppressedErrors].
+// [Strict] makes one wrapped function strict.
+func WithStrict() Option {
+	return func(c *Cache) { c.strict = true }
+}
+
+// WithLoadTimeout bounds every shared load (the run of a wrapped function or of GetOrSet's loader
+// that concurrent callers wait for) to d, unless the Wrap sets its own [LoadTimeout]. The load's
+// context ends after d even while callers still wait; zero means no bound (the default: a load ends
+// when its function returns, or when every caller waiting for it has given up).
+func WithLoadTimeout(d time.Duration) Option {
+	return func(c *Cache) { c.loadTimeout = max(d, 0) }
 }
 
 // New returns a Cache with no backends. Call Setup before using it.
@@ -209,9 +234,11 @@ func (c *Cache) add(b backends.Backend, name, prefix string, cp commonParams) er
 	if cp.disabled {
 		r.disabled.Store(uint64(allCommands))
 	}
-	r.backend = b
+	hb := newHealthy(c, b, name)
+	r.health = hb.h
+	r.backend = hb
 	if cp.suppress {
-		r.backend = &suppressed{Backend: b, cache: c, name: name}
+		r.backend = &suppressed{Backend: hb, cache: c, name: name}
 	}
 
 	c.mu.Lock()
@@ -290,9 +317,31 @@ func (c *Cache) Go(fn func(ctx context.Context)) bool {
 // Clock returns the clock of the Cache.
 func (c *Cache) Clock() backends.Clock { return c.clock }
 
-// SuppressedErrors returns how many backend errors the backends set up with suppress=true turned
-// into misses so far.
+// SuppressedErrors returns how many backend errors were routed around so far: turned into misses
+// and false by the backends set up with suppress=true, turned into a run of the function by wrapped
+// functions and GetOrSet failing open, and entries that failed to decode (tampered or corrupted)
+// and were replaced.
 func (c *Cache) SuppressedErrors() int64 { return c.suppressed.Load() }
+
+// Bypass records that a caller routed around a failure of the cache at key: it counts err in
+// [Cache.SuppressedErrors] and logs it once per burst per backend (the first at once, then one
+// record every 10 seconds with the count). The strategies call it when they fail open.
+func (c *Cache) Bypass(ctx context.Context, key string, err error) {
+	c.suppressed.Add(1)
+	b, name := &c.bypassLog, ""
+	if r, rerr := c.route(key); rerr == nil {
+		b, name = &r.bypass, r.url
+	}
+	b.log(ctx, c, slog.LevelError, "cashews: cache error routed around",
+		slog.String("backend", name), slog.String("key", key), slog.Any("error", err))
+}
+
+// replaced records an entry at key that failed to decode and is computed again, which replaces it.
+func (c *Cache) replaced(ctx context.Context, r *route, key string, err error) {
+	c.suppressed.Add(1)
+	r.tampered.log(ctx, c, slog.LevelError, "cashews: stored entry failed to decode; computing it again",
+		slog.String("backend", r.url), slog.String("key", key), slog.Any("error", err))
+}
 
 // BackendName returns the URL of the backend that key routes to, with passwords and secrets
 // redacted, or "" when no backend takes the key.

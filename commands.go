@@ -442,36 +442,36 @@ func (c *Cache) scan(ctx context.Context, pattern string, opts []ScanOption, fn 
 		if c.off(ctx, r, CmdScan) {
 			continue
 		}
-		next, stop := iter.Pull2(r.backend.Scan(ctx, pattern, sc.batch))
+		// One scan of a backend is one command for the middlewares, however many batches it takes;
+		// its result's Value is the number of keys it yielded.
 		more := true
-		for more {
-			res, err := c.exec(ctx, r, Call{Command: CmdScan, Key: pattern}, func(ctx context.Context) (Result, error) {
-				keys, err, ok := next()
-				return Result{Value: keys, OK: ok}, err
-			})
-			if err != nil {
-				stop()
-				return err
-			}
-			if !res.OK {
-				break
-			}
-			keys, _ := res.Value.([]string)
-			kept := keys[:0:0]
-			for _, k := range keys {
-				if strings.HasPrefix(k, internalPrefix) {
-					continue
+		_, err := c.exec(ctx, r, Call{Command: CmdScan, Key: pattern}, func(ctx context.Context) (Result, error) {
+			n := 0
+			for keys, err := range r.backend.Scan(ctx, pattern, sc.batch) {
+				if err != nil {
+					return Result{Value: n, OK: n > 0}, err
 				}
-				if kr, err := c.route(k); err != nil || kr != r {
-					continue
+				kept := keys[:0:0]
+				for _, k := range keys {
+					if strings.HasPrefix(k, internalPrefix) {
+						continue
+					}
+					if kr, err := c.route(k); err != nil || kr != r {
+						continue
+					}
+					kept = append(kept, k)
 				}
-				kept = append(kept, k)
+				n += len(kept)
+				if len(kept) > 0 && !fn(r, kept) {
+					more = false
+					break
+				}
 			}
-			if len(kept) > 0 {
-				more = fn(r, kept)
-			}
+			return Result{Value: n, OK: n > 0}, nil
+		})
+		if err != nil {
+			return err
 		}
-		stop()
 		if !more {
 			return nil
 		}

@@ -57,6 +57,9 @@ func (e *ReplayedError) Error() string { return e.Msg }
 // Unwrap returns the target.
 func (e *ReplayedError) Unwrap() error { return e.Target }
 
+// Get returns the entry at key. An entry that fails to decode (tampered with, corrupted, or written
+// in a layout that does not parse) is a miss: the function runs and its result replaces the bad
+// bytes; the event is logged once per burst and counted in Cache.SuppressedErrors.
 func (s *entries[R]) Get(ctx context.Context, key string) (*strategies.Entry, bool, error) {
 	r, v, found, err := s.c.get(ctx, key)
 	if err != nil || !found {
@@ -75,10 +78,7 @@ func (s *entries[R]) Get(ctx context.Context, key string) (*strategies.Entry, bo
 	}
 	var w wire[R]
 	if err := r.format.Decode(key, data, &w); err != nil {
-		if errors.Is(err, ErrTampered) {
-			return nil, false, fmt.Errorf("cashews: decode %q from %s: %w", key, r.url, err)
-		}
-		// A value in an older or foreign layout that does not even parse: recompute it.
+		s.c.replaced(ctx, r, key, fmt.Errorf("cashews: decode %q from %s: %w", key, r.url, err))
 		return nil, false, nil
 	}
 	if w.F != s.shape || s.expired(w.X) {

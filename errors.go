@@ -16,7 +16,7 @@ var (
 	ErrNotFound = strategies.ErrNotFound
 	// ErrNoBackend is returned for a key that no Setup call routes: there is no backend with an
 	// empty prefix and none whose prefix the key starts with.
-	ErrNoBackend = errors.New("cashews: no backend for key")
+	ErrNoBackend = backends.ErrNoBackend
 	// ErrLockNotHeld is returned by Lock.Unlock and Lock.Extend when the lock expired or another
 	// owner holds it.
 	ErrLockNotHeld = errors.New("cashews: lock not held")

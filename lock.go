@@ -60,7 +60,8 @@ func NewToken() string {
 
 // TryLock takes the lock at key for ttl if it is free, without waiting. It returns the lock and true,
 // or nil and false when another owner holds it. When set_lock is disabled, the lock is granted
-// without being taken.
+// without being taken. When the backend cannot answer, the error matches [ErrUnavailable], also on a
+// backend set up with suppress=true: a lock never pretends.
 func (c *Cache) TryLock(ctx context.Context, key string, ttl time.Duration) (*Lock, bool, error) {
 	token := NewToken()
 	r, err := c.route(key)
@@ -79,7 +80,7 @@ func (c *Cache) TryLock(ctx context.Context, key string, ttl time.Duration) (*Lo
 
 // Lock takes the lock at key for ttl, waiting while another owner holds it until ctx is done; then
 // it returns an error wrapping ctx.Err(). While it waits it retries with a backoff from 1 ms to
-// 100 ms.
+// 100 ms. It also returns when the backend cannot answer, with an error matching [ErrUnavailable].
 func (c *Cache) Lock(ctx context.Context, key string, ttl time.Duration) (*Lock, error) {
 	var b backoff
 	for {

@@ -87,8 +87,9 @@ type Call struct {
 // Result is what a command returned.
 type Result struct {
 	// Value is the command's main result: the stored value of get (encoded bytes for byte
-	// backends), an int64 for incr, a time.Duration for get_expire, and so on; nil where the command
-	// returns only OK.
+	// backends), an int64 for incr, a time.Duration for get_expire, the number of keys yielded (an
+	// int) for scan, and so on; nil where the command returns only OK. A scan of a backend is one
+	// command, however many batches it fetches.
 	Value any
 	// OK is whether a read found its key (a hit) or a write took effect.
 	OK bool

@@ -7,6 +7,8 @@ import (
 	"iter"
 	"reflect"
 	"time"
+
+	"github.com/cashews-go/cashews/strategies"
 )
 
 // Get returns the value stored at key as a T. A miss is (zero, false, nil): a missing key, an expired
@@ -81,29 +83,49 @@ var errStop = errors.New("stop")
 
 // GetOrSet returns the value at key, or runs load, stores its result for ttl and returns it. Among
 // concurrent callers of one Cache for the same key, load runs once: it runs detached from every
-// caller's cancellation while each caller waits on its own context. A load that returns an error
-// (such as [ErrNotFound]) stores nothing and every waiting caller gets the error; a load that panics
-// reaches every caller as a [*PanicError]. If storing fails, the loaded value is returned with the
-// error.
+// caller's cancellation while each caller waits on its own context; when every waiting caller has
+// given up, load's context is cancelled and the next caller starts a new load ([WithLoadTimeout]
+// bounds it too). A load that returns an error (such as [ErrNotFound]) stores nothing and every
+// waiting caller gets the error; a load that panics reaches every caller as a [*PanicError]. A miss
+// costs one read and one write.
+//
+// GetOrSet fails open: when the read fails (the backend is down, say), load runs and its value is
+// returned; when storing fails, the value is returned all the same. Such failures are logged once
+// per burst and counted in [Cache.SuppressedErrors]; with [WithStrict] they are the caller's error
+// instead (a failed store returns the value with the error). A stored value that fails to decode
+// (tampered with, corrupted, or of another type) is a miss in either mode: load runs and its value
+// replaces it, and the event is logged and counted.
 func GetOrSet[T any](ctx context.Context, c *Cache, key string, ttl time.Duration, load func(ctx context.Context) (T, error), opts ...SetOption) (T, error) {
 	if err := checkTTL(CmdSet, ttl); err != nil {
 		var zero T
 		return zero, err
 	}
-	if v, found, err := Get[T](ctx, c, key); err != nil || found {
-		return v, err
-	}
-	res, _, err := c.loads.Do(ctx, key, func(ctx context.Context) (any, error) {
-		// Another caller may have stored it between our miss and the start of this load.
-		if v, found, err := Get[T](ctx, c, key); err == nil && found {
-			return v, nil
+	mark := c.loads.Mark()
+	v, found, err := Get[T](ctx, c, key)
+	switch {
+	case err == nil && found:
+		return v, nil
+	case err != nil && undecodable(err):
+		if r, rerr := c.route(key); rerr == nil {
+			c.replaced(ctx, r, key, err)
 		}
+	case err != nil && (c.strict || !strategies.Routable(ctx, err)):
+		return v, err
+	case err != nil:
+		c.Bypass(ctx, key, err)
+	}
+	res, _, err := c.loads.Do(ctx, key, mark, c.loadTimeout, func(ctx context.Context) (any, error) {
 		v, err := load(ctx)
 		if err != nil {
 			return nil, err
 		}
-		_, err = c.Set(ctx, key, v, ttl, opts...)
-		return v, err
+		if _, err := c.Set(ctx, key, v, ttl, opts...); err != nil {
+			if c.strict || !strategies.Routable(ctx, err) {
+				return v, err
+			}
+			c.Bypass(ctx, key, err)
+		}
+		return v, nil
 	})
 	t, ok := res.(T)
 	if !ok && res != nil {
@@ -111,6 +133,20 @@ func GetOrSet[T any](ctx context.Context, c *Cache, key string, ttl time.Duratio
 	}
 	return t, err
 }
+
+// undecodable reports whether err says that a stored value could not be decoded: it failed its
+// signature check, is not in the Cache's format, or holds another type.
+func undecodable(err error) bool {
+	var de *decodeError
+	return errors.As(err, &de) || errors.Is(err, ErrTampered) || errors.Is(err, ErrFormat) || errors.Is(err, ErrWrongType)
+}
+
+// decodeError is the error of a stored value that the codec could not decode into the type asked
+// for. It unwraps to the codec's error.
+type decodeError struct{ err error }
+
+func (e *decodeError) Error() string { return e.err.Error() }
+func (e *decodeError) Unwrap() error { return e.err }
 
 // encode turns a value into what the route's backend stores.
 func (r *route) encode(key string, v any) (any, error) {
@@ -138,7 +174,7 @@ func decode[T any](r *route, key string, v any) (T, error) {
 		return t, fmt.Errorf("%w: %s returned %T for %q, want []byte", ErrWrongType, r.url, v, key)
 	}
 	if err := r.format.Decode(key, data, &t); err != nil {
-		return t, fmt.Errorf("cashews: decode %q from %s: %w", key, r.url, err)
+		return t, fmt.Errorf("cashews: decode %q from %s: %w", key, r.url, &decodeError{err})
 	}
 	return t, nil
 }

@@ -104,6 +104,28 @@ func NoDedup() WrapOption {
 	return wrapOption(func(c *strategies.Config) { c.NoDedup = true })
 }
 
+// Strict makes the wrapped function return the errors of the cache instead of routing around them
+// (see [WithStrict], which makes every wrapped function of a Cache strict). By default a wrapped
+// function fails open: when the cache cannot be read the function runs, and when its result cannot
+// be stored it is returned all the same. The guards of the strategies (locks, rate limits,
+// breakers) keep their own fail modes (strategies.FailMode) either way.
+func Strict() WrapOption {
+	return wrapOption(func(c *strategies.Config) { c.Strict = true })
+}
+
+// LoadTimeout bounds each shared run of the wrapped function to d: its context ends after d, even
+// while callers still wait (their own contexts bound their waits in any case). Without it the
+// Cache's default applies ([WithLoadTimeout]); a run otherwise ends when the function returns or
+// when every caller waiting for it has given up. d must not be negative.
+func LoadTimeout(d time.Duration) WrapOption {
+	return wrapOption(func(c *strategies.Config) {
+		if d < 0 {
+			c.Errs = append(c.Errs, fmt.Errorf("%w: negative LoadTimeout %v", strategies.ErrConfig, d))
+		}
+		c.LoadTimeout = d
+	})
+}
+
 // Name names the wrapped function for its default key and for errors. Anonymous functions have no
 // good name of their own, so they need Name or a Key template.
 func Name(name string) WrapOption {
@@ -212,10 +234,15 @@ func TryWrap[A, R any](c *Cache, fn func(context.Context, A) (R, error), opts ..
 		strategy = strategies.Simple()
 	}
 	env := &strategies.Env{
-		Cache:   c,
-		Entries: newEntries[R](c, shapeOf[R](cfg.Version), cfg.Replay),
-		Config:  cfg,
-		Name:    name,
+		Cache:       c,
+		Entries:     newEntries[R](c, shapeOf[R](cfg.Version), cfg.Replay),
+		Config:      cfg,
+		Name:        name,
+		Strict:      cfg.Strict || c.strict,
+		LoadTimeout: cfg.LoadTimeout,
+	}
+	if env.LoadTimeout == 0 {
+		env.LoadTimeout = c.loadTimeout
 	}
 	inner := func(ctx context.Context, call strategies.Call) (any, error) {
 		a, _ := call.Arg.(A)

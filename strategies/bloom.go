@@ -92,9 +92,10 @@ func BloomCounting() BloomOption {
 // filter's) is the ready flag. Deleting the key empties the filter and makes it learn again. The
 // array has no TTL. m times the counter size must stay under 2^32 bits (512 MiB), as backends allow.
 //
-// A backend error while reading the filter is returned to the caller, as other strategies return
-// theirs; a backend set up to suppress errors reads as an empty filter that is not ready, so the
-// function runs. Errors while adding learned keys are dropped: the result is still good.
+// When the filter cannot be read (the backend fails), the function runs, as for a "maybe", and the
+// failure is logged once per burst and counted; a strict Wrap returns the error instead. A backend
+// set up to suppress errors reads as an empty filter that is not ready, so the function runs too.
+// Errors while adding learned keys are dropped: the result is still good.
 //
 // Configuration mistakes (a capacity that is not positive, a rate outside (0, 1), a filter too
 // large, the same BloomFilter in two Wrap calls) are errors of Wrap matching [ErrConfig].
@@ -151,7 +152,10 @@ func (b *BloomFilter) Decorate(next Func, env *Env) (Func, error) {
 		idx := bd.indexes(call.Key, true)
 		vals, err := env.Cache.GetBits(ctx, key, bd.size, idx...)
 		if err != nil {
-			return nil, fmt.Errorf("cashews: %s: bloom filter %q: %w", env.Name, key, err)
+			if !env.RouteAround(ctx, key, err) {
+				return nil, fmt.Errorf("cashews: %s: bloom filter %q: %w", env.Name, key, err)
+			}
+			return next(ctx, call) // the filter cannot answer: maybe
 		}
 		maybe := len(vals) == len(idx)
 		for i := int64(0); maybe && i < k; i++ {

@@ -69,15 +69,19 @@ func (s *soft) Decorate(next Func, env *Env) (Func, error) {
 		return nil, err
 	}
 	return func(ctx context.Context, call Call) (any, error) {
+		mark := env.Mark()
 		entry, found, err := env.Get(ctx, call.Key)
 		if err != nil {
-			return nil, err
+			if !env.RouteAround(ctx, call.Key, err) {
+				return nil, err
+			}
+			found = false
 		}
 		if found && !env.Stale(entry) {
 			env.Hit(ctx, "soft", call, entry, nil)
 			return entry.Value, entry.Err
 		}
-		v, err := env.Load(ctx, call.Key, func(ctx context.Context) (any, error) {
+		v, err := env.LoadAfter(ctx, call.Key, mark, func(ctx context.Context) (any, error) {
 			return env.Run(ctx, next, call, s.softTTL)
 		})
 		if err == nil || !found || entry.Err != nil || ctx.Err() != nil || !s.cover.covers(err) {
