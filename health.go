@@ -32,9 +32,9 @@ const (
 // needs only a Ping. [healthy] puts it around a Backend; the Cache puts one around every backend.
 type health struct {
 	cache *Cache
-	name  string              // the backend's redacted URL, for logs and errors
+	name  string                      // the backend's redacted URL, for logs and errors
 	ping  func(context.Context) error // the backend's Ping, below the breaker
-	fails atomic.Int32        // commands failed in a row
+	fails atomic.Int32                // commands failed in a row
 	open  atomic.Pointer[healthState]
 }
 
