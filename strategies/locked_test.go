@@ -13,6 +13,7 @@ import (
 
 	"github.com/cashews-go/cashews"
 	"github.com/cashews-go/cashews/backends/backendtest"
+	"github.com/cashews-go/cashews/internal/testenv"
 	"github.com/cashews-go/cashews/strategies"
 )
 
@@ -278,7 +279,7 @@ func TestLockedWaiterDeadline(t *testing.T) {
 				if !errors.Is(err, context.DeadlineExceeded) || got != "" {
 					t.Fatalf("waiter = %q, %v; want \"\", an error matching context.DeadlineExceeded", got, err)
 				}
-				if d := time.Since(start); d > 5*time.Second {
+				if d := time.Since(start); d > 5*time.Second && testenv.Timing() {
 					t.Fatalf("the waiter returned after %v, long after its deadline", d)
 				}
 				if n := src.runs.Load(); n != 1 {

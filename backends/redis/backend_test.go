@@ -7,11 +7,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/cashews-go/cashews/backends"
 	"github.com/cashews-go/cashews/internal/redistest"
+	"github.com/cashews-go/cashews/internal/testenv"
 )
 
 // TestCommands checks the Redis-specific parts of every command on each engine: how values, nil,
@@ -402,17 +404,36 @@ func TestNewFromClientChecks(t *testing.T) {
 	}
 }
 
-// TestUnreachable checks that New fails at once, naming the address, when nothing listens.
+// TestUnreachable checks that New returns at once when nothing listens: by default with a backend
+// whose commands and Ping fail at once with an error matching ErrUnavailable that names the address
+// and keeps the dial error matchable; with ConnectAtSetup, with an error naming the address.
 func TestUnreachable(t *testing.T) {
 	for _, driver := range []string{DriverRueidis, DriverGoRedis} {
 		start := time.Now()
-		_, err := New(Options{Addrs: []string{"127.0.0.1:1"}, Driver: driver, DialTimeout: time.Second})
+		_, err := New(Options{Addrs: []string{"127.0.0.1:1"}, Driver: driver, DialTimeout: time.Second, ConnectAtSetup: true})
 		if err == nil || !strings.Contains(err.Error(), "127.0.0.1:1") {
-			t.Fatalf("%s: New on a closed port: got %v, want an error naming the address", driver, err)
+			t.Fatalf("%s: New with ConnectAtSetup on a closed port: got %v, want an error naming the address", driver, err)
 		}
-		if d := time.Since(start); d > 2*time.Second {
-			t.Fatalf("%s: New on a closed port took %s, want under the dial timeout", driver, d)
+		if d := time.Since(start); d > 2*time.Second && testenv.Timing() {
+			t.Fatalf("%s: New with ConnectAtSetup on a closed port took %s, want under the dial timeout", driver, d)
 		}
+
+		start = time.Now()
+		b, err := New(Options{Addrs: []string{"127.0.0.1:1"}, Driver: driver, DialTimeout: time.Second})
+		if err != nil {
+			t.Fatalf("%s: New on a closed port: %v, want a backend that connects in the background", driver, err)
+		}
+		if d := time.Since(start); d > 2*time.Second && testenv.Timing() {
+			t.Fatalf("%s: New on a closed port took %s, want at most the setup wait", driver, d)
+		}
+		err = b.Ping(context.Background())
+		if !errors.Is(err, backends.ErrUnavailable) || !errors.Is(err, syscall.ECONNREFUSED) || !strings.Contains(err.Error(), "127.0.0.1:1") {
+			t.Fatalf("%s: Ping before a connection: got %v, want ErrUnavailable wrapping ECONNREFUSED and naming the address", driver, err)
+		}
+		if _, _, err := b.Get(context.Background(), "k"); !errors.Is(err, backends.ErrUnavailable) {
+			t.Fatalf("%s: Get before a connection: got %v, want ErrUnavailable", driver, err)
+		}
+		b.Close()
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/cashews-go/cashews"
 	"github.com/cashews-go/cashews/backends/redis"
 	"github.com/cashews-go/cashews/internal/redistest"
+	"github.com/cashews-go/cashews/internal/testenv"
 )
 
 // slack is what a call may take beyond the backend's timeout.
@@ -133,6 +134,7 @@ func checkCalls(t *testing.T, calls []cacheCall, wrong int64, stalls *redis.Stal
 // takes longer than the timeout plus 50ms, the failures are counted, and a write then read
 // succeeds within 2s of the restart.
 func TestCacheSuppressKillUnderLoad(t *testing.T) {
+	testenv.RequireTiming(t)
 	for _, params := range []string{"", "&client_side=true", "&driver=go-redis"} {
 		t.Run("suppress=true"+params, func(t *testing.T) {
 			srv := redistest.Start(t)
@@ -188,6 +190,7 @@ func TestCacheSuppressKillUnderLoad(t *testing.T) {
 // TestCacheSuppressFrozen: with the server stopped (SIGSTOP), every call of a suppressing Cache
 // returns within the timeout plus 50ms with a miss or false, never an error.
 func TestCacheSuppressFrozen(t *testing.T) {
+	testenv.RequireTiming(t)
 	srv := redistest.Start(t)
 	c := cashews.New()
 	defer c.Close()

@@ -314,7 +314,7 @@ func (b *Backend) unlink(ctx context.Context, ex executor, keys []string) (int, 
 	cctx, cancel := b.withTimeout(ctx)
 	defer cancel()
 	defer b.wrote(keys...)
-	if !b.cluster {
+	if !b.isCluster() {
 		n, err := ex.do(cctx, keysCmd(false, "UNLINK", keys...)).int()
 		if err != nil {
 			return 0, b.fail(ctx, "UNLINK", keys[0], err)

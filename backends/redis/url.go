@@ -174,6 +174,9 @@ func ParseURL(u *url.URL, params *backends.Params) (Options, error) {
 	if o.Driver, err = params.Enum("driver", DriverRueidis, DriverGoRedis); err != nil {
 		return Options{}, err
 	}
+	if o.ConnectAtSetup, err = params.Bool("connect_at_setup", false); err != nil {
+		return Options{}, err
+	}
 	if o.ClientSide && o.Driver == DriverGoRedis {
 		return bad("client_side=true needs driver=rueidis")
 	}
