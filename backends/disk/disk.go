@@ -169,7 +169,7 @@ func openShard(ctx context.Context, dir string, i, create int, o Options) (*shar
 		}
 		return nil, 0, setupError(s.path, "cannot be opened", err)
 	}
-	n, err := prepareFile(ctx, conn, s.path, i, create)
+	n, err := prepareFileWaiting(ctx, conn, s.path, i, create, o.BusyTimeout)
 	conn.Close()
 	if err != nil {
 		s.close()
