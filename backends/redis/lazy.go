@@ -46,12 +46,12 @@ type lazyExec struct {
 
 	cur      atomic.Pointer[lazyConn]
 	lastErr  atomic.Pointer[error]
-	firstErr error // the first attempt's error; read after first is closed
-	first   chan struct{} // closed when the first attempt ended
-	ctx     context.Context
-	cancel  context.CancelFunc
-	done    chan struct{}
-	once    sync.Once
+	firstErr error         // the first attempt's error; read after first is closed
+	first    chan struct{} // closed when the first attempt ended
+	ctx      context.Context
+	cancel   context.CancelFunc
+	done     chan struct{}
+	once     sync.Once
 }
 
 type lazyConn struct {

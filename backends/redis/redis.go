@@ -148,7 +148,7 @@ type Backend struct {
 	timeout   time.Duration
 	logger    *slog.Logger
 	logs      *logSink // the go-redis driver's messages for this backend, or nil
-	memberPfx string // makes SliceIncr members unique across processes
+	memberPfx string   // makes SliceIncr members unique across processes
 
 	closed    atomic.Bool
 	closeOnce sync.Once
