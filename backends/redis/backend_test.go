@@ -470,3 +470,65 @@ func TestTimeoutParameter(t *testing.T) {
 		t.Fatal("a caller's deadline earlier than the timeout was replaced")
 	}
 }
+
+// TestUnavailableErrors: every error that means Redis could not be reached or did not answer in
+// time matches backends.ErrUnavailable and keeps its cause, on both drivers and with client-side
+// caching: a killed server (the dial's ECONNREFUSED stays matchable), a frozen one (the backend's
+// deadline). A caller's own deadline is the caller's, not a sign of an outage, and an error reply
+// of Redis about the command is not either.
+func TestUnavailableErrors(t *testing.T) {
+	for _, params := range []string{"", "driver=go-redis", "client_side=true"} {
+		name := params
+		if name == "" {
+			name = "rueidis"
+		}
+		t.Run(name, func(t *testing.T) {
+			srv := server(t)
+			b := openURL(t, withParams(srv.URL(), params))
+			ctx := context.Background()
+			mustSet(t, ctx, b, "s", "not a number", 0)
+			if _, err := b.Incr(ctx, "s", 1, 0); errors.Is(err, backends.ErrUnavailable) || !errors.Is(err, backends.ErrNotInteger) {
+				t.Fatalf("Incr of a string = %v; want ErrNotInteger, not ErrUnavailable", err)
+			}
+
+			srv.Kill()
+			refused := false
+			for i := range 20 {
+				_, _, err := b.Get(ctx, "cold"+strconv.Itoa(i))
+				if !errors.Is(err, backends.ErrUnavailable) {
+					t.Fatalf("Get %d on a killed server = %v; want ErrUnavailable", i, err)
+				}
+				refused = refused || errors.Is(err, syscall.ECONNREFUSED)
+			}
+			if !refused {
+				t.Error("no error of 20 Gets on a killed server matches syscall.ECONNREFUSED; want the dial's cause kept")
+			}
+			for what, err := range map[string]error{
+				"Set":     func() error { _, err := b.Set(ctx, "k", []byte("v"), 0, backends.SetAlways); return err }(),
+				"Incr":    func() error { _, err := b.Incr(ctx, "n", 1, 0); return err }(),
+				"SetLock": func() error { _, err := b.SetLock(ctx, "l", "t", time.Second); return err }(),
+				"GetMany": func() error { _, err := b.GetMany(ctx, []string{"a", "b"}); return err }(),
+				"Ping":    b.Ping(ctx),
+			} {
+				if !errors.Is(err, backends.ErrUnavailable) {
+					t.Errorf("%s on a killed server = %v; want ErrUnavailable", what, err)
+				}
+			}
+
+			srv.Restart()
+			if !eventually(10*time.Second, func() bool { return b.Ping(ctx) == nil }) {
+				t.Fatal("no answer 10s after the restart")
+			}
+			srv.Freeze()
+			defer srv.Thaw()
+			if _, _, err := b.Get(ctx, "frozen"); !errors.Is(err, backends.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("Get on a frozen server = %v; want ErrUnavailable wrapping the deadline", err)
+			}
+			short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+			defer cancel()
+			if _, _, err := b.Get(short, "frozen2"); errors.Is(err, backends.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("Get with the caller's own 20ms deadline on a frozen server = %v; want the caller's deadline, not ErrUnavailable", err)
+			}
+		})
+	}
+}

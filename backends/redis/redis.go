@@ -516,7 +516,7 @@ func (b *Backend) fail(parent context.Context, op, key string, err error) error 
 		return fmt.Errorf("%s: %s: %w", where, msg, backends.ErrNotInteger)
 	case strings.Contains(msg, "overflow"):
 		return fmt.Errorf("%s: %s: %w", where, msg, backends.ErrInvalidArgument)
-	case parent.Err() != nil:
+	case callerDone(parent):
 		// The caller's own context ended: its doing, not a sign that Redis is unavailable.
 		return fmt.Errorf("%s: %w", where, err)
 	case errors.Is(err, context.DeadlineExceeded):
@@ -525,6 +525,16 @@ func (b *Backend) fail(parent context.Context, op, key string, err error) error 
 		return fmt.Errorf("%s: %w: %w", where, backends.ErrUnavailable, err)
 	}
 	return fmt.Errorf("%s: %w", where, err)
+}
+
+// callerDone reports whether the caller's context ended: cancelled, or past its deadline (a socket
+// deadline set from it may fire a moment before the context's own timer marks it done).
+func callerDone(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
 }
 
 // unavailable reports whether err means that Redis could not be reached or could not serve: any
