@@ -45,12 +45,25 @@
 // # Misses and errors
 //
 // A miss is not an error: reads of a missing or expired key return found == false and a nil error.
-// An error means the backend could not answer, unless the backend was set up with suppress=true:
-// then its errors become misses and false, are logged once per burst, and are counted
-// ([Cache.SuppressedErrors]). Errors wrap the sentinels of this package ([ErrNoBackend],
-// [ErrInvalidArgument], [ErrWrongType], [ErrNotInteger], [ErrClosed], [ErrTampered], [ErrFormat],
-// [ErrLockNotHeld]); match them with errors.Is. A loader returns [ErrNotFound] to say its source has
-// nothing.
+// An error of the direct API means the backend could not answer, unless the backend was set up with
+// suppress=true: then its errors become misses and false, are logged once per burst, and are counted
+// ([Cache.SuppressedErrors]); lock commands and counters still return theirs, since an answer such as
+// "not locked" would look real. Errors wrap the sentinels of this package ([ErrUnavailable] for a
+// backend that could not be reached or did not answer in time, with the driver's error still
+// matchable; [ErrNoBackend], [ErrInvalidArgument], [ErrWrongType], [ErrNotInteger], [ErrClosed],
+// [ErrTampered], [ErrFormat], [ErrLockNotHeld]); match them with errors.Is. A loader returns
+// [ErrNotFound] to say its source has nothing.
+//
+// # When the cache fails
+//
+// Wrapped functions and [GetOrSet] fail open: when the cache cannot be read, the function runs and
+// its result is returned; when the result cannot be stored, it is returned all the same; the failure
+// is logged once per burst and counted. [WithStrict] and [Strict] return the cache's errors instead.
+// An entry that fails to decode (tampered with, corrupted) is a miss in either mode, and the
+// function's result replaces it. Every backend has a health breaker: after 5 commands in a row fail
+// with [ErrUnavailable], commands fail at once with it while a goroutine of the Cache pings the
+// backend every 100 ms, until it answers. A shared load is cancelled when every caller waiting for it
+// has given up; [LoadTimeout] and [WithLoadTimeout] bound it even while callers wait.
 //
 // # Locks
 //
