@@ -149,6 +149,12 @@ func Recompute(ctx context.Context) context.Context { return strategies.Recomput
 // Key template, and the common options. The result has fn's type, so wrapped functions stack by
 // nesting Wrap calls.
 //
+// A wrapped function fails open: when the cache cannot be read, fn runs and its result is returned;
+// when the result cannot be stored, it is returned all the same; the failure is logged once per
+// burst and counted ([Cache.SuppressedErrors]). [Strict] (or a Cache made [WithStrict]) returns the
+// cache's errors instead. A stored entry that fails to decode is recomputed and replaced in either
+// mode. Concurrent callers of a cold key share one run of fn (see [NoDedup], [LoadTimeout]).
+//
 // Configuration mistakes are found here, not on the first call: a key or tag template that does not
 // parse or names a field the argument does not have, a missing TTL, two strategies, an anonymous
 // function without Name or Key. Wrap panics with the error, as regexp.MustCompile does, because such
