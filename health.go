@@ -121,9 +121,6 @@ func (h *health) close() {
 		slog.String("backend", h.name), slog.Duration("failed_fast_for", time.Since(s.since)))
 }
 
-// isOpen reports whether the breaker is open.
-func (h *health) isOpen() bool { return h.open.Load() != nil }
-
 // healthy runs every command of a backend through its health breaker.
 type healthy struct {
 	backends.Backend
