@@ -54,6 +54,10 @@ func (h *health) allow() error {
 
 // record takes the result of a command that ran on the backend.
 func (h *health) record(err error) {
+	if err != nil && !errors.Is(err, backends.ErrUnavailable) &&
+		(errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		return // the caller gave up: no answer either way
+	}
 	if err == nil || !errors.Is(err, backends.ErrUnavailable) {
 		if h.fails.Load() != 0 {
 			h.fails.Store(0)

@@ -94,7 +94,7 @@ func (e *early) Decorate(next Func, env *Env) (Func, error) {
 	}
 	var refreshing sync.Map // keys with a refresh started by this Wrap, to spare the lock round trip
 	return func(ctx context.Context, call Call) (any, error) {
-		mark := env.Mark()
+		mark := env.Mark(ctx)
 		entry, found, err := env.Get(ctx, call.Key)
 		if err != nil {
 			if !env.RouteAround(ctx, call.Key, err) {

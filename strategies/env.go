@@ -86,8 +86,14 @@ type Env struct {
 // missed, and then its result is taken instead of running the function again.
 type ReadMark = flight.Mark
 
-// Mark returns the mark of a read about to begin (see [ReadMark]).
-func (e *Env) Mark() ReadMark { return e.group.Mark() }
+// Mark returns the mark of a read about to begin in ctx (see [ReadMark]). In a context made by
+// [Recompute] it returns a mark that takes no finished run's result: such a caller runs the function.
+func (e *Env) Mark(ctx context.Context) ReadMark {
+	if recomputeUsed.Load() && ctx.Value(recomputeKey{}) != nil {
+		return flight.NoMark
+	}
+	return e.group.Mark()
+}
 
 // RouteAround decides about a backend error err that a strategy met at key. When the Wrap is not
 // strict and err is the cache's trouble (not the end of the caller's context, a closed Cache or a

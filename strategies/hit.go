@@ -114,7 +114,7 @@ func (h *hit) Decorate(next Func, env *Env) (Func, error) {
 		if call.TTL <= 0 {
 			return nil, fmt.Errorf("%w: %s: hit: the TTL of %q is %v; the hit strategy needs a positive TTL", ErrConfig, env.Name, call.Key, call.TTL)
 		}
-		mark := env.Mark()
+		mark := env.Mark(ctx)
 		entry, found, err := env.Get(ctx, call.Key)
 		if err != nil {
 			if !env.RouteAround(ctx, call.Key, err) {

@@ -203,7 +203,7 @@ func (l *lockRun) serialized(ctx context.Context, call Call) (any, error) {
 
 // cached serves call from cache, or computes it under the lock.
 func (l *lockRun) cached(ctx context.Context, call Call) (any, error) {
-	mark := l.env.Mark()
+	mark := l.env.Mark(ctx)
 	entry, found, err := l.env.Get(ctx, call.Key)
 	if err != nil {
 		if backendOutage(ctx, err) && l.runsOpen(ctx, call.Key, err) {

@@ -69,7 +69,7 @@ func (s *soft) Decorate(next Func, env *Env) (Func, error) {
 		return nil, err
 	}
 	return func(ctx context.Context, call Call) (any, error) {
-		mark := env.Mark()
+		mark := env.Mark(ctx)
 		entry, found, err := env.Get(ctx, call.Key)
 		if err != nil {
 			if !env.RouteAround(ctx, call.Key, err) {

@@ -93,7 +93,6 @@ func (g *Group[V]) Do(ctx context.Context, key string, mark Mark, timeout time.D
 	if running {
 		c.shared = true
 	} else if r := g.recent[key]; r != nil && mark != NoMark && r.finished > mark {
-		r.shared = true
 		g.mu.Unlock()
 		return r.val, true, r.err
 	} else {
