@@ -77,7 +77,7 @@
 // is re-established by the next command; commands fail (fast when the port refuses, at the deadline
 // when the server hangs) until it is.
 //
-// go-redis prints its own messages through one logger for the process; the first go-redis backend
+// go-redis prints its own messages through one logger for the process; importing this package
 // replaces it with one that hands each message to the open go-redis backends' loggers (the Cache's),
 // once per burst. rueidis logs nothing.
 //

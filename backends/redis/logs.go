@@ -15,13 +15,16 @@ import (
 const driverLogEvery = 10 * time.Second
 
 // go-redis prints its messages (a dial that failed, a pool in trouble) through one logger for the
-// whole process, the standard log package's by default. The first go-redis backend replaces it with
-// goredisLogs, which hands each message to the loggers of the go-redis backends that are open,
-// once per burst each; with none open, messages go to slog.Default(). rueidis logs nothing.
+// whole process, the standard log package's by default. Importing this package replaces it with
+// goredisLogs (at init, before any client can log, so that the swap races with nothing), which hands
+// each message to the loggers of the go-redis backends that are open, once per burst each; with none
+// open, messages go to slog.Default(). A program that calls goredis.SetLogger itself afterwards
+// takes the messages back. rueidis logs nothing.
 var goredisLogs = &driverLogs{sinks: map[*logSink]struct{}{}}
 
+func init() { goredis.SetLogger(goredisLogs) }
+
 type driverLogs struct {
-	once  sync.Once
 	mu    sync.Mutex
 	sinks map[*logSink]struct{}
 }
@@ -36,9 +39,8 @@ type logSink struct {
 	unseen  int64
 }
 
-// add installs the router, if it is not yet, and adds a sink for logger; remove it at Close.
+// add adds a sink for logger; remove it at Close.
 func (d *driverLogs) add(logger *slog.Logger, addrs string) *logSink {
-	d.once.Do(func() { goredis.SetLogger(d) })
 	s := &logSink{logger: logger, addrs: addrs}
 	d.mu.Lock()
 	d.sinks[s] = struct{}{}
