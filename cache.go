@@ -118,14 +118,17 @@ func WithPrefix(p string) SetupOption {
 //
 //	enable=false, disable=true  start with every command disabled (see Cache.Enable)
 //	suppress=true               backend errors become misses and false; they are logged once per
-//	                            burst and counted (Cache.SuppressedErrors)
+//	                            burst and counted (Cache.SuppressedErrors); lock commands and
+//	                            counters still return theirs (matching ErrUnavailable)
 //	codec=json|gob|raw          how byte backends encode values (default json)
 //	compress=gzip|zlib          compress encoded values of at least compress_min bytes (default 1KiB)
 //	secret=...                  sign every value with HMAC over key and payload
 //	digest=sha256|sha384|sha512 the HMAC hash (default sha256)
 //
 // An unknown scheme or parameter, or a value that does not parse, is an error that names it. Setting
-// up a second backend for the same prefix is an error.
+// up a second backend for the same prefix is an error. A backend that cannot be reached yet is not:
+// redis:// connects in the background (see its package). Every backend gets a health breaker: after
+// 5 commands in a row fail with ErrUnavailable, its commands fail at once until it answers a ping.
 func (c *Cache) Setup(rawURL string, opts ...SetupOption) error {
 	var sc setupConfig
 	for _, o := range opts {
