@@ -44,12 +44,12 @@ type route struct {
 	prefix   string
 	url      string // redacted, for middlewares and errors
 	backend  backends.Backend
-	goValues bool          // the backend keeps Go values; format is nil
-	format   *codec.Format // encodes values for a byte backend
-	disabled atomic.Uint64 // commandMask of disabled commands
-	health   *health       // the backend's health breaker
-	bypass   burstLog      // failures of this backend routed around by Wrap and GetOrSet
-	tampered burstLog      // entries that failed to decode, replaced by Wrap and GetOrSet
+	tagger   backends.Tagger // the backend's tags (through the health breaker and suppression); nil: none
+	goValues bool            // the backend keeps Go values; format is nil
+	format   *codec.Format   // encodes values for a byte backend
+	disabled atomic.Uint64   // commandMask of disabled commands
+	bypass   burstLog        // failures of this backend routed around by Wrap and GetOrSet
+	tampered burstLog        // entries that failed to decode, replaced by Wrap and GetOrSet
 }
 
 // Option configures a Cache.
@@ -238,10 +238,16 @@ func (c *Cache) add(b backends.Backend, name, prefix string, cp commonParams) er
 		r.disabled.Store(uint64(allCommands))
 	}
 	hb := newHealthy(c, b, name)
-	r.health = hb.h
 	r.backend = hb
+	if t, ok := b.(backends.Tagger); ok {
+		r.tagger = healthyTagger{hb.h, t}
+	}
 	if cp.suppress {
-		r.backend = &suppressed{Backend: hb, cache: c, name: name}
+		s := &suppressed{Backend: hb, cache: c, name: name}
+		r.backend = s
+		if r.tagger != nil {
+			r.tagger = suppressedTagger{s, r.tagger}
+		}
 	}
 
 	c.mu.Lock()

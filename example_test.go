@@ -140,7 +140,7 @@ func ExampleStrict() {
 	// Every command fails, as when Redis is down.
 	c.Use(func(next cashews.Handler) cashews.Handler {
 		return func(ctx context.Context, call *cashews.Call) (cashews.Result, error) {
-			return cashews.Result{}, fmt.Errorf("%s: %w", call.Command, cashews.ErrUnavailable)
+			return cashews.Result{}, fmt.Errorf("%s: %w", call.Command(), cashews.ErrUnavailable)
 		}
 	})
 	double := func(ctx context.Context, n int) (int, error) { return 2 * n, nil }

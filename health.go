@@ -301,6 +301,24 @@ func (s *healthy) SliceIncr(ctx context.Context, key string, now time.Time, wind
 	return n, ok, err
 }
 
+// healthyTagger runs the tag commands of a backend through its health breaker.
+type healthyTagger struct {
+	h *health
+	t backends.Tagger
+}
+
+func (t healthyTagger) SetTagged(ctx context.Context, key string, value any, ttl time.Duration, mode backends.SetMode, tags []string) (bool, error) {
+	return guarded(t.h, func() (bool, error) { return t.t.SetTagged(ctx, key, value, ttl, mode, tags) })
+}
+
+func (t healthyTagger) DeleteTags(ctx context.Context, tags ...string) (int, error) {
+	return guarded(t.h, func() (int, error) { return t.t.DeleteTags(ctx, tags...) })
+}
+
+func (t healthyTagger) TagKeys(ctx context.Context, tag string) ([]string, error) {
+	return guarded(t.h, func() ([]string, error) { return t.t.TagKeys(ctx, tag) })
+}
+
 // guarded runs a command of one result through the breaker.
 func guarded[V any](h *health, cmd func() (V, error)) (V, error) {
 	if err := h.allow(); err != nil {

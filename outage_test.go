@@ -141,8 +141,8 @@ func outage(c *cashews.Cache, cmds ...cashews.Command) *atomic.Bool {
 	var on atomic.Bool
 	c.Use(func(next cashews.Handler) cashews.Handler {
 		return func(ctx context.Context, call *cashews.Call) (cashews.Result, error) {
-			if on.Load() && (len(cmds) == 0 || slices.Contains(cmds, call.Command)) {
-				return cashews.Result{}, fmt.Errorf("%s %q: %w: %w", call.Command, call.Key, cashews.ErrUnavailable, errRefused)
+			if on.Load() && (len(cmds) == 0 || slices.Contains(cmds, call.Command())) {
+				return cashews.Result{}, fmt.Errorf("%s %q: %w: %w", call.Command(), call.Key(), cashews.ErrUnavailable, errRefused)
 			}
 			return next(ctx, call)
 		}
@@ -606,7 +606,7 @@ func TestWrapOneReadPerMiss(t *testing.T) {
 		}
 		var gets, sets atomic.Int64
 		c.OnCommand(func(ctx context.Context, call *cashews.Call, res cashews.Result, err error) {
-			switch call.Command {
+			switch call.Command() {
 			case cashews.CmdGet:
 				gets.Add(1)
 			case cashews.CmdSet:
@@ -619,7 +619,7 @@ func TestWrapOneReadPerMiss(t *testing.T) {
 		c.Use(func(next cashews.Handler) cashews.Handler {
 			return func(ctx context.Context, call *cashews.Call) (cashews.Result, error) {
 				res, err := next(ctx, call)
-				if call.Command == cashews.CmdGet {
+				if call.Command() == cashews.CmdGet {
 					time.Sleep(20 * time.Millisecond)
 				}
 				return res, err
