@@ -399,9 +399,11 @@ func TestCrashSafety(t *testing.T) {
 		_, _ = io.Copy(io.Discard, stdout)
 		err = cmd.Wait()
 		if killed {
+			// A child that wrote its last keys while the parent read its reports may finish before
+			// the signal lands (a kill near the end, on a busy machine): then it exits cleanly.
 			var exit *exec.ExitError
-			if !errors.As(err, &exit) {
-				t.Fatalf("round %d: the killed child exited with %v, want a kill", round, err)
+			if err != nil && !errors.As(err, &exit) {
+				t.Fatalf("round %d: the killed child exited with %v, want a kill or a clean exit", round, err)
 			}
 		} else if err != nil {
 			t.Fatalf("round %d: child failed: %v", round, err)

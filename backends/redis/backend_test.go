@@ -532,3 +532,35 @@ func TestUnavailableErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestConnectWhileFrozen: with the server frozen at setup, New returns after its wait with a backend
+// whose first connection attempt is still under way; a command waits for the attempt as long as its
+// deadline lasts: it fails with ErrUnavailable when the deadline comes first, and succeeds when the
+// server answers first.
+func TestConnectWhileFrozen(t *testing.T) {
+	for _, driver := range []string{DriverRueidis, DriverGoRedis} {
+		t.Run(driver, func(t *testing.T) {
+			srv := server(t)
+			srv.Freeze()
+			thawed := false
+			defer func() {
+				if !thawed {
+					srv.Thaw()
+				}
+			}()
+			b := openURL(t, withParams(srv.URL(), "timeout=2s&dial_timeout=10s&driver="+driver))
+			// The backend's own deadline (timeout, 2s) ends the wait.
+			if _, _, err := b.Get(context.Background(), "k"); !errors.Is(err, backends.ErrUnavailable) {
+				t.Fatalf("Get while the first attempt hangs = %v; want ErrUnavailable", err)
+			}
+			go func() {
+				time.Sleep(200 * time.Millisecond)
+				srv.Thaw()
+			}()
+			thawed = true
+			if _, err := b.Set(context.Background(), "k", []byte("v"), 0, backends.SetAlways); err != nil {
+				t.Fatalf("Set waiting for the first attempt = %v; want nil once the server answers", err)
+			}
+		})
+	}
+}

@@ -37,12 +37,14 @@ func (p permanent) Unwrap() error { return p.err }
 
 // lazyExec is the executor of a backend that connects in the background: Setup returns at once, and
 // commands sent before the connection is made fail with an error that the backend reports as
-// unavailable, naming the last connection error (which stays matchable with errors.Is). Attempts
-// go on with a backoff from 50 ms to 500 ms until one succeeds or Close stops them.
+// unavailable, naming the last connection error (which stays matchable with errors.Is). A command
+// sent while the first attempt is still under way waits for it, as long as its context lasts.
+// Attempts go on with a backoff from 50 ms to 500 ms until one succeeds or Close stops them.
 type lazyExec struct {
 	connect func(ctx context.Context) (executor, error)
 	logger  *slog.Logger
 	addrs   string
+	cluster bool // the options say Cluster: isCluster before a connection is made
 
 	cur      atomic.Pointer[lazyConn]
 	lastErr  atomic.Pointer[error]
@@ -59,8 +61,8 @@ type lazyConn struct {
 	csc cachingExecutor // nil without client-side caching
 }
 
-func newLazy(connect func(ctx context.Context) (executor, error), logger *slog.Logger, addrs string) *lazyExec {
-	l := &lazyExec{connect: connect, logger: logger, addrs: addrs, first: make(chan struct{}), done: make(chan struct{})}
+func newLazy(connect func(ctx context.Context) (executor, error), logger *slog.Logger, addrs string, cluster bool) *lazyExec {
+	l := &lazyExec{connect: connect, logger: logger, addrs: addrs, cluster: cluster, first: make(chan struct{}), done: make(chan struct{})}
 	l.ctx, l.cancel = context.WithCancel(context.Background())
 	go l.run() // owned by the executor: close stops it and waits for it
 	return l
@@ -169,8 +171,16 @@ func refused(err error) bool {
 		strings.Contains(err.Error(), "remote error: tls:")
 }
 
-// conn returns the connection, or nil and the error for commands while there is none.
-func (l *lazyExec) conn() (*lazyConn, error) {
+// conn returns the connection, or nil and the error for commands while there is none. While the
+// first attempt is under way it waits for it until ctx ends.
+func (l *lazyExec) conn(ctx context.Context) (*lazyConn, error) {
+	if c := l.cur.Load(); c != nil {
+		return c, nil
+	}
+	select {
+	case <-l.first:
+	case <-ctx.Done():
+	}
 	if c := l.cur.Load(); c != nil {
 		return c, nil
 	}
@@ -194,7 +204,7 @@ func notConnected(err error) reply {
 }
 
 func (l *lazyExec) do(ctx context.Context, c command) reply {
-	cn, err := l.conn()
+	cn, err := l.conn(ctx)
 	if err != nil {
 		return notConnected(err)
 	}
@@ -202,7 +212,7 @@ func (l *lazyExec) do(ctx context.Context, c command) reply {
 }
 
 func (l *lazyExec) doMulti(ctx context.Context, cs []command) []reply {
-	cn, err := l.conn()
+	cn, err := l.conn(ctx)
 	if err != nil {
 		rs := make([]reply, len(cs))
 		for i := range rs {
@@ -214,7 +224,7 @@ func (l *lazyExec) doMulti(ctx context.Context, cs []command) []reply {
 }
 
 func (l *lazyExec) masters(ctx context.Context) ([]executor, error) {
-	cn, err := l.conn()
+	cn, err := l.conn(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -225,11 +235,11 @@ func (l *lazyExec) isCluster() bool {
 	if c := l.cur.Load(); c != nil {
 		return c.ex.isCluster()
 	}
-	return false
+	return l.cluster
 }
 
 func (l *lazyExec) getCached(ctx context.Context, key string, ttl time.Duration) (reply, bool) {
-	cn, err := l.conn()
+	cn, err := l.conn(ctx)
 	if err != nil {
 		return notConnected(err), false
 	}
@@ -237,7 +247,7 @@ func (l *lazyExec) getCached(ctx context.Context, key string, ttl time.Duration)
 }
 
 func (l *lazyExec) getManyCached(ctx context.Context, keys []string, ttl time.Duration) ([]reply, int) {
-	cn, err := l.conn()
+	cn, err := l.conn(ctx)
 	if err != nil {
 		rs := make([]reply, len(keys))
 		for i := range rs {

@@ -165,9 +165,10 @@ var errClosed = fmt.Errorf("cashews: redis: %w", backends.ErrClosed)
 // New returns a backend for opts. By default it connects in the background, as sql.Open does: it
 // waits up to a second for the first attempt, so that a healthy server is connected when New
 // returns, and returns the backend when the attempt succeeded, or failed because the servers could
-// not be reached, or is still under way. Until a connection is made, commands (and Ping) fail at
-// once with an error matching backends.ErrUnavailable that wraps the last connection error;
-// attempts go on every 50 to 500 ms until one succeeds or Close. A first attempt that the server
+// not be reached, or is still under way. A command sent while the first attempt is under way waits
+// for it within its deadline; after an attempt failed, commands (and Ping) fail at once with an
+// error matching backends.ErrUnavailable that wraps the last connection error, until an attempt
+// succeeds. Attempts go on every 50 to 500 ms until one succeeds or Close. A first attempt that the server
 // refused (a wrong password, a certificate that does not verify, cluster=true on a single server)
 // is New's error. With [Options.ConnectAtSetup], New connects before it returns and fails when the
 // servers cannot be reached within the dial timeout. Errors name the servers, never the password;
@@ -197,7 +198,7 @@ func New(opts Options) (*Backend, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	lz := newLazy(connect, logger, strings.Join(opts.addrs(), ","))
+	lz := newLazy(connect, logger, strings.Join(opts.addrs(), ","), opts.Mode == ModeCluster || len(opts.Addrs) > 1)
 	lz.waitFirst(setupWait)
 	if err := lz.setupError(); err != nil {
 		lz.close()
@@ -453,8 +454,9 @@ func (b *Backend) Stats() Stats {
 	return Stats{Hits: b.hits.Load(), Misses: b.misses.Load()}
 }
 
-// IsCluster reports whether the backend talks to a Redis Cluster (false while a backend that
-// connects in the background has no connection yet).
+// IsCluster reports whether the backend talks to a Redis Cluster. Before a backend that connects in
+// the background has a connection, it says what the options say (cluster=true or several hosts),
+// and false for a single host that may turn out to be a Cluster node.
 func (b *Backend) IsCluster() bool { return b.isCluster() }
 
 func (b *Backend) isCluster() bool { return b.ex.isCluster() }
