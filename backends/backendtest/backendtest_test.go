@@ -61,6 +61,12 @@ func TestKitCatchesMutants(t *testing.T) {
 		{"setifabsent-always", "GoValues", "SetModes|SetIfAbsentRace"},
 		{"setpop-keeps", "GoValues", "SetPop"},
 		{"no-byte-copy", "Bytes", "ByteValuesOwned"},
+		{"incr-only-int64", "GoValues", "IncrSeededBySet"},
+		{"incr-loose-text", "Bytes", "IncrSeededBySet"},
+		{"getmany-fails-on-set", "GoValues", "GetManyNonValues"},
+		{"getmany-fails-on-set", "BytesRealTime", "GetManyNonValues"},
+		{"cas-ignores-old", "Bytes", "CompareAndSwap"},
+		{"cas-drops-ttl", "GoValues", "CompareAndSwap"},
 		{"unlock-ignores-token", "BytesRealTime", "LockExpiry"},
 	} {
 		t.Run(m.mutant+"/"+m.harness, func(t *testing.T) {

@@ -356,3 +356,60 @@ func testSetManyGetMany(e *env) {
 		return nil
 	})
 }
+
+func testGetManyNonValues(e *env) {
+	ctx := e.ctx()
+	val, ctr, set, win, bits, lock, missing := e.key("value"), e.key("counter"), e.key("set"), e.key("window"), e.key("bits"), e.key("lock"), e.key("missing")
+	e.set(val, e.val("v"), 0)
+	e.incr(ctr, 5, 0, 5)
+	_, err := e.b.SetAdd(ctx, set, 0, "m")
+	e.must(err, "SetAdd(%q)", set)
+	_, _, err = e.b.SliceIncr(ctx, win, e.now(), time.Minute, 10)
+	e.must(err, "SliceIncr(%q)", win)
+	_, err = e.b.IncrBits(ctx, bits, 1, 1, 0, 7)
+	e.must(err, "IncrBits(%q)", bits)
+	ok, err := e.b.SetLock(ctx, lock, "token", time.Minute)
+	e.must(err, "SetLock(%q)", lock)
+	if !ok {
+		e.t.Fatalf("SetLock(%q) = false, want true", lock)
+	}
+
+	keys := []string{val, ctr, set, win, bits, lock, missing, val}
+	got, err := e.b.GetMany(ctx, keys)
+	if err != nil || len(got) != len(keys) {
+		e.t.Fatalf("GetMany(value, counter, set, window, bits, lock, missing, value) = (%s, %v), want %d entries and no error: keys that hold no value are not found, as MGET reports them", showEntries(got), err, len(keys))
+	}
+	want := []backends.Entry{
+		{Value: e.val("v"), Found: true},
+		{Value: e.counter(5), Found: true},
+		{}, {}, // the set and the sliding window hold no value
+		{}, // the bit array and the lock: checked below
+		{},
+		{},
+		{Value: e.val("v"), Found: true},
+	}
+	for i, w := range want {
+		if i == 4 || i == 5 {
+			continue
+		}
+		if got[i].Found != w.Found || !equal(got[i].Value, w.Value) {
+			e.t.Errorf("GetMany: entry %d (%s) = %s, want %s", i, keys[i], showEntries(got[i:i+1]), showEntries(want[i:i+1]))
+		}
+	}
+	// A bit array is not found where the store keeps it apart from values; a store that keeps bit
+	// arrays in strings (Redis, disk) returns the bytes, which the Cache does not take for a value.
+	if b := got[4]; b.Found {
+		if _, isBytes := b.Value.([]byte); !isBytes || !e.bytes {
+			e.t.Errorf("GetMany: the bit array = %s, want not found, or its bytes from a byte store", showEntries(got[4:5]))
+		}
+	}
+	// The contract leaves open whether a lock is a value: either not found, or its token.
+	if l := got[5]; l.Found && !equal(l.Value, e.val("token")) {
+		e.t.Errorf("GetMany: the lock = %s, want not found, or its token %s", showEntries(got[5:6]), show(e.val("token")))
+	}
+	// Get on a key that holds no value is still an error: a single read names the problem.
+	for _, k := range []string{set, win} {
+		_, _, err := e.b.Get(ctx, k)
+		e.wantErrIs(err, backends.ErrWrongType, "Get(%q) on a key that holds no value", k)
+	}
+}

@@ -99,8 +99,9 @@ type Backend struct {
 
 // Compile-time checks.
 var (
-	_ backends.Backend      = (*Backend)(nil)
-	_ backends.GoValueStore = (*Backend)(nil)
+	_ backends.Backend           = (*Backend)(nil)
+	_ backends.GoValueStore      = (*Backend)(nil)
+	_ backends.CompareAndSwapper = (*Backend)(nil)
 )
 
 var errClosed = fmt.Errorf("cashews: memory backend: %w", backends.ErrClosed)
