@@ -235,10 +235,10 @@ type optional struct {
 	Name string
 	C    chan int `json:"-"`
 	D    chan int `json:",omitempty"`
-	c    chan int
+	_    chan int
 }
 
-type noExported struct{ a int }
+type noExported struct{ _ int }
 
 // TestCheckType checks which types each built-in codec reports it cannot encode.
 func TestCheckType(t *testing.T) {
