@@ -58,13 +58,9 @@ func (s *signedCounters) Incr(ctx context.Context, key string, by int64, ttl tim
 			}
 		}
 		if !found {
-			data, err := s.format.Encode(key, by)
-			if err != nil {
-				return 0, err
-			}
-			ok, err := s.Backend.Set(ctx, key, data, ttl, backends.SetIfAbsent)
-			if err != nil || ok {
-				return by, err
+			created, cerr := s.create(ctx, key, by, ttl)
+			if cerr != nil || created {
+				return by, cerr
 			}
 			cur, found, err = s.Backend.Get(ctx, key)
 			continue
@@ -90,6 +86,15 @@ func (s *signedCounters) Incr(ctx context.Context, key string, by int64, ttl tim
 		}
 		cur, found = now.Value, now.Found
 	}
+}
+
+// create stores a new counter of n at key with ttl unless the key exists, and reports whether it did.
+func (s *signedCounters) create(ctx context.Context, key string, n int64, ttl time.Duration) (bool, error) {
+	data, err := s.format.Encode(key, n)
+	if err != nil {
+		return false, err
+	}
+	return s.Backend.Set(ctx, key, data, ttl, backends.SetIfAbsent)
 }
 
 // casBackoff waits before attempt (counted from 1) of a compare-and-swap loop: not at all for the first
