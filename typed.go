@@ -7,6 +7,8 @@ import (
 	"iter"
 	"reflect"
 	"time"
+
+	"github.com/cashews-go/cashews/codec"
 )
 
 // Get returns the value stored at key as a T. A miss is (zero, false, nil): a missing key, an expired
@@ -186,9 +188,9 @@ func decodeBytes[T any](c *Cache, r *route, key string, v any) (T, bool, error) 
 
 // decodeFound is decode for bulk reads: a key that holds no value is not found rather than an error.
 // On a byte backend that is whatever is not a value in the Cache's format (a bit array, a lock's
-// token, data other programs wrote) or fails its signature check (logged, once per burst: a bit
-// array can look like a signed value, so it must not fail the whole read); a value of another Go
-// type is still an error.
+// token, data other programs wrote) or fails its signature check (a bit array can look like a
+// signed value, so it must not fail the whole read; one that claims a signature is logged, once per
+// burst); a value of another Go type is still an error.
 func decodeFound[T any](ctx context.Context, c *Cache, r *route, key string, v any) (T, bool, error) {
 	t, found, err := decode[T](c, r, key, v)
 	switch {
@@ -197,7 +199,9 @@ func decodeFound[T any](ctx context.Context, c *Cache, r *route, key string, v a
 	case errors.Is(err, errStoredError), errors.Is(err, ErrFormat):
 		return t, false, nil
 	case errors.Is(err, ErrTampered):
-		c.skippedTampered(ctx, r, key, err)
+		if data, ok := v.([]byte); ok && codec.LooksSigned(data) {
+			c.skippedTampered(ctx, r, key, err)
+		}
 		return t, false, nil
 	}
 	return t, false, err

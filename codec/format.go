@@ -446,3 +446,11 @@ func short(data []byte) string {
 	}
 	return string(data)
 }
+
+// LooksSigned reports whether data starts as a signed value does: the format version and a flags
+// byte with the signed bit. It does not check the signature; it tells a value that claims one (and
+// fails the check: tampered, or written with another secret) from data that is not in the format at
+// all (a bit array, a lock's token, another program's data).
+func LooksSigned(data []byte) bool {
+	return len(data) >= headerSize && data[0] == version && data[1]&flagSigned != 0
+}
