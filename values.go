@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"math"
 	"math/rand/v2"
@@ -22,23 +23,34 @@ import (
 // Incr reads the counter, verifies its signature, adds, signs the sum and writes it back with
 // compare-and-swap, keeping the TTL, and tries again when another writer changed the counter in
 // between. A missing counter is created with set-if-absent and the TTL.
+//
+// Within one process, Incr calls on the same key take turns (keys share one of 256 turn stripes), so
+// that they do not spend their round trips losing races to one another: compare-and-swap then only
+// retries against other processes.
 type signedCounters struct {
 	backends.Backend
 	format *codec.Format
 	cas    backends.CompareAndSwapper // nil when the backend has none
 	name   string
+	seed   maphash.Seed
+	turns  [256]chan struct{} // one token each: the stripe's turn
 }
 
 // withSignedCounters wraps b for a route whose values are signed.
 func withSignedCounters(b backends.Backend, f *codec.Format, name string) *signedCounters {
 	cas, _ := b.(backends.CompareAndSwapper)
-	return &signedCounters{Backend: b, format: f, cas: cas, name: name}
+	s := &signedCounters{Backend: b, format: f, cas: cas, name: name, seed: maphash.MakeSeed()}
+	for i := range s.turns {
+		s.turns[i] = make(chan struct{}, 1)
+	}
+	return s
 }
 
-// Incr adds by to the signed counter at key. Under contention each attempt costs a read and a
-// compare-and-swap (one round trip each on Redis, where a failed swap returns the current value, so
-// a retry costs one round trip); after a few failed attempts it waits a little, with jitter, before
-// the next one.
+// Incr adds by to the signed counter at key. Each attempt costs a read and a compare-and-swap (one
+// round trip each on Redis); when another process wins the race, the failed swap returns the
+// current value, so a retry costs one round trip, and after three failed attempts in a row Incr
+// waits a little, with jitter, before the next one. It waits for its turn, and for the backend,
+// no longer than ctx allows.
 func (s *signedCounters) Incr(ctx context.Context, key string, by int64, ttl time.Duration) (int64, error) {
 	if s.cas == nil {
 		return 0, fmt.Errorf("cashews: incr %q: with a secret, counters are signed, and updating one needs a backend with compare-and-swap (backends.CompareAndSwapper), which %s is not: %w",
@@ -47,6 +59,16 @@ func (s *signedCounters) Incr(ctx context.Context, key string, by int64, ttl tim
 	if ttl < 0 {
 		return 0, fmt.Errorf("%w: %s: negative TTL %v", ErrInvalidArgument, CmdIncr, ttl)
 	}
+	turn := s.turns[maphash.String(s.seed, key)%uint64(len(s.turns))]
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("cashews: incr %q on %s: %w", key, s.name, err)
+	}
+	select {
+	case turn <- struct{}{}:
+	case <-ctx.Done():
+		return 0, fmt.Errorf("cashews: incr %q on %s: waiting for the counter: %w", key, s.name, ctx.Err())
+	}
+	defer func() { <-turn }()
 	cur, found, err := s.Backend.Get(ctx, key)
 	for attempt := 0; ; attempt++ {
 		if err != nil {

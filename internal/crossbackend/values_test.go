@@ -294,6 +294,49 @@ func TestSignedIncr(t *testing.T) {
 	})
 }
 
+// TestSignedIncrAcrossCaches: two Caches sharing a store (two processes, as far as the store can
+// tell) increment one signed counter at once; compare-and-swap loses no increment.
+func TestSignedIncrAcrossCaches(t *testing.T) {
+	urls := map[string]func(t *testing.T) string{
+		"disk-secret": func(t *testing.T) string { return diskURL(t, "&secret="+testSecret) },
+		"redis-secret": func(t *testing.T) string {
+			return redistest.Start(t).URL() + "?timeout=15s&dial_timeout=15s&secret=" + testSecret
+		},
+	}
+	for name, u := range urls {
+		t.Run(name, func(t *testing.T) {
+			url := u(t)
+			caches := make([]*cashews.Cache, 2)
+			for i := range caches {
+				caches[i] = cashews.New()
+				t.Cleanup(func() { caches[i].Close() })
+				if err := caches[i].Setup(url); err != nil {
+					t.Fatal(err)
+				}
+			}
+			const each = 4 // goroutines per Cache
+			const n = 30   // increments per goroutine
+			var wg sync.WaitGroup
+			for _, c := range caches {
+				for range each {
+					wg.Go(func() {
+						for range n {
+							if _, err := c.Incr(context.Background(), "shared", 1, 0); err != nil {
+								t.Errorf("Incr: %v", err)
+								return
+							}
+						}
+					})
+				}
+			}
+			wg.Wait()
+			if got, _, err := cashews.Get[int](context.Background(), caches[0], "shared"); got != len(caches)*each*n || err != nil {
+				t.Errorf("after %d increments from two Caches, Get = %d, %v", len(caches)*each*n, got, err)
+			}
+		})
+	}
+}
+
 // TestBulkReadsSkipNonValues: GetMany and GetMatch leave out keys that hold no value, on every
 // backend, and keep the values.
 func TestBulkReadsSkipNonValues(t *testing.T) {
