@@ -67,6 +67,7 @@ func TestKitCatchesMutants(t *testing.T) {
 		{"getmany-fails-on-set", "BytesRealTime", "GetManyNonValues"},
 		{"cas-ignores-old", "Bytes", "CompareAndSwap"},
 		{"cas-drops-ttl", "GoValues", "CompareAndSwap"},
+		{"ints-as-int64", "GoValues", "ValuesKeepTheirType"},
 		{"unlock-ignores-token", "BytesRealTime", "LockExpiry"},
 	} {
 		t.Run(m.mutant+"/"+m.harness, func(t *testing.T) {

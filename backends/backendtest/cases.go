@@ -15,6 +15,8 @@ var cases = []testCase{
 		rule: "Get returns what Set stored (a byte store: []byte, an empty value is a hit; a Go value store: any value, a stored nil is Found with a nil Value); Set overwrites"},
 	{name: "ByteValuesOwned", run: testByteValuesOwned,
 		rule: "a byte store copies the []byte it is given and returns []byte values the caller owns"},
+	{name: "ValuesKeepTheirType", run: testValuesKeepTheirType,
+		rule: "a value comes back with the type it was stored with (a Go value store: the very Go type, named types included; a byte store: the very bytes), which is how the Cache answers typed reads"},
 	{name: "GoValuesKept", run: testGoValuesKept,
 		rule: "a Go value store keeps values as they are: Get returns the very value (the same pointer) Set stored"},
 	{name: "TTLZero", run: testTTLZero,

@@ -103,6 +103,9 @@ func checkTTL(ttl time.Duration) error {
 // in copies a value on its way in.
 func (b *refBackend) in(v any) (any, error) {
 	if !b.bytes {
+		if rv := reflect.ValueOf(v); b.mutant == "ints-as-int64" && rv.CanInt() {
+			return rv.Int(), nil
+		}
 		return v, nil
 	}
 	p, ok := v.([]byte)

@@ -2,6 +2,7 @@ package backendtest
 
 import (
 	"fmt"
+	"reflect"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -411,5 +412,37 @@ func testGetManyNonValues(e *env) {
 	for _, k := range []string{set, win} {
 		_, _, err := e.b.Get(ctx, k)
 		e.wantErrIs(err, backends.ErrWrongType, "Get(%q) on a key that holds no value", k)
+	}
+}
+
+// testValuesKeepTheirType checks the backend's part of typed reads: the Cache answers Get[T] from
+// the type a value was stored with, so a Go value store must hand back a value of the very type it
+// was given (an int32 stays an int32, a named type stays named), and a byte store the very bytes
+// (the Cache's header, which records the type, included).
+func testValuesKeepTheirType(e *env) {
+	ctx := e.ctx()
+	var values []any
+	if e.bytes {
+		values = []any{
+			[]byte("\x01\xc0\x00\x00typed header"), // the start of a value the Cache signed
+			[]byte("\x01\x40\x01" + "42"),          // an integer in the Cache's header
+			[]byte("-17"),                          // a counter
+		}
+	} else {
+		type named struct{ A int }
+		values = []any{int32(5), namedInt(5), time.Duration(5), uint8(5), 5.0, float32(5), "5", []byte("5"),
+			named{5}, &named{5}, map[string]named{"a": {5}}, []named{{5}}}
+	}
+	for i, v := range values {
+		k := e.key("t" + strconv.Itoa(i))
+		e.set(k, v, 0)
+		got, found, err := e.b.Get(ctx, k)
+		if err != nil || !found || reflect.TypeOf(got) != reflect.TypeOf(v) || !equal(got, v) {
+			e.t.Errorf("Get(%q) = (%s of type %T, %v, %v), want %s of type %T: the type a value was stored with is how the Cache reads it", k, show(got), got, found, err, show(v), v)
+		}
+		entries, err := e.b.GetMany(ctx, []string{k})
+		if err != nil || len(entries) != 1 || reflect.TypeOf(entries[0].Value) != reflect.TypeOf(v) {
+			e.t.Errorf("GetMany([%q]) = (%s, %v), want one %T", k, showEntries(entries), err, v)
+		}
 	}
 }
