@@ -221,7 +221,9 @@ func (f *Format) encode(key string, v any, e *Entry) ([]byte, error) {
 		return nil, fmt.Errorf("%w: the encoded value has %d bytes, more than the maximum of %d",
 			ErrTooLarge, len(payload), f.maxSize)
 	}
-	m.entry = e
+	if e != nil {
+		m.isEntry, m.entry = true, *e
+	}
 	metaLen := m.size()
 	hdr := headerSize + f.macSize + metaLen
 	flags := flagMeta
@@ -289,10 +291,7 @@ func (f *Format) DecodeMeta(key string, data []byte, v any) (Meta, error) {
 		return Meta{}, err
 	}
 	alg := flags & flagCompression
-	out := Meta{}
-	if m.entry != nil {
-		out.IsEntry, out.Entry = true, *m.entry
-	}
+	out := Meta{IsEntry: m.isEntry, Entry: m.entry}
 	switch m.form {
 	case formInteger:
 		if alg != compNone {
@@ -337,7 +336,7 @@ func (f *Format) DecodeCounter(key string, data []byte) (int64, error) {
 		if err != nil {
 			return 0, fmt.Errorf("%w: %w", ErrNotInteger, err)
 		}
-		if m.form != formInteger || m.entry != nil || flags&flagCompression != compNone {
+		if m.form != formInteger || m.isEntry || flags&flagCompression != compNone {
 			return 0, fmt.Errorf("%w: the value is not a counter", ErrNotInteger)
 		}
 		text = payload

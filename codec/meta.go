@@ -48,14 +48,15 @@ type Meta struct {
 
 // meta is the metadata block of one value.
 type meta struct {
-	form  byte
-	typ   uint64 // formTyped: the fingerprint of the stored Go type
-	entry *Entry
+	form    byte
+	typ     uint64 // formTyped: the fingerprint of the stored Go type
+	isEntry bool
+	entry   Entry
 }
 
 func (m *meta) bits() byte {
 	b := m.form
-	if m.entry != nil {
+	if m.isEntry {
 		b |= metaEntry
 		if m.entry.Err {
 			b |= metaError
@@ -70,7 +71,7 @@ func (m *meta) size() int {
 	if m.form == formTyped {
 		n += 8
 	}
-	if e := m.entry; e != nil {
+	if e := &m.entry; m.isEntry {
 		n += 8 + varintLen(e.Expires) + varintLen(e.Stale)
 		if e.Err {
 			n += uvarintLen(uint64(e.ErrTarget + 1))
@@ -87,7 +88,7 @@ func (m *meta) put(b []byte) {
 		binary.BigEndian.PutUint64(b, m.typ)
 		b = b[8:]
 	}
-	if e := m.entry; e != nil {
+	if e := &m.entry; m.isEntry {
 		binary.BigEndian.PutUint64(b, e.Shape)
 		b = b[8:]
 		b = b[binary.PutVarint(b, e.Expires):]
@@ -100,9 +101,8 @@ func (m *meta) put(b []byte) {
 
 // parse reads the block at the start of data and returns the payload after it.
 func (m *meta) parse(data []byte) ([]byte, error) {
-	truncated := fmt.Errorf("%w: truncated metadata", ErrFormat)
 	if len(data) < 1 {
-		return nil, truncated
+		return nil, errTruncatedMeta
 	}
 	bits := data[0]
 	data = data[1:]
@@ -112,39 +112,42 @@ func (m *meta) parse(data []byte) ([]byte, error) {
 	}
 	if m.form == formTyped {
 		if len(data) < 8 {
-			return nil, truncated
+			return nil, errTruncatedMeta
 		}
 		m.typ = binary.BigEndian.Uint64(data)
 		data = data[8:]
 	}
 	if bits&metaEntry != 0 {
-		e := &Entry{ErrTarget: -1}
+		m.isEntry = true
+		e := &m.entry
+		e.ErrTarget = -1
 		if len(data) < 8 {
-			return nil, truncated
+			return nil, errTruncatedMeta
 		}
 		e.Shape = binary.BigEndian.Uint64(data)
 		data = data[8:]
 		var n int
 		if e.Expires, n = binary.Varint(data); n <= 0 {
-			return nil, truncated
+			return nil, errTruncatedMeta
 		}
 		data = data[n:]
 		if e.Stale, n = binary.Varint(data); n <= 0 {
-			return nil, truncated
+			return nil, errTruncatedMeta
 		}
 		data = data[n:]
 		if bits&metaError != 0 {
 			var t uint64
 			if t, n = binary.Uvarint(data); n <= 0 || t > 1<<16 {
-				return nil, truncated
+				return nil, errTruncatedMeta
 			}
 			data = data[n:]
 			e.Err, e.ErrTarget = true, int(t)-1
 		}
-		m.entry = e
 	}
 	return data, nil
 }
+
+var errTruncatedMeta = fmt.Errorf("%w: truncated metadata", ErrFormat)
 
 func varintLen(x int64) int {
 	var b [binary.MaxVarintLen64]byte
