@@ -189,8 +189,8 @@ func decodeBytes[T any](c *Cache, r *route, key string, v any) (T, bool, error) 
 // decodeFound is decode for bulk reads: a key that holds no value is not found rather than an error.
 // On a byte backend that is whatever is not a value in the Cache's format (a bit array, a lock's
 // token, data other programs wrote) or fails its signature check (a bit array can look like a
-// signed value, so it must not fail the whole read; one that claims a signature is logged, once per
-// burst); a value of another Go type is still an error.
+// signed value, so it must not fail the whole read; under a secret, one that claims a signature is
+// logged, once per burst); a value of another Go type is still an error.
 func decodeFound[T any](ctx context.Context, c *Cache, r *route, key string, v any) (T, bool, error) {
 	t, found, err := decode[T](c, r, key, v)
 	switch {
@@ -199,7 +199,7 @@ func decodeFound[T any](ctx context.Context, c *Cache, r *route, key string, v a
 	case errors.Is(err, errStoredError), errors.Is(err, ErrFormat):
 		return t, false, nil
 	case errors.Is(err, ErrTampered):
-		if data, ok := v.([]byte); ok && codec.LooksSigned(data) {
+		if data, ok := v.([]byte); ok && r.format.Signs() && codec.LooksSigned(data) {
 			c.skippedTampered(ctx, r, key, err)
 		}
 		return t, false, nil

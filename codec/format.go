@@ -453,3 +453,6 @@ func short(data []byte) string {
 func LooksSigned(data []byte) bool {
 	return len(data) >= headerSize && data[0] == version && data[1]&flagSigned != 0
 }
+
+// Signs reports whether the Format signs values (it was built with a Secret).
+func (f *Format) Signs() bool { return f.macSize > 0 }
