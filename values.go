@@ -24,33 +24,42 @@ import (
 // compare-and-swap, keeping the TTL, and tries again when another writer changed the counter in
 // between. A missing counter is created with set-if-absent and the TTL.
 //
-// Within one process, Incr calls on the same key take turns (keys share one of 256 turn stripes), so
+// Within one process, Incr calls on the same key take turns (keys share one of 256 stripes), so
 // that they do not spend their round trips losing races to one another: compare-and-swap then only
-// retries against other processes.
+// retries against other processes. A stripe remembers the last counter it wrote, and the next Incr
+// of that key starts from it instead of reading it back: when no other process wrote meanwhile, an
+// Incr costs one compare-and-swap, and when one did, the failed swap returns the current value.
 type signedCounters struct {
 	backends.Backend
-	format *codec.Format
-	cas    backends.CompareAndSwapper // nil when the backend has none
-	name   string
-	seed   maphash.Seed
-	turns  [256]chan struct{} // one token each: the stripe's turn
+	format  *codec.Format
+	cas     backends.CompareAndSwapper // nil when the backend has none
+	name    string
+	seed    maphash.Seed
+	stripes [256]counterStripe
+}
+
+// counterStripe is the turn of the keys that hash to it, and the last counter one of them wrote.
+type counterStripe struct {
+	turn chan struct{} // one token: whoever holds it may use key and last
+	key  string
+	last []byte
 }
 
 // withSignedCounters wraps b for a route whose values are signed.
 func withSignedCounters(b backends.Backend, f *codec.Format, name string) *signedCounters {
 	cas, _ := b.(backends.CompareAndSwapper)
 	s := &signedCounters{Backend: b, format: f, cas: cas, name: name, seed: maphash.MakeSeed()}
-	for i := range s.turns {
-		s.turns[i] = make(chan struct{}, 1)
+	for i := range s.stripes {
+		s.stripes[i].turn = make(chan struct{}, 1)
 	}
 	return s
 }
 
-// Incr adds by to the signed counter at key. Each attempt costs a read and a compare-and-swap (one
-// round trip each on Redis); when another process wins the race, the failed swap returns the
-// current value, so a retry costs one round trip, and after three failed attempts in a row Incr
-// waits a little, with jitter, before the next one. It waits for its turn, and for the backend,
-// no longer than ctx allows.
+// Incr adds by to the signed counter at key: it reads the counter (or starts from the one its
+// stripe last wrote), verifies it, and writes the sum with compare-and-swap, one round trip each on
+// Redis. When another process won the race, the failed swap returns the current value, so a retry
+// costs one round trip; after three failed attempts in a row Incr waits a little, with jitter,
+// before the next one. It waits for its turn, and for the backend, no longer than ctx allows.
 func (s *signedCounters) Incr(ctx context.Context, key string, by int64, ttl time.Duration) (int64, error) {
 	if s.cas == nil {
 		return 0, fmt.Errorf("cashews: incr %q: with a secret, counters are signed, and updating one needs a backend with compare-and-swap (backends.CompareAndSwapper), which %s is not: %w",
@@ -59,64 +68,83 @@ func (s *signedCounters) Incr(ctx context.Context, key string, by int64, ttl tim
 	if ttl < 0 {
 		return 0, fmt.Errorf("%w: %s: negative TTL %v", ErrInvalidArgument, CmdIncr, ttl)
 	}
-	turn := s.turns[maphash.String(s.seed, key)%uint64(len(s.turns))]
+	st := &s.stripes[maphash.String(s.seed, key)%uint64(len(s.stripes))]
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("cashews: incr %q on %s: %w", key, s.name, err)
 	}
 	select {
-	case turn <- struct{}{}:
+	case st.turn <- struct{}{}:
 	case <-ctx.Done():
 		return 0, fmt.Errorf("cashews: incr %q on %s: waiting for the counter: %w", key, s.name, ctx.Err())
 	}
-	defer func() { <-turn }()
-	cur, found, err := s.Backend.Get(ctx, key)
+	defer func() { <-st.turn }()
+	n, data, err := s.incr(ctx, st, key, by, ttl)
+	if err != nil {
+		st.key, st.last = "", nil
+		return 0, err
+	}
+	st.key, st.last = key, data
+	return n, nil
+}
+
+// incr is Incr's loop, run while holding st's turn. It returns the new value and its encoding.
+func (s *signedCounters) incr(ctx context.Context, st *counterStripe, key string, by int64, ttl time.Duration) (int64, []byte, error) {
+	var cur any
+	var found bool
+	var err error
+	if st.key == key && st.last != nil {
+		cur, found = st.last, true
+	} else {
+		cur, found, err = s.Backend.Get(ctx, key)
+	}
 	for attempt := 0; ; attempt++ {
 		if err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 		if attempt > 0 {
 			if err := casBackoff(ctx, attempt); err != nil {
-				return 0, err
+				return 0, nil, err
 			}
 		}
 		if !found {
-			created, cerr := s.create(ctx, key, by, ttl)
+			data, created, cerr := s.create(ctx, key, by, ttl)
 			if cerr != nil || created {
-				return by, cerr
+				return by, data, cerr
 			}
 			cur, found, err = s.Backend.Get(ctx, key)
 			continue
 		}
 		old, ok := cur.([]byte)
 		if !ok {
-			return 0, fmt.Errorf("%w: %s returned %T for %q, want []byte", ErrWrongType, s.name, cur, key)
+			return 0, nil, fmt.Errorf("%w: %s returned %T for %q, want []byte", ErrWrongType, s.name, cur, key)
 		}
 		n, err := s.format.DecodeCounter(key, old)
 		if err != nil {
-			return 0, fmt.Errorf("cashews: incr %q on %s: %w", key, s.name, err)
+			return 0, nil, fmt.Errorf("cashews: incr %q on %s: %w", key, s.name, err)
 		}
 		if (by > 0 && n > math.MaxInt64-by) || (by < 0 && n < math.MinInt64-by) {
-			return 0, fmt.Errorf("cashews: incr %q on %s: %d + %d overflows an int64: %w", key, s.name, n, by, ErrInvalidArgument)
+			return 0, nil, fmt.Errorf("cashews: incr %q on %s: %d + %d overflows an int64: %w", key, s.name, n, by, ErrInvalidArgument)
 		}
 		data, err := s.format.Encode(key, n+by)
 		if err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 		swapped, now, err := s.cas.CompareAndSwap(ctx, key, old, data)
 		if err != nil || swapped {
-			return n + by, err
+			return n + by, data, err
 		}
 		cur, found = now.Value, now.Found
 	}
 }
 
 // create stores a new counter of n at key with ttl unless the key exists, and reports whether it did.
-func (s *signedCounters) create(ctx context.Context, key string, n int64, ttl time.Duration) (bool, error) {
+func (s *signedCounters) create(ctx context.Context, key string, n int64, ttl time.Duration) ([]byte, bool, error) {
 	data, err := s.format.Encode(key, n)
 	if err != nil {
-		return false, err
+		return nil, false, err
 	}
-	return s.Backend.Set(ctx, key, data, ttl, backends.SetIfAbsent)
+	ok, err := s.Backend.Set(ctx, key, data, ttl, backends.SetIfAbsent)
+	return data, ok, err
 }
 
 // casBackoff waits before attempt (counted from 1) of a compare-and-swap loop: not at all for the first

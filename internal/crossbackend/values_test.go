@@ -184,6 +184,16 @@ func TestForgedValues(t *testing.T) {
 		if n, err := c.Incr(ctx, "n", 1, 0); !errors.Is(err, cashews.ErrTampered) || !errors.Is(err, cashews.ErrNotInteger) {
 			t.Errorf("Incr of a forged counter = %d, %v; want ErrTampered and ErrNotInteger", n, err)
 		}
+		// Forged between two increments (the second starts from the counter the first wrote).
+		for i := 1; i <= 2; i++ {
+			if n, err := c.Incr(ctx, "m", 1, 0); n != int64(i) || err != nil {
+				t.Fatalf("Incr %d = %d, %v", i, n, err)
+			}
+		}
+		forge("m", "1000")
+		if n, err := c.Incr(ctx, "m", 1, 0); !errors.Is(err, cashews.ErrTampered) {
+			t.Errorf("Incr after a forged write = %d, %v; want ErrTampered", n, err)
+		}
 
 		// Every value that fails verification is ErrTampered, not ErrFormat.
 		mustSet(t, c, "v", "value")
