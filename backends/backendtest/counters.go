@@ -306,6 +306,19 @@ func testCompareAndSwap(e *env) {
 	swap(k, "1", "", true, nil)
 	e.check(e.hit(k, []byte{}))
 
+	// A swap changes the value in place, as Incr does: a tagged key keeps its tags.
+	if tg, ok := e.b.(backends.Tagger); ok {
+		k = e.key("tagged")
+		tag := e.key("tag")
+		if ok, err := tg.SetTagged(ctx, k, e.val("a"), 0, backends.SetAlways, []string{tag}); !ok || err != nil {
+			e.t.Fatalf("SetTagged(%q) = %v, %v", k, ok, err)
+		}
+		swap(k, "a", "b", true, nil)
+		if keys, err := tg.TagKeys(ctx, tag); err != nil || len(keys) != 1 || keys[0] != k {
+			e.t.Errorf("after a swap, TagKeys(%q) = %q, %v; want [%q]", tag, keys, err, k)
+		}
+	}
+
 	// A key that holds no value is not swapped, and not reported as a value.
 	k = e.key("set")
 	_, err := e.b.SetAdd(ctx, k, 0, "a")
