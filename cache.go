@@ -34,6 +34,10 @@ type Cache struct {
 	loadTimeout time.Duration // WithLoadTimeout: the default bound of a shared load
 	bypassLog   burstLog      // failures routed around at keys that no route takes
 
+	encodeErrors atomic.Int64 // results of wrapped functions their backend's codec could not encode
+	encodeLog    burstLog
+	tamperedLog  burstLog // values that bulk reads left out for failing their signature check
+
 	bgCtx    context.Context // cancelled by Close; background work runs under it
 	bgCancel context.CancelFunc
 	bgWG     sync.WaitGroup
@@ -122,7 +126,7 @@ func WithPrefix(p string) SetupOption {
 //	                            counters still return theirs (matching ErrUnavailable)
 //	codec=json|gob|raw          how byte backends encode values (default json)
 //	compress=gzip|zlib          compress encoded values of at least compress_min bytes (default 1KiB)
-//	secret=...                  sign every value with HMAC over key and payload
+//	secret=...                  sign every value (counters included) with HMAC over key and payload
 //	digest=sha256|sha384|sha512 the HMAC hash (default sha256)
 //
 // An unknown scheme or parameter, or a value that does not parse, is an error that names it. Setting
@@ -237,13 +241,19 @@ func (c *Cache) add(b backends.Backend, name, prefix string, cp commonParams) er
 	if cp.disabled {
 		r.disabled.Store(uint64(allCommands))
 	}
-	hb := newHealthy(c, b, name)
+	// Layers, innermost first: the backend; signed counters (they need the backend's own
+	// compare-and-swap); the health breaker; suppression.
+	inner := b
+	if len(cp.format.Secret) > 0 && !r.goValues {
+		inner = withSignedCounters(b, r.format, name)
+	}
+	hb := newHealthy(c, inner, name)
 	r.backend = hb
 	if t, ok := b.(backends.Tagger); ok {
 		r.tagger = healthyTagger{hb.h, t}
 	}
 	if cp.suppress {
-		s := &suppressed{Backend: hb, cache: c, name: name}
+		s := &suppressed{Backend: r.backend, cache: c, name: name}
 		r.backend = s
 		if r.tagger != nil {
 			r.tagger = suppressedTagger{s, r.tagger}

@@ -130,6 +130,11 @@ func (c *Cache) setHooked(ctx context.Context, r *route, key string, v any, ttl 
 }
 
 // SetRaw stores value at key without encoding it. Byte backends take only []byte and string values.
+//
+// The canonical decimal text of an int64 ("42", as a string or []byte) is a counter on every
+// backend: a byte backend stores the text, which its Incr counts from, and mem:// stores the
+// int64, so that Incr counts from it and Get reads it as an integer there too. (With a secret,
+// Get and Incr refuse raw values on byte backends: they are not signed.)
 func (c *Cache) SetRaw(ctx context.Context, key string, value any, ttl time.Duration, opts ...SetOption) (bool, error) {
 	var sc setConfig
 	for _, o := range opts {
@@ -142,7 +147,11 @@ func (c *Cache) SetRaw(ctx context.Context, key string, value any, ttl time.Dura
 	if err != nil || c.off(ctx, r, CmdSet) {
 		return false, err
 	}
-	if !r.goValues {
+	if r.goValues {
+		if n, ok := counterText(value); ok {
+			value = n
+		}
+	} else {
 		switch b := value.(type) {
 		case []byte:
 		case string:

@@ -6,15 +6,10 @@ import (
 	"fmt"
 	"iter"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/cashews-go/cashews/backends"
 )
-
-// suppressLogEvery is how often a suppressing backend logs while failures go on: the first failure of
-// a burst is logged at once, later ones are counted and summed up in the next record.
-const suppressLogEvery = 10 * time.Second
 
 // suppressed wraps a backend set up with suppress=true: backend errors become misses, false and
 // zeros, are counted in Cache.SuppressedErrors, and logged once per burst. Errors about the caller's
@@ -26,30 +21,6 @@ type suppressed struct {
 	cache *Cache
 	name  string
 	log   burstLog
-}
-
-// burstLog logs a series of like events once per burst: the first at once, the next ones counted
-// and summed up in the next record, at most one record per suppressLogEvery of the Cache's clock.
-type burstLog struct {
-	mu      sync.Mutex
-	lastLog time.Time
-	unseen  int64 // events since the last record
-}
-
-// log logs msg with attrs and the count of the events not logged since the last record, unless a
-// record went out less than suppressLogEvery ago; then it only counts the event.
-func (b *burstLog) log(ctx context.Context, c *Cache, level slog.Level, msg string, attrs ...slog.Attr) {
-	now := c.clock.Now()
-	b.mu.Lock()
-	if !b.lastLog.IsZero() && now.Sub(b.lastLog) < suppressLogEvery && now.Sub(b.lastLog) >= 0 {
-		b.unseen++
-		b.mu.Unlock()
-		return
-	}
-	unseen := b.unseen
-	b.lastLog, b.unseen = now, 0
-	b.mu.Unlock()
-	c.logger.LogAttrs(ctx, level, msg, append(attrs, slog.Int64("suppressed_since_last_record", unseen))...)
 }
 
 // swallow reports whether err is to be suppressed, counting and logging it if so.

@@ -173,9 +173,12 @@ func Recompute(ctx context.Context) context.Context { return strategies.Recomput
 // Configuration mistakes are found here, not on the first call: a key or tag template that does not
 // parse or names a field the argument does not have, a missing TTL, two strategies, an anonymous
 // function without Name or Key, a function that returns an iterator (iter.Seq or iter.Seq2: Wrap
-// would cache the iterator, not its values), StoreErrors or OnlyStoreErrors without errors. Wrap panics with the error, as regexp.MustCompile does, because such
-// a mistake is in the program, not in its input; [TryWrap] returns it instead. The error matches
-// strategies.ErrConfig, or is a *keytemplate.SyntaxError or *keytemplate.FieldError.
+// would cache the iterator, not its values), StoreErrors or OnlyStoreErrors without errors, a result
+// type that the codec of the backend its keys go to cannot encode (a struct with a chan field under
+// JSON; see Cache.EncodeErrors for what only run time shows). Wrap panics with the error, as
+// regexp.MustCompile does, because such a mistake is in the program, not in its input; [TryWrap]
+// returns it instead. The error matches strategies.ErrConfig, or is a *keytemplate.SyntaxError or
+// *keytemplate.FieldError.
 func Wrap[A, R any](c *Cache, fn func(context.Context, A) (R, error), opts ...WrapOption) func(context.Context, A) (R, error) {
 	w, err := TryWrap(c, fn, opts...)
 	if err != nil {
@@ -252,6 +255,9 @@ func TryWrap[A, R any](c *Cache, fn func(context.Context, A) (R, error), opts ..
 	defaultKeyPrefix := "" // a template has the prefix compiled in; the default key gets it here
 	if cfg.Key == "" {
 		defaultKeyPrefix = cfg.Prefix
+	}
+	if err := checkResultType[R](c, defaultKeyPrefix+literalPrefix(tmpl.String())); err != nil {
+		return nil, fmt.Errorf("cashews: Wrap %s: %w", name, err)
 	}
 
 	strategy := cfg.Strategy

@@ -165,7 +165,7 @@ type Backend interface {
 //   - A key carries the tags of the SetTagged that stored its current value, and no others. A later
 //     Set, SetMany or SetTagged of the key replaces them (a Set without tags leaves it none), and so
 //     do Delete, DeleteMany, DeleteMatch, Clear, expiry and eviction of the key. Commands that change a
-//     live key in place (Incr, Expire, IncrBits) keep them.
+//     live key in place (Incr, Expire, IncrBits, CompareAndSwap) keep them.
 //   - DeleteTags removes every key that carries one of its tags. A SetTagged that returned before
 //     DeleteTags started is seen: its key is removed unless it was written or deleted again since.
 //     A key that carried the tag once, but not any more, stays.
@@ -194,4 +194,24 @@ type GoValueStore interface {
 func StoresGoValues(b Backend) bool {
 	s, ok := b.(GoValueStore)
 	return ok && s.StoresGoValues()
+}
+
+// CompareAndSwapper is implemented by byte backends that can replace a value only while it still
+// holds what the caller read: the primitive for read-modify-write commands the store cannot run by
+// itself, such as the Cache's signed counters (the Cache verifies a counter's signature, adds to it
+// and signs the result, none of which the store can do). It is optional, as database/sql/driver's
+// optional interfaces are: find it with a type assertion, and treat a backend without it as unable
+// to do what needs it.
+//
+// The memory backend (in both modes), disk and Redis implement it; the conformance kit checks
+// every backend that does (backends/backendtest, case "CompareAndSwap").
+type CompareAndSwapper interface {
+	// CompareAndSwap stores new at key, keeping the key's TTL (and its tags, on a [Tagger]: it
+	// changes the value in place, as Incr does), if and only if the key holds a value whose bytes
+	// equal old, atomically. It reports whether it stored. When it did not, current
+	// says what the key holds instead: the value (Found, with its bytes as a []byte the caller
+	// owns), or not Found for a key that is missing, expired, or holds no value (a set, a sliding
+	// window, or a bit array in a store that keeps those apart). The backend keeps neither old nor
+	// new after it returns.
+	CompareAndSwap(ctx context.Context, key string, old, new []byte) (swapped bool, current Entry, err error)
 }

@@ -1,6 +1,7 @@
 package disk
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -484,6 +485,49 @@ func (b *Backend) Incr(ctx context.Context, key string, by int64, ttl time.Durat
 	}
 	b.wrote(ctx, s, size)
 	return result, nil
+}
+
+// CompareAndSwap stores new at key, keeping its expiry, if the key holds a value with the bytes of
+// old, in one transaction, and reports whether it did (see [backends.CompareAndSwapper]).
+func (b *Backend) CompareAndSwap(ctx context.Context, key string, old, new []byte) (bool, backends.Entry, error) {
+	ctx, cancel, err := b.begin(ctx)
+	if err != nil {
+		return false, backends.Entry{}, err
+	}
+	defer cancel()
+	s := b.shardOf(key)
+	var swapped bool
+	var current backends.Entry
+	size := len(key) + len(new)
+	err = s.tx(ctx, []*stmt{s.entry, s.put}, func(tx *sql.Tx) error {
+		now := b.now()
+		kind, exp, val, found, err := readEntry(ctx, tx, s, key, now)
+		if err != nil || !found || kind != kindString {
+			return err
+		}
+		if !bytes.Equal(val, old) {
+			if val == nil {
+				val = []byte{}
+			}
+			current = backends.Entry{Value: val, Found: true}
+			return nil
+		}
+		if new == nil {
+			new = []byte{}
+		}
+		if _, err := s.put.in(ctx, tx).ExecContext(ctx, []byte(key), now, kindString, new, exp, b.stamp(now), size); err != nil {
+			return err
+		}
+		swapped = true
+		return nil
+	})
+	if err != nil {
+		return false, backends.Entry{}, b.fail("compare and swap "+strconv.Quote(key), err)
+	}
+	if swapped {
+		b.wrote(ctx, s, size)
+	}
+	return swapped, current, nil
 }
 
 func truncate(v []byte) string {

@@ -52,7 +52,10 @@ type Backend struct {
 	done      chan struct{}      // closed when the background goroutine returns; nil if none
 }
 
-var _ backends.Backend = (*Backend)(nil)
+var (
+	_ backends.Backend           = (*Backend)(nil)
+	_ backends.CompareAndSwapper = (*Backend)(nil)
+)
 
 // shard is one SQLite file: a pool of reading connections and one writing connection, so that the
 // writers of this process queue in Go (honouring their contexts) instead of spinning on SQLite's

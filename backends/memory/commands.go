@@ -2,9 +2,11 @@ package memory
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"math"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -93,8 +95,8 @@ func (b *Backend) Get(_ context.Context, key string) (any, bool, error) {
 	return v, true, nil
 }
 
-// GetMany returns one Entry per key, in the order of keys. A key holding a set, bit array or sliding
-// window fails the call as Get does.
+// GetMany returns one Entry per key, in the order of keys. As Redis' MGET, it reports a key that
+// holds a set, bit array or sliding window, which holds no value, as not found.
 func (b *Backend) GetMany(ctx context.Context, keys []string) ([]backends.Entry, error) {
 	if b.closed.Load() {
 		return nil, errClosed
@@ -102,6 +104,9 @@ func (b *Backend) GetMany(ctx context.Context, keys []string) ([]backends.Entry,
 	out := make([]backends.Entry, len(keys))
 	for i, k := range keys {
 		v, ok, err := b.Get(ctx, k)
+		if errors.Is(err, backends.ErrWrongType) {
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -343,9 +348,10 @@ func (b *Backend) Scan(ctx context.Context, pattern string, batch int) iter.Seq2
 }
 
 // Incr adds by to the integer at key and returns the new value, which it stores as an int64 (as
-// decimal bytes in copy mode). A stored value of any Go integer type counts (in copy mode: decimal
-// bytes); anything else is an error wrapping [backends.ErrNotInteger], and a sum that overflows int64
-// is an error wrapping [backends.ErrInvalidArgument].
+// decimal bytes in copy mode). A stored value of any Go integer type counts, named types included
+// (in copy mode: the canonical decimal text of an int64, as Redis reads it); anything else is an
+// error wrapping [backends.ErrNotInteger], and a sum that overflows int64 is an error wrapping
+// [backends.ErrInvalidArgument].
 func (b *Backend) Incr(_ context.Context, key string, by int64, ttl time.Duration) (int64, error) {
 	if b.closed.Load() {
 		return 0, errClosed
@@ -420,11 +426,76 @@ func (b *Backend) toInt64(v any) (int64, bool) {
 		return int64(n), uint64(n) <= math.MaxInt64
 	case []byte:
 		if b.copy {
-			i, err := strconv.ParseInt(string(n), 10, 64)
-			return i, err == nil
+			return parseInteger(n)
 		}
+		return 0, false
+	}
+	// Named integer types (time.Duration, type Status int8).
+	switch rv := reflect.ValueOf(v); {
+	case rv.CanInt():
+		return rv.Int(), true
+	case rv.CanUint():
+		return int64(rv.Uint()), rv.Uint() <= math.MaxInt64
 	}
 	return 0, false
+}
+
+// parseInteger parses a counter's decimal text as Redis does: the canonical form of an int64 only
+// (no sign "+", no leading zeros, no spaces).
+func parseInteger(v []byte) (int64, bool) {
+	if len(v) == 0 || len(v) > 20 {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(string(v), 10, 64)
+	if err != nil || strconv.FormatInt(n, 10) != string(v) {
+		return 0, false
+	}
+	return n, true
+}
+
+// CompareAndSwap stores new at key, keeping its TTL, if the key holds a []byte or string value with
+// the bytes of old, and reports whether it did (see [backends.CompareAndSwapper]). When it does not,
+// current is what the key holds: a copy of the bytes in copy mode, the Go value as it is otherwise.
+func (b *Backend) CompareAndSwap(_ context.Context, key string, old, new []byte) (bool, backends.Entry, error) {
+	if b.closed.Load() {
+		return false, backends.Entry{}, errClosed
+	}
+	value, size, err := b.prepare(key, new, 0)
+	if err != nil {
+		return false, backends.Entry{}, err
+	}
+	if !b.copy {
+		value = cloneBytes(new) // prepare copies only in copy mode
+	}
+	c := clockReader{b: b}
+	s := b.shardFor(key)
+	s.mu.Lock()
+	e := s.live(key, &c)
+	if e == nil || e.kind != kindValue {
+		s.mu.Unlock()
+		return false, backends.Entry{}, nil
+	}
+	if !holdsBytes(e.value, old) {
+		cur := backends.Entry{Value: b.out(e.value), Found: true}
+		s.mu.Unlock()
+		return false, cur, nil
+	}
+	e.value = value
+	b.resizeLocked(e, size)
+	e.visited.Store(true)
+	b.wrote(s, e, &c)
+	return true, backends.Entry{}, nil
+}
+
+// holdsBytes reports whether the stored value v is a []byte or string with the bytes of p.
+func holdsBytes(v any, p []byte) bool {
+	switch x := v.(type) {
+	case []byte:
+		return string(x) == string(p)
+	case string:
+		return x == string(p)
+	}
+	return false
 }
 
 // Expire sets the TTL of an existing key (zero removes its expiry) and reports whether the key

@@ -101,9 +101,10 @@ type Backend struct {
 
 // Compile-time checks.
 var (
-	_ backends.Backend      = (*Backend)(nil)
-	_ backends.GoValueStore = (*Backend)(nil)
-	_ backends.Tagger       = (*Backend)(nil)
+	_ backends.Backend           = (*Backend)(nil)
+	_ backends.GoValueStore      = (*Backend)(nil)
+	_ backends.CompareAndSwapper = (*Backend)(nil)
+	_ backends.Tagger            = (*Backend)(nil)
 )
 
 var errClosed = fmt.Errorf("cashews: memory backend: %w", backends.ErrClosed)

@@ -6,6 +6,7 @@ import (
 	"iter"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -128,9 +129,9 @@ func (b *Backend) count(r reply, hit bool) {
 	}
 }
 
-// GetMany returns one Entry per key, in order, with one pipelined GET per key (in chunks): keys may
-// be in any slots on Cluster, and a key of another type fails the call as Get does (MGET would
-// read it as missing).
+// GetMany returns one Entry per key, in order, with one pipelined GET per key (in chunks), so that
+// keys may be in any slots on Cluster. As MGET does, it reports a key of another type (a set, a
+// sorted set), which holds no value, as not found.
 func (b *Backend) GetMany(ctx context.Context, keys []string) ([]backends.Entry, error) {
 	if b.closed.Load() {
 		return nil, errClosed
@@ -157,6 +158,9 @@ func (b *Backend) GetMany(ctx context.Context, keys []string) ([]backends.Entry,
 		rs := b.getMany(ctx, part)
 		for i, r := range rs {
 			s, found, err := r.str()
+			if err != nil && !r.fault && strings.Contains(err.Error(), "WRONGTYPE") {
+				continue // a key that holds no value: absent, as MGET reports it
+			}
 			if err != nil {
 				return nil, b.fail(ctx, "GET", part[i], err)
 			}
@@ -597,6 +601,36 @@ func (b *Backend) Incr(ctx context.Context, key string, by int64, ttl time.Durat
 		return 0, b.fail(ctx, "INCRBY", key, err)
 	}
 	return n, nil
+}
+
+// CompareAndSwap stores new at key, keeping its TTL, if the key holds a value with the bytes of old,
+// in one Lua script, and reports whether it did (see [backends.CompareAndSwapper]). When it does not,
+// the script's reply carries the current value, so a caller's retry needs no second round trip.
+func (b *Backend) CompareAndSwap(ctx context.Context, key string, old, new []byte) (bool, backends.Entry, error) {
+	if b.closed.Load() {
+		return false, backends.Entry{}, errClosed
+	}
+	cctx, cancel := b.withTimeout(ctx)
+	defer cancel()
+	a, err := b.eval(cctx, casScript, key, string(old), string(new)).arr()
+	if err == nil && (len(a) == 0 || len(a) > 2) {
+		err = fmt.Errorf("unexpected reply: an array of %d elements", len(a))
+	}
+	if err != nil {
+		return false, backends.Entry{}, b.fail(ctx, "compare and swap", key, err)
+	}
+	swapped, err := a[0].int()
+	if err != nil {
+		return false, backends.Entry{}, b.fail(ctx, "compare and swap", key, err)
+	}
+	if swapped == 1 || len(a) == 1 {
+		return swapped == 1, backends.Entry{}, nil
+	}
+	cur, _, err := a[1].str()
+	if err != nil {
+		return false, backends.Entry{}, b.fail(ctx, "compare and swap", key, err)
+	}
+	return false, backends.Entry{Value: []byte(cur), Found: true}, nil
 }
 
 // Expire sets the TTL of an existing key and of its record (a script: PEXPIRE, or PERSIST for

@@ -88,5 +88,5 @@ func (s *logSink) log(ctx context.Context, msg string) {
 	s.lastLog, s.unseen = now, 0
 	s.mu.Unlock()
 	s.logger.LogAttrs(ctx, slog.LevelWarn, "cashews: redis: go-redis: "+msg,
-		slog.String("addrs", s.addrs), slog.Int64("suppressed_since_last_record", unseen))
+		slog.String("addrs", s.addrs), slog.Int64("unlogged_since_last_record", unseen))
 }

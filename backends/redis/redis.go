@@ -158,7 +158,10 @@ type Backend struct {
 	misses    counter
 }
 
-var _ backends.Backend = (*Backend)(nil)
+var (
+	_ backends.Backend           = (*Backend)(nil)
+	_ backends.CompareAndSwapper = (*Backend)(nil)
+)
 
 var errClosed = fmt.Errorf("cashews: redis: %w", backends.ErrClosed)
 
