@@ -1,0 +1,128 @@
+package middleware
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/cashews-go/cashews"
+)
+
+// lookup is what the cache holds for a request.
+type lookup struct {
+	resp  *Response // the stored response, or nil
+	key   string    // where resp is (or would be) stored
+	index *Entry    // the URL's Vary index, when the response varies
+	miss  string    // the Cache-Status fwd value of a miss
+}
+
+// baseKey is the key of the URL of r.
+func (h *handler) baseKey(r *http.Request) string {
+	var part string
+	if h.cfg.keyFunc != nil {
+		part = h.cfg.keyFunc(r)
+	} else {
+		part = r.Host + "?" + r.URL.RawQuery
+	}
+	return h.cfg.prefix + r.URL.EscapedPath() + " " + part
+}
+
+// find reads what the cache holds for r at base. A backend error is logged and read as a miss: the
+// request goes to the handler, as it would without a cache.
+func (h *handler) find(ctx context.Context, r *http.Request, base string) lookup {
+	e, found, err := cashews.Get[Entry](ctx, h.c, base)
+	if err != nil {
+		h.cfg.logger.Warn("cashews/middleware: read", "key", base, "err", err)
+	}
+	if !found {
+		return lookup{key: base, miss: "uri-miss"}
+	}
+	if len(e.Vary) == 0 {
+		if e.Response == nil {
+			return lookup{key: base, miss: "uri-miss"}
+		}
+		return lookup{resp: e.Response, key: base}
+	}
+	vk := variantKey(base, e.Variant, e.Vary, r.Header)
+	v, found, err := cashews.Get[Entry](ctx, h.c, vk)
+	if err != nil {
+		h.cfg.logger.Warn("cashews/middleware: read", "key", vk, "err", err)
+	}
+	if !found || v.Response == nil {
+		return lookup{key: vk, index: &e, miss: "vary-miss"}
+	}
+	return lookup{resp: v.Response, key: vk, index: &e}
+}
+
+// variantKey is the key of the variant of a URL selected by the request's values of the vary fields.
+func variantKey(base, variant string, vary []string, reqHeader http.Header) string {
+	hash := sha256.New()
+	for _, name := range vary {
+		hash.Write([]byte(name))
+		if v, present := varyValue(reqHeader, name); present {
+			hash.Write([]byte{1})
+			hash.Write([]byte(v))
+		}
+		hash.Write([]byte{0})
+	}
+	return base + "#" + variant + ":" + hex.EncodeToString(hash.Sum(nil)[:16])
+}
+
+// varyValue is the normalised value of a request field that a response varies on.
+func varyValue(reqHeader http.Header, name string) (string, bool) {
+	values, present := reqHeader[name]
+	if !present {
+		return "", false
+	}
+	v := normalizeValues(values)
+	if caseInsensitive[name] {
+		v = strings.ToLower(v)
+	}
+	return v, true
+}
+
+// sameVariant reports whether two requests select the same variant of a response varying on vary.
+func sameVariant(a, b http.Header, vary []string) bool {
+	for _, name := range vary {
+		va, pa := varyValue(a, name)
+		vb, pb := varyValue(b, name)
+		if pa != pb || va != vb {
+			return false
+		}
+	}
+	return true
+}
+
+// caseInsensitive lists the request fields whose values select the same variant in any case.
+var caseInsensitive = map[string]bool{"Accept-Language": true, "Accept-Encoding": true, "Accept-Charset": true}
+
+// normalizeValues joins the field lines of a request field as one list with single commas.
+func normalizeValues(values []string) string {
+	var b strings.Builder
+	for _, line := range values {
+		for _, f := range strings.Split(line, ",") {
+			if f = strings.TrimSpace(f); f != "" {
+				if b.Len() > 0 {
+					b.WriteByte(',')
+				}
+				b.WriteString(f)
+			}
+		}
+	}
+	return b.String()
+}
+
+// varyNames returns the canonical, sorted field names of the Vary field of h; star reports Vary: *.
+func varyNames(h http.Header) (names []string, star bool) {
+	for _, f := range headerList(h, "Vary") {
+		if f == "*" {
+			return nil, true
+		}
+		names = append(names, http.CanonicalHeaderKey(f))
+	}
+	slices.Sort(names)
+	return slices.Compact(names), false
+}
