@@ -678,20 +678,24 @@ func TestCustomKeyFunc(t *testing.T) {
 func TestConfigErrors(t *testing.T) {
 	c, _ := newCache(t, "mem://")
 	tests := map[string]Option{
-		"DefaultTTL":  DefaultTTL(-time.Second),
-		"KeepStale":   KeepStale(-1),
-		"KeyFunc":     KeyFunc(nil),
-		"KeyPrefix":   KeyPrefix("a*"),
-		"MaxBodySize": MaxBodySize(0),
-		"CacheStatus": CacheStatus("bad name"),
-		"Tags":        Tags(""),
-		"TagsFunc":    TagsFunc(nil),
-		"Drop":        Drop("users"),
-		"DropRegexp":  DropRegexp("("),
-		"Logger":      Logger(nil),
-		"Heuristic":   Heuristic(2),
-		"Surrogate":   Surrogate(""),
-		"nil option":  nil,
+		"DefaultTTL":         DefaultTTL(-time.Second),
+		"KeepStale":          KeepStale(-1),
+		"KeyFunc":            KeyFunc(nil),
+		"KeyPrefix":          KeyPrefix("a*"),
+		"MaxBodySize":        MaxBodySize(0),
+		"CacheStatus":        CacheStatus("bad name"),
+		"Tags":               Tags(""),
+		"TagsFunc":           TagsFunc(nil),
+		"Drop":               Drop("users"),
+		"DropRegexp":         DropRegexp("("),
+		"Logger":             Logger(nil),
+		"Heuristic":          Heuristic(2),
+		"Surrogate":          Surrogate(""),
+		"DefaultTTLStatuses": DefaultTTLStatuses(304),
+		"StaleIfError":       StaleIfError(-1),
+		"CollapseWait":       CollapseWait(-1),
+		"TargetedFields":     TargetedFields("a b"),
+		"nil option":         nil,
 	}
 	for name, opt := range tests {
 		t.Run(name, func(t *testing.T) {
