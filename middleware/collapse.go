@@ -45,11 +45,11 @@ type flight struct {
 	shared bool          // in the flights map: followers may join
 
 	// Set before ready is closed, immutable afterwards.
-	outcome   outcome
-	resp      *Response   // the response as it will be stored (Body is filled when complete)
-	vary      []string    // the fields it varies on
-	reqHeader http.Header // the leader's request header, to match the followers' variants
-	miss      string      // the Cache-Status fwd value of the leader
+	outcome outcome
+	resp    *Response // the response as it will be stored (Body is filled when complete)
+	vary    []string  // the fields it varies on
+	variant string    // the leader's values of those fields (variantOf), to match the followers'
+	miss    string    // the Cache-Status fwd value of the leader
 
 	mu         sync.Mutex
 	published  bool
@@ -168,8 +168,8 @@ func (f *flight) publish(o outcome) {
 }
 
 // publishStream publishes a response that will be stored: followers read it from the flight.
-func (f *flight) publishStream(resp *Response, vary []string, reqHeader http.Header, miss string) {
-	f.resp, f.vary, f.reqHeader, f.miss = resp, vary, reqHeader, miss
+func (f *flight) publishStream(resp *Response, vary []string, variant, miss string) {
+	f.resp, f.vary, f.variant, f.miss = resp, vary, variant, miss
 	f.publish(outcomeStream)
 }
 
@@ -206,7 +206,7 @@ func (f *flight) hasFollowers() bool {
 // the response is still whole, its handler still runs for someone, and the request selects the same
 // variant.
 func (f *flight) attach(reqHeader http.Header) bool {
-	if len(f.vary) > 0 && !sameVariant(f.reqHeader, reqHeader, f.vary) {
+	if len(f.vary) > 0 && variantOf(reqHeader, f.vary) != f.variant {
 		return false
 	}
 	f.mu.Lock()

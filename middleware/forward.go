@@ -117,7 +117,7 @@ func (h *handler) forward(w http.ResponseWriter, f *fetch) {
 			resp = &Response{Status: status, Header: rec.h.Clone(), RequestTime: reqTime, ResponseTime: respTime}
 			prepare(resp, rl)
 			vary, _ := varyNames(resp.Header)
-			fl.publishStream(resp, vary, r.Header, miss)
+			fl.publishStream(resp, vary, variantOf(r.Header, vary), miss)
 			capture = true
 		} else {
 			fl.publish(outcomePass)
@@ -170,8 +170,12 @@ func (h *handler) forward(w http.ResponseWriter, f *fetch) {
 			h.serveStored(w, r, f.stored, f.look.key, h.rulesOf(f.stored).age(f.stored.ResponseTime, respTime), "hit; detail=stale-if-error")
 		}
 	case resp != nil && whole:
-		resp.Body = body
-		h.store(sctx, r, f.look, resp)
+		// A new Response: followers may still read the header of the one they were given.
+		stored := &Response{Status: resp.Status, Header: resp.Header.Clone(), Body: body, RequestTime: reqTime, ResponseTime: respTime}
+		if bodyAllowed(stored.Status) {
+			stored.Header["Content-Length"] = []string{strconv.Itoa(len(body))}
+		}
+		h.store(sctx, r, f.look, stored)
 		if f.collapsible {
 			h.flights.clearPass(f.look.key)
 		}

@@ -2,7 +2,9 @@ package middleware
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -24,6 +26,29 @@ type rules struct {
 
 	swr, sie       time.Duration // stale-while-revalidate, stale-if-error
 	hasSWR, hasSIE bool
+
+	hit atomic.Pointer[hitFields] // the Age and Cache-Status of a hit, for the last second served
+}
+
+// hitFields are the field values of a hit at one age, kept so that the hits of one second share
+// them instead of formatting them again.
+type hitFields struct {
+	ageSec, ttlSec int64
+	age, status    []string
+}
+
+// hitFields returns the Age and Cache-Status values of a plain hit at age.
+func (r *rules) hitFields(h *handler, age time.Duration) *hitFields {
+	ageSec, ttlSec := int64(age/time.Second), int64((r.lifetime-age)/time.Second)
+	if f := r.hit.Load(); f != nil && f.ageSec == ageSec && f.ttlSec == ttlSec {
+		return f
+	}
+	f := &hitFields{ageSec: ageSec, ttlSec: ttlSec, age: []string{strconv.FormatInt(ageSec, 10)}}
+	if h.cfg.statusName != "" {
+		f.status = []string{h.cfg.statusName + "; hit; ttl=" + strconv.FormatInt(ttlSec, 10)}
+	}
+	r.hit.Store(f)
+	return f
 }
 
 // rulesOf returns the rules of a stored response, computed once per configuration.

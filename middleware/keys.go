@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/cashews-go/cashews"
@@ -46,15 +47,17 @@ func (h *handler) find(ctx context.Context, r *http.Request, base string) lookup
 		}
 		return lookup{resp: e.Response, key: base}
 	}
+	index := new(Entry) // a copy, so that e itself stays off the heap on the hit path
+	*index = e
 	vk := variantKey(base, e.Variant, e.Vary, r.Header)
 	v, found, err := cashews.Get[Entry](ctx, h.c, vk)
 	if err != nil {
 		h.cfg.logger.Warn("cashews/middleware: read", "key", vk, "err", err)
 	}
 	if !found || v.Response == nil {
-		return lookup{key: vk, index: &e, miss: "vary-miss"}
+		return lookup{key: vk, index: index, miss: "vary-miss"}
 	}
-	return lookup{resp: v.Response, key: vk, index: &e}
+	return lookup{resp: v.Response, key: vk, index: index}
 }
 
 // variantKey is the key of the variant of a URL selected by the request's values of the vary fields.
@@ -84,16 +87,17 @@ func varyValue(reqHeader http.Header, name string) (string, bool) {
 	return v, true
 }
 
-// sameVariant reports whether two requests select the same variant of a response varying on vary.
-func sameVariant(a, b http.Header, vary []string) bool {
+// variantOf returns the request's normalised values of the fields a response varies on: two
+// requests with the same one select the same variant.
+func variantOf(reqHeader http.Header, vary []string) string {
+	var b strings.Builder
 	for _, name := range vary {
-		va, pa := varyValue(a, name)
-		vb, pb := varyValue(b, name)
-		if pa != pb || va != vb {
-			return false
+		if v, present := varyValue(reqHeader, name); present {
+			b.WriteString(strconv.Quote(v))
 		}
+		b.WriteByte(0)
 	}
-	return true
+	return b.String()
 }
 
 // caseInsensitive lists the request fields whose values select the same variant in any case.

@@ -290,7 +290,7 @@ func TestFollowersOutliveTheLeader(t *testing.T) {
 // the whole body, which is no longer stored.
 func TestFlightWindow(t *testing.T) {
 	f := newFlight("k", 10)
-	f.publishStream(&Response{Status: 200, Header: http.Header{}}, nil, http.Header{}, "miss")
+	f.publishStream(&Response{Status: 200, Header: http.Header{}}, nil, "", "miss")
 	for range 2 { // two followers
 		if !f.attach(http.Header{}) {
 			t.Fatal("attach refused on a whole flight")
@@ -564,4 +564,38 @@ func TestTargetedFields(t *testing.T) {
 			get(t, srv.URL+"/t").want(t, 200, want)
 		})
 	}
+}
+
+// A follower that selects another variant of a varying response does not read the leader's.
+func TestCollapsedFollowerOfAnotherVariant(t *testing.T) {
+	c, _ := newCache(t, "mem://")
+	release := make(chan struct{})
+	var once sync.Once
+	releaseOnce := func() { once.Do(func() { close(release) }) }
+	o := &origin{serve: func(w http.ResponseWriter, r *http.Request, n int) {
+		lang := r.Header.Get("Accept-Language")
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("Vary", "Accept-Language")
+		io.WriteString(w, lang+"1\n")
+		http.NewResponseController(w).Flush()
+		if lang == "en" {
+			<-release
+		}
+		io.WriteString(w, lang+"2\n")
+	}}
+	srv := serve(t, c, o)
+	t.Cleanup(releaseOnce)
+	leader := openStream(t, srv.URL+"/v", "Accept-Language", "en")
+	leader.line(t)
+	get(t, srv.URL+"/v", "Accept-Language", "fr").want(t, 200, "fr1\nfr2\n") // while the leader is held
+	same := openStream(t, srv.URL+"/v", "Accept-Language", "EN")
+	if got := same.line(t); got != "en1\n" {
+		t.Fatalf("follower of the same variant: %q", got)
+	}
+	releaseOnce()
+	if got := same.rest(t); got != "en2\n" {
+		t.Fatalf("follower rest: %q", got)
+	}
+	leader.rest(t)
+	wantCalls(t, o, 2)
 }

@@ -19,12 +19,21 @@ func (h *handler) serveStored(w http.ResponseWriter, r *http.Request, resp *Resp
 	for k, v := range resp.Header {
 		hd[k] = v[:len(v):len(v)] // an append by a later writer copies, so the stored slice stays intact
 	}
-	hd["Age"] = []string{strconv.FormatInt(int64(age/time.Second), 10)}
 	ttl := rl.lifetime - age
-	if strings.HasPrefix(status, "hit") {
-		status = "hit; ttl=" + strconv.FormatInt(int64(ttl/time.Second), 10) + status[len("hit"):]
+	if status == "hit" {
+		// The values are shared by the hits of this second (as the stored ones are by every hit).
+		f := rl.hitFields(h, age)
+		hd["Age"] = f.age
+		if f.status != nil {
+			hd["Cache-Status"] = f.status
+		}
+	} else {
+		hd["Age"] = []string{strconv.FormatInt(int64(age/time.Second), 10)}
+		if strings.HasPrefix(status, "hit") {
+			status = "hit; ttl=" + strconv.FormatInt(int64(ttl/time.Second), 10) + status[len("hit"):]
+		}
+		h.status(hd, status)
 	}
-	h.status(hd, status)
 	if d := detect.FromContext(r.Context()); d != nil {
 		d.Add(detect.Hit{Key: key, Strategy: "http", TTL: max(0, ttl), Backend: h.c.BackendName(key)})
 	}
@@ -48,8 +57,8 @@ func (h *handler) serveStored(w http.ResponseWriter, r *http.Request, resp *Resp
 			body, code = body[first:last+1], http.StatusPartialContent
 		}
 	}
-	if bodyAllowed(code) {
-		hd["Content-Length"] = []string{strconv.Itoa(len(body))}
+	if bodyAllowed(code) && (len(body) != len(resp.Body) || len(hd["Content-Length"]) != 1) {
+		hd["Content-Length"] = []string{strconv.Itoa(len(body))} // stored responses have their own
 	}
 	w.WriteHeader(code)
 	if r.Method != http.MethodHead && bodyAllowed(code) {
