@@ -31,9 +31,9 @@ const snapshot = fs.existsSync(path.join(suiteDir, 'SNAPSHOT')) ? fs.readFileSyn
 // Why a required test fails against examples/reverseproxy, for the reader; checked by hand against
 // the suite's messages. A failing required test without a reason here is listed as UNEXPLAINED.
 const reasons = [
-  [/^headers-store-Transfer-Encoding$/, 'Go artifact: net/http\'s client (the ReverseProxy\'s transport) rejects this origin response (Transfer-Encoding together with Content-Length) and the proxy answers 502; a plain ReverseProxy gets the same.'],
+  [/^headers-store-Transfer-Encoding$/, 'Go artifact: the origin sends a made-up Transfer-Encoding; net/http\'s client (the ReverseProxy\'s transport) rejects the response ("unsupported transfer encoding") and the proxy answers 502 before the cache sees it. A plain ReverseProxy and gregjones/httpcache get the same, as do Squid, Caddy, nginx and HAProxy (502), Varnish and Fastly (503).'],
   [/^(cc-resp-must-revalidate-stale|304-etag-update-response-.*|304-lm-use-stored-.*)$/, 'Timing-sensitive: max-age=2 and a 3 s pause; on a loaded machine the next request can miss the 2 s window. Rerun before chasing it.'],
-  [/Set-Cookie2?$/, 'The suite expects a response with Set-Cookie to be stored and replayed to other clients; not storing it is a deliberate safety default (middleware.StoreSetCookie opts in).']
+  [/^(headers-store-Set-Cookie|other-set-cookie)$/, 'The suite expects a response with Set-Cookie to be stored and its cookie replayed to the next client; not storing it is a deliberate safety default of a shared cache (middleware.StoreSetCookie opts in when the request carried a cookie).']
 ]
 const reasonFor = id => (reasons.find(([re]) => re.test(id)) || [])[1]
 
