@@ -53,9 +53,9 @@ func Cache(c *cashews.Cache, opts ...Option) (func(http.Handler) http.Handler, e
 	if cfg.surrogate != "" && !slices.Contains(cfg.targets, "Surrogate-Control") {
 		cfg.targets = append([]string{"Surrogate-Control"}, cfg.targets...)
 	}
-	shared := &flights{}
+	shared, g := &flights{}, &gate{}
 	return func(next http.Handler) http.Handler {
-		return &handler{c: c, cfg: &cfg, next: next, flights: shared}
+		return &handler{c: c, cfg: &cfg, next: next, flights: shared, gate: g}
 	}, nil
 }
 
@@ -64,6 +64,7 @@ type handler struct {
 	cfg     *config
 	next    http.Handler
 	flights *flights
+	gate    *gate
 	twice   sync.Once
 }
 
@@ -157,8 +158,9 @@ func (h *handler) serveCacheable(w http.ResponseWriter, r *http.Request) {
 	base := h.baseKey(r)
 	auth := len(r.Header["Authorization"]) > 0
 	// Requests whose responses may be shared collapse with others: not HEAD (never stored), nor
-	// with Authorization or no-store.
-	collapsible := h.cfg.collapseWait > 0 && r.Method == http.MethodGet && !auth && !reqCC.has("no-store")
+	// with Authorization or no-store, nor a Range (its miss is answered with part of the response).
+	collapsible := h.cfg.collapseWait > 0 && r.Method == http.MethodGet && !auth && !reqCC.has("no-store") &&
+		len(r.Header["Range"]) == 0
 	for attempt := 0; ; attempt++ {
 		now := h.now()
 		look := h.find(ctx, r, base)

@@ -47,9 +47,11 @@
 //	collapsing      concurrent misses of one URL reach the handler once. The others wait for the
 //	                first response's header only (CollapseWait at most): when it will be stored,
 //	                they read it as it streams; otherwise they go to the handler at once, and the
-//	                URL is not collapsed for a minute.
+//	                URL is not collapsed for a minute. HEAD, Range, Authorization and no-store
+//	                requests are not collapsed.
 //	failures        a backend that cannot be read or written sends requests to the handler (and
-//	                logs); the cache never fails a request.
+//	                logs); the cache never fails a request. After a backend that cannot be reached,
+//	                requests leave it alone for a second (doubling up to 30 s while it fails).
 //	headers         Age on every response from cache; Cache-Status (RFC 9211), such as
 //	                "cashews; hit; ttl=42", "cashews; fwd=uri-miss; stored" or
 //	                "cashews; fwd=uri-miss; collapsed".

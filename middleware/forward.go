@@ -137,6 +137,9 @@ func (h *handler) forward(w http.ResponseWriter, f *fetch) {
 		if revalidating {
 			fwd += "; fwd-status=" + strconv.Itoa(status)
 		}
+		if f.look.skip {
+			fwd += "; detail=backend-unavailable"
+		}
 		if capture {
 			fwd += "; stored"
 		}
@@ -297,6 +300,9 @@ func (h *handler) storable(r *http.Request, status int, hd http.Header, rl *rule
 // response has reached the client anyway.
 func (h *handler) store(ctx context.Context, r *http.Request, look lookup, resp *Response) {
 	now := h.now()
+	if look.skip || !h.gate.open(now) {
+		return
+	}
 	resp.StoredAt = now
 	rl := h.rulesOf(resp)
 	keep := h.cfg.keepStale
@@ -317,7 +323,7 @@ func (h *handler) store(ctx context.Context, r *http.Request, look lookup, resp 
 	vary, _ := varyNames(resp.Header)
 	if len(vary) == 0 {
 		if _, err := h.c.Set(ctx, base, Entry{Response: resp}, ttl, opts...); err != nil {
-			h.cfg.logger.Warn("cashews/middleware: store", "key", base, "err", err)
+			h.backendError(ctx, "store", base, err)
 		}
 		return
 	}
@@ -329,11 +335,11 @@ func (h *handler) store(ctx context.Context, r *http.Request, look lookup, resp 
 	}
 	vk := variantKey(base, variant, vary, r.Header)
 	if _, err := h.c.Set(ctx, vk, Entry{Response: resp}, ttl, opts...); err != nil {
-		h.cfg.logger.Warn("cashews/middleware: store", "key", vk, "err", err)
+		h.backendError(ctx, "store", vk, err)
 		return
 	}
 	if _, err := h.c.Set(ctx, base, Entry{Vary: vary, Variant: variant}, max(ttl, 24*time.Hour), opts...); err != nil {
-		h.cfg.logger.Warn("cashews/middleware: store", "key", base, "err", err)
+		h.backendError(ctx, "store", base, err)
 	}
 }
 

@@ -18,6 +18,16 @@ type lookup struct {
 	key   string    // where resp is (or would be) stored
 	index *Entry    // the URL's Vary index, when the response varies
 	miss  string    // the Cache-Status fwd value of a miss
+	skip  bool      // the backend is failing: neither read nor written
+}
+
+// backendError logs a failed read or write, once per pause of the gate when the backend cannot be
+// reached, and every time for other errors (a value that does not decode).
+func (h *handler) backendError(ctx context.Context, op, key string, err error) {
+	closed := h.gate.result(ctx, h.now(), err)
+	if closed || !unavailable(err) {
+		h.cfg.logger.Warn("cashews/middleware: "+op+" failed; requests go to the handler", "key", key, "err", err)
+	}
 }
 
 // baseKey is the key of the URL of r.
@@ -34,9 +44,12 @@ func (h *handler) baseKey(r *http.Request) string {
 // find reads what the cache holds for r at base. A backend error is logged and read as a miss: the
 // request goes to the handler, as it would without a cache.
 func (h *handler) find(ctx context.Context, r *http.Request, base string) lookup {
+	if !h.gate.open(h.now()) {
+		return lookup{key: base, miss: "uri-miss", skip: true}
+	}
 	e, found, err := cashews.Get[Entry](ctx, h.c, base)
 	if err != nil {
-		h.cfg.logger.Warn("cashews/middleware: read", "key", base, "err", err)
+		h.backendError(ctx, "read", base, err)
 	}
 	if !found {
 		return lookup{key: base, miss: "uri-miss"}
@@ -52,7 +65,7 @@ func (h *handler) find(ctx context.Context, r *http.Request, base string) lookup
 	vk := variantKey(base, e.Variant, e.Vary, r.Header)
 	v, found, err := cashews.Get[Entry](ctx, h.c, vk)
 	if err != nil {
-		h.cfg.logger.Warn("cashews/middleware: read", "key", vk, "err", err)
+		h.backendError(ctx, "read", vk, err)
 	}
 	if !found || v.Response == nil {
 		return lookup{key: vk, index: index, miss: "vary-miss"}
