@@ -94,4 +94,12 @@ func TestUnavailableBackendIsPaused(t *testing.T) {
 	get(t, srv.URL+"/p").want(t, 200, "v07") // a miss, stored
 	get(t, srv.URL+"/p").want(t, 200, "v07")
 	wantBackendCalls(5)
+
+	rs.Freeze() // a new failure pauses for a second again, not for the doubled pause of before
+	get(t, srv.URL+"/q").want(t, 200, "v08")
+	wantBackendCalls(6)
+	clk.Advance(time.Second)
+	get(t, srv.URL+"/q").want(t, 200, "v09")
+	wantBackendCalls(7)
+	rs.Thaw()
 }

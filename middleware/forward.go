@@ -324,6 +324,8 @@ func (h *handler) store(ctx context.Context, r *http.Request, look lookup, resp 
 	if len(vary) == 0 {
 		if _, err := h.c.Set(ctx, base, Entry{Response: resp}, ttl, opts...); err != nil {
 			h.backendError(ctx, "store", base, err)
+		} else {
+			h.gate.ok()
 		}
 		return
 	}

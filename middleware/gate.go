@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cashews-go/cashews"
@@ -15,11 +16,11 @@ import (
 // gate closes for a second (doubling while the backend keeps failing, up to maxGateWait) and requests
 // go straight to the handler, as on a miss, without storing. The first request after the pause tries
 // the backend again. Invalidations are always tried, since one that is skipped could leave a stale
-// response behind.
+// response behind. The hit path only loads two atomics.
 type gate struct {
-	mu    sync.Mutex
-	until time.Time     // closed until then
-	wait  time.Duration // the current pause; 0 when the backend works
+	until atomic.Int64 // closed until then (Unix nanoseconds)
+	wait  atomic.Int64 // the current pause (ns); 0 when the backend works
+	mu    sync.Mutex   // serialises closing
 }
 
 const (
@@ -29,30 +30,30 @@ const (
 
 // open reports whether the backend may be used at now.
 func (g *gate) open(now time.Time) bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return !now.Before(g.until)
+	return now.UnixNano() >= g.until.Load()
 }
 
-// result records the outcome of a backend call made at now for a request with context ctx; it
-// reports whether the error closed the gate (so the caller logs it once, not at every request).
-func (g *gate) result(ctx context.Context, now time.Time, err error) (closed bool) {
-	if err == nil {
-		g.mu.Lock()
-		g.wait = 0
-		g.mu.Unlock()
-		return false
+// ok records a call that worked.
+func (g *gate) ok() {
+	if g.wait.Load() != 0 {
+		g.wait.Store(0)
 	}
+}
+
+// fail records a failed call made at now for a request with context ctx; it reports whether the
+// error closed the gate (so the caller logs it once, not at every request).
+func (g *gate) fail(ctx context.Context, now time.Time, err error) (closed bool) {
 	if ctx.Err() != nil || !unavailable(err) {
 		return false // the client went away, or one value is bad: not the backend's fault
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if now.Before(g.until) {
+	if now.UnixNano() < g.until.Load() {
 		return false // another request closed it already
 	}
-	g.wait = min(max(2*g.wait, minGateWait), maxGateWait)
-	g.until = now.Add(g.wait)
+	wait := min(max(2*time.Duration(g.wait.Load()), minGateWait), maxGateWait)
+	g.wait.Store(int64(wait))
+	g.until.Store(now.Add(wait).UnixNano())
 	return true
 }
 

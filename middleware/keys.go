@@ -24,7 +24,7 @@ type lookup struct {
 // backendError logs a failed read or write, once per pause of the gate when the backend cannot be
 // reached, and every time for other errors (a value that does not decode).
 func (h *handler) backendError(ctx context.Context, op, key string, err error) {
-	closed := h.gate.result(ctx, h.now(), err)
+	closed := h.gate.fail(ctx, h.now(), err)
 	if closed || !unavailable(err) {
 		h.cfg.logger.Warn("cashews/middleware: "+op+" failed; requests go to the handler", "key", key, "err", err)
 	}
@@ -50,6 +50,8 @@ func (h *handler) find(ctx context.Context, r *http.Request, base string) lookup
 	e, found, err := cashews.Get[Entry](ctx, h.c, base)
 	if err != nil {
 		h.backendError(ctx, "read", base, err)
+	} else {
+		h.gate.ok()
 	}
 	if !found {
 		return lookup{key: base, miss: "uri-miss"}
