@@ -163,7 +163,7 @@ func (h *handler) serveCacheable(w http.ResponseWriter, r *http.Request) {
 		len(r.Header["Range"]) == 0
 	for attempt := 0; ; attempt++ {
 		now := h.now()
-		look := h.find(ctx, r, base)
+		look := h.find(ctx, r, base, now)
 		var stored *Response // a stored response to revalidate or to cover an error
 		if resp := look.resp; resp != nil {
 			rl := h.rulesOf(resp)

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/cashews-go/cashews"
 )
@@ -41,10 +42,10 @@ func (h *handler) baseKey(r *http.Request) string {
 	return h.cfg.prefix + r.URL.EscapedPath() + " " + part
 }
 
-// find reads what the cache holds for r at base. A backend error is logged and read as a miss: the
+// find reads what the cache holds for r at base, at now. A backend error is logged and read as a miss: the
 // request goes to the handler, as it would without a cache.
-func (h *handler) find(ctx context.Context, r *http.Request, base string) lookup {
-	if !h.gate.open(h.now()) {
+func (h *handler) find(ctx context.Context, r *http.Request, base string, now time.Time) lookup {
+	if !h.gate.open(now) {
 		return lookup{key: base, miss: "uri-miss", skip: true}
 	}
 	e, found, err := cashews.Get[Entry](ctx, h.c, base)
