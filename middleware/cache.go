@@ -185,7 +185,7 @@ func (h *handler) serveCacheable(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "not in cache (only-if-cached)", http.StatusGatewayTimeout)
 			return
 		}
-		f := &fetch{r: r, look: look, stored: stored, reqCC: reqCC, collapsible: collapsible}
+		f := &fetch{r: r, base: base, look: look, stored: stored, reqCC: reqCC, collapsible: collapsible}
 		if collapsible && attempt == 0 {
 			fl, leader := h.flights.join(base, h.cfg.maxBody, now)
 			switch {
@@ -221,7 +221,7 @@ func (h *handler) revalidateInBackground(r *http.Request, base string, look look
 			}
 		}()
 		req = req.WithContext(valuesOf{Context: bg, values: r.Context()})
-		h.forward(&discard{}, &fetch{r: req, look: look, stored: look.resp, flight: fl, background: true})
+		h.forward(&discard{}, &fetch{r: req, base: base, look: look, stored: look.resp, flight: fl, background: true})
 	})
 	if !started {
 		fl.publish(outcomeLookup)

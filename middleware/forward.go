@@ -15,6 +15,7 @@ import (
 // fetch is one request on its way to the handler.
 type fetch struct {
 	r           *http.Request
+	base        string // the URL's key: flights and pass marks go by it
 	look        lookup
 	stored      *Response  // a stored response to revalidate, or to cover an error with
 	reqCC       directives // the request's directives
@@ -33,7 +34,7 @@ func (h *handler) forward(w http.ResponseWriter, f *fetch) {
 	revalidating := f.stored != nil && h.rulesOf(f.stored).validator
 	fl := f.flight
 	if fl == nil {
-		fl = newFlight(f.look.key, h.cfg.maxBody) // private: only this request reads it
+		fl = newFlight(f.base, h.cfg.maxBody) // private: only this request reads it
 	}
 	defer func() {
 		// On every way out, a panic included: end the body, release the followers, and let later
@@ -90,7 +91,7 @@ func (h *handler) forward(w http.ResponseWriter, f *fetch) {
 	rec.onOverflow = func() {
 		h.flights.remove(fl)
 		if f.collapsible {
-			h.flights.setPass(f.look.key, h.now().Add(passTime))
+			h.flights.setPass(f.base, h.now().Add(passTime))
 		}
 	}
 	rec.onHeader = func(status int) (toClient, capture bool) {
@@ -123,7 +124,7 @@ func (h *handler) forward(w http.ResponseWriter, f *fetch) {
 			fl.publish(outcomePass)
 			h.flights.remove(fl)
 			if f.collapsible {
-				h.flights.setPass(f.look.key, respTime.Add(passTime))
+				h.flights.setPass(f.base, respTime.Add(passTime))
 			}
 		}
 		if f.background {
@@ -180,7 +181,7 @@ func (h *handler) forward(w http.ResponseWriter, f *fetch) {
 		}
 		h.store(sctx, r, f.look, stored)
 		if f.collapsible {
-			h.flights.clearPass(f.look.key)
+			h.flights.clearPass(f.base)
 		}
 	}
 }
