@@ -237,6 +237,12 @@ func (f *flight) write(p []byte) (overflow bool) {
 	if f.done || f.failed {
 		return false
 	}
+	if !f.whole && f.followers == 0 {
+		// Too big to store and nobody reads it (no follower can join any more): keep nothing.
+		f.end += int64(len(p))
+		f.base, f.chunks = f.end, nil
+		return false
+	}
 	if n := len(f.chunks); n > 0 && cap(f.chunks[n-1])-len(f.chunks[n-1]) >= len(p) {
 		// Appending past len leaves the bytes followers may hold untouched.
 		f.chunks[n-1] = append(f.chunks[n-1], p...)
