@@ -347,7 +347,7 @@ func TestDuplicateDirectivesNeverStore(t *testing.T) {
 				w.Header().Set("Set-Cookie", "session="+r.Header.Get("X-User"))
 				io.WriteString(w, "page of "+r.Header.Get("X-User"))
 			}}
-			srv := serve(t, c, o, StoreSetCookie(true))
+			srv := serve(t, c, o)
 			get(t, srv.URL+"/account", "X-User", "alice", "Cookie", "a=1").want(t, 200, "page of alice")
 			r := get(t, srv.URL+"/account", "X-User", "bob", "Cookie", "b=1")
 			r.want(t, 200, "page of bob")
@@ -355,6 +355,9 @@ func TestDuplicateDirectivesNeverStore(t *testing.T) {
 				t.Fatalf("bob got Set-Cookie %q", got)
 			}
 			wantCalls(t, o, 2)
+			if n, err := c.KeysCount(context.Background()); err != nil || n != 0 {
+				t.Fatalf("keys stored: %d, %v; want none", n, err)
+			}
 		})
 	}
 }
