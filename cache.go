@@ -40,9 +40,10 @@ type route struct {
 	prefix   string
 	url      string // redacted, for middlewares and errors
 	backend  backends.Backend
-	goValues bool          // the backend keeps Go values; format is nil
-	format   *codec.Format // encodes values for a byte backend
-	disabled atomic.Uint64 // commandMask of disabled commands
+	tagger   backends.Tagger // the backend's tags (through suppression when it applies); nil: none
+	goValues bool            // the backend keeps Go values; format is nil
+	format   *codec.Format   // encodes values for a byte backend
+	disabled atomic.Uint64   // commandMask of disabled commands
 }
 
 // Option configures a Cache.
@@ -210,8 +211,13 @@ func (c *Cache) add(b backends.Backend, name, prefix string, cp commonParams) er
 		r.disabled.Store(uint64(allCommands))
 	}
 	r.backend = b
+	r.tagger, _ = b.(backends.Tagger)
 	if cp.suppress {
-		r.backend = &suppressed{Backend: b, cache: c, name: name}
+		s := &suppressed{Backend: b, cache: c, name: name}
+		r.backend = s
+		if r.tagger != nil {
+			r.tagger = suppressedTagger{s, r.tagger}
+		}
 	}
 
 	c.mu.Lock()

@@ -58,12 +58,20 @@
 // releases or extends it, and a lock whose TTL ran out is not released by its old owner.
 // [Cache.WithLock] runs a function under a lock.
 //
+// # Tags
+//
+// [Tags] attaches tags to a Set or to the results of a wrapped function; [Cache.DeleteTags] removes
+// every key that carries one of them. A key carries the tags of the write that stored its current
+// value, and a DeleteTags that starts after such a write returned always finds it, on every backend,
+// whatever its bounds and eviction: each backend keeps tags itself (backends.Tagger), never as
+// entries that eviction could drop.
+//
 // # Disabling and middlewares
 //
 // [Cache.Disable] turns commands off for the whole Cache, [WithDisabled] for one context (a request
 // can run with the cache off). [Cache.Use] adds middlewares around every command; they run in the
-// order added, the first outermost. [LogMiddleware] logs commands with log/slog; [Cache.OnCommand]
-// adds callbacks.
+// order added, the first outermost, and see each command as a read-only [Call]. [LogMiddleware]
+// logs commands with log/slog; [Cache.OnCommand] adds callbacks.
 //
 // # Concurrency and lifetime
 //

@@ -84,8 +84,21 @@ func Lookup(scheme string) (Factory, error) {
 // ErrUnknownScheme is wrapped by the error for a setup URL whose scheme no imported backend registered.
 var ErrUnknownScheme = errors.New("cashews: unknown scheme")
 
-// ParseURL parses a setup URL and checks that it has a scheme and no repeated query parameter.
+// ParseURL parses a setup URL and checks that it has a scheme, no fragment and no repeated query
+// parameter.
 func ParseURL(raw string) (*url.URL, *Params, error) {
+	if raw == "" {
+		return nil, nil, fmt.Errorf("cashews: setup URL is empty (want mem://, redis://, disk://...)")
+	}
+	if strings.Contains(raw, "#") {
+		// The URL is not echoed: an unencoded # in a password starts the fragment, so the text
+		// around it may hold part of the password.
+		scheme, _, _ := strings.Cut(raw, ":")
+		if len(scheme) > 16 || strings.ContainsAny(scheme, "/@#?") {
+			scheme = "?"
+		}
+		return nil, nil, fmt.Errorf("cashews: setup URL of scheme %q has a fragment (#...), which no backend reads; write a # in a value as %%23", scheme)
+	}
 	u, err := url.Parse(raw)
 	if err != nil {
 		var ue *url.Error
@@ -97,6 +110,7 @@ func ParseURL(raw string) (*url.URL, *Params, error) {
 	if u.Scheme == "" {
 		return nil, nil, fmt.Errorf("cashews: setup URL %q has no scheme (want mem://, redis://, disk://...)", redact(raw))
 	}
+
 	q, err := url.ParseQuery(u.RawQuery)
 	if err != nil {
 		return nil, nil, fmt.Errorf("cashews: setup URL %q: query: %w", redact(raw), err)
@@ -112,6 +126,7 @@ func ParseURL(raw string) (*url.URL, *Params, error) {
 // Redact returns the URL with any password and secret replaced by "xxxxx", for logs and errors.
 func Redact(u *url.URL) string {
 	r := *u
+	r.ForceQuery = false // "mem://?" is "mem://"
 	if _, has := r.User.Password(); has {
 		r.User = url.UserPassword(r.User.Username(), "xxxxx")
 	}
@@ -141,7 +156,7 @@ func Redact(u *url.URL) string {
 		r.RawQuery = b.String()
 	}
 	s := r.String()
-	if r.Opaque == "" && !strings.HasPrefix(s, r.Scheme+"://") {
+	if r.Scheme != "" && r.Opaque == "" && !strings.HasPrefix(s, r.Scheme+"://") {
 		s = r.Scheme + "://" + strings.TrimPrefix(s, r.Scheme+":") // "mem://" prints as "mem:"
 	}
 	return s

@@ -58,9 +58,18 @@ func TestKitCatchesMutants(t *testing.T) {
 		{"close-twice-fails", "GoValues", "Close"},
 		{"window-keeps-boundary", "GoValues", "SliceIncrBoundary"},
 		{"bits-wrap", "GoValues", "BitsSaturate"},
+		{"bits-lsb-first", "GoValues", "BitsLayout"},
+		{"sliceincr-zero-limit", "GoValues", "SliceIncrInvalid"},
 		{"setifabsent-always", "GoValues", "SetModes|SetIfAbsentRace"},
 		{"setpop-keeps", "GoValues", "SetPop"},
 		{"no-byte-copy", "Bytes", "ByteValuesOwned"},
+		{"delete-keeps-tags", "GoValues", "TagsDelete|TagsLeaveNothing"},
+		{"set-keeps-tags", "GoValues", "TagsOverwrite|TagsLeaveNothing"},
+		{"expire-drops-tags", "GoValues", "TagsExpire"},
+		{"expired-keeps-tags", "GoValues", "TagsExpire"},
+		{"orphan-tags", "GoValues", "TagsLeaveNothing"},
+		{"tags-race", "GoValues", "TagsConcurrent"},
+		{"delete-keeps-tags", "BytesRealTime", "TagsDelete"},
 		{"unlock-ignores-token", "BytesRealTime", "LockExpiry"},
 	} {
 		t.Run(m.mutant+"/"+m.harness, func(t *testing.T) {

@@ -7,6 +7,8 @@ var cases = []testCase{
 		rule: "KeysCount counts every live key (values, sets, counters, locks) exactly; a new backend is empty; an expired key may be counted only until it is collected"},
 	{name: "Clear", exclusive: true, run: testClear,
 		rule: "Clear removes every key of every kind, and the backend stays usable"},
+	{name: "TagsLeaveNothing", exclusive: true, run: testTagsLeaveNothing,
+		rule: "the bookkeeping of tags goes when its keys go (deleted through a tag, Delete, DeleteMany, DeleteMatch, overwritten, expired): KeysCount then counts nothing of it, and Scan never yields it"},
 
 	// Values and TTLs.
 	{name: "Miss", run: testMiss,
@@ -107,6 +109,8 @@ var cases = []testCase{
 		rule: "IncrBits saturates at 2^size-1 and at 0"},
 	{name: "BitsInvalid", run: testBitsInvalid,
 		rule: "a bit size outside 1..63 or a negative index is an error wrapping ErrInvalidArgument"},
+	{name: "BitsLayout", run: testBitsLayout,
+		rule: "bit arrays have one layout, Redis' BITFIELD: counter i of size s is bits i*s..i*s+s-1, most significant first, bit 0 the top bit of byte 0, so writes of one size read back with another"},
 	{name: "BitsLargeIndex", run: testBitsLargeIndex,
 		rule: "counters at large indexes (1,000,000) work"},
 
@@ -117,8 +121,22 @@ var cases = []testCase{
 		rule: "the window is (now-window, now]: an event exactly at now-window is forgotten, one just after it is counted"},
 	{name: "SliceIncrConcurrent", run: testSliceIncrConcurrent,
 		rule: "SliceIncr is atomic: racing calls record exactly limit events, even at the same instant"},
+	{name: "SliceIncrInvalid", run: testSliceIncrInvalid,
+		rule: "SliceIncr with a window or a limit that is not positive (a limit of 0 included) fails with an error wrapping ErrInvalidArgument and changes nothing"},
 	{name: "SliceIncrExpiry", run: testSliceIncrExpiry,
 		rule: "a sliding-window key expires window after its last event"},
+
+	// Tags (backends.Tagger).
+	{name: "Tags", run: testTags,
+		rule: "DeleteTags removes exactly the keys that carry one of its tags and returns how many; TagKeys lists them; a SetTagged that does not write attaches no tag"},
+	{name: "TagsOverwrite", run: testTagsOverwrite,
+		rule: "a key carries the tags of the write that stored its current value: Set, SetMany or SetTagged of the key replace them, so DeleteTags of an old tag leaves the new value"},
+	{name: "TagsDelete", run: testTagsDelete,
+		rule: "Delete, DeleteMany and DeleteMatch end a key's tags: the key written again without them survives DeleteTags"},
+	{name: "TagsExpire", run: testTagsExpire,
+		rule: "expiry ends a key's tags; Expire and Incr keep them for as long as the key lives, so DeleteTags removes a tagged key whose TTL was removed or that was incremented"},
+	{name: "TagsConcurrent", run: testTagsConcurrent,
+		rule: "a DeleteTags that starts after a SetTagged returned removes its key, whatever other writes and DeleteTags run at the same time; no race leaves a tagged key that a later DeleteTags misses"},
 
 	// Lifecycle.
 	{name: "Context", run: testContext,

@@ -128,7 +128,7 @@ func (b *Backend) Set(ctx context.Context, key string, value any, ttl time.Durat
 	var st *stmt
 	switch mode {
 	case backends.SetAlways:
-		st = s.put
+		st = s.putValue
 	case backends.SetIfAbsent:
 		st = s.putIfAbsent
 	case backends.SetIfPresent:
@@ -138,7 +138,7 @@ func (b *Backend) Set(ctx context.Context, key string, value any, ttl time.Durat
 	}
 	now := b.now()
 	size := len(key) + len(v)
-	res, err := st.ExecContext(ctx, []byte(key), now, kindString, v, expireAt(now, ttl), b.stamp(now), size)
+	res, err := st.ExecContext(ctx, []byte(key), now, kindString, v, expireAt(now, ttl), b.stamp(now), size, 0)
 	if err != nil {
 		return false, b.fail("set", err)
 	}
@@ -174,13 +174,13 @@ func (b *Backend) SetMany(ctx context.Context, items []backends.Item) error {
 	for si, idx := range b.group(len(items), func(i int) string { return items[i].Key }) {
 		s := b.shards[si]
 		size := 0
-		err := s.tx(ctx, []*stmt{s.put}, func(tx *sql.Tx) error {
-			st := s.put.in(ctx, tx)
+		err := s.tx(ctx, []*stmt{s.putValue}, func(tx *sql.Tx) error {
+			st := s.putValue.in(ctx, tx)
 			now := b.now()
 			for _, i := range idx {
 				it := items[i]
 				sz := len(it.Key) + len(vals[i])
-				if _, err := st.ExecContext(ctx, []byte(it.Key), now, kindString, vals[i], expireAt(now, it.TTL), b.stamp(now), sz); err != nil {
+				if _, err := st.ExecContext(ctx, []byte(it.Key), now, kindString, vals[i], expireAt(now, it.TTL), b.stamp(now), sz, 0); err != nil {
 					return err
 				}
 				size += sz

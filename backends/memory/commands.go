@@ -23,8 +23,9 @@ func wrongType(key string, k kind) error {
 	return fmt.Errorf("cashews: memory backend: key %q holds %s: %w", key, k, backends.ErrWrongType)
 }
 
-// prepare checks a value to store and returns what to keep and its size.
-func (b *Backend) prepare(key string, value any) (any, int64, error) {
+// prepare checks a value to store and returns what to keep and its size. extra is what the entry
+// costs beyond its key and value (its tags).
+func (b *Backend) prepare(key string, value any, extra int64) (any, int64, error) {
 	if b.copy {
 		switch v := value.(type) {
 		case []byte:
@@ -39,7 +40,7 @@ func (b *Backend) prepare(key string, value any) (any, int64, error) {
 		return value, 0, nil
 	}
 	size := b.valueSize(value)
-	if cost := int64(len(key)) + size + EntryOverhead; cost > b.maxBytes {
+	if cost := int64(len(key)) + size + EntryOverhead + extra; cost > b.maxBytes {
 		return nil, 0, fmt.Errorf("cashews: memory backend: entry for key %q takes %d bytes, more than max_bytes=%d: %w", key, cost, b.maxBytes, backends.ErrInvalidArgument)
 	}
 	return value, size, nil
@@ -121,14 +122,15 @@ func (b *Backend) Set(_ context.Context, key string, value any, ttl time.Duratio
 	if mode > backends.SetIfPresent {
 		return false, fmt.Errorf("cashews: memory backend: unknown set mode %d: %w", mode, backends.ErrInvalidArgument)
 	}
-	value, size, err := b.prepare(key, value)
+	value, size, err := b.prepare(key, value, 0)
 	if err != nil {
 		return false, err
 	}
-	return b.set(key, value, size, ttl, mode), nil
+	return b.set(key, value, size, ttl, mode, nil), nil
 }
 
-func (b *Backend) set(key string, value any, size int64, ttl time.Duration, mode backends.SetMode) bool {
+// set stores value at key with ttl and tags (nil: none) when mode allows it.
+func (b *Backend) set(key string, value any, size int64, ttl time.Duration, mode backends.SetMode, tags *tagSet) bool {
 	c := clockReader{b: b}
 	s := b.shardFor(key)
 	s.mu.Lock()
@@ -145,6 +147,9 @@ func (b *Backend) set(key string, value any, size int64, ttl time.Duration, mode
 	} else {
 		e = b.renewLocked(s, e, key, kindValue, value, size, exp)
 	}
+	if e.tags != nil || tags != nil {
+		b.setTagsLocked(s, e, tags)
+	}
 	b.wrote(s, e, &c)
 	return true
 }
@@ -160,14 +165,14 @@ func (b *Backend) SetMany(_ context.Context, items []backends.Item) error {
 		if err := checkTTL(it.TTL); err != nil {
 			return fmt.Errorf("%w (key %q)", err, it.Key)
 		}
-		v, size, err := b.prepare(it.Key, it.Value)
+		v, size, err := b.prepare(it.Key, it.Value, 0)
 		if err != nil {
 			return err
 		}
 		values[i], sizes[i] = v, size
 	}
 	for i, it := range items {
-		b.set(it.Key, values[i], sizes[i], it.TTL, backends.SetAlways)
+		b.set(it.Key, values[i], sizes[i], it.TTL, backends.SetAlways, nil)
 	}
 	return nil
 }
@@ -484,15 +489,21 @@ func (b *Backend) clear() {
 		s := &b.shards[i]
 		s.mu.Lock()
 		var bytes int64
-		if b.maxBytes > 0 {
+		if b.maxBytes > 0 || s.tagged > 0 {
 			for _, e := range s.m {
 				bytes += e.cost()
+				if e.tags != nil {
+					b.unindexLocked(e.key, e.tags)
+				}
 			}
+		}
+		if b.maxBytes == 0 {
+			bytes = 0
 		}
 		b.count.Add(-int64(len(s.m)))
 		b.bytes.Add(-bytes)
 		s.m = nil
-		s.head, s.tail, s.hand, s.withTTL = nil, nil, nil, 0
+		s.head, s.tail, s.hand, s.withTTL, s.tagged = nil, nil, nil, 0, 0
 		s.mu.Unlock()
 	}
 }
@@ -509,11 +520,11 @@ func (b *Backend) SetLock(_ context.Context, key, token string, ttl time.Duratio
 	if b.copy {
 		v = []byte(token)
 	}
-	v, size, err := b.prepare(key, v)
+	v, size, err := b.prepare(key, v, 0)
 	if err != nil {
 		return false, err
 	}
-	return b.set(key, v, size, ttl, backends.SetIfAbsent), nil
+	return b.set(key, v, size, ttl, backends.SetIfAbsent, nil), nil
 }
 
 func checkLockTTL(ttl time.Duration) error {

@@ -40,8 +40,8 @@
 // and numbers (24 for time.Time), and otherwise an estimate: a reflect walk that adds the value's own
 // size to the bytes its strings, slices, maps and pointers reach, looking into at most 8 elements of
 // each container (and extrapolating to the rest), 8 levels deep and 256 values in all, so that its
-// cost is bounded whatever the value. Sets, bit arrays and sliding windows count their members and
-// words. A value whose entry alone would exceed max_bytes is rejected with an error wrapping
+// cost is bounded whatever the value. Sets, bit arrays and sliding windows count their members, bytes
+// and events. A value whose entry alone would exceed max_bytes is rejected with an error wrapping
 // [backends.ErrInvalidArgument]. [Backend.ValueSize] returns the value's size (without key and
 // overhead).
 //

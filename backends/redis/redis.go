@@ -150,6 +150,7 @@ type Backend struct {
 	closed    atomic.Bool
 	closeOnce sync.Once
 	seq       atomic.Uint64
+	tagsSeen  atomic.Bool // tags are in use: writes end a key's tags (see tags.go)
 	hits      counter
 	misses    counter
 }

@@ -56,14 +56,6 @@ if created then
 end
 return redis.call('GET', KEYS[1])`)
 
-	// persistScript: remove the TTL of an existing key and report whether it exists.
-	persistScript = newScript("expire", `
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  redis.call('PERSIST', KEYS[1])
-  return 1
-end
-return 0`)
-
 	// unlockScript: delete the lock only when it holds the token. A key of another type is not
 	// held by the token.
 	// ARGV: token.
