@@ -203,15 +203,15 @@ func (f *flight) hasFollowers() bool {
 }
 
 // attach adds a follower with request header reqHeader, if it may read the response from the start:
-// the response is still whole, its handler still runs for someone, and the request selects the same
-// variant.
+// the response is still whole, complete or with a handler that still runs, and the request selects
+// the same variant.
 func (f *flight) attach(reqHeader http.Header) bool {
 	if len(f.vary) > 0 && variantOf(reqHeader, f.vary) != f.variant {
 		return false
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if !f.whole || f.failed || f.cancelled {
+	if !f.whole || f.failed || (f.cancelled && !f.done) {
 		return false
 	}
 	f.followers++

@@ -605,3 +605,33 @@ func TestCollapsedFollowerOfAnotherVariant(t *testing.T) {
 	leader.rest(t)
 	wantCalls(t, o, 2)
 }
+
+// A complete response may still be read by a late follower after its handler's context was
+// cancelled (the leader left and the last follower finished), until the flight is removed.
+func TestLateFollowerOfACompleteFlight(t *testing.T) {
+	f := newFlight("k", 100)
+	cancelled := false
+	f.setCancel(func() { cancelled = true })
+	f.publishStream(&Response{Status: 200, Header: http.Header{}}, nil, "", "miss")
+	if !f.attach(http.Header{}) {
+		t.Fatal("attach refused")
+	}
+	f.write([]byte("body"))
+	f.leaderLeft()
+	if _, whole := f.finish(true); !whole {
+		t.Fatal("finish: not whole")
+	}
+	f.detach()
+	if !cancelled {
+		t.Fatal("handler context not cancelled with the leader gone and no follower left")
+	}
+	if !f.attach(http.Header{}) {
+		t.Fatal("a late follower of a complete response was refused")
+	}
+	if bufs, _, state, _ := f.read(0); len(bufs) != 1 || string(bufs[0]) != "body" || state != readMore {
+		t.Fatalf("late follower read %q, %v", bufs, state)
+	}
+	if _, _, state, _ := f.read(4); state != readDone {
+		t.Fatalf("late follower at the end: %v, want readDone", state)
+	}
+}
