@@ -14,6 +14,7 @@ import (
 	_ "github.com/cashews-go/cashews/backends/memory" // registers mem://
 	"github.com/cashews-go/cashews/codec"
 	"github.com/cashews-go/cashews/internal/flight"
+	"github.com/cashews-go/cashews/internal/quote"
 )
 
 // Cache routes each key to a backend by the longest matching prefix and runs the commands of the
@@ -222,7 +223,7 @@ func (c *Cache) add(b backends.Backend, name, prefix string, cp commonParams) er
 	old := c.routeList()
 	for _, o := range old {
 		if o.prefix == prefix {
-			return fmt.Errorf("cashews: a backend (%s) is already set up for prefix %q", o.url, prefix)
+			return fmt.Errorf("cashews: a backend (%s) is already set up for prefix %s", o.url, quote.String(prefix))
 		}
 	}
 	routes := append(append([]*route(nil), old...), r)
@@ -243,7 +244,7 @@ func (c *Cache) route(key string) (*route, error) {
 	if c.closed.Load() {
 		return nil, ErrClosed
 	}
-	return nil, fmt.Errorf("%w %q: set up a backend without a prefix or with a prefix of this key", ErrNoBackend, key)
+	return nil, fmt.Errorf("%w %s: set up a backend without a prefix or with a prefix of this key", ErrNoBackend, quote.String(key))
 }
 
 // Close closes every backend, stops the background work of the Cache (early refreshes) and waits for

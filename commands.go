@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cashews-go/cashews/backends"
+	"github.com/cashews-go/cashews/internal/quote"
 	"github.com/cashews-go/cashews/strategies"
 )
 
@@ -113,7 +114,7 @@ func (c *Cache) set(ctx context.Context, r *route, key string, v any, ttl time.D
 	}
 	for _, tag := range sc.tags {
 		if _, err := r.backend.SetAdd(ctx, tagKey(tag), ttl, key); err != nil {
-			return true, fmt.Errorf("cashews: set: tag %q of %q: %w", tag, key, err)
+			return true, fmt.Errorf("cashews: set: tag %s of %s: %w", quote.String(tag), quote.String(key), err)
 		}
 	}
 	return true, nil
@@ -556,7 +557,7 @@ func (c *Cache) DeleteTags(ctx context.Context, tags ...string) (int, error) {
 		for _, tag := range tags {
 			members, err := r.backend.SetMembers(ctx, tagKey(tag))
 			if err != nil {
-				return total, fmt.Errorf("cashews: delete tags: %q on %s: %w", tag, r.url, err)
+				return total, fmt.Errorf("cashews: delete tags: %s on %s: %w", quote.String(tag), r.url, err)
 			}
 			keys := append(members, tagKey(tag))
 			res, err := c.exec(ctx, r, Call{Command: CmdDeleteMany, Keys: keys}, func(ctx context.Context) (Result, error) {
@@ -583,7 +584,7 @@ func (c *Cache) TagKeys(ctx context.Context, tag string) ([]string, error) {
 		}
 		members, err := r.backend.SetMembers(ctx, tagKey(tag))
 		if err != nil {
-			return out, fmt.Errorf("cashews: tag keys: %q on %s: %w", tag, r.url, err)
+			return out, fmt.Errorf("cashews: tag keys: %s on %s: %w", quote.String(tag), r.url, err)
 		}
 		if len(members) == 0 {
 			continue

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/cashews-go/cashews/internal/quote"
 	"github.com/cashews-go/cashews/strategies"
 )
 
@@ -71,12 +72,12 @@ func (s *entries[R]) Get(ctx context.Context, key string) (*strategies.Entry, bo
 	}
 	data, ok := v.([]byte)
 	if !ok {
-		return nil, false, fmt.Errorf("%w: %s returned %T for %q, want []byte", ErrWrongType, r.url, v, key)
+		return nil, false, fmt.Errorf("%w: %s returned %T for %s, want []byte", ErrWrongType, r.url, v, quote.String(key))
 	}
 	var w wire[R]
 	if err := r.format.Decode(key, data, &w); err != nil {
 		if errors.Is(err, ErrTampered) {
-			return nil, false, fmt.Errorf("cashews: decode %q from %s: %w", key, r.url, err)
+			return nil, false, fmt.Errorf("cashews: decode %s from %s: %w", quote.String(key), r.url, err)
 		}
 		// A value in an older or foreign layout that does not even parse: recompute it.
 		return nil, false, nil
@@ -126,7 +127,7 @@ func (s *entries[R]) Set(ctx context.Context, key string, e *strategies.Entry, t
 		} else if e.Value != nil {
 			rv, ok := e.Value.(R)
 			if !ok {
-				return false, fmt.Errorf("%w: entry value %T for %q, want %v", ErrWrongType, e.Value, key, reflect.TypeFor[R]())
+				return false, fmt.Errorf("%w: entry value %T for %s, want %v", ErrWrongType, e.Value, quote.String(key), reflect.TypeFor[R]())
 			}
 			w.V = rv
 		}

@@ -7,6 +7,8 @@ import (
 	"iter"
 	"reflect"
 	"time"
+
+	"github.com/cashews-go/cashews/internal/quote"
 )
 
 // Get returns the value stored at key as a T. A miss is (zero, false, nil): a missing key, an expired
@@ -107,7 +109,7 @@ func GetOrSet[T any](ctx context.Context, c *Cache, key string, ttl time.Duratio
 	})
 	t, ok := res.(T)
 	if !ok && res != nil {
-		return t, fmt.Errorf("%w: concurrent GetOrSet for %q with another type (%T)", ErrWrongType, key, res)
+		return t, fmt.Errorf("%w: concurrent GetOrSet for %s with another type (%T)", ErrWrongType, quote.String(key), res)
 	}
 	return t, err
 }
@@ -119,7 +121,7 @@ func (r *route) encode(key string, v any) (any, error) {
 	}
 	b, err := r.format.Encode(key, v)
 	if err != nil {
-		return nil, fmt.Errorf("cashews: encode %q for %s: %w", key, r.url, err)
+		return nil, fmt.Errorf("cashews: encode %s for %s: %w", quote.String(key), r.url, err)
 	}
 	return b, nil
 }
@@ -135,10 +137,10 @@ func decode[T any](r *route, key string, v any) (T, error) {
 	}
 	data, ok := v.([]byte)
 	if !ok {
-		return t, fmt.Errorf("%w: %s returned %T for %q, want []byte", ErrWrongType, r.url, v, key)
+		return t, fmt.Errorf("%w: %s returned %T for %s, want []byte", ErrWrongType, r.url, v, quote.String(key))
 	}
 	if err := r.format.Decode(key, data, &t); err != nil {
-		return t, fmt.Errorf("cashews: decode %q from %s: %w", key, r.url, err)
+		return t, fmt.Errorf("cashews: decode %s from %s: %w", quote.String(key), r.url, err)
 	}
 	return t, nil
 }
@@ -153,7 +155,7 @@ func convert[T any](key string, v any) (T, error) {
 		case reflect.Interface, reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan:
 			return t, nil
 		}
-		return t, fmt.Errorf("%w: value at %q is nil, not %v", ErrWrongType, key, rt)
+		return t, fmt.Errorf("%w: value at %s is nil, not %v", ErrWrongType, quote.String(key), rt)
 	}
 	rv := reflect.ValueOf(v)
 	dst := reflect.ValueOf(&t).Elem()
@@ -179,5 +181,5 @@ func convert[T any](key string, v any) (T, error) {
 			return t, nil
 		}
 	}
-	return t, fmt.Errorf("%w: value at %q is %T, not %v", ErrWrongType, key, v, rt)
+	return t, fmt.Errorf("%w: value at %s is %T, not %v", ErrWrongType, quote.String(key), v, rt)
 }

@@ -11,9 +11,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
+	"modernc.org/sqlite" // also registers the database/sql driver "sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/cashews-go/cashews/backends"
+	"github.com/cashews-go/cashews/internal/quote"
 )
 
 func init() {
@@ -83,7 +85,7 @@ func New(opts Options) (*Backend, error) {
 	}
 	dir, err := filepath.Abs(o.Dir)
 	if err != nil {
-		return nil, fmt.Errorf("cashews: disk: directory %q: %w", o.Dir, err)
+		return nil, fmt.Errorf("cashews: disk: directory %s: %w", quote.String(o.Dir), err)
 	}
 	o.Dir = dir
 	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
@@ -338,7 +340,7 @@ func (b *Backend) Cull(ctx context.Context) (int, error) {
 		n, err := b.cullShard(ctx, s, true)
 		total += n
 		if err != nil {
-			return total, b.fail("cull", err)
+			return total, b.fail("cull", s, "", err)
 		}
 	}
 	return total, nil
@@ -596,9 +598,35 @@ func (b *Backend) begin(ctx context.Context) (context.Context, context.CancelFun
 }
 
 // fail wraps the error of a command.
-func (b *Backend) fail(op string, err error) error {
+// fail wraps the error of the command op on shard s (nil when it is not about one shard) for key
+// ("" when it has none). An error that says the shard stayed locked or busy, after the busy
+// timeout, matches [backends.ErrUnavailable], and the driver's error stays matchable.
+func (b *Backend) fail(op string, s *shard, key string, err error) error {
 	if b.closed.Load() {
 		return fmt.Errorf("cashews: disk: %s: %w", op, backends.ErrClosed)
 	}
+	if key != "" {
+		op += " " + quote.String(key)
+	}
+	if s != nil {
+		op += fmt.Sprintf(" (shard %d, %s)", s.index, s.path)
+	}
+	if isBusy(err) {
+		return fmt.Errorf("cashews: disk: %s: %w: %w", op, backends.ErrUnavailable, err)
+	}
 	return fmt.Errorf("cashews: disk: %s: %w", op, err)
+}
+
+// isBusy reports whether err is SQLite's SQLITE_BUSY or SQLITE_LOCKED (in any of their extended
+// forms): another connection held a lock the command needed for longer than it could wait.
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code() & 0xff {
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+		return true
+	}
+	return false
 }

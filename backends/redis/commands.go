@@ -10,6 +10,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/cashews-go/cashews/backends"
+	"github.com/cashews-go/cashews/internal/quote"
 )
 
 const (
@@ -50,7 +51,7 @@ func toBytes(key string, value any) (string, error) {
 	case string:
 		return v, nil
 	}
-	return "", invalid("the Redis backend stores []byte values; got %T for key %q", value, key)
+	return "", invalid("the Redis backend stores []byte values; got %T for key %s", value, quote.String(key))
 }
 
 // setCmd builds SET for a mode and TTL.
@@ -228,7 +229,7 @@ func (b *Backend) SetMany(ctx context.Context, items []backends.Item) error {
 	cs := make([]command, len(items))
 	for i, it := range items {
 		if err := checkTTL(it.TTL); err != nil {
-			return fmt.Errorf("%w (key %q)", err, it.Key)
+			return fmt.Errorf("%w (key %s)", err, quote.String(it.Key))
 		}
 		v, err := toBytes(it.Key, it.Value)
 		if err != nil {

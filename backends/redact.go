@@ -1,0 +1,178 @@
+package backends
+
+import (
+	"net/url"
+	"regexp"
+	"strings"
+
+	"github.com/cashews-go/cashews/internal/quote"
+)
+
+// secretParams are the query parameters whose values never appear in errors or logs.
+var secretParams = [...]string{"secret", "password", "tls_key"}
+
+// masked replaces every hidden part of a URL.
+const masked = "xxxxx"
+
+// Redact returns the URL with its password and the values of the parameters secret, password and
+// tls_key replaced by "xxxxx", for logs and errors. It works on the URL's text and errs on the side
+// of hiding: see [RedactString].
+func Redact(u *url.URL) string {
+	s := u.String()
+	if u.Opaque == "" && u.Scheme != "" && !strings.HasPrefix(s, u.Scheme+"://") {
+		s = u.Scheme + "://" + strings.TrimPrefix(s, u.Scheme+":") // "mem://" prints as "mem:"
+	}
+	return RedactString(s)
+}
+
+// RedactString hides the secrets of a setup URL given as text, which need not parse: whatever the
+// URL's syntax, everything that a parser could read as its password or as the value of secret,
+// password or tls_key is replaced by "xxxxx". Where the text is ambiguous it hides more rather
+// than less:
+//
+//   - the password: from the first ":" after "scheme://" to the last "@" of the text, so that a
+//     password with unescaped "@", "/", "?", "#" or "%" is hidden whole;
+//   - a parameter value: from its "=" to the next "&", whatever lies between (";", "#", a
+//     malformed escape); a parameter name is compared after decoding its escapes, in any case;
+//   - a parameter whose decoded name holds a secret name followed by other text (as in
+//     "secret%3Dvalue", an escaped "=") is hidden whole.
+func RedactString(raw string) string {
+	var spans [][2]int // byte ranges of raw to hide
+	// Parameters: every "name=value" that follows "?", "&" or ";".
+	for p := 1; p <= len(raw); p++ {
+		if !strings.ContainsRune("?&;", rune(raw[p-1])) {
+			continue
+		}
+		end := len(raw)
+		if i := strings.IndexByte(raw[p:], '&'); i >= 0 {
+			end = p + i
+		}
+		pair := raw[p:end]
+		eq := strings.IndexByte(pair, '=')
+		name := pair
+		if eq >= 0 {
+			name = pair[:eq]
+		}
+		switch decoded := strings.ToLower(unescapeLoose(name)); {
+		case eq >= 0 && isSecretParam(decoded):
+			spans = append(spans, [2]int{p + eq + 1, end})
+		case holdsSecret(decoded):
+			spans = append(spans, [2]int{p, end})
+		}
+	}
+	// The password: after the first ":" of the authority, up to the last "@".
+	start := 0
+	if i := strings.Index(raw, "://"); i >= 0 {
+		start = i + 3
+	} else if i := strings.IndexByte(raw, ':'); i >= 0 {
+		start = i + 1
+	}
+	if at := strings.LastIndexByte(raw[start:], '@'); at >= 0 {
+		if colon := strings.IndexByte(raw[start:start+at], ':'); colon >= 0 {
+			spans = append(spans, [2]int{start + colon + 1, start + at})
+		}
+	}
+	if len(spans) == 0 {
+		return raw
+	}
+	hide := make([]bool, len(raw)+1)
+	for _, s := range spans {
+		for i := s[0]; i < s[1]; i++ {
+			hide[i] = true
+		}
+	}
+	var b strings.Builder
+	for i := 0; i < len(raw); i++ {
+		if !hide[i] {
+			b.WriteByte(raw[i])
+			continue
+		}
+		b.WriteString(masked)
+		for i+1 < len(raw) && hide[i+1] {
+			i++
+		}
+	}
+	return b.String()
+}
+
+func isSecretParam(name string) bool {
+	for _, s := range secretParams {
+		if name == s {
+			return true
+		}
+	}
+	return false
+}
+
+// holdsSecret reports whether a lower-cased parameter name holds a secret name followed by
+// something that is not part of a name, as "secret=..." does when its "=" was escaped.
+func holdsSecret(name string) bool {
+	for _, s := range secretParams {
+		for i := 0; i+len(s) < len(name); i++ {
+			if strings.HasPrefix(name[i:], s) && !isNameByte(name[i+len(s)]) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func isNameByte(c byte) bool {
+	return c == '_' || c == '-' || c == '.' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+}
+
+// unescapeLoose decodes "+" and the well-formed %XX escapes of s, and keeps the rest as it is.
+func unescapeLoose(s string) string {
+	if !strings.ContainsAny(s, "%+") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch {
+		case s[i] == '+':
+			b.WriteByte(' ')
+		case s[i] == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
+			b.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
+			i += 2
+		default:
+			b.WriteByte(s[i])
+		}
+	}
+	return b.String()
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	}
+	return c - 'a' + 10
+}
+
+// quoteParam quotes a parameter name for an error, hiding what follows a secret name in it.
+func quoteParam(name string) string {
+	if holdsSecret(strings.ToLower(name)) {
+		return quote.String(masked)
+	}
+	return quote.String(name)
+}
+
+// quotedText matches the Go-quoted strings in a parser's error message.
+var quotedText = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
+
+// parseProblem returns what a URL parser reported, without the pieces of the URL it quoted (an
+// escape, a port, a character), which may be pieces of a password.
+func parseProblem(err error) string {
+	msg := err.Error()
+	if ue, ok := err.(*url.Error); ok {
+		msg = ue.Err.Error() // url.Error repeats the whole URL, password included
+	}
+	msg = quotedText.ReplaceAllString(msg, "")
+	return strings.Join(strings.Fields(msg), " ")
+}
