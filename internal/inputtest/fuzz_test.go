@@ -1,4 +1,4 @@
-package redacttest
+package inputtest
 
 import (
 	"path/filepath"

@@ -1,4 +1,4 @@
-package redacttest
+package inputtest
 
 import (
 	"context"
@@ -22,7 +22,7 @@ const closedAddr = "127.0.0.1:1"
 func init() {
 	// No test here may look a name up: a fuzzed URL names any host. Lookups fail at once.
 	net.DefaultResolver = &net.Resolver{PreferGo: true, Dial: func(context.Context, string, string) (net.Conn, error) {
-		return nil, errors.New("redacttest: no DNS")
+		return nil, errors.New("inputtest: no DNS")
 	}}
 }
 

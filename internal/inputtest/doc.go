@@ -2,4 +2,4 @@
 // on every scheme (mem, disk, redis, rediss). It has no code of its own: its tests import every
 // backend, which the root package's tests must not (they check the error for an unregistered
 // scheme).
-package redacttest
+package inputtest
