@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cashews-go/cashews/backends"
 	"github.com/cashews-go/cashews/keytemplate"
 	"github.com/cashews-go/cashews/strategies"
 )
@@ -22,13 +23,14 @@ type wrapOption func(*strategies.Config)
 
 func (o wrapOption) ApplyWrap(c *strategies.Config) { o(c) }
 
-// TTL sets how long results are stored. A negative TTL is a configuration error.
+// TTL sets how long results are stored. A negative TTL is a configuration error; a TTL longer
+// than backends.MaxTTL (100 years) counts as MaxTTL.
 func TTL(d time.Duration) WrapOption {
 	return wrapOption(func(c *strategies.Config) {
 		if d < 0 {
 			c.Errs = append(c.Errs, fmt.Errorf("%w: negative TTL %v", strategies.ErrConfig, d))
 		}
-		c.TTL = d
+		c.TTL = backends.CapTTL(d)
 	})
 }
 
@@ -237,7 +239,7 @@ func TryWrap[A, R any](c *Cache, fn func(context.Context, A) (R, error), opts ..
 		}
 		call := strategies.Call{Key: key, TTL: cfg.TTL, Arg: a}
 		if cfg.TTLFunc != nil {
-			call.TTL = cfg.TTLFunc(call.Arg)
+			call.TTL = backends.CapTTL(cfg.TTLFunc(call.Arg))
 		}
 		if len(tags) > 0 {
 			call.Tags = make([]string, len(tags))

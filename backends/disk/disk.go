@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sync"
@@ -576,11 +577,22 @@ func (b *Backend) stamp(now int64) int64 {
 }
 
 // expireAt returns the expire_at of a TTL from now: 0 for no expiry.
+// expireAt returns the expiry time for ttl from now: 0 for no TTL. A TTL over backends.MaxTTL
+// counts as MaxTTL, and a sum that would overflow an int64 (a clock set centuries ahead) is the
+// largest time instead, never a time in the past.
 func expireAt(now int64, ttl time.Duration) int64 {
-	if ttl == 0 {
+	if ttl <= 0 {
 		return 0
 	}
-	return now + int64(ttl)
+	return addSat(now, int64(backends.CapTTL(ttl)))
+}
+
+// addSat returns a+b for b >= 0, or math.MaxInt64 when the sum overflows.
+func addSat(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
 }
 
 func noop() {}

@@ -372,6 +372,7 @@ func (b *Backend) SliceIncr(ctx context.Context, key string, now time.Time, wind
 	if limit < 0 {
 		return 0, false, fmt.Errorf("cashews: disk: sliding window limit %d: want zero or more: %w", limit, backends.ErrInvalidArgument)
 	}
+	window = backends.CapTTL(window)
 	ctx, cancel, err := b.begin(ctx)
 	if err != nil {
 		return 0, false, err
@@ -422,7 +423,7 @@ func (b *Backend) SliceIncr(ctx context.Context, key string, now time.Time, wind
 			binary.BigEndian.PutUint64(buf[8*i:], uint64(e))
 		}
 		written = len(key) + len(buf)
-		_, err = s.put.in(ctx, tx).ExecContext(ctx, []byte(key), clockNow, kindWindow, buf, events[len(events)-1]+int64(window), b.stamp(clockNow), written)
+		_, err = s.put.in(ctx, tx).ExecContext(ctx, []byte(key), clockNow, kindWindow, buf, addSat(events[len(events)-1], int64(window)), b.stamp(clockNow), written)
 		return err
 	})
 	if err != nil {

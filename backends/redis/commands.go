@@ -59,7 +59,7 @@ func setCmd(key, value string, ttl time.Duration, mode backends.SetMode) command
 	args := make([]string, 0, 6)
 	args = append(args, "SET", key, value)
 	if ttl > 0 {
-		args = append(args, "PX", ms(int64(ttl)))
+		args = append(args, "PX", ms(ttl))
 	}
 	switch mode {
 	case backends.SetIfAbsent:
@@ -508,7 +508,7 @@ func (b *Backend) Incr(ctx context.Context, key string, by int64, ttl time.Durat
 		n, err = b.ex.do(cctx, keyCmd(false, "INCRBY", key, byS)).int()
 		b.wrote(key)
 	} else {
-		n, err = b.eval(cctx, incrScript, key, byS, ms(int64(ttl))).intText()
+		n, err = b.eval(cctx, incrScript, key, byS, ms(ttl)).intText()
 	}
 	if err != nil {
 		return 0, b.fail(ctx, "INCRBY", key, err)
@@ -526,7 +526,7 @@ func (b *Backend) Expire(ctx context.Context, key string, ttl time.Duration) (bo
 		return false, err
 	}
 	if ttl > 0 {
-		return b.boolCmd(ctx, keyCmd(false, "PEXPIRE", key, ms(int64(ttl))), key)
+		return b.boolCmd(ctx, keyCmd(false, "PEXPIRE", key, ms(ttl)), key)
 	}
 	cctx, cancel := b.withTimeout(ctx)
 	defer cancel()
@@ -620,7 +620,7 @@ func (b *Backend) ExtendLock(ctx context.Context, key, token string, ttl time.Du
 	}
 	cctx, cancel := b.withTimeout(ctx)
 	defer cancel()
-	n, err := b.eval(cctx, extendScript, key, token, ms(int64(ttl))).int()
+	n, err := b.eval(cctx, extendScript, key, token, ms(ttl)).int()
 	if err != nil {
 		return false, b.fail(ctx, "extend lock", key, err)
 	}
@@ -687,7 +687,7 @@ func (b *Backend) SetAdd(ctx context.Context, key string, ttl time.Duration, mem
 		return 0, nil
 	}
 	args := make([]string, 0, 1+len(members))
-	args = append(args, ms(int64(ttl)))
+	args = append(args, ms(ttl))
 	args = append(args, members...)
 	cctx, cancel := b.withTimeout(ctx)
 	defer cancel()
@@ -830,13 +830,14 @@ func (b *Backend) SliceIncr(ctx context.Context, key string, now time.Time, wind
 	if limit < 0 {
 		return 0, false, invalid("SliceIncr limit %d is negative", limit)
 	}
+	window = backends.CapTTL(window)
 	t := now.UnixMicro()
 	cutoff := t - window.Microseconds()
 	member := strconv.FormatInt(t, 10) + "-" + b.memberPfx + "-" + strconv.FormatUint(b.seq.Add(1), 36)
 	cctx, cancel := b.withTimeout(ctx)
 	defer cancel()
 	res, err := b.eval(cctx, sliceIncrScript, key,
-		strconv.FormatInt(t, 10), strconv.FormatInt(cutoff, 10), strconv.FormatInt(limit, 10), member, ms(int64(window))).ints()
+		strconv.FormatInt(t, 10), strconv.FormatInt(cutoff, 10), strconv.FormatInt(limit, 10), member, ms(window)).ints()
 	if err == nil && len(res) != 2 {
 		err = fmt.Errorf("got %d values, want 2", len(res))
 	}
