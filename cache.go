@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -60,11 +61,17 @@ func WithLogger(logger *slog.Logger) Option {
 	return func(c *Cache) { c.logger = logger }
 }
 
-// New returns a Cache with no backends. Call Setup before using it.
+// New returns a Cache with no backends. Call Setup before using it. Nil options are ignored, and so
+// are a nil clock and a nil logger: the Cache then uses the system clock and slog.Default().
 func New(opts ...Option) *Cache {
-	c := &Cache{clock: backends.SystemClock{}}
+	c := &Cache{}
 	for _, o := range opts {
-		o(c)
+		if o != nil {
+			o(c)
+		}
+	}
+	if c.clock == nil {
+		c.clock = backends.SystemClock{}
 	}
 	if c.logger == nil {
 		c.logger = slog.Default()
@@ -103,9 +110,9 @@ func WithPrefix(p string) SetupOption {
 // An unknown scheme or parameter, or a value that does not parse, is an error that names it. Setting
 // up a second backend for the same prefix is an error.
 func (c *Cache) Setup(rawURL string, opts ...SetupOption) error {
-	var sc setupConfig
-	for _, o := range opts {
-		o(&sc)
+	sc, err := setupOptions(opts)
+	if err != nil {
+		return err
 	}
 	u, params, err := backends.ParseURL(rawURL)
 	if err != nil {
@@ -136,11 +143,15 @@ func (c *Cache) Setup(rawURL string, opts ...SetupOption) error {
 
 // SetupBackend routes keys to a backend the caller opened (a Redis backend over an existing client,
 // say). The Cache takes ownership: Close closes it. The params string holds the parameters every
-// backend takes (see Setup), such as "suppress=true&secret=...", or is empty.
+// backend takes (see Setup), such as "suppress=true&secret=...", or is empty. A nil backend is an
+// error matching [ErrInvalidArgument].
 func (c *Cache) SetupBackend(b backends.Backend, params string, opts ...SetupOption) error {
-	var sc setupConfig
-	for _, o := range opts {
-		o(&sc)
+	if isNil(b) {
+		return fmt.Errorf("%w: SetupBackend with a nil backend (%T)", ErrInvalidArgument, b)
+	}
+	sc, err := setupOptions(opts)
+	if err != nil {
+		return err
 	}
 	_, p, err := backends.ParseURL("backend:?" + params)
 	if err != nil {
@@ -154,6 +165,30 @@ func (c *Cache) SetupBackend(b backends.Backend, params string, opts ...SetupOpt
 		return err
 	}
 	return c.add(b, fmt.Sprintf("%T", b), sc.prefix, common)
+}
+
+// setupOptions applies opts; a nil one is an error.
+func setupOptions(opts []SetupOption) (setupConfig, error) {
+	var sc setupConfig
+	for i, o := range opts {
+		if o == nil {
+			return sc, fmt.Errorf("%w: setup option %d of %d is nil", ErrInvalidArgument, i+1, len(opts))
+		}
+		o(&sc)
+	}
+	return sc, nil
+}
+
+// isNil reports whether v is nil or holds a nil pointer, map, slice, channel or function.
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Chan, reflect.Func, reflect.Interface:
+		return rv.IsNil()
+	}
+	return false
 }
 
 // commonParams are the setup parameters every backend takes.
@@ -173,6 +208,9 @@ func parseCommon(p *backends.Params) (commonParams, error) {
 	disable, err := p.Bool("disable", false)
 	if err != nil {
 		return cp, err
+	}
+	if p.Has("enable") && p.Has("disable") && enable == disable {
+		return cp, fmt.Errorf("cashews: URL parameters enable=%s and disable=%s contradict each other: give one", p.String("enable", ""), p.String("disable", ""))
 	}
 	cp.disabled = !enable || disable
 	if cp.suppress, err = p.Bool("suppress", false); err != nil {
@@ -234,8 +272,14 @@ func (c *Cache) add(b backends.Backend, name, prefix string, cp commonParams) er
 
 func (c *Cache) routeList() []*route { return *c.routes.Load() }
 
+// errNilCache is the error of the functions and methods given a nil *Cache.
+var errNilCache = fmt.Errorf("%w: nil *cashews.Cache", ErrInvalidArgument)
+
 // route returns the backend for key: the one with the longest prefix that key starts with.
 func (c *Cache) route(key string) (*route, error) {
+	if c == nil {
+		return nil, errNilCache
+	}
 	for _, r := range *c.routes.Load() {
 		if strings.HasPrefix(key, r.prefix) {
 			return r, nil
@@ -250,6 +294,9 @@ func (c *Cache) route(key string) (*route, error) {
 // Close closes every backend, stops the background work of the Cache (early refreshes) and waits for
 // it to end. It is idempotent: later calls return nil. Commands after Close return [ErrClosed].
 func (c *Cache) Close() error {
+	if c == nil {
+		return errNilCache
+	}
 	c.mu.Lock()
 	if c.closed.Swap(true) {
 		c.mu.Unlock()
@@ -273,11 +320,11 @@ func (c *Cache) Close() error {
 
 // Go runs fn in a goroutine owned by the Cache: its context is cancelled by Close, and Close waits for
 // it to return. After Close, Go runs nothing and returns false. Strategies use it for background
-// refreshes.
+// refreshes. A nil fn runs nothing and returns false.
 func (c *Cache) Go(fn func(ctx context.Context)) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed.Load() {
+	if c.closed.Load() || fn == nil {
 		return false
 	}
 	c.bgWG.Add(1)

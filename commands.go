@@ -82,9 +82,9 @@ func Tags(tags ...string) TagsOption { return TagsOption(tags) }
 // only when IfAbsent or IfPresent said no, or when set is disabled. The memory backend keeps value
 // as it is: do not mutate it afterwards. Byte backends store it encoded by the backend's codec.
 func (c *Cache) Set(ctx context.Context, key string, value any, ttl time.Duration, opts ...SetOption) (bool, error) {
-	var sc setConfig
-	for _, o := range opts {
-		o.applySet(&sc)
+	sc, err := setOptions(opts)
+	if err != nil {
+		return false, err
 	}
 	if err := checkTTL(CmdSet, ttl); err != nil {
 		return false, err
@@ -98,6 +98,18 @@ func (c *Cache) Set(ctx context.Context, key string, value any, ttl time.Duratio
 		return false, err
 	}
 	return c.set(ctx, r, key, v, ttl, sc)
+}
+
+// setOptions applies opts; a nil one is an error.
+func setOptions(opts []SetOption) (setConfig, error) {
+	var sc setConfig
+	for i, o := range opts {
+		if o == nil {
+			return sc, fmt.Errorf("%w: set option %d of %d is nil", ErrInvalidArgument, i+1, len(opts))
+		}
+		o.applySet(&sc)
+	}
+	return sc, nil
 }
 
 // set stores an already encoded value.
@@ -131,9 +143,9 @@ func (c *Cache) setHooked(ctx context.Context, r *route, key string, v any, ttl 
 
 // SetRaw stores value at key without encoding it. Byte backends take only []byte and string values.
 func (c *Cache) SetRaw(ctx context.Context, key string, value any, ttl time.Duration, opts ...SetOption) (bool, error) {
-	var sc setConfig
-	for _, o := range opts {
-		o.applySet(&sc)
+	sc, err := setOptions(opts)
+	if err != nil {
+		return false, err
 	}
 	if err := checkTTL(CmdSet, ttl); err != nil {
 		return false, err
@@ -400,6 +412,9 @@ func (c *Cache) patternRoutes(pattern string) []*route {
 // DeleteMatch removes every key matching the glob pattern (Redis rules: *, ?, [a-z], \ escapes) from
 // every backend that may hold such keys, and returns how many it removed.
 func (c *Cache) DeleteMatch(ctx context.Context, pattern string) (int, error) {
+	if c == nil {
+		return 0, errNilCache
+	}
 	total := 0
 	for _, r := range c.patternRoutes(pattern) {
 		if c.off(ctx, r, CmdDeleteMatch) {
@@ -435,8 +450,14 @@ func Batch(n int) ScanOption {
 // scan calls fn with each batch of keys matching pattern, route by route, until fn returns false.
 // Keys that route to another backend and the Cache's internal keys are left out.
 func (c *Cache) scan(ctx context.Context, pattern string, opts []ScanOption, fn func(r *route, keys []string) bool) error {
+	if c == nil {
+		return errNilCache
+	}
 	sc := scanConfig{batch: 100}
-	for _, o := range opts {
+	for i, o := range opts {
+		if o == nil {
+			return fmt.Errorf("%w: scan option %d of %d is nil", ErrInvalidArgument, i+1, len(opts))
+		}
 		o(&sc)
 	}
 	for _, r := range c.patternRoutes(pattern) {
@@ -531,6 +552,9 @@ func (c *Cache) KeysCount(ctx context.Context) (int64, error) {
 }
 
 func (c *Cache) eachRoute(ctx context.Context, cmd Command, fn func(context.Context, *route) (Result, error)) error {
+	if c == nil {
+		return errNilCache
+	}
 	if c.closed.Load() {
 		return ErrClosed
 	}
@@ -549,6 +573,9 @@ func (c *Cache) eachRoute(ctx context.Context, cmd Command, fn func(context.Cont
 // DeleteTags removes every key stored with any of the tags, and the tags' sets, from every backend.
 // It returns how many keys it removed.
 func (c *Cache) DeleteTags(ctx context.Context, tags ...string) (int, error) {
+	if c == nil {
+		return 0, errNilCache
+	}
 	total := 0
 	for _, r := range c.routeList() {
 		if c.off(ctx, r, CmdDeleteMany) {
@@ -577,6 +604,9 @@ func (c *Cache) DeleteTags(ctx context.Context, tags ...string) (int, error) {
 
 // TagKeys returns the keys stored with tag that are still present, from every backend.
 func (c *Cache) TagKeys(ctx context.Context, tag string) ([]string, error) {
+	if c == nil {
+		return nil, errNilCache
+	}
 	var out []string
 	for _, r := range c.routeList() {
 		if c.off(ctx, r, CmdSetMembers) {

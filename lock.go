@@ -96,8 +96,12 @@ func (c *Cache) Lock(ctx context.Context, key string, ttl time.Duration) (*Lock,
 
 // WithLock takes the lock at key for ttl (waiting as [Cache.Lock] does), runs fn, and releases the
 // lock, also when fn panics. It returns fn's error, or the error of taking or releasing the lock.
-// The release runs even when ctx is cancelled by then.
+// The release runs even when ctx is cancelled by then. A nil fn is an error matching
+// [ErrInvalidArgument], and the lock is not taken.
 func (c *Cache) WithLock(ctx context.Context, key string, ttl time.Duration, fn func(ctx context.Context) error) (err error) {
+	if fn == nil {
+		return fmt.Errorf("%w: WithLock %s with a nil function", ErrInvalidArgument, quote.String(key))
+	}
 	l, err := c.Lock(ctx, key, ttl)
 	if err != nil {
 		return err

@@ -86,8 +86,12 @@ var errStop = errors.New("stop")
 // caller's cancellation while each caller waits on its own context. A load that returns an error
 // (such as [ErrNotFound]) stores nothing and every waiting caller gets the error; a load that panics
 // reaches every caller as a [*PanicError]. If storing fails, the loaded value is returned with the
-// error.
+// error. A nil load is an error matching [ErrInvalidArgument].
 func GetOrSet[T any](ctx context.Context, c *Cache, key string, ttl time.Duration, load func(ctx context.Context) (T, error), opts ...SetOption) (T, error) {
+	if load == nil {
+		var zero T
+		return zero, fmt.Errorf("%w: GetOrSet %s with a nil load function", ErrInvalidArgument, quote.String(key))
+	}
 	if err := checkTTL(CmdSet, ttl); err != nil {
 		var zero T
 		return zero, err

@@ -35,9 +35,13 @@ func TTL(d time.Duration) WrapOption {
 }
 
 // TTLFunc sets the TTL of each result from the function's argument. The argument type must be the
-// wrapped function's; a mismatch is a configuration error.
+// wrapped function's; a mismatch, or a nil f, is a configuration error.
 func TTLFunc[A any](f func(arg A) time.Duration) WrapOption {
 	return wrapOption(func(c *strategies.Config) {
+		if f == nil {
+			c.Errs = append(c.Errs, fmt.Errorf("%w: TTLFunc with a nil function", strategies.ErrConfig))
+			return
+		}
 		c.TTLFunc = func(arg any) time.Duration {
 			a, _ := arg.(A)
 			return f(a)
@@ -145,6 +149,9 @@ func Wrap[A, R any](c *Cache, fn func(context.Context, A) (R, error), opts ...Wr
 // Wrap0 is [Wrap] for a function without an argument. Its key template may use only context values
 // ("{@tenant}"); without one, the key is the function's name.
 func Wrap0[R any](c *Cache, fn func(context.Context) (R, error), opts ...WrapOption) func(context.Context) (R, error) {
+	if fn == nil {
+		panic(fmt.Errorf("%w: Wrap0 of a nil function", strategies.ErrConfig))
+	}
 	name := funcName(fn)
 	adapted := func(ctx context.Context, _ struct{}) (R, error) { return fn(ctx) }
 	w, err := TryWrap(c, adapted, append([]WrapOption{Name(name)}, opts...)...)
@@ -156,8 +163,11 @@ func Wrap0[R any](c *Cache, fn func(context.Context) (R, error), opts ...WrapOpt
 
 // TryWrap is [Wrap] that returns configuration mistakes instead of panicking.
 func TryWrap[A, R any](c *Cache, fn func(context.Context, A) (R, error), opts ...WrapOption) (func(context.Context, A) (R, error), error) {
-	if c == nil || fn == nil {
-		return nil, fmt.Errorf("%w: Wrap needs a Cache and a function", strategies.ErrConfig)
+	switch {
+	case fn == nil:
+		return nil, fmt.Errorf("%w: Wrap of a nil function", strategies.ErrConfig)
+	case c == nil:
+		return nil, fmt.Errorf("%w: Wrap with a nil *cashews.Cache", strategies.ErrConfig)
 	}
 	cfg := &strategies.Config{}
 	for _, o := range opts {
