@@ -89,7 +89,9 @@ func sizeOf(v any) int64 {
 // cycle ends and a shared block is not counted twice), and stops when its budget of visits runs out.
 type estimator struct {
 	budget int
-	seen   map[block]bool // allocated at the first block
+	few    [8]block       // the first blocks met, searched in order
+	nfew   int            // how many of few are used
+	seen   map[block]bool // the blocks met after the first 8
 }
 
 // block is a piece of memory that pointers, slices or maps reach, with the type it is read as.
@@ -100,10 +102,20 @@ type block struct {
 
 // first reports whether the block at addr is met for the first time, and records it.
 func (e *estimator) first(addr unsafe.Pointer, t reflect.Type) bool {
+	k := block{addr, t}
+	for _, b := range e.few[:e.nfew] {
+		if b == k {
+			return false
+		}
+	}
+	if e.nfew < len(e.few) {
+		e.few[e.nfew] = k
+		e.nfew++
+		return true
+	}
 	if e.seen == nil {
 		e.seen = make(map[block]bool)
 	}
-	k := block{addr, t}
 	if e.seen[k] {
 		return false
 	}

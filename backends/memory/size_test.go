@@ -94,3 +94,26 @@ func TestMaxBytesBoundsLiveHeap(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkSizeOf measures the estimate for a typical struct value: a pointer, a slice of structs
+// with strings, and a map.
+func BenchmarkSizeOf(b *testing.B) {
+	type item struct {
+		Name string
+		Tags []string
+	}
+	type user struct {
+		ID      int
+		Name    string
+		Profile *item
+		Items   []item
+		Attrs   map[string]string
+	}
+	v := user{ID: 1, Name: "alice", Profile: &item{Name: "p", Tags: []string{"a", "b"}},
+		Items: []item{{"x", []string{"1"}}, {"y", nil}, {"z", []string{"2", "3"}}},
+		Attrs: map[string]string{"lang": "en", "tz": "UTC"}}
+	b.ReportAllocs()
+	for b.Loop() {
+		sizeOf(v)
+	}
+}
