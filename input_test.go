@@ -181,3 +181,14 @@ func TestContradictoryParams(t *testing.T) {
 		}
 	}
 }
+
+// TestJWTNeedsVerifier: no test of this package registers a JWT verifier, so a key template that
+// uses jwt is a configuration error at Wrap, not a template that decodes tokens unverified.
+func TestJWTNeedsVerifier(t *testing.T) {
+	c, _ := newCache(t, "mem://")
+	_, err := cashews.TryWrap(c, func(ctx context.Context, token string) (string, error) { return "private", nil },
+		cashews.TTL(time.Minute), cashews.Key("private:{.:jwt(sub)}"))
+	if err == nil || !strings.Contains(err.Error(), "RegisterJWT") {
+		t.Fatalf("TryWrap with {.:jwt(sub)} and no verifier = %v; want an error asking for keytemplate.RegisterJWT", err)
+	}
+}
