@@ -99,7 +99,8 @@ func WithPrefix(p string) SetupOption {
 // is built in; redis://, rediss:// and disk:// need their package imported); the query holds its
 // parameters. Parameters every backend takes:
 //
-//	enable=false, disable=true  start with every command disabled (see Cache.Enable)
+//	enable=false, disable=true  start with every command disabled (see Cache.Enable); both given
+//	                            and disagreeing is an error
 //	suppress=true               backend errors become misses and false; they are logged once per
 //	                            burst and counted (Cache.SuppressedErrors)
 //	codec=json|gob|raw          how byte backends encode values (default json)
