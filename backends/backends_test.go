@@ -229,12 +229,48 @@ func TestRedactString(t *testing.T) {
 		// An escaped "=" makes the whole pair a name that holds the secret.
 		{"mem://?secret%3Dabc&size=1", "mem://?xxxxx&size=1"},
 		{"backend:?secret=abc", "backend:?secret=xxxxx"},
+		// ":" and "@" in a secret value are not a password.
+		{"mem://?copy=true&secret=a:b@c", "mem://?copy=true&secret=xxxxx"},
+		{"redis://h:6379/0?secret=a@b&x=1", "redis://h:6379/0?secret=xxxxx&x=1"},
+		{"redis://u:pw@h:6379/0?secret=a@b", "redis://u:xxxxx@h:6379/0?secret=xxxxx"},
 		// Nothing to hide.
 		{"redis://host:6379/0?timeout=1s", "redis://host:6379/0?timeout=1s"},
 		{"disk:///var/cache/app@2", "disk:///var/cache/app@2"},
 	} {
 		if got := backends.RedactString(tt.in); got != tt.want {
 			t.Errorf("RedactString(%q) = %q; want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestParseURLAmbiguousSecrets: a URL whose password or secret a parser would read otherwise than
+// it looks is an error that shows neither, before any check that could quote a piece of it as a host,
+// a path or a parameter name; a URL that only looks similar is not.
+func TestParseURLAmbiguousSecrets(t *testing.T) {
+	for _, raw := range []string{
+		"redis://u:12/S3CR3T@host/0",     // the password's "/" makes "u:12" a host and the rest a path
+		"redis://u:12?S3CR3T@host/0",     // ... or a query
+		"redis://u:12#S3CR3T@host/0",     // ... or a fragment
+		"redis:///:S3CR3T@host/0",        // a user name that starts with "/"
+		"redis:u:S3CR3T@host/0",          // no "//"
+		"redis://host:1/0?name=S3CR3T@b", // an "@" in a parameter after a port
+		"mem://?secret=ab#S3CR3T",        // "#" ends the secret for a parser
+	} {
+		_, _, err := backends.ParseURL(raw)
+		if err == nil || strings.Contains(err.Error(), "S3CR3T") {
+			t.Errorf("ParseURL(%q) = %v; want an error without the secret", raw, err)
+		}
+	}
+	for _, raw := range []string{
+		"redis://u:p%40ss@host/0?secret=a:b@c",
+		"mem://?copy=true&secret=a:b@c",
+		"redis://h:6379/0?secret=a@b",
+		"disk:///var/cache/app@2",
+		"redis://host/0?client_name=a@b",
+		"redis://host:1/0?client_name=a%40b",
+	} {
+		if _, _, err := backends.ParseURL(raw); err != nil {
+			t.Errorf("ParseURL(%q) = %v; want nil", raw, err)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package backends
 
 import (
+	"fmt"
 	"net/url"
 	"regexp"
 	"strings"
@@ -30,14 +31,47 @@ func Redact(u *url.URL) string {
 // password or tls_key is replaced by "xxxxx". Where the text is ambiguous it hides more rather
 // than less:
 //
-//   - the password: from the first ":" after "scheme://" to the last "@" of the text, so that a
-//     password with unescaped "@", "/", "?", "#" or "%" is hidden whole;
+//   - the password: from the first ":" after "scheme://" to the last "@" of the text (not counting
+//     those in the values of secret parameters), so that a password with unescaped "@", "/", "?",
+//     "#" or "%" is hidden whole;
 //   - a parameter value: from its "=" to the next "&", whatever lies between (";", "#", a
 //     malformed escape); a parameter name is compared after decoding its escapes, in any case;
 //   - a parameter whose decoded name holds a secret name followed by other text (as in
 //     "secret%3Dvalue", an escaped "=") is hidden whole.
 func RedactString(raw string) string {
-	var spans [][2]int // byte ranges of raw to hide
+	spans := secretSpans(raw)
+	if len(spans) == 0 {
+		return raw
+	}
+	hide := make([]bool, len(raw)+1)
+	for _, s := range spans {
+		for i := s.from; i < s.to; i++ {
+			hide[i] = true
+		}
+	}
+	var b strings.Builder
+	for i := 0; i < len(raw); i++ {
+		if !hide[i] {
+			b.WriteByte(raw[i])
+			continue
+		}
+		b.WriteString(masked)
+		for i+1 < len(raw) && hide[i+1] {
+			i++
+		}
+	}
+	return b.String()
+}
+
+// span is a byte range of a setup URL's text that holds a secret.
+type span struct {
+	from, to int
+	password bool // the password, not a parameter
+}
+
+// secretSpans returns the ranges of raw that RedactString hides.
+func secretSpans(raw string) []span {
+	var spans []span
 	// Parameters: every "name=value" that follows "?", "&" or ";".
 	for p := 1; p <= len(raw); p++ {
 		if !strings.ContainsRune("?&;", rune(raw[p-1])) {
@@ -55,44 +89,77 @@ func RedactString(raw string) string {
 		}
 		switch decoded := strings.ToLower(unescapeLoose(name)); {
 		case eq >= 0 && isSecretParam(decoded):
-			spans = append(spans, [2]int{p + eq + 1, end})
+			spans = append(spans, span{from: p + eq + 1, to: end})
 		case holdsSecret(decoded):
-			spans = append(spans, [2]int{p, end})
+			spans = append(spans, span{from: p, to: end})
 		}
 	}
-	// The password: after the first ":" of the authority, up to the last "@".
-	start := 0
+	// The password: after the first ":" of the authority, up to the last "@", leaving out the
+	// values of secret parameters, which are hidden already.
+	inParam := func(i int) bool {
+		for _, s := range spans {
+			if s.from <= i && i < s.to {
+				return true
+			}
+		}
+		return false
+	}
+	start := authorityStart(raw)
+	at := -1
+	for i := len(raw) - 1; i >= start; i-- {
+		if raw[i] == '@' && !inParam(i) {
+			at = i
+			break
+		}
+	}
+	for i := start; i < at; i++ {
+		if raw[i] == ':' && !inParam(i) {
+			spans = append(spans, span{from: i + 1, to: at, password: true})
+			break
+		}
+	}
+	return spans
+}
+
+// authorityStart returns where the authority of raw starts: after "://", or after the scheme's ":"
+// of a URL without "//".
+func authorityStart(raw string) int {
 	if i := strings.Index(raw, "://"); i >= 0 {
-		start = i + 3
-	} else if i := strings.IndexByte(raw, ':'); i >= 0 {
-		start = i + 1
+		return i + 3
 	}
-	if at := strings.LastIndexByte(raw[start:], '@'); at >= 0 {
-		if colon := strings.IndexByte(raw[start:start+at], ':'); colon >= 0 {
-			spans = append(spans, [2]int{start + colon + 1, start + at})
+	if i := strings.IndexByte(raw, ':'); i >= 0 {
+		return i + 1
+	}
+	return 0
+}
+
+// checkSecretsParsed reports a URL whose secrets a parser reads otherwise than RedactString hides
+// them: a password with an unescaped "/", "?" or "#" (or an "@" after the host, which makes the text
+// before it look like one), or a secret parameter whose value holds an unescaped "#". Such a URL is
+// an error before any other check, which could quote a piece of the secret as a host, a path or a
+// parameter name.
+func checkSecretsParsed(raw string, u *url.URL) error {
+	start := authorityStart(raw)
+	rest := raw[start:]
+	// The authority as url.Parse reads it: up to the first "#", "?" or "/".
+	authority := rest
+	if i := strings.IndexAny(authority, "#?/"); i >= 0 {
+		authority = authority[:i]
+	}
+	for _, s := range secretSpans(raw) {
+		switch {
+		case s.password:
+			_, hasPassword := u.User.Password()
+			if u.Opaque != "" || !hasPassword || s.to-start >= len(authority) {
+				return fmt.Errorf(`cashews: setup URL %s: the text before its last "@" reads as a password, but a parser would not read it so: escape "/", "?", "#", "@" and "%%" in a password (%%2F, %%3F, %%23, %%40, %%25), and "@" elsewhere (%%40)`,
+					quote.String(RedactString(raw)))
+			}
+		case strings.IndexByte(raw[s.from:s.to], '#') >= 0:
+			return fmt.Errorf(`cashews: setup URL %s: a secret parameter's value holds "#", which would end the URL: escape it (%%23)`,
+				quote.String(RedactString(raw)))
 		}
 	}
-	if len(spans) == 0 {
-		return raw
-	}
-	hide := make([]bool, len(raw)+1)
-	for _, s := range spans {
-		for i := s[0]; i < s[1]; i++ {
-			hide[i] = true
-		}
-	}
-	var b strings.Builder
-	for i := 0; i < len(raw); i++ {
-		if !hide[i] {
-			b.WriteByte(raw[i])
-			continue
-		}
-		b.WriteString(masked)
-		for i+1 < len(raw) && hide[i+1] {
-			i++
-		}
-	}
-	return b.String()
+	return nil
 }
 
 func isSecretParam(name string) bool {

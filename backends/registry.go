@@ -91,6 +91,9 @@ func ParseURL(raw string) (*url.URL, *Params, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("cashews: setup URL %s: %s", quote.String(RedactString(raw)), parseProblem(err))
 	}
+	if err := checkSecretsParsed(raw, u); err != nil {
+		return nil, nil, err
+	}
 	if u.Scheme == "" {
 		return nil, nil, fmt.Errorf("cashews: setup URL %s has no scheme (want mem://, redis://, disk://...)", quote.String(RedactString(raw)))
 	}

@@ -72,7 +72,7 @@ func ParseURL(u *url.URL, params *backends.Params) (Options, error) {
 	if p := strings.Trim(u.Path, "/"); p != "" {
 		n, err := strconv.Atoi(p)
 		if err != nil || n < 0 {
-			return bad("path %s: want a database number such as /0", quote.String(u.Path))
+			return bad("the path is not a database number: want one such as /0")
 		}
 		pathDB = n
 	}
