@@ -576,7 +576,6 @@ func (b *Backend) stamp(now int64) int64 {
 	}
 }
 
-// expireAt returns the expire_at of a TTL from now: 0 for no expiry.
 // expireAt returns the expiry time for ttl from now: 0 for no TTL. A TTL over backends.MaxTTL
 // counts as MaxTTL, and a sum that would overflow an int64 (a clock set centuries ahead) is the
 // largest time instead, never a time in the past.
@@ -609,7 +608,6 @@ func (b *Backend) begin(ctx context.Context) (context.Context, context.CancelFun
 	return ctx, noop, nil
 }
 
-// fail wraps the error of a command.
 // fail wraps the error of the command op on shard s (nil when it is not about one shard) for key
 // ("" when it has none). An error that says the shard stayed locked or busy, after the busy
 // timeout, matches [backends.ErrUnavailable], and the driver's error stays matchable.
