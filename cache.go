@@ -32,6 +32,10 @@ type Cache struct {
 	loads       flight.Group[any]
 	suppressed  atomic.Int64
 
+	encodeErrors atomic.Int64 // results of wrapped functions their backend's codec could not encode
+	encodeLog    burstLog
+	tamperedLog  burstLog // values that bulk reads left out for failing their signature check
+
 	bgCtx    context.Context // cancelled by Close; background work runs under it
 	bgCancel context.CancelFunc
 	bgWG     sync.WaitGroup
@@ -42,9 +46,10 @@ type route struct {
 	prefix   string
 	url      string // redacted, for middlewares and errors
 	backend  backends.Backend
-	goValues bool          // the backend keeps Go values; format is nil
-	format   *codec.Format // encodes values for a byte backend
-	disabled atomic.Uint64 // commandMask of disabled commands
+	tagger   backends.Tagger // the backend's tags (through suppression when it applies); nil: none
+	goValues bool            // the backend keeps Go values; format is nil
+	format   *codec.Format   // encodes values for a byte backend
+	disabled atomic.Uint64   // commandMask of disabled commands
 }
 
 // Option configures a Cache.
@@ -105,7 +110,7 @@ func WithPrefix(p string) SetupOption {
 //	                            burst and counted (Cache.SuppressedErrors)
 //	codec=json|gob|raw          how byte backends encode values (default json)
 //	compress=gzip|zlib          compress encoded values of at least compress_min bytes (default 1KiB)
-//	secret=...                  sign every value with HMAC over key and payload
+//	secret=...                  sign every value (counters included) with HMAC over key and payload
 //	digest=sha256|sha384|sha512 the HMAC hash (default sha256)
 //
 // An unknown scheme or parameter, or a value that does not parse, is an error that names it. Setting
@@ -250,8 +255,16 @@ func (c *Cache) add(b backends.Backend, name, prefix string, cp commonParams) er
 		r.disabled.Store(uint64(allCommands))
 	}
 	r.backend = b
+	r.tagger, _ = b.(backends.Tagger)
+	if len(cp.format.Secret) > 0 && !r.goValues {
+		r.backend = withSignedCounters(r.backend, r.format, name)
+	}
 	if cp.suppress {
-		r.backend = &suppressed{Backend: b, cache: c, name: name}
+		s := &suppressed{Backend: r.backend, cache: c, name: name}
+		r.backend = s
+		if r.tagger != nil {
+			r.tagger = suppressedTagger{s, r.tagger}
+		}
 	}
 
 	c.mu.Lock()

@@ -38,9 +38,13 @@
 //
 // Byte backends (Redis, disk, mem:// with copy=true) store values through a codec (JSON by default;
 // gob and raw bytes built in; others plug in with codec.Register), optionally compressed, and, with a
-// secret, signed with HMAC over key and payload. A value that fails the check is never decoded and
-// reads fail with an error matching [ErrTampered]. Counters written by Incr are stored as the
-// store's own integers and read back into any integer type.
+// secret, signed with HMAC over key, header and payload, counters included. A value that fails the
+// check is never decoded: reads and Incr fail with an error matching [ErrTampered]. Each value
+// records its Go type, so that [Get] answers the same on every backend: a value stored as another
+// type is [ErrWrongType], except integers, which read back into any integer type. Integers are
+// counters: without a secret they are the store's own decimal text, which Incr counts on from; with
+// a secret they are signed, and Incr updates them with compare-and-swap. A wrapped function's
+// entries are values too: Get at its key returns its result.
 //
 // # Misses and errors
 //
@@ -58,12 +62,20 @@
 // releases or extends it, and a lock whose TTL ran out is not released by its old owner.
 // [Cache.WithLock] runs a function under a lock.
 //
+// # Tags
+//
+// [Tags] attaches tags to a Set or to the results of a wrapped function; [Cache.DeleteTags] removes
+// every key that carries one of them. A key carries the tags of the write that stored its current
+// value, and a DeleteTags that starts after such a write returned always finds it, on every backend,
+// whatever its bounds and eviction: each backend keeps tags itself (backends.Tagger), never as
+// entries that eviction could drop.
+//
 // # Disabling and middlewares
 //
 // [Cache.Disable] turns commands off for the whole Cache, [WithDisabled] for one context (a request
 // can run with the cache off). [Cache.Use] adds middlewares around every command; they run in the
-// order added, the first outermost. [LogMiddleware] logs commands with log/slog; [Cache.OnCommand]
-// adds callbacks.
+// order added, the first outermost, and see each command as a read-only [Call]. [LogMiddleware]
+// logs commands with log/slog; [Cache.OnCommand] adds callbacks.
 //
 // # Concurrency and lifetime
 //

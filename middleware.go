@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 )
 
@@ -39,6 +40,8 @@ const (
 	CmdGetBits
 	CmdIncrBits
 	CmdSliceIncr
+	CmdDeleteTags
+	CmdTagKeys
 	numCommands
 )
 
@@ -50,6 +53,7 @@ var commandNames = [...]string{
 	CmdKeysCount: "keys_count", CmdValueSize: "value_size", CmdSetAdd: "set_add",
 	CmdSetRemove: "set_remove", CmdSetPop: "set_pop", CmdSetMembers: "set_members",
 	CmdGetBits: "get_bits", CmdIncrBits: "incr_bits", CmdSliceIncr: "slice_incr",
+	CmdDeleteTags: "delete_tags", CmdTagKeys: "tag_keys",
 }
 
 // String returns the command's name in snake case, as cashews spells it ("get_many").
@@ -69,21 +73,45 @@ func Commands() []Command {
 	return all
 }
 
-// Call describes one command on its way to a backend.
+// Call describes one command on its way to a backend. It is read-only: the command was routed to
+// its backend before any middleware sees it, so a changed key could only be wrong (another
+// backend's key) or need routing again inside the chain. A middleware changes what a command does
+// through the context it passes to next, by answering without calling next, or by changing the
+// Result it returns.
 type Call struct {
-	Command Command
-	// Key is the key of a single-key command, or the glob pattern of scan and delete_match; empty for
-	// commands on the whole backend (ping, clear, keys_count) and for multi-key commands.
-	Key string
-	// Keys are the keys of get_many, set_many and delete_many that go to this backend.
-	Keys []string
-	// Backend is the URL of the backend, with passwords and secrets redacted.
-	Backend string
-	// Prefix is the routing prefix of the backend.
-	Prefix string
+	cmd     Command
+	key     string
+	keys    []string
+	backend string
+	prefix  string
+	value   any
+	tags    []string
 
 	do func(ctx context.Context) (Result, error) // runs the command on the backend
 }
+
+// Command returns the command.
+func (c *Call) Command() Command { return c.cmd }
+
+// Key returns the key of a single-key command, or the glob pattern of scan and delete_match; empty
+// for commands on the whole backend (ping, clear, keys_count) and for multi-key commands.
+func (c *Call) Key() string { return c.key }
+
+// Keys returns a copy of the keys of get_many, set_many and delete_many that go to this backend.
+func (c *Call) Keys() []string { return slices.Clone(c.keys) }
+
+// Backend returns the URL of the backend, with passwords and secrets redacted.
+func (c *Call) Backend() string { return c.backend }
+
+// Prefix returns the routing prefix of the backend.
+func (c *Call) Prefix() string { return c.prefix }
+
+// Value returns the value of set as the backend will store it (encoded bytes for byte backends, the
+// Go value for the memory backend); nil for other commands. Do not modify it.
+func (c *Call) Value() any { return c.value }
+
+// Tags returns a copy of the tags of set, delete_tags and tag_keys.
+func (c *Call) Tags() []string { return slices.Clone(c.tags) }
 
 // Result is what a command returned.
 type Result struct {
@@ -104,7 +132,7 @@ type Handler func(ctx context.Context, call *Call) (Result, error)
 //	Use(a, b):  a start → b start → backend → b end → a end
 //
 // A middleware may change the context, answer without calling next, or change the result. It sees
-// commands after routing (Call.Backend is set) and after the disable switches: a disabled command
+// commands after routing (Call.Backend is known) and after the disable switches: a disabled command
 // reaches no middleware. Values reach middlewares as the backend stores them: encoded []byte for
 // byte backends.
 type Middleware func(next Handler) Handler
@@ -164,7 +192,7 @@ func (c *Cache) OnCommand(fn func(ctx context.Context, call *Call, res Result, e
 	return c.Use(func(next Handler) Handler {
 		return func(ctx context.Context, call *Call) (Result, error) {
 			res, err := next(ctx, call)
-			if all || want[call.Command] {
+			if all || want[call.cmd] {
 				fn(ctx, call, res, err)
 			}
 			return res, err
@@ -191,21 +219,24 @@ func LogMiddleware(logger *slog.Logger, level slog.Level) Middleware {
 				return res, err
 			}
 			attrs := []slog.Attr{
-				slog.String("command", call.Command.String()),
-				slog.String("backend", call.Backend),
+				slog.String("command", call.cmd.String()),
+				slog.String("backend", call.backend),
 				slog.Bool("ok", res.OK),
 				slog.Duration("duration", time.Since(start)),
 			}
-			if call.Key != "" {
-				attrs = append(attrs, slog.String("key", call.Key))
+			if call.key != "" {
+				attrs = append(attrs, slog.String("key", call.key))
 			}
-			if len(call.Keys) > 0 {
-				attrs = append(attrs, slog.Any("keys", call.Keys))
+			if len(call.keys) > 0 {
+				attrs = append(attrs, slog.Any("keys", call.Keys()))
+			}
+			if len(call.tags) > 0 {
+				attrs = append(attrs, slog.Any("tags", call.Tags()))
 			}
 			if err != nil {
 				attrs = append(attrs, slog.Any("error", err))
 			}
-			logger.LogAttrs(ctx, lvl, "cashews: "+call.Command.String(), attrs...)
+			logger.LogAttrs(ctx, lvl, "cashews: "+call.cmd.String(), attrs...)
 			return res, err
 		}
 	}

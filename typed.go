@@ -8,38 +8,48 @@ import (
 	"reflect"
 	"time"
 
+	"github.com/cashews-go/cashews/codec"
 	"github.com/cashews-go/cashews/internal/quote"
 )
 
 // Get returns the value stored at key as a T. A miss is (zero, false, nil): a missing key, an expired
-// one, or a disabled get. On the memory backend the stored Go value is returned as it is (a hit
-// allocates nothing when it holds a T); a stored value of another type is an error matching
-// [ErrWrongType], except integers, which convert to any integer type that holds them. On byte
-// backends the value is decoded by the backend's codec; a value that fails its signature check is
-// an error matching codec.ErrTampered and is never decoded.
+// one, or a disabled get. The answer is the same on every backend:
+//
+//   - a value stored as a T is found; a value stored as another Go type is an error matching
+//     [ErrWrongType], except integers, which convert to any integer type that holds them (a counter
+//     is an integer), and nil, which reads as the zero value of a T that can be nil;
+//   - T may be an interface type: any gives the stored Go value on mem://, and on byte backends what
+//     the codec makes of the payload without the type (JSON: map[string]any, []any, float64,
+//     string, bool or nil; integers: int64; gob cannot decode into an interface it was not given);
+//   - at the key of a wrapped function, Get returns the function's result (a stored error result
+//     is an error matching [ErrWrongType], and an entry past its expiry by the Cache's clock is a
+//     miss);
+//   - a value that fails its signature check is an error matching [ErrTampered] and is never decoded.
+//
+// On mem:// the stored Go value is returned as it is (a hit allocates nothing when it holds a T).
 func Get[T any](ctx context.Context, c *Cache, key string) (T, bool, error) {
 	r, v, found, err := c.get(ctx, key)
 	if err != nil || !found {
 		var zero T
 		return zero, false, err
 	}
-	t, err := decode[T](r, key, v)
-	if err != nil {
-		return t, false, err
-	}
-	return t, true, nil
+	return decode[T](c, r, key, v)
 }
 
-// GetMany returns the values stored at keys as T, in a map that holds only the keys found.
+// GetMany returns the values stored at keys as T, in a map that holds only the keys found. A key
+// that holds no value is left out as a missing one is, on every backend: a set, a bit array, a
+// sliding window, the error result of a wrapped function, and on byte backends whatever is not a
+// value in the Cache's format (a lock's token, data other programs wrote) or fails its signature
+// check (such values are also logged, once per burst). A value of another Go type than T is an
+// error matching [ErrWrongType], as for [Get].
 func GetMany[T any](ctx context.Context, c *Cache, keys ...string) (map[string]T, error) {
 	out := make(map[string]T, len(keys))
 	err := c.getMany(ctx, keys, func(r *route, key string, v any) error {
-		t, err := decode[T](r, key, v)
-		if err != nil {
-			return err
+		t, found, err := decodeFound[T](ctx, c, r, key, v)
+		if found {
+			out[key] = t
 		}
-		out[key] = t
-		return nil
+		return err
 	})
 	return out, err
 }
@@ -51,15 +61,16 @@ type KeyValue[T any] struct {
 }
 
 // GetMatch returns an iterator over the keys matching the glob pattern and their values as T,
-// fetched in batches (see [Batch]). An error ends the sequence after it is yielded.
+// fetched in batches (see [Batch]). Keys that hold no value are left out, as [GetMany] leaves them
+// out. An error ends the sequence after it is yielded.
 func GetMatch[T any](ctx context.Context, c *Cache, pattern string, opts ...ScanOption) iter.Seq2[KeyValue[T], error] {
 	return func(yield func(KeyValue[T], error) bool) {
 		stopped := false
 		var inner error
 		err := c.scan(ctx, pattern, opts, func(r *route, keys []string) bool {
 			inner = c.getMany(ctx, keys, func(r *route, key string, v any) error {
-				t, err := decode[T](r, key, v)
-				if err != nil {
+				t, found, err := decodeFound[T](ctx, c, r, key, v)
+				if err != nil || !found {
 					return err
 				}
 				if !yield(KeyValue[T]{Key: key, Value: t}, nil) {
@@ -130,23 +141,82 @@ func (r *route) encode(key string, v any) (any, error) {
 	return b, nil
 }
 
-// decode turns what the route's backend returned into a T.
-func decode[T any](r *route, key string, v any) (T, error) {
-	if t, ok := v.(T); ok && r.goValues {
-		return t, nil
+// errStoredError is wrapped by reads of a key that holds the error result of a wrapped function.
+var errStoredError = fmt.Errorf("%w: the key holds the error result of a wrapped function, not a value", ErrWrongType)
+
+// decode turns what the route's backend returned into a T. found is false for a wrapped function's
+// entry past its expiry by the Cache's clock.
+func decode[T any](c *Cache, r *route, key string, v any) (T, bool, error) {
+	if !r.goValues {
+		return decodeBytes[T](c, r, key, v)
 	}
+	if se, ok := v.(*storedEntry); ok {
+		if se.Err != nil {
+			var zero T
+			return zero, false, fmt.Errorf("cashews: get %s: %w", quote.String(key), errStoredError)
+		}
+		if c.expired(se.Expires) {
+			var zero T
+			return zero, false, nil
+		}
+		v = se.Value
+	}
+	if t, ok := v.(T); ok {
+		return t, true, nil
+	}
+	t, err := convert[T](key, v)
+	return t, err == nil, err
+}
+
+// decodeBytes is decode for a byte backend. It is apart from decode so that its target, which
+// escapes to the codec, costs the memory backend's hit path nothing.
+func decodeBytes[T any](c *Cache, r *route, key string, v any) (T, bool, error) {
 	var t T
-	if r.goValues {
-		return convert[T](key, v)
-	}
 	data, ok := v.([]byte)
 	if !ok {
-		return t, fmt.Errorf("%w: %s returned %T for %s, want []byte", ErrWrongType, r.url, v, quote.String(key))
+		return t, false, fmt.Errorf("%w: %s returned %T for %s, want []byte", ErrWrongType, r.url, v, quote.String(key))
 	}
-	if err := r.format.Decode(key, data, &t); err != nil {
-		return t, fmt.Errorf("cashews: decode %s from %s: %w", quote.String(key), r.url, err)
+	m, err := r.format.DecodeMeta(key, data, &t)
+	if err != nil {
+		return t, false, fmt.Errorf("cashews: decode %s from %s: %w", quote.String(key), r.url, err)
 	}
-	return t, nil
+	if m.IsEntry {
+		if m.Entry.Err {
+			return t, false, fmt.Errorf("cashews: get %s from %s: %w", quote.String(key), r.url, errStoredError)
+		}
+		if c.expired(m.Entry.Expires) {
+			return t, false, nil
+		}
+	}
+	return t, true, nil
+}
+
+// decodeFound is decode for bulk reads: a key that holds no value is not found rather than an error.
+// On a byte backend that is whatever is not a value in the Cache's format (a bit array, a lock's
+// token, data other programs wrote) or fails its signature check (a bit array can look like a
+// signed value, so it must not fail the whole read; under a secret, one that claims a signature is
+// logged, once per burst); a value of another Go type is still an error.
+func decodeFound[T any](ctx context.Context, c *Cache, r *route, key string, v any) (T, bool, error) {
+	t, found, err := decode[T](c, r, key, v)
+	switch {
+	case err == nil:
+		return t, found, nil
+	case errors.Is(err, errStoredError), errors.Is(err, ErrFormat):
+		return t, false, nil
+	case errors.Is(err, ErrTampered):
+		if data, ok := v.([]byte); ok && r.format.Signs() && codec.LooksSigned(data) {
+			c.skippedTampered(ctx, r, key, err)
+		}
+		return t, false, nil
+	}
+	return t, false, err
+}
+
+// expired reports whether a wrapped function's entry with the given expiry is past it by the
+// Cache's clock. Backends expire keys on their own clock; checking here too makes the Cache's clock
+// the one that counts.
+func (c *Cache) expired(expires int64) bool {
+	return expires > 0 && c.clock.Now().UnixNano() >= expires
 }
 
 // convert handles the stored Go values that are not a T but stand for one: nil for a nilable T, and

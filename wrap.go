@@ -86,14 +86,29 @@ var NotZero strategies.Condition = strategies.NotZero
 // The replayed error matches its target with errors.Is and keeps the original message.
 func StoreErrors(targets ...error) WrapOption {
 	return wrapOption(func(c *strategies.Config) {
+		checkTargets(c, "StoreErrors", targets)
 		c.Condition, c.Replay = strategies.AlsoErrors(targets...), targets
 	})
+}
+
+// checkTargets makes StoreErrors and OnlyStoreErrors without targets, or with a nil one, a
+// configuration error: such an option would store nothing it was meant to.
+func checkTargets(c *strategies.Config, option string, targets []error) {
+	if len(targets) == 0 {
+		c.Errs = append(c.Errs, fmt.Errorf("%w: %s() without errors stores no error: name the errors to store", strategies.ErrConfig, option))
+	}
+	for i, t := range targets {
+		if t == nil {
+			c.Errs = append(c.Errs, fmt.Errorf("%w: %s: error %d is nil, which no error matches", strategies.ErrConfig, option, i+1))
+		}
+	}
 }
 
 // OnlyStoreErrors stores only the errors matching any of targets, replayed on hits, and no result:
 // a negative cache for failures.
 func OnlyStoreErrors(targets ...error) WrapOption {
 	return wrapOption(func(c *strategies.Config) {
+		checkTargets(c, "OnlyStoreErrors", targets)
 		c.Condition, c.Replay = strategies.OnlyErrors(targets...), targets
 	})
 }
@@ -135,9 +150,13 @@ func Recompute(ctx context.Context) context.Context { return strategies.Recomput
 //
 // Configuration mistakes are found here, not on the first call: a key or tag template that does not
 // parse or names a field the argument does not have, a missing TTL, two strategies, an anonymous
-// function without Name or Key. Wrap panics with the error, as regexp.MustCompile does, because such
-// a mistake is in the program, not in its input; [TryWrap] returns it instead. The error matches
-// strategies.ErrConfig, or is a *keytemplate.SyntaxError or *keytemplate.FieldError.
+// function without Name or Key, a function that returns an iterator (iter.Seq or iter.Seq2: Wrap
+// would cache the iterator, not its values), StoreErrors or OnlyStoreErrors without errors, a result
+// type that the codec of the backend its keys go to cannot encode (a struct with a chan field under
+// JSON; see Cache.EncodeErrors for what only run time shows). Wrap panics with the error, as
+// regexp.MustCompile does, because such a mistake is in the program, not in its input; [TryWrap]
+// returns it instead. The error matches strategies.ErrConfig, or is a *keytemplate.SyntaxError or
+// *keytemplate.FieldError.
 func Wrap[A, R any](c *Cache, fn func(context.Context, A) (R, error), opts ...WrapOption) func(context.Context, A) (R, error) {
 	w, err := TryWrap(c, fn, opts...)
 	if err != nil {
@@ -193,6 +212,9 @@ func TryWrap[A, R any](c *Cache, fn func(context.Context, A) (R, error), opts ..
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("cashews: Wrap %s: %w", name, errors.Join(errs...))
 	}
+	if isIterator(reflect.TypeFor[R]()) {
+		return nil, fmt.Errorf("%w: %s returns %v, an iterator: Wrap does not cache iterators (it would store the iterator, not what it yields); wrap a function that returns the collected values (slices.Collect, maps.Collect) instead", strategies.ErrConfig, name, reflect.TypeFor[R]())
+	}
 	if cfg.Key == "" && anonymous(name) {
 		return nil, fmt.Errorf("%w: %s is an anonymous function: give it a Key template or a Name, so that its keys mean something and stay the same across builds", strategies.ErrConfig, name)
 	}
@@ -217,6 +239,9 @@ func TryWrap[A, R any](c *Cache, fn func(context.Context, A) (R, error), opts ..
 	defaultKeyPrefix := "" // a template has the prefix compiled in; the default key gets it here
 	if cfg.Key == "" {
 		defaultKeyPrefix = cfg.Prefix
+	}
+	if err := checkResultType[R](c, defaultKeyPrefix+literalPrefix(tmpl.String())); err != nil {
+		return nil, fmt.Errorf("cashews: Wrap %s: %w", name, err)
 	}
 
 	strategy := cfg.Strategy
@@ -269,6 +294,16 @@ func TryWrap[A, R any](c *Cache, fn func(context.Context, A) (R, error), opts ..
 		}
 		return r, err
 	}, nil
+}
+
+// isIterator reports whether t is an iterator: a function of the shape of iter.Seq or iter.Seq2,
+// func(yield func(V) bool) or func(yield func(K, V) bool), whatever its name.
+func isIterator(t reflect.Type) bool {
+	if t.Kind() != reflect.Func || t.NumIn() != 1 || t.NumOut() != 0 {
+		return false
+	}
+	y := t.In(0)
+	return y.Kind() == reflect.Func && (y.NumIn() == 1 || y.NumIn() == 2) && y.NumOut() == 1 && y.Out(0).Kind() == reflect.Bool
 }
 
 // funcName returns the qualified name of a function, without the "-fm" of method values.

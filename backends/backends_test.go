@@ -294,9 +294,32 @@ func TestLookupAndParseURL(t *testing.T) {
 			t.Errorf("ParseURL(%q) error = %v; want an error without %q", tt.raw, err, tt.secret)
 		}
 	}
-	for _, bad := range []string{"", "nohost", "mem://?a=1&a=2"} {
+	for _, bad := range []string{"", "nohost", "mem://?a=1&a=2", "disk:///dir/a#b", "mem://#", "mem://?size=1#x"} {
 		if _, _, err := backends.ParseURL(bad); err == nil {
 			t.Errorf("ParseURL(%q) succeeded", bad)
+		}
+	}
+	// Errors name what was passed, never a made-up URL, and never a fragment that may hold part of a
+	// password written without percent-encoding.
+	for raw, want := range map[string]string{
+		"":                          `setup URL is empty`,
+		"nohost":                    `setup URL "nohost" has no scheme`,
+		"disk:///dir/a#b":           `setup URL of scheme "disk" has a fragment`,
+		"redis://:pa#ss@host:6379/": `setup URL of scheme "redis" has a fragment`,
+	} {
+		_, _, err := backends.ParseURL(raw)
+		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "ss@") || strings.Contains(err.Error(), "://\"") {
+			t.Errorf("ParseURL(%q) = %v; want an error containing %q", raw, err, want)
+		}
+	}
+	// A bare "?" is no part of the backend's name.
+	for raw, want := range map[string]string{"mem://?": "mem://", "redis://h:1/0?": "redis://h:1/0", "disk:cache?": "disk:cache"} {
+		u, _, err := backends.ParseURL(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := backends.Redact(u); got != want {
+			t.Errorf("Redact(ParseURL(%q)) = %q, want %q", raw, got, want)
 		}
 	}
 }

@@ -19,7 +19,9 @@ const masked = "xxxxx"
 // tls_key replaced by "xxxxx", for logs and errors. It works on the URL's text and errs on the side
 // of hiding: see [RedactString].
 func Redact(u *url.URL) string {
-	s := u.String()
+	r := *u
+	r.ForceQuery = false // "mem://?" is "mem://"
+	s := r.String()
 	if u.Opaque == "" && u.Scheme != "" && !strings.HasPrefix(s, u.Scheme+"://") {
 		s = u.Scheme + "://" + strings.TrimPrefix(s, u.Scheme+":") // "mem://" prints as "mem:"
 	}
@@ -133,29 +135,23 @@ func authorityStart(raw string) int {
 	return 0
 }
 
-// checkSecretsParsed reports a URL whose secrets a parser reads otherwise than RedactString hides
-// them: a password with an unescaped "/", "?" or "#" (or an "@" after the host, which makes the text
-// before it look like one), or a secret parameter whose value holds an unescaped "#". Such a URL is
-// an error before any other check, which could quote a piece of the secret as a host, a path or a
-// parameter name.
+// checkSecretsParsed reports a URL whose password a parser reads otherwise than RedactString hides
+// it: a password with an unescaped "/" or "?" (or an "@" after the host, which makes the text before
+// it look like one). Such a URL is an error before any other check, which could quote a piece of
+// the password as a host, a path or a parameter name. (ParseURL rejects a "#" before.)
 func checkSecretsParsed(raw string, u *url.URL) error {
 	start := authorityStart(raw)
-	rest := raw[start:]
 	// The authority as url.Parse reads it: up to the first "#", "?" or "/".
-	authority := rest
+	authority := raw[start:]
 	if i := strings.IndexAny(authority, "#?/"); i >= 0 {
 		authority = authority[:i]
 	}
 	for _, s := range secretSpans(raw) {
-		switch {
-		case s.password:
-			_, hasPassword := u.User.Password()
-			if u.Opaque != "" || !hasPassword || s.to-start >= len(authority) {
-				return fmt.Errorf(`cashews: setup URL %s: the text before its last "@" reads as a password, but a parser would not read it so: escape "/", "?", "#", "@" and "%%" in a password (%%2F, %%3F, %%23, %%40, %%25), and "@" elsewhere (%%40)`,
-					quote.String(RedactString(raw)))
-			}
-		case strings.IndexByte(raw[s.from:s.to], '#') >= 0:
-			return fmt.Errorf(`cashews: setup URL %s: a secret parameter's value holds "#", which would end the URL: escape it (%%23)`,
+		if !s.password {
+			continue
+		}
+		if _, hasPassword := u.User.Password(); u.Opaque != "" || !hasPassword || s.to-start >= len(authority) {
+			return fmt.Errorf(`cashews: setup URL %s: the text before its last "@" reads as a password, but a parser would not read it so: escape "/", "?", "#", "@" and "%%" in a password (%%2F, %%3F, %%23, %%40, %%25), and "@" elsewhere (%%40)`,
 				quote.String(RedactString(raw)))
 		}
 	}

@@ -85,8 +85,21 @@ func Lookup(scheme string) (Factory, error) {
 // ErrUnknownScheme is wrapped by the error for a setup URL whose scheme no imported backend registered.
 var ErrUnknownScheme = errors.New("cashews: unknown scheme")
 
-// ParseURL parses a setup URL and checks that it has a scheme and no repeated query parameter.
+// ParseURL parses a setup URL and checks that it has a scheme, no fragment and no repeated query
+// parameter.
 func ParseURL(raw string) (*url.URL, *Params, error) {
+	if raw == "" {
+		return nil, nil, fmt.Errorf("cashews: setup URL is empty (want mem://, redis://, disk://...)")
+	}
+	if strings.Contains(raw, "#") {
+		// The URL is not echoed: an unencoded # in a password starts the fragment, so the text
+		// around it may hold part of the password.
+		scheme, _, _ := strings.Cut(raw, ":")
+		if len(scheme) > 16 || strings.ContainsAny(scheme, "/@#?") {
+			scheme = "?"
+		}
+		return nil, nil, fmt.Errorf("cashews: setup URL of scheme %q has a fragment (#...), which no backend reads; write a # in a value as %%23", scheme)
+	}
 	u, err := url.Parse(raw)
 	if err != nil {
 		return nil, nil, fmt.Errorf("cashews: setup URL %s: %s", quote.String(RedactString(raw)), parseProblem(err))
@@ -97,6 +110,7 @@ func ParseURL(raw string) (*url.URL, *Params, error) {
 	if u.Scheme == "" {
 		return nil, nil, fmt.Errorf("cashews: setup URL %s has no scheme (want mem://, redis://, disk://...)", quote.String(RedactString(raw)))
 	}
+
 	q, err := url.ParseQuery(u.RawQuery)
 	if err != nil {
 		return nil, nil, fmt.Errorf("cashews: setup URL %s: query: %s", quote.String(RedactString(raw)), parseProblem(err))

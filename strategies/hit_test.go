@@ -63,8 +63,8 @@ func hitRun(t *testing.T, ctx context.Context, get func(context.Context, int) (s
 func hitStored(c *cashews.Cache, key string) <-chan string {
 	ch := make(chan string, 100)
 	c.OnCommand(func(ctx context.Context, call *cashews.Call, res cashews.Result, err error) {
-		if call.Key == key && err == nil && res.OK {
-			ch <- call.Key
+		if call.Key() == key && err == nil && res.OK {
+			ch <- call.Key()
 		}
 	}, cashews.CmdSet)
 	return ch

@@ -33,8 +33,8 @@ func guardInject(c *cashews.Cache, cmds ...cashews.Command) *guardFault {
 	}
 	c.Use(func(next cashews.Handler) cashews.Handler {
 		return func(ctx context.Context, call *cashews.Call) (cashews.Result, error) {
-			if f.on.Load() && f.cmds[call.Command] {
-				return cashews.Result{}, fmt.Errorf("%s %q: %w", call.Command, call.Key, guardErrDown)
+			if f.on.Load() && f.cmds[call.Command()] {
+				return cashews.Result{}, fmt.Errorf("%s %q: %w", call.Command(), call.Key(), guardErrDown)
 			}
 			return next(ctx, call)
 		}

@@ -3,6 +3,8 @@ package backendtest
 import (
 	"sync/atomic"
 	"time"
+
+	"github.com/cashews-go/cashews/backends"
 )
 
 // window is a sliding-window key under test with a base time; at moves the fake clock along with the
@@ -102,4 +104,26 @@ func testSliceIncrExpiry(e *env) {
 	w.incr(0, size, 10, 1, true)
 	e.beforeExpiry(start, size, "sliding-window key", func() error { return e.ttlWithin(w.key, size, start) })
 	e.afterExpiry(start, size, "sliding-window key", func() error { return e.exists(w.key, false) })
+}
+
+func testSliceIncrInvalid(e *env) {
+	ctx, k := e.ctx(), e.key("window")
+	now := e.now()
+	if n, rec, err := e.b.SliceIncr(ctx, k, now, time.Minute, 3); n != 1 || !rec || err != nil {
+		e.t.Fatalf("SliceIncr(limit 3) = (%d, %v, %v), want (1, true, nil)", n, rec, err)
+	}
+	for _, c := range []struct {
+		window time.Duration
+		limit  int64
+	}{{time.Minute, 0}, {time.Minute, -1}, {0, 3}, {-time.Second, 3}} {
+		n, rec, err := e.b.SliceIncr(ctx, k, now, c.window, c.limit)
+		e.wantErrIs(err, backends.ErrInvalidArgument, "SliceIncr(window %v, limit %d) = (%d, %v)", c.window, c.limit, n, rec)
+	}
+	if n, rec, err := e.b.SliceIncr(ctx, k, now, time.Minute, 3); n != 2 || !rec || err != nil {
+		e.t.Errorf("SliceIncr(limit 3) after the refused calls = (%d, %v, %v), want (2, true, nil): they changed nothing", n, rec, err)
+	}
+	e.check(e.exists(e.key("never"), false))
+	_, _, err := e.b.SliceIncr(ctx, e.key("never"), now, time.Minute, 0)
+	e.wantErrIs(err, backends.ErrInvalidArgument, "SliceIncr(missing key, limit 0)")
+	e.check(e.exists(e.key("never"), false))
 }

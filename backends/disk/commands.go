@@ -1,6 +1,7 @@
 package disk
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -129,7 +130,7 @@ func (b *Backend) Set(ctx context.Context, key string, value any, ttl time.Durat
 	var st *stmt
 	switch mode {
 	case backends.SetAlways:
-		st = s.put
+		st = s.putValue
 	case backends.SetIfAbsent:
 		st = s.putIfAbsent
 	case backends.SetIfPresent:
@@ -139,7 +140,7 @@ func (b *Backend) Set(ctx context.Context, key string, value any, ttl time.Durat
 	}
 	now := b.now()
 	size := len(key) + len(v)
-	res, err := st.ExecContext(ctx, []byte(key), now, kindString, v, expireAt(now, ttl), b.stamp(now), size)
+	res, err := st.ExecContext(ctx, []byte(key), now, kindString, v, expireAt(now, ttl), b.stamp(now), size, 0)
 	if err != nil {
 		return false, b.fail("set", s, key, err)
 	}
@@ -175,13 +176,13 @@ func (b *Backend) SetMany(ctx context.Context, items []backends.Item) error {
 	for si, idx := range b.group(len(items), func(i int) string { return items[i].Key }) {
 		s := b.shards[si]
 		size := 0
-		err := s.tx(ctx, []*stmt{s.put}, func(tx *sql.Tx) error {
-			st := s.put.in(ctx, tx)
+		err := s.tx(ctx, []*stmt{s.putValue}, func(tx *sql.Tx) error {
+			st := s.putValue.in(ctx, tx)
 			now := b.now()
 			for _, i := range idx {
 				it := items[i]
 				sz := len(it.Key) + len(vals[i])
-				if _, err := st.ExecContext(ctx, []byte(it.Key), now, kindString, vals[i], expireAt(now, it.TTL), b.stamp(now), sz); err != nil {
+				if _, err := st.ExecContext(ctx, []byte(it.Key), now, kindString, vals[i], expireAt(now, it.TTL), b.stamp(now), sz, 0); err != nil {
 					return err
 				}
 				size += sz
@@ -488,6 +489,49 @@ func (b *Backend) Incr(ctx context.Context, key string, by int64, ttl time.Durat
 	}
 	b.wrote(ctx, s, size)
 	return result, nil
+}
+
+// CompareAndSwap stores new at key, keeping its expiry, if the key holds a value with the bytes of
+// old, in one transaction, and reports whether it did (see [backends.CompareAndSwapper]).
+func (b *Backend) CompareAndSwap(ctx context.Context, key string, old, new []byte) (bool, backends.Entry, error) {
+	ctx, cancel, err := b.begin(ctx)
+	if err != nil {
+		return false, backends.Entry{}, err
+	}
+	defer cancel()
+	s := b.shardOf(key)
+	var swapped bool
+	var current backends.Entry
+	size := len(key) + len(new)
+	err = s.tx(ctx, []*stmt{s.entry, s.put}, func(tx *sql.Tx) error {
+		now := b.now()
+		kind, exp, val, found, err := readEntry(ctx, tx, s, key, now)
+		if err != nil || !found || kind != kindString {
+			return err
+		}
+		if !bytes.Equal(val, old) {
+			if val == nil {
+				val = []byte{}
+			}
+			current = backends.Entry{Value: val, Found: true}
+			return nil
+		}
+		if new == nil {
+			new = []byte{}
+		}
+		if _, err := s.put.in(ctx, tx).ExecContext(ctx, []byte(key), now, kindString, new, exp, b.stamp(now), size); err != nil {
+			return err
+		}
+		swapped = true
+		return nil
+	})
+	if err != nil {
+		return false, backends.Entry{}, b.fail("compare and swap", s, key, err)
+	}
+	if swapped {
+		b.wrote(ctx, s, size)
+	}
+	return swapped, current, nil
 }
 
 func truncate(v []byte) string {

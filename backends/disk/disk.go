@@ -55,7 +55,10 @@ type Backend struct {
 	done      chan struct{}      // closed when the background goroutine returns; nil if none
 }
 
-var _ backends.Backend = (*Backend)(nil)
+var (
+	_ backends.Backend           = (*Backend)(nil)
+	_ backends.CompareAndSwapper = (*Backend)(nil)
+)
 
 // shard is one SQLite file: a pool of reading connections and one writing connection, so that the
 // writers of this process queue in Go (honouring their contexts) instead of spinning on SQLite's
@@ -66,9 +69,10 @@ type shard struct {
 	r, w  *sql.DB
 
 	// Statements on r.
-	get, exists, getExpire, valueSize, members, scanAll, scanRange, keysCount, stats *stmt
+	get, exists, getExpire, valueSize, members, scanAll, scanRange, keysCount, stats, tagKeys *stmt
 	// Statements on w.
-	put, putIfAbsent, update, del, delLive, expire, unlock, extend                  *stmt
+	put, putValue, putIfAbsent, update, del, delLive, expire, unlock, extend        *stmt
+	untagKey, addTag, deleteTag                                                     *stmt
 	entry, delAny, setEntry, addMember, removeMember, popMembers, anyMember, resize *stmt
 	cull, oldest, deleteID, touch, clear, size                                      *stmt
 
@@ -191,9 +195,15 @@ const live = "(expire_at = 0 OR expire_at > ?2)"
 // prepare makes the statements of the shard, to be prepared on first use.
 func (s *shard) prepare(ctx context.Context) error {
 	p := func(db *sql.DB, dst **stmt, query string) { *dst = newStmt(db, query) }
+	// put writes an entry in place: an existing live entry keeps its tags, an expired one loses them.
+	// putValue (Set) gives the entry the tagged flag ?8, ending the tags of the entry it replaces.
 	const putHead = `INSERT INTO cashews_entries (key, kind, value, expire_at, used_at, size) VALUES (?1, ?3, ?4, ?5, ?6, ?7)
 		ON CONFLICT (key) DO UPDATE SET kind = excluded.kind, value = excluded.value, expire_at = excluded.expire_at,
-		used_at = excluded.used_at, size = excluded.size`
+		used_at = excluded.used_at, size = excluded.size,
+		tagged = CASE WHEN cashews_entries.expire_at <> 0 AND cashews_entries.expire_at <= ?2 THEN 0 ELSE cashews_entries.tagged END`
+	const putValueHead = `INSERT INTO cashews_entries (key, kind, value, expire_at, used_at, size, tagged) VALUES (?1, ?3, ?4, ?5, ?6, ?7, ?8)
+		ON CONFLICT (key) DO UPDATE SET kind = excluded.kind, value = excluded.value, expire_at = excluded.expire_at,
+		used_at = excluded.used_at, size = excluded.size, tagged = excluded.tagged`
 	// Reads.
 	p(s.r, &s.get, `SELECT kind, value FROM cashews_entries WHERE key = ?1 AND `+live)
 	p(s.r, &s.exists, `SELECT 1 FROM cashews_entries WHERE key = ?1 AND `+live)
@@ -208,8 +218,13 @@ func (s *shard) prepare(ctx context.Context) error {
 	p(s.r, &s.stats, `SELECT size FROM cashews_stats WHERE id = 0`)
 	// Writes. ?1 is the key and ?2 the time wherever they appear.
 	p(s.w, &s.put, putHead)
-	p(s.w, &s.putIfAbsent, putHead+` WHERE cashews_entries.expire_at <> 0 AND cashews_entries.expire_at <= ?2`)
-	p(s.w, &s.update, `UPDATE cashews_entries SET kind = ?3, value = ?4, expire_at = ?5, used_at = ?6, size = ?7 WHERE key = ?1 AND `+live)
+	p(s.w, &s.putValue, putValueHead)
+	p(s.w, &s.putIfAbsent, putValueHead+` WHERE cashews_entries.expire_at <> 0 AND cashews_entries.expire_at <= ?2`)
+	p(s.w, &s.update, `UPDATE cashews_entries SET kind = ?3, value = ?4, expire_at = ?5, used_at = ?6, size = ?7, tagged = ?8 WHERE key = ?1 AND `+live)
+	p(s.w, &s.untagKey, `DELETE FROM cashews_tags WHERE key = ?1`)
+	p(s.w, &s.addTag, `INSERT OR IGNORE INTO cashews_tags (tag, key) VALUES (?2, ?1)`)
+	p(s.w, &s.deleteTag, `DELETE FROM cashews_entries WHERE key IN (SELECT key FROM cashews_tags WHERE tag = ?1) RETURNING expire_at`)
+	p(s.r, &s.tagKeys, `SELECT t.key FROM cashews_tags t JOIN cashews_entries e ON e.key = t.key WHERE t.tag = ?1 AND (e.expire_at = 0 OR e.expire_at > ?2)`)
 	p(s.w, &s.del, `DELETE FROM cashews_entries WHERE key = ?1 RETURNING expire_at`)
 	p(s.w, &s.delLive, `DELETE FROM cashews_entries WHERE key = ?1 AND `+live)
 	p(s.w, &s.expire, `UPDATE cashews_entries SET expire_at = ?3 WHERE key = ?1 AND `+live)

@@ -369,8 +369,8 @@ func (b *Backend) SliceIncr(ctx context.Context, key string, now time.Time, wind
 	if window <= 0 {
 		return 0, false, fmt.Errorf("cashews: disk: sliding window %s: want a positive duration: %w", window, backends.ErrInvalidArgument)
 	}
-	if limit < 0 {
-		return 0, false, fmt.Errorf("cashews: disk: sliding window limit %d: want zero or more: %w", limit, backends.ErrInvalidArgument)
+	if limit <= 0 {
+		return 0, false, fmt.Errorf("cashews: disk: sliding window limit %d: want a positive limit: %w", limit, backends.ErrInvalidArgument)
 	}
 	window = backends.CapTTL(window)
 	ctx, cancel, err := b.begin(ctx)

@@ -52,7 +52,7 @@
 // channels or unsafe pointers is not counted. Give such values a Sizer, or copy=true, which counts
 // the encoded bytes exactly.
 //
-// Sets, bit arrays and sliding windows count their members and words. A value whose entry alone
+// Sets, bit arrays and sliding windows count their members, bytes and events. A value whose entry alone
 // would exceed max_bytes is rejected with an error wrapping [backends.ErrInvalidArgument].
 // [Backend.ValueSize] returns the value's size (without key and overhead).
 //

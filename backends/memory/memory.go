@@ -92,6 +92,8 @@ type Backend struct {
 	bytes     atomic.Int64  // sum of entry costs, when maxBytes > 0
 	evictNext atomic.Uint64 // round-robin start for evictions in other shards
 
+	tags [tagShards]tagShard // tag → keys (see tags.go)
+
 	closed    atomic.Bool
 	closeOnce sync.Once
 	stop      chan struct{} // closed by Close to stop the janitor
@@ -100,8 +102,10 @@ type Backend struct {
 
 // Compile-time checks.
 var (
-	_ backends.Backend      = (*Backend)(nil)
-	_ backends.GoValueStore = (*Backend)(nil)
+	_ backends.Backend           = (*Backend)(nil)
+	_ backends.GoValueStore      = (*Backend)(nil)
+	_ backends.CompareAndSwapper = (*Backend)(nil)
+	_ backends.Tagger            = (*Backend)(nil)
 )
 
 var errClosed = fmt.Errorf("cashews: memory backend: %w", backends.ErrClosed)

@@ -40,11 +40,18 @@ type entry struct {
 	vsize        int64 // size of the value, when the backend is bounded by bytes
 	visited      atomic.Bool
 	kind         kind
-	newer, older *entry // the shard's SIEVE queue
+	newer, older *entry  // the shard's SIEVE queue
+	tags         *tagSet // nil: none (see tags.go)
 }
 
 // cost is what the entry counts against maxBytes.
-func (e *entry) cost() int64 { return int64(len(e.key)) + e.vsize + EntryOverhead }
+func (e *entry) cost() int64 {
+	c := int64(len(e.key)) + e.vsize + EntryOverhead
+	if e.tags != nil {
+		c += e.tags.cost
+	}
+	return c
+}
 
 // shard is one lock's worth of keys and its SIEVE queue.
 type shard struct {
@@ -53,6 +60,7 @@ type shard struct {
 	head, tail *entry            // newest and oldest
 	hand       *entry            // next eviction candidate; nil means the tail
 	withTTL    int               // entries with an expiry
+	tagged     int               // entries with tags
 	_          [64]byte
 }
 
@@ -154,6 +162,10 @@ func (b *Backend) removeLocked(s *shard, e *entry) {
 	}
 	e.newer, e.older = nil, nil
 	delete(s.m, e.key)
+	if e.tags != nil {
+		b.unindexLocked(e.key, e.tags)
+		s.tagged--
+	}
 	if e.expireAt != 0 {
 		s.withTTL--
 	}

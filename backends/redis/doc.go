@@ -42,9 +42,22 @@
 // programs stored there, so give the cache a database of its own. KeysCount is DBSIZE, summed over
 // the masters on Cluster. ValueSize is MEMORY USAGE: the memory Redis uses for the key, its value
 // and their overhead, so it is larger than the stored bytes. Scan and DeleteMatch use SCAN with
-// MATCH and COUNT on every master (never KEYS), and DeleteMatch removes each page with UNLINK; a
-// pattern without wildcards is a single EXISTS or UNLINK. SCAN may return a key twice, so Scan may
-// yield it twice.
+// MATCH and COUNT on every master (never KEYS), and DeleteMatch removes each page's keys as
+// DeleteMany does; a pattern without wildcards is a single EXISTS or Delete. SCAN may return a key
+// twice, so Scan may yield it twice.
+//
+// # Tags
+//
+// The backend implements [backends.Tagger] with keys of its own, which Scan never yields and
+// DeleteMatch never deletes by pattern (KeysCount, being DBSIZE, counts them): a record per tagged
+// key, in the key's own slot and with its TTL, and a sorted set per tag (see tags.go for the
+// protocol). It holds on Cluster, where a tag and its keys are in different slots, and when a step
+// fails: a tagged Set writes the tag's index before the value, so an error never leaves a value that
+// DeleteTags misses. Delete, DeleteMany and DeleteMatch are scripts that delete the key's record
+// too; a plain Set deletes the record in the same pipeline once the backend has seen tags in use
+// (before that it is a bare SET, and overwriting a key that another process tagged leaves its tags:
+// DeleteTags then removes the new value too). Tags need Redis 6.2 or later (GETDEL, ZADD GT), and a
+// maxmemory-policy of noeviction: Redis' eviction can drop a tag's bookkeeping while its keys live.
 //
 // # Deadlines
 //
@@ -74,8 +87,9 @@
 //
 // cluster=true, or several hosts in the URL, opens a Cluster client (with one host and no cluster
 // parameter, rueidis asks the server whether it is a Cluster node). Every command works on
-// Cluster: single-key commands and scripts go to the key's node; GetMany, SetMany and DeleteMany send
-// one command per key in a pipeline, so keys may be in any slots; Scan, DeleteMatch, KeysCount and
+// Cluster: single-key commands and scripts go to the key's node (a script over a key and its tag
+// record too: the record is in the key's slot); GetMany, SetMany and DeleteMany send one command per
+// key in a pipeline, so keys may be in any slots; Scan, DeleteMatch, KeysCount and
 // Clear run on every master. A Cluster has only database 0.
 //
 // # Client-side caching

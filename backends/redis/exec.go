@@ -51,14 +51,6 @@ func keyCmd(readOnly bool, name, key string, args ...string) command {
 	return command{args: a, keyAt: 1, nkeys: 1, readOnly: readOnly}
 }
 
-// keysCmd builds "name keys..." with several keys (which must share a slot on Cluster).
-func keysCmd(readOnly bool, name string, keys ...string) command {
-	a := make([]string, 0, 1+len(keys))
-	a = append(a, name)
-	a = append(a, keys...)
-	return command{args: a, keyAt: 1, nkeys: len(keys), readOnly: readOnly}
-}
-
 // plainCmd builds a command without keys.
 func plainCmd(readOnly bool, args ...string) command {
 	return command{args: args, readOnly: readOnly}

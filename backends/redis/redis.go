@@ -151,11 +151,15 @@ type Backend struct {
 	closed    atomic.Bool
 	closeOnce sync.Once
 	seq       atomic.Uint64
+	tagsSeen  atomic.Bool // tags are in use: writes end a key's tags (see tags.go)
 	hits      counter
 	misses    counter
 }
 
-var _ backends.Backend = (*Backend)(nil)
+var (
+	_ backends.Backend           = (*Backend)(nil)
+	_ backends.CompareAndSwapper = (*Backend)(nil)
+)
 
 var errClosed = fmt.Errorf("cashews: redis: %w", backends.ErrClosed)
 

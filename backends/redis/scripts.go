@@ -60,13 +60,25 @@ if created then
 end
 return redis.call('GET', KEYS[1])`)
 
-	// persistScript: remove the TTL of an existing key and report whether it exists.
-	persistScript = newScript("expire", `
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  redis.call('PERSIST', KEYS[1])
-  return 1
+	// casScript: replace the value only when it is still the one the caller read, keeping the TTL
+	// (PTTL then SET PX rather than KEEPTTL, which needs Redis 6). It returns {1} when it swapped,
+	// {0, value} when the key holds another value, and {0} when it is missing or of another type.
+	// ARGV: old, new.
+	casScript = newScript("compare and swap", `
+local v = redis.pcall('GET', KEYS[1])
+if type(v) ~= 'string' then
+  return {0}
 end
-return 0`)
+if v ~= ARGV[1] then
+  return {0, v}
+end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl > 0 then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl)
+else
+  redis.call('SET', KEYS[1], ARGV[2])
+end
+return {1}`)
 
 	// unlockScript: delete the lock only when it holds the token. A key of another type is not
 	// held by the token.
