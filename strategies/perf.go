@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/cashews-go/cashews/internal/quote"
 )
 
 type perf struct {
@@ -114,7 +116,7 @@ func (p *perf) Decorate(next Func, env *Env) (Func, error) {
 	return func(ctx context.Context, call Call) (any, error) {
 		state, found, err := env.Entries.Get(ctx, key)
 		if err != nil {
-			return nil, fmt.Errorf("cashews: %s: perf state %q: %w", env.Name, key, err)
+			return nil, fmt.Errorf("cashews: %s: perf state %s: %w", env.Name, quote.String(key), err)
 		}
 		if found {
 			return nil, perfDegraded(env.Name, state)
