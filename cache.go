@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	_ "github.com/cashews-go/cashews/backends/memory" // registers mem://
 	"github.com/cashews-go/cashews/codec"
 	"github.com/cashews-go/cashews/internal/flight"
+	"github.com/cashews-go/cashews/internal/quote"
 )
 
 // Cache routes each key to a backend by the longest matching prefix and runs the commands of the
@@ -88,11 +90,17 @@ func WithLoadTimeout(d time.Duration) Option {
 	return func(c *Cache) { c.loadTimeout = max(d, 0) }
 }
 
-// New returns a Cache with no backends. Call Setup before using it.
+// New returns a Cache with no backends. Call Setup before using it. Nil options are ignored, and so
+// are a nil clock and a nil logger: the Cache then uses the system clock and slog.Default().
 func New(opts ...Option) *Cache {
-	c := &Cache{clock: backends.SystemClock{}}
+	c := &Cache{}
 	for _, o := range opts {
-		o(c)
+		if o != nil {
+			o(c)
+		}
+	}
+	if c.clock == nil {
+		c.clock = backends.SystemClock{}
 	}
 	if c.logger == nil {
 		c.logger = slog.Default()
@@ -120,7 +128,8 @@ func WithPrefix(p string) SetupOption {
 // is built in; redis://, rediss:// and disk:// need their package imported); the query holds its
 // parameters. Parameters every backend takes:
 //
-//	enable=false, disable=true  start with every command disabled (see Cache.Enable)
+//	enable=false, disable=true  start with every command disabled (see Cache.Enable); both given
+//	                            and disagreeing is an error
 //	suppress=true               backend errors become misses and false; they are logged once per
 //	                            burst and counted (Cache.SuppressedErrors); lock commands and
 //	                            counters still return theirs (matching ErrUnavailable)
@@ -134,9 +143,9 @@ func WithPrefix(p string) SetupOption {
 // redis:// connects in the background (see its package). Every backend gets a health breaker: after
 // 5 commands in a row fail with ErrUnavailable, its commands fail at once until it answers a ping.
 func (c *Cache) Setup(rawURL string, opts ...SetupOption) error {
-	var sc setupConfig
-	for _, o := range opts {
-		o(&sc)
+	sc, err := setupOptions(opts)
+	if err != nil {
+		return err
 	}
 	u, params, err := backends.ParseURL(rawURL)
 	if err != nil {
@@ -167,11 +176,15 @@ func (c *Cache) Setup(rawURL string, opts ...SetupOption) error {
 
 // SetupBackend routes keys to a backend the caller opened (a Redis backend over an existing client,
 // say). The Cache takes ownership: Close closes it. The params string holds the parameters every
-// backend takes (see Setup), such as "suppress=true&secret=...", or is empty.
+// backend takes (see Setup), such as "suppress=true&secret=...", or is empty. A nil backend is an
+// error matching [ErrInvalidArgument].
 func (c *Cache) SetupBackend(b backends.Backend, params string, opts ...SetupOption) error {
-	var sc setupConfig
-	for _, o := range opts {
-		o(&sc)
+	if isNil(b) {
+		return fmt.Errorf("%w: SetupBackend with a nil backend (%T)", ErrInvalidArgument, b)
+	}
+	sc, err := setupOptions(opts)
+	if err != nil {
+		return err
 	}
 	_, p, err := backends.ParseURL("backend:?" + params)
 	if err != nil {
@@ -185,6 +198,30 @@ func (c *Cache) SetupBackend(b backends.Backend, params string, opts ...SetupOpt
 		return err
 	}
 	return c.add(b, fmt.Sprintf("%T", b), sc.prefix, common)
+}
+
+// setupOptions applies opts; a nil one is an error.
+func setupOptions(opts []SetupOption) (setupConfig, error) {
+	var sc setupConfig
+	for i, o := range opts {
+		if o == nil {
+			return sc, fmt.Errorf("%w: setup option %d of %d is nil", ErrInvalidArgument, i+1, len(opts))
+		}
+		o(&sc)
+	}
+	return sc, nil
+}
+
+// isNil reports whether v is nil or holds a nil pointer, map, slice, channel or function.
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Chan, reflect.Func, reflect.Interface:
+		return rv.IsNil()
+	}
+	return false
 }
 
 // commonParams are the setup parameters every backend takes.
@@ -204,6 +241,9 @@ func parseCommon(p *backends.Params) (commonParams, error) {
 	disable, err := p.Bool("disable", false)
 	if err != nil {
 		return cp, err
+	}
+	if p.Has("enable") && p.Has("disable") && enable == disable {
+		return cp, fmt.Errorf("cashews: URL parameters enable=%s and disable=%s contradict each other: give one", p.String("enable", ""), p.String("disable", ""))
 	}
 	cp.disabled = !enable || disable
 	if cp.suppress, err = p.Bool("suppress", false); err != nil {
@@ -268,7 +308,7 @@ func (c *Cache) add(b backends.Backend, name, prefix string, cp commonParams) er
 	old := c.routeList()
 	for _, o := range old {
 		if o.prefix == prefix {
-			return fmt.Errorf("cashews: a backend (%s) is already set up for prefix %q", o.url, prefix)
+			return fmt.Errorf("cashews: a backend (%s) is already set up for prefix %s", o.url, quote.String(prefix))
 		}
 	}
 	routes := append(append([]*route(nil), old...), r)
@@ -279,8 +319,14 @@ func (c *Cache) add(b backends.Backend, name, prefix string, cp commonParams) er
 
 func (c *Cache) routeList() []*route { return *c.routes.Load() }
 
+// errNilCache is the error of the functions and methods given a nil *Cache.
+var errNilCache = fmt.Errorf("%w: nil *cashews.Cache", ErrInvalidArgument)
+
 // route returns the backend for key: the one with the longest prefix that key starts with.
 func (c *Cache) route(key string) (*route, error) {
+	if c == nil {
+		return nil, errNilCache
+	}
 	for _, r := range *c.routes.Load() {
 		if strings.HasPrefix(key, r.prefix) {
 			return r, nil
@@ -289,12 +335,15 @@ func (c *Cache) route(key string) (*route, error) {
 	if c.closed.Load() {
 		return nil, ErrClosed
 	}
-	return nil, fmt.Errorf("%w %q: set up a backend without a prefix or with a prefix of this key", ErrNoBackend, key)
+	return nil, fmt.Errorf("%w %s: set up a backend without a prefix or with a prefix of this key", ErrNoBackend, quote.String(key))
 }
 
 // Close closes every backend, stops the background work of the Cache (early refreshes) and waits for
 // it to end. It is idempotent: later calls return nil. Commands after Close return [ErrClosed].
 func (c *Cache) Close() error {
+	if c == nil {
+		return errNilCache
+	}
 	c.mu.Lock()
 	if c.closed.Swap(true) {
 		c.mu.Unlock()
@@ -318,11 +367,11 @@ func (c *Cache) Close() error {
 
 // Go runs fn in a goroutine owned by the Cache: its context is cancelled by Close, and Close waits for
 // it to return. After Close, Go runs nothing and returns false. Strategies use it for background
-// refreshes.
+// refreshes. A nil fn runs nothing and returns false.
 func (c *Cache) Go(fn func(ctx context.Context)) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed.Load() {
+	if c.closed.Load() || fn == nil {
 		return false
 	}
 	c.bgWG.Add(1)
@@ -352,14 +401,14 @@ func (c *Cache) Bypass(ctx context.Context, key string, err error) {
 		b, name = &r.bypass, r.url
 	}
 	b.log(ctx, c, slog.LevelError, "cashews: cache error routed around",
-		slog.String("backend", name), slog.String("key", key), slog.Any("error", err))
+		slog.String("backend", name), slog.String("key", shortKey(key)), slog.Any("error", err))
 }
 
 // replaced records an entry at key that failed to decode and is computed again, which replaces it.
 func (c *Cache) replaced(ctx context.Context, r *route, key string, err error) {
 	c.suppressed.Add(1)
 	r.tampered.log(ctx, c, slog.LevelError, "cashews: stored entry failed to decode; computing it again",
-		slog.String("backend", r.url), slog.String("key", key), slog.Any("error", err))
+		slog.String("backend", r.url), slog.String("key", shortKey(key)), slog.Any("error", err))
 }
 
 // BackendName returns the URL of the backend that key routes to, with passwords and secrets

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cashews-go/cashews/backends"
+	"github.com/cashews-go/cashews/internal/quote"
 	"github.com/cashews-go/cashews/strategies"
 )
 
@@ -82,9 +83,9 @@ func Tags(tags ...string) TagsOption { return TagsOption(tags) }
 // only when IfAbsent or IfPresent said no, or when set is disabled. The memory backend keeps value
 // as it is: do not mutate it afterwards. Byte backends store it encoded by the backend's codec.
 func (c *Cache) Set(ctx context.Context, key string, value any, ttl time.Duration, opts ...SetOption) (bool, error) {
-	var sc setConfig
-	for _, o := range opts {
-		o.applySet(&sc)
+	sc, err := setOptions(opts)
+	if err != nil {
+		return false, err
 	}
 	if err := checkTTL(CmdSet, ttl); err != nil {
 		return false, err
@@ -100,10 +101,22 @@ func (c *Cache) Set(ctx context.Context, key string, value any, ttl time.Duratio
 	return c.set(ctx, r, key, v, ttl, sc)
 }
 
+// setOptions applies opts; a nil one is an error.
+func setOptions(opts []SetOption) (setConfig, error) {
+	var sc setConfig
+	for i, o := range opts {
+		if o == nil {
+			return sc, fmt.Errorf("%w: set option %d of %d is nil", ErrInvalidArgument, i+1, len(opts))
+		}
+		o.applySet(&sc)
+	}
+	return sc, nil
+}
+
 // set stores an already encoded value, with its tags when there are any.
 func (c *Cache) set(ctx context.Context, r *route, key string, v any, ttl time.Duration, sc setConfig) (bool, error) {
 	if len(sc.tags) > 0 && r.tagger == nil {
-		return false, fmt.Errorf("cashews: set %q with tags: the backend %s keeps no tags (it does not implement backends.Tagger): %w", key, r.url, errors.ErrUnsupported)
+		return false, fmt.Errorf("cashews: set %s with tags: the backend %s keeps no tags (it does not implement backends.Tagger): %w", quote.String(key), r.url, errors.ErrUnsupported)
 	}
 	if c.hooked() {
 		return c.setHooked(ctx, r, key, v, ttl, sc)
@@ -136,9 +149,9 @@ func (c *Cache) setHooked(ctx context.Context, r *route, key string, v any, ttl 
 // int64, so that Incr counts from it and Get reads it as an integer there too. (With a secret,
 // Get and Incr refuse raw values on byte backends: they are not signed.)
 func (c *Cache) SetRaw(ctx context.Context, key string, value any, ttl time.Duration, opts ...SetOption) (bool, error) {
-	var sc setConfig
-	for _, o := range opts {
-		o.applySet(&sc)
+	sc, err := setOptions(opts)
+	if err != nil {
+		return false, err
 	}
 	if err := checkTTL(CmdSet, ttl); err != nil {
 		return false, err
@@ -409,6 +422,9 @@ func (c *Cache) patternRoutes(pattern string) []*route {
 // DeleteMatch removes every key matching the glob pattern (Redis rules: *, ?, [a-z], \ escapes) from
 // every backend that may hold such keys, and returns how many it removed.
 func (c *Cache) DeleteMatch(ctx context.Context, pattern string) (int, error) {
+	if c == nil {
+		return 0, errNilCache
+	}
 	total := 0
 	for _, r := range c.patternRoutes(pattern) {
 		if c.off(ctx, r, CmdDeleteMatch) {
@@ -444,8 +460,14 @@ func Batch(n int) ScanOption {
 // scan calls fn with each batch of keys matching pattern, route by route, until fn returns false.
 // Keys that route to another backend and the Cache's internal keys are left out.
 func (c *Cache) scan(ctx context.Context, pattern string, opts []ScanOption, fn func(r *route, keys []string) bool) error {
+	if c == nil {
+		return errNilCache
+	}
 	sc := scanConfig{batch: 100}
-	for _, o := range opts {
+	for i, o := range opts {
+		if o == nil {
+			return fmt.Errorf("%w: scan option %d of %d is nil", ErrInvalidArgument, i+1, len(opts))
+		}
 		o(&sc)
 	}
 	for _, r := range c.patternRoutes(pattern) {
@@ -540,6 +562,9 @@ func (c *Cache) KeysCount(ctx context.Context) (int64, error) {
 }
 
 func (c *Cache) eachRoute(ctx context.Context, cmd Command, fn func(context.Context, *route) (Result, error)) error {
+	if c == nil {
+		return errNilCache
+	}
 	if c.closed.Load() {
 		return ErrClosed
 	}
@@ -560,6 +585,9 @@ func (c *Cache) eachRoute(ctx context.Context, cmd Command, fn func(context.Cont
 // a later write of the key without them, a Delete or its expiry end them. A Set with the tag that
 // returned before DeleteTags started is always seen, whatever the backend's bounds and eviction.
 func (c *Cache) DeleteTags(ctx context.Context, tags ...string) (int, error) {
+	if c == nil {
+		return 0, errNilCache
+	}
 	total := 0
 	if len(tags) == 0 {
 		return 0, nil
@@ -576,7 +604,7 @@ func (c *Cache) DeleteTags(ctx context.Context, tags ...string) (int, error) {
 		n, _ := res.Value.(int)
 		total += n
 		if err != nil {
-			return total, fmt.Errorf("cashews: delete tags %q on %s: %w", tags, r.url, err)
+			return total, fmt.Errorf("cashews: delete tags %s on %s: %w", quote.Strings(tags), r.url, err)
 		}
 	}
 	return total, nil
@@ -584,6 +612,9 @@ func (c *Cache) DeleteTags(ctx context.Context, tags ...string) (int, error) {
 
 // TagKeys returns the keys that carry tag and are still present, from every backend.
 func (c *Cache) TagKeys(ctx context.Context, tag string) ([]string, error) {
+	if c == nil {
+		return nil, errNilCache
+	}
 	var out []string
 	for _, r := range c.routeList() {
 		tg := r.tagger
@@ -595,7 +626,7 @@ func (c *Cache) TagKeys(ctx context.Context, tag string) ([]string, error) {
 			return Result{Value: keys, OK: len(keys) > 0}, err
 		})
 		if err != nil {
-			return out, fmt.Errorf("cashews: tag keys %q on %s: %w", tag, r.url, err)
+			return out, fmt.Errorf("cashews: tag keys %s on %s: %w", quote.String(tag), r.url, err)
 		}
 		keys, _ := res.Value.([]string)
 		out = append(out, keys...)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cashews-go/cashews/codec"
+	"github.com/cashews-go/cashews/internal/quote"
 	"github.com/cashews-go/cashews/strategies"
 )
 
@@ -95,7 +96,7 @@ func (s *entries[R]) Get(ctx context.Context, key string) (*strategies.Entry, bo
 	}
 	data, ok := v.([]byte)
 	if !ok {
-		return nil, false, fmt.Errorf("%w: %s returned %T for %q, want []byte", ErrWrongType, r.url, v, key)
+		return nil, false, fmt.Errorf("%w: %s returned %T for %s, want []byte", ErrWrongType, r.url, v, quote.String(key))
 	}
 	var rv R
 	m, err := r.format.DecodeMeta(key, data, &rv)
@@ -103,7 +104,7 @@ func (s *entries[R]) Get(ctx context.Context, key string) (*strategies.Entry, bo
 		if errors.Is(err, ErrTampered) {
 			// Changed, copied from another key, or unsigned: never decoded; recomputed, and the
 			// function's result replaces it. Logged and counted.
-			s.c.replaced(ctx, r, key, fmt.Errorf("cashews: decode %q from %s: %w", key, r.url, err))
+			s.c.replaced(ctx, r, key, fmt.Errorf("cashews: decode %s from %s: %w", quote.String(key), r.url, err))
 		}
 		// Another Go type, or a value that does not even parse: recompute and replace it.
 		return nil, false, nil
@@ -156,13 +157,13 @@ func (s *entries[R]) Set(ctx context.Context, key string, e *strategies.Entry, t
 		} else if e.Value != nil {
 			rv, ok := e.Value.(R)
 			if !ok {
-				return false, fmt.Errorf("%w: entry value %T for %q, want %v", ErrWrongType, e.Value, key, reflect.TypeFor[R]())
+				return false, fmt.Errorf("%w: entry value %T for %s, want %v", ErrWrongType, e.Value, quote.String(key), reflect.TypeFor[R]())
 			}
 			value = rv
 		}
 		data, err := r.format.EncodeEntry(key, value, ce)
 		if err != nil {
-			err = fmt.Errorf("cashews: encode %q for %s: %w", key, r.url, err)
+			err = fmt.Errorf("cashews: encode %s for %s: %w", quote.String(key), r.url, err)
 			s.c.encodeFailed(ctx, r, key, err)
 			return false, err
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cashews-go/cashews/codec"
+	"github.com/cashews-go/cashews/internal/quote"
 	"github.com/cashews-go/cashews/strategies"
 )
 
@@ -98,7 +99,7 @@ var errStop = errors.New("stop")
 // given up, load's context is cancelled and the next caller starts a new load ([WithLoadTimeout]
 // bounds it too). A load that returns an error (such as [ErrNotFound]) stores nothing and every
 // waiting caller gets the error; a load that panics reaches every caller as a [*PanicError]. A miss
-// costs one read and one write.
+// costs one read and one write. A nil load is an error matching [ErrInvalidArgument].
 //
 // GetOrSet fails open: when the read fails (the backend is down, say), load runs and its value is
 // returned; when storing fails, the value is returned all the same. Such failures are logged once
@@ -107,9 +108,17 @@ var errStop = errors.New("stop")
 // (tampered with, corrupted, or of another type) is a miss in either mode: load runs and its value
 // replaces it, and the event is logged and counted.
 func GetOrSet[T any](ctx context.Context, c *Cache, key string, ttl time.Duration, load func(ctx context.Context) (T, error), opts ...SetOption) (T, error) {
+	if load == nil {
+		var zero T
+		return zero, fmt.Errorf("%w: GetOrSet %s with a nil load function", ErrInvalidArgument, quote.String(key))
+	}
 	if err := checkTTL(CmdSet, ttl); err != nil {
 		var zero T
 		return zero, err
+	}
+	if c == nil {
+		var zero T
+		return zero, errNilCache
 	}
 	mark := c.loads.Mark()
 	v, found, err := Get[T](ctx, c, key)
@@ -140,7 +149,7 @@ func GetOrSet[T any](ctx context.Context, c *Cache, key string, ttl time.Duratio
 	})
 	t, ok := res.(T)
 	if !ok && res != nil {
-		return t, fmt.Errorf("%w: concurrent GetOrSet for %q with another type (%T)", ErrWrongType, key, res)
+		return t, fmt.Errorf("%w: concurrent GetOrSet for %s with another type (%T)", ErrWrongType, quote.String(key), res)
 	}
 	return t, err
 }
@@ -166,7 +175,7 @@ func (r *route) encode(key string, v any) (any, error) {
 	}
 	b, err := r.format.Encode(key, v)
 	if err != nil {
-		return nil, fmt.Errorf("cashews: encode %q for %s: %w", key, r.url, err)
+		return nil, fmt.Errorf("cashews: encode %s for %s: %w", quote.String(key), r.url, err)
 	}
 	return b, nil
 }
@@ -183,7 +192,7 @@ func decode[T any](c *Cache, r *route, key string, v any) (T, bool, error) {
 	if se, ok := v.(*storedEntry); ok {
 		if se.Err != nil {
 			var zero T
-			return zero, false, fmt.Errorf("cashews: get %q: %w", key, errStoredError)
+			return zero, false, fmt.Errorf("cashews: get %s: %w", quote.String(key), errStoredError)
 		}
 		if c.expired(se.Expires) {
 			var zero T
@@ -204,15 +213,15 @@ func decodeBytes[T any](c *Cache, r *route, key string, v any) (T, bool, error) 
 	var t T
 	data, ok := v.([]byte)
 	if !ok {
-		return t, false, fmt.Errorf("%w: %s returned %T for %q, want []byte", ErrWrongType, r.url, v, key)
+		return t, false, fmt.Errorf("%w: %s returned %T for %s, want []byte", ErrWrongType, r.url, v, quote.String(key))
 	}
 	m, err := r.format.DecodeMeta(key, data, &t)
 	if err != nil {
-		return t, false, fmt.Errorf("cashews: decode %q from %s: %w", key, r.url, &decodeError{err})
+		return t, false, fmt.Errorf("cashews: decode %s from %s: %w", quote.String(key), r.url, &decodeError{err})
 	}
 	if m.IsEntry {
 		if m.Entry.Err {
-			return t, false, fmt.Errorf("cashews: get %q from %s: %w", key, r.url, errStoredError)
+			return t, false, fmt.Errorf("cashews: get %s from %s: %w", quote.String(key), r.url, errStoredError)
 		}
 		if c.expired(m.Entry.Expires) {
 			return t, false, nil
@@ -259,7 +268,7 @@ func convert[T any](key string, v any) (T, error) {
 		case reflect.Interface, reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan:
 			return t, nil
 		}
-		return t, fmt.Errorf("%w: value at %q is nil, not %v", ErrWrongType, key, rt)
+		return t, fmt.Errorf("%w: value at %s is nil, not %v", ErrWrongType, quote.String(key), rt)
 	}
 	rv := reflect.ValueOf(v)
 	dst := reflect.ValueOf(&t).Elem()
@@ -285,5 +294,5 @@ func convert[T any](key string, v any) (T, error) {
 			return t, nil
 		}
 	}
-	return t, fmt.Errorf("%w: value at %q is %T, not %v", ErrWrongType, key, v, rt)
+	return t, fmt.Errorf("%w: value at %s is %T, not %v", ErrWrongType, quote.String(key), v, rt)
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/cashews-go/cashews/backends"
 	"github.com/cashews-go/cashews/codec"
+	"github.com/cashews-go/cashews/internal/quote"
 	"github.com/cashews-go/cashews/strategies"
 )
 
@@ -70,12 +71,12 @@ func (s *signedCounters) Incr(ctx context.Context, key string, by int64, ttl tim
 	}
 	st := &s.stripes[maphash.String(s.seed, key)%uint64(len(s.stripes))]
 	if err := ctx.Err(); err != nil {
-		return 0, fmt.Errorf("cashews: incr %q on %s: %w", key, s.name, err)
+		return 0, fmt.Errorf("cashews: incr %s on %s: %w", quote.String(key), s.name, err)
 	}
 	select {
 	case st.turn <- struct{}{}:
 	case <-ctx.Done():
-		return 0, fmt.Errorf("cashews: incr %q on %s: waiting for the counter: %w", key, s.name, ctx.Err())
+		return 0, fmt.Errorf("cashews: incr %s on %s: waiting for the counter: %w", quote.String(key), s.name, ctx.Err())
 	}
 	defer func() { <-st.turn }()
 	n, data, err := s.incr(ctx, st, key, by, ttl)
@@ -116,14 +117,14 @@ func (s *signedCounters) incr(ctx context.Context, st *counterStripe, key string
 		}
 		old, ok := cur.([]byte)
 		if !ok {
-			return 0, nil, fmt.Errorf("%w: %s returned %T for %q, want []byte", ErrWrongType, s.name, cur, key)
+			return 0, nil, fmt.Errorf("%w: %s returned %T for %s, want []byte", ErrWrongType, s.name, cur, quote.String(key))
 		}
 		n, err := s.format.DecodeCounter(key, old)
 		if err != nil {
-			return 0, nil, fmt.Errorf("cashews: incr %q on %s: %w", key, s.name, err)
+			return 0, nil, fmt.Errorf("cashews: incr %s on %s: %w", quote.String(key), s.name, err)
 		}
 		if (by > 0 && n > math.MaxInt64-by) || (by < 0 && n < math.MinInt64-by) {
-			return 0, nil, fmt.Errorf("cashews: incr %q on %s: %d + %d overflows an int64: %w", key, s.name, n, by, ErrInvalidArgument)
+			return 0, nil, fmt.Errorf("cashews: incr %s on %s: %d + %d overflows an int64: %w", quote.String(key), s.name, n, by, ErrInvalidArgument)
 		}
 		data, err := s.format.Encode(key, n+by)
 		if err != nil {

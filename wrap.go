@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cashews-go/cashews/backends"
 	"github.com/cashews-go/cashews/keytemplate"
 	"github.com/cashews-go/cashews/strategies"
 )
@@ -22,20 +23,25 @@ type wrapOption func(*strategies.Config)
 
 func (o wrapOption) ApplyWrap(c *strategies.Config) { o(c) }
 
-// TTL sets how long results are stored. A negative TTL is a configuration error.
+// TTL sets how long results are stored. A negative TTL is a configuration error; a TTL longer
+// than backends.MaxTTL (100 years) counts as MaxTTL.
 func TTL(d time.Duration) WrapOption {
 	return wrapOption(func(c *strategies.Config) {
 		if d < 0 {
 			c.Errs = append(c.Errs, fmt.Errorf("%w: negative TTL %v", strategies.ErrConfig, d))
 		}
-		c.TTL = d
+		c.TTL = backends.CapTTL(d)
 	})
 }
 
 // TTLFunc sets the TTL of each result from the function's argument. The argument type must be the
-// wrapped function's; a mismatch is a configuration error.
+// wrapped function's; a mismatch, or a nil f, is a configuration error.
 func TTLFunc[A any](f func(arg A) time.Duration) WrapOption {
 	return wrapOption(func(c *strategies.Config) {
+		if f == nil {
+			c.Errs = append(c.Errs, fmt.Errorf("%w: TTLFunc with a nil function", strategies.ErrConfig))
+			return
+		}
 		c.TTLFunc = func(arg any) time.Duration {
 			a, _ := arg.(A)
 			return f(a)
@@ -190,6 +196,9 @@ func Wrap[A, R any](c *Cache, fn func(context.Context, A) (R, error), opts ...Wr
 // Wrap0 is [Wrap] for a function without an argument. Its key template may use only context values
 // ("{@tenant}"); without one, the key is the function's name.
 func Wrap0[R any](c *Cache, fn func(context.Context) (R, error), opts ...WrapOption) func(context.Context) (R, error) {
+	if fn == nil {
+		panic(fmt.Errorf("%w: Wrap0 of a nil function", strategies.ErrConfig))
+	}
 	name := funcName(fn)
 	adapted := func(ctx context.Context, _ struct{}) (R, error) { return fn(ctx) }
 	w, err := TryWrap(c, adapted, append([]WrapOption{Name(name)}, opts...)...)
@@ -201,8 +210,11 @@ func Wrap0[R any](c *Cache, fn func(context.Context) (R, error), opts ...WrapOpt
 
 // TryWrap is [Wrap] that returns configuration mistakes instead of panicking.
 func TryWrap[A, R any](c *Cache, fn func(context.Context, A) (R, error), opts ...WrapOption) (func(context.Context, A) (R, error), error) {
-	if c == nil || fn == nil {
-		return nil, fmt.Errorf("%w: Wrap needs a Cache and a function", strategies.ErrConfig)
+	switch {
+	case fn == nil:
+		return nil, fmt.Errorf("%w: Wrap of a nil function", strategies.ErrConfig)
+	case c == nil:
+		return nil, fmt.Errorf("%w: Wrap with a nil *cashews.Cache", strategies.ErrConfig)
 	}
 	cfg := &strategies.Config{}
 	for _, o := range opts {
@@ -295,7 +307,7 @@ func TryWrap[A, R any](c *Cache, fn func(context.Context, A) (R, error), opts ..
 		}
 		call := strategies.Call{Key: key, TTL: cfg.TTL, Arg: a}
 		if cfg.TTLFunc != nil {
-			call.TTL = cfg.TTLFunc(call.Arg)
+			call.TTL = backends.CapTTL(cfg.TTLFunc(call.Arg))
 		}
 		if len(tags) > 0 {
 			call.Tags = make([]string, len(tags))

@@ -27,6 +27,18 @@ import (
 // NoExpiration is the TTL that [Backend.GetExpire] reports for a key that exists and never expires.
 const NoExpiration time.Duration = -1
 
+// MaxTTL is the longest TTL a backend keeps: 100 years. A longer TTL (up to
+// time.Duration(math.MaxInt64), about 292 years) is stored as MaxTTL by every backend, for values,
+// counters, sets, locks and sliding windows alike, so that no backend's arithmetic on expiry times
+// overflows (now + ttl in nanoseconds overflows an int64 for TTLs of about 236 years and more).
+const MaxTTL = 100 * 365 * 24 * time.Hour
+
+// CapTTL returns ttl, or [MaxTTL] when ttl is longer. Backends apply it to every TTL and window
+// they are given, after rejecting negative ones.
+func CapTTL(ttl time.Duration) time.Duration {
+	return min(ttl, MaxTTL)
+}
+
 // SetMode says when [Backend.Set] writes.
 type SetMode uint8
 
@@ -65,8 +77,9 @@ type Entry struct {
 }
 
 // Backend is a store of keys with optional time to live. All methods are safe for concurrent use and
-// honour the context's deadline. TTL arguments are durations from now: zero means "no expiry" and a
-// negative TTL is rejected with an error wrapping [ErrInvalidArgument].
+// honour the context's deadline. TTL arguments are durations from now: zero means "no expiry", a
+// negative TTL is rejected with an error wrapping [ErrInvalidArgument], and a TTL longer than
+// [MaxTTL] (a window of SliceIncr too) is taken as MaxTTL.
 //
 // Methods that read report a missing or expired key as found == false (or false, zero) with a nil
 // error; an error always means the backend could not answer.

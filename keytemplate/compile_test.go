@@ -121,6 +121,18 @@ func TestCompileErrors(t *testing.T) {
 			fmt:     "jwt()",
 		},
 		{
+			name: "jwt without a verifier",
+			compile: func() error {
+				_, err := newFormat(call{name: "jwt", arg: "sub", hasArg: true}, &registry{})
+				if err == nil {
+					return nil
+				}
+				return &FormatterError{Template: "{Token:jwt(sub)}", Formatter: "jwt(sub)", Msg: err.Error()}
+			},
+			want: `keytemplate: "{Token:jwt(sub)}": formatter jwt needs a verifier: call keytemplate.RegisterJWT first (tokens are never decoded unverified)`,
+			fmt:  "jwt(sub)",
+		},
+		{
 			name:    "argument to lower",
 			compile: compiles[Query]("{Lang:lower(x)}"),
 			want:    `keytemplate: "{Lang:lower(x)}": formatter lower takes no argument`,

@@ -6,6 +6,8 @@ import (
 	"math"
 	"reflect"
 	"sync/atomic"
+
+	"github.com/cashews-go/cashews/internal/quote"
 )
 
 // maxBloomBits bounds a filter's bit array at 2^32 bits (512 MiB), as every backend bounds bit
@@ -153,7 +155,7 @@ func (b *BloomFilter) Decorate(next Func, env *Env) (Func, error) {
 		vals, err := env.Cache.GetBits(ctx, key, bd.size, idx...)
 		if err != nil {
 			if !env.RouteAround(ctx, key, err) {
-				return nil, fmt.Errorf("cashews: %s: bloom filter %q: %w", env.Name, key, err)
+				return nil, fmt.Errorf("cashews: %s: bloom filter %s: %w", env.Name, quote.String(key), err)
 			}
 			return next(ctx, call) // the filter cannot answer: maybe
 		}
@@ -222,7 +224,7 @@ func (b *BloomFilter) incr(ctx context.Context, what string, by int64, keys []st
 		idx = append(idx, bd.indexes(key, false)...)
 	}
 	if _, err := bd.env.Cache.IncrBits(ctx, bd.key, bd.size, by, idx...); err != nil {
-		return fmt.Errorf("cashews: %s: bloom filter %q: %s: %w", bd.env.Name, bd.key, what, err)
+		return fmt.Errorf("cashews: %s: bloom filter %s: %s: %w", bd.env.Name, quote.String(bd.key), what, err)
 	}
 	return nil
 }
@@ -235,7 +237,7 @@ func (b *BloomFilter) Ready(ctx context.Context) error {
 		return err
 	}
 	if _, err := bd.env.Cache.IncrBits(ctx, bd.key, bd.size, 1, bd.m); err != nil {
-		return fmt.Errorf("cashews: %s: bloom filter %q: Ready: %w", bd.env.Name, bd.key, err)
+		return fmt.Errorf("cashews: %s: bloom filter %s: Ready: %w", bd.env.Name, quote.String(bd.key), err)
 	}
 	return nil
 }
@@ -249,7 +251,7 @@ func (b *BloomFilter) Contains(ctx context.Context, key string) (bool, error) {
 	}
 	vals, err := bd.env.Cache.GetBits(ctx, bd.key, bd.size, bd.indexes(key, false)...)
 	if err != nil {
-		return false, fmt.Errorf("cashews: %s: bloom filter %q: %w", bd.env.Name, bd.key, err)
+		return false, fmt.Errorf("cashews: %s: bloom filter %s: %w", bd.env.Name, quote.String(bd.key), err)
 	}
 	for _, v := range vals {
 		if v == 0 {

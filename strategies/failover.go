@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/cashews-go/cashews/internal/quote"
 )
 
 type failover struct {
@@ -88,7 +90,7 @@ func (f *failover) Decorate(next Func, env *Env) (Func, error) {
 func fallback(ctx context.Context, env *Env, strategy string, call Call, v any, err error) (any, error) {
 	entry, found, gerr := env.Get(ctx, call.Key)
 	if gerr != nil {
-		return v, errors.Join(err, fmt.Errorf("cashews: %s: %s fallback for %q: %w", env.Name, strategy, call.Key, gerr))
+		return v, errors.Join(err, fmt.Errorf("cashews: %s: %s fallback for %s: %w", env.Name, strategy, quote.String(call.Key), gerr))
 	}
 	if !found || entry.Err != nil {
 		return v, err

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/cashews-go/cashews/internal/quote"
 )
 
 // HitCounterSuffix is appended to a call's key, followed by the stored entry's expiry in Unix
@@ -112,7 +114,7 @@ func (h *hit) Decorate(next Func, env *Env) (Func, error) {
 
 	return func(ctx context.Context, call Call) (any, error) {
 		if call.TTL <= 0 {
-			return nil, fmt.Errorf("%w: %s: hit: the TTL of %q is %v; the hit strategy needs a positive TTL", ErrConfig, env.Name, call.Key, call.TTL)
+			return nil, fmt.Errorf("%w: %s: hit: the TTL of %s is %v; the hit strategy needs a positive TTL", ErrConfig, env.Name, quote.String(call.Key), call.TTL)
 		}
 		mark := env.Mark(ctx)
 		entry, found, err := env.Get(ctx, call.Key)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cashews-go/cashews/backends"
+	"github.com/cashews-go/cashews/internal/quote"
 )
 
 // FailMode says what a guard (a lock, a rate limit, a circuit breaker) does when the backend that
@@ -268,7 +269,7 @@ func (l *lockRun) runsOpen(ctx context.Context, key string, err error) bool {
 }
 
 func (l *lockRun) downError(call Call, err error) error {
-	return fmt.Errorf("cashews: %s: lock %q: %w", l.env.Name, call.Key+LockSuffix, err)
+	return fmt.Errorf("cashews: %s: lock %s: %w", l.env.Name, quote.String(call.Key+LockSuffix), err)
 }
 
 // release gives the lock back, even when the caller's context has ended. An error is dropped: the
@@ -286,7 +287,7 @@ func (l *lockRun) acquire(ctx context.Context, key, token string, poll func(cont
 			return lockDown, err
 		}
 		if ctx.Err() != nil {
-			return lockEnded, fmt.Errorf("cashews: %s: waiting for lock %q: %w", l.env.Name, key, ctx.Err())
+			return lockEnded, fmt.Errorf("cashews: %s: waiting for lock %s: %w", l.env.Name, quote.String(key), ctx.Err())
 		}
 		return lockEnded, err
 	}

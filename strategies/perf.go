@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/cashews-go/cashews/internal/quote"
 )
 
 type perf struct {
@@ -116,7 +118,7 @@ func (p *perf) Decorate(next Func, env *Env) (Func, error) {
 		state, found, err := env.Entries.Get(ctx, key)
 		if err != nil {
 			if !env.RouteAround(ctx, key, err) {
-				return nil, fmt.Errorf("cashews: %s: perf state %q: %w", env.Name, key, err)
+				return nil, fmt.Errorf("cashews: %s: perf state %s: %w", env.Name, quote.String(key), err)
 			}
 			found = false // the state cannot be read: run the function, as when not degraded
 		}

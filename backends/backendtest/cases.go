@@ -27,6 +27,8 @@ var cases = []testCase{
 		rule: "a key set with a TTL is found until the TTL runs out, and is missing after it (Get, Exists, GetExpire, GetMany, SetIfAbsent, SetIfPresent agree)"},
 	{name: "SetReplacesTTL", run: testSetReplacesTTL,
 		rule: "Set stores the value with the TTL it is given, replacing the key's previous TTL"},
+	{name: "LongTTL", run: testLongTTL,
+		rule: "a TTL or window longer than backends.MaxTTL (up to time.Duration(math.MaxInt64)) is taken as MaxTTL by every command: values, counters, sets, locks and sliding windows stay, a held lock is not granted to another owner, GetExpire reports at most MaxTTL"},
 	{name: "NegativeTTL", run: testNegativeTTL,
 		rule: "a negative TTL is rejected with an error wrapping ErrInvalidArgument, and nothing is written"},
 	{name: "SetModes", run: testSetModes,

@@ -93,6 +93,13 @@ func (b *refBackend) deadline(ttl time.Duration) time.Time {
 	if ttl == 0 {
 		return time.Time{}
 	}
+	switch b.mutant {
+	case "ttl-uncapped":
+	case "ttl-wraps": // as a store that adds nanoseconds in an int64 does
+		return time.Unix(0, b.clock.Now().UnixNano()+int64(ttl))
+	default:
+		ttl = backends.CapTTL(ttl)
+	}
 	return b.clock.Now().Add(ttl)
 }
 

@@ -5,15 +5,18 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
+	"modernc.org/sqlite" // also registers the database/sql driver "sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/cashews-go/cashews/backends"
+	"github.com/cashews-go/cashews/internal/quote"
 )
 
 func init() {
@@ -87,7 +90,7 @@ func New(opts Options) (*Backend, error) {
 	}
 	dir, err := filepath.Abs(o.Dir)
 	if err != nil {
-		return nil, fmt.Errorf("cashews: disk: directory %q: %w", o.Dir, err)
+		return nil, fmt.Errorf("cashews: disk: directory %s: %w", quote.String(o.Dir), err)
 	}
 	o.Dir = dir
 	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
@@ -353,7 +356,7 @@ func (b *Backend) Cull(ctx context.Context) (int, error) {
 		n, err := b.cullShard(ctx, s, true)
 		total += n
 		if err != nil {
-			return total, b.fail("cull", err)
+			return total, b.fail("cull", s, "", err)
 		}
 	}
 	return total, nil
@@ -588,12 +591,22 @@ func (b *Backend) stamp(now int64) int64 {
 	}
 }
 
-// expireAt returns the expire_at of a TTL from now: 0 for no expiry.
+// expireAt returns the expiry time for ttl from now: 0 for no TTL. A TTL over backends.MaxTTL
+// counts as MaxTTL, and a sum that would overflow an int64 (a clock set centuries ahead) is the
+// largest time instead, never a time in the past.
 func expireAt(now int64, ttl time.Duration) int64 {
-	if ttl == 0 {
+	if ttl <= 0 {
 		return 0
 	}
-	return now + int64(ttl)
+	return addSat(now, int64(backends.CapTTL(ttl)))
+}
+
+// addSat returns a+b for b >= 0, or math.MaxInt64 when the sum overflows.
+func addSat(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
 }
 
 func noop() {}
@@ -610,10 +623,35 @@ func (b *Backend) begin(ctx context.Context) (context.Context, context.CancelFun
 	return ctx, noop, nil
 }
 
-// fail wraps the error of a command.
-func (b *Backend) fail(op string, err error) error {
+// fail wraps the error of the command op on shard s (nil when it is not about one shard) for key
+// ("" when it has none). An error that says the shard stayed locked or busy, after the busy
+// timeout, matches [backends.ErrUnavailable], and the driver's error stays matchable.
+func (b *Backend) fail(op string, s *shard, key string, err error) error {
 	if b.closed.Load() {
 		return fmt.Errorf("cashews: disk: %s: %w", op, backends.ErrClosed)
 	}
+	if key != "" {
+		op += " " + quote.String(key)
+	}
+	if s != nil {
+		op += fmt.Sprintf(" (shard %d, %s)", s.index, s.path)
+	}
+	if isBusy(err) {
+		return fmt.Errorf("cashews: disk: %s: %w: %w", op, backends.ErrUnavailable, err)
+	}
 	return fmt.Errorf("cashews: disk: %s: %w", op, err)
+}
+
+// isBusy reports whether err is SQLite's SQLITE_BUSY or SQLITE_LOCKED (in any of their extended
+// forms): another connection held a lock the command needed for longer than it could wait.
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code() & 0xff {
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+		return true
+	}
+	return false
 }

@@ -156,19 +156,6 @@ func isDamaged(err error) bool {
 	return false
 }
 
-// isBusy reports whether err is SQLite's SQLITE_BUSY or SQLITE_LOCKED: another connection (of this
-// process or another) holds a lock that the statement needs.
-func isBusy(err error) bool {
-	var se *sqlite.Error
-	if errors.As(err, &se) {
-		switch se.Code() & 0xff {
-		case 5, 6: // SQLITE_BUSY, SQLITE_LOCKED
-			return true
-		}
-	}
-	return false
-}
-
 // setupBusyWait is the least time openShard waits for other processes that set up the same file,
 // whatever the busy timeout: processes started together must all open the cache.
 const setupBusyWait = 10 * time.Second

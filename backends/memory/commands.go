@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cashews-go/cashews/backends"
+	"github.com/cashews-go/cashews/internal/quote"
 )
 
 func checkTTL(ttl time.Duration) error {
@@ -22,7 +23,7 @@ func checkTTL(ttl time.Duration) error {
 }
 
 func wrongType(key string, k kind) error {
-	return fmt.Errorf("cashews: memory backend: key %q holds %s: %w", key, k, backends.ErrWrongType)
+	return fmt.Errorf("cashews: memory backend: key %s holds %s: %w", quote.String(key), k, backends.ErrWrongType)
 }
 
 // prepare checks a value to store and returns what to keep and its size. extra is what the entry
@@ -35,7 +36,7 @@ func (b *Backend) prepare(key string, value any, extra int64) (any, int64, error
 		case string:
 			value = []byte(v)
 		default:
-			return nil, 0, fmt.Errorf("cashews: memory backend with copy=true stores []byte values; got %T for key %q: %w", value, key, backends.ErrInvalidArgument)
+			return nil, 0, fmt.Errorf("cashews: memory backend with copy=true stores []byte values; got %T for key %s: %w", value, quote.String(key), backends.ErrInvalidArgument)
 		}
 	}
 	if b.maxBytes == 0 {
@@ -43,7 +44,7 @@ func (b *Backend) prepare(key string, value any, extra int64) (any, int64, error
 	}
 	size := b.valueSize(value)
 	if cost := int64(len(key)) + size + EntryOverhead + extra; cost > b.maxBytes {
-		return nil, 0, fmt.Errorf("cashews: memory backend: entry for key %q takes %d bytes, more than max_bytes=%d: %w", key, cost, b.maxBytes, backends.ErrInvalidArgument)
+		return nil, 0, fmt.Errorf("cashews: memory backend: entry for key %s takes %d bytes, more than max_bytes=%d: %w", quote.String(key), cost, b.maxBytes, backends.ErrInvalidArgument)
 	}
 	return value, size, nil
 }
@@ -168,7 +169,7 @@ func (b *Backend) SetMany(_ context.Context, items []backends.Item) error {
 	sizes := make([]int64, len(items))
 	for i, it := range items {
 		if err := checkTTL(it.TTL); err != nil {
-			return fmt.Errorf("%w (key %q)", err, it.Key)
+			return fmt.Errorf("%w (key %s)", err, quote.String(it.Key))
 		}
 		v, size, err := b.prepare(it.Key, it.Value, 0)
 		if err != nil {
@@ -376,12 +377,12 @@ func (b *Backend) Incr(_ context.Context, key string, by int64, ttl time.Duratio
 	n, ok := b.toInt64(e.value)
 	if !ok {
 		s.mu.Unlock()
-		return 0, fmt.Errorf("cashews: memory backend: key %q holds %T: %w", key, e.value, backends.ErrNotInteger)
+		return 0, fmt.Errorf("cashews: memory backend: key %s holds %T: %w", quote.String(key), e.value, backends.ErrNotInteger)
 	}
 	sum := n + by
 	if (by > 0 && sum < n) || (by < 0 && sum > n) {
 		s.mu.Unlock()
-		return 0, fmt.Errorf("cashews: memory backend: incrementing %d at key %q by %d overflows int64: %w", n, key, by, backends.ErrInvalidArgument)
+		return 0, fmt.Errorf("cashews: memory backend: incrementing %d at key %s by %d overflows int64: %w", n, quote.String(key), by, backends.ErrInvalidArgument)
 	}
 	v, size := b.intValue(sum)
 	e.value = v

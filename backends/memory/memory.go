@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cashews-go/cashews/backends"
+	"github.com/cashews-go/cashews/internal/quote"
 )
 
 func init() {
@@ -177,7 +178,7 @@ func parseParams(p *backends.Params) (Options, error) {
 	case d == 0:
 		opts.CheckInterval = -1 // off
 	case d < minCheckInterval:
-		return Options{}, fmt.Errorf("cashews: URL parameter check_interval=%q: want 0 (off) or at least 1ms", raw)
+		return Options{}, fmt.Errorf("cashews: URL parameter check_interval=%s: want 0 (off) or at least 1ms", quote.String(raw))
 	default:
 		opts.CheckInterval = d
 	}
@@ -187,7 +188,7 @@ func parseParams(p *backends.Params) (Options, error) {
 		return Options{}, err
 	}
 	if shards&(shards-1) != 0 {
-		return Options{}, fmt.Errorf("cashews: URL parameter shards=%q: want a power of two from 1 to %d", raw, MaxShards)
+		return Options{}, fmt.Errorf("cashews: URL parameter shards=%s: want a power of two from 1 to %d", quote.String(raw), MaxShards)
 	}
 	opts.Shards = int(shards)
 	if opts.Copy, err = p.Bool("copy", false); err != nil {

@@ -339,6 +339,7 @@ func (b *Backend) SliceIncr(_ context.Context, key string, now time.Time, win ti
 	if limit <= 0 {
 		return 0, false, fmt.Errorf("cashews: memory backend: SliceIncr limit %d is not positive: %w", limit, backends.ErrInvalidArgument)
 	}
+	win = backends.CapTTL(win)
 	t := now.UnixNano()
 	from := t - int64(win)
 	c := clockReader{b: b}

@@ -12,6 +12,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/cashews-go/cashews/backends"
+	"github.com/cashews-go/cashews/internal/quote"
 )
 
 const (
@@ -52,7 +53,7 @@ func toBytes(key string, value any) (string, error) {
 	case string:
 		return v, nil
 	}
-	return "", invalid("the Redis backend stores []byte values; got %T for key %q", value, key)
+	return "", invalid("the Redis backend stores []byte values; got %T for key %s", value, quote.String(key))
 }
 
 // setCmd builds SET for a mode and TTL.
@@ -60,7 +61,7 @@ func setCmd(key, value string, ttl time.Duration, mode backends.SetMode) command
 	args := make([]string, 0, 6)
 	args = append(args, "SET", key, value)
 	if ttl > 0 {
-		args = append(args, "PX", ms(int64(ttl)))
+		args = append(args, "PX", ms(ttl))
 	}
 	switch mode {
 	case backends.SetIfAbsent:
@@ -267,7 +268,7 @@ func (b *Backend) SetMany(ctx context.Context, items []backends.Item) error {
 	cs := make([]command, 2*len(items))
 	for i, it := range items {
 		if err := checkTTL(it.TTL); err != nil {
-			return fmt.Errorf("%w (key %q)", err, it.Key)
+			return fmt.Errorf("%w (key %s)", err, quote.String(it.Key))
 		}
 		v, err := toBytes(it.Key, it.Value)
 		if err != nil {
@@ -309,7 +310,7 @@ func (b *Backend) setManyPlain(ctx context.Context, items []backends.Item) error
 	cs := make([]command, len(items))
 	for i, it := range items {
 		if err := checkTTL(it.TTL); err != nil {
-			return fmt.Errorf("%w (key %q)", err, it.Key)
+			return fmt.Errorf("%w (key %s)", err, quote.String(it.Key))
 		}
 		v, err := toBytes(it.Key, it.Value)
 		if err != nil {
@@ -595,7 +596,7 @@ func (b *Backend) Incr(ctx context.Context, key string, by int64, ttl time.Durat
 		n, err = b.ex.do(cctx, keyCmd(false, "INCRBY", key, byS)).int()
 		b.wrote(key)
 	} else {
-		n, err = b.eval(cctx, incrScript, key, byS, ms(int64(ttl))).intText()
+		n, err = b.eval(cctx, incrScript, key, byS, ms(ttl)).intText()
 	}
 	if err != nil {
 		return 0, b.fail(ctx, "INCRBY", key, err)
@@ -749,7 +750,7 @@ func (b *Backend) ExtendLock(ctx context.Context, key, token string, ttl time.Du
 	}
 	cctx, cancel := b.withTimeout(ctx)
 	defer cancel()
-	n, err := b.eval(cctx, extendScript, key, token, ms(int64(ttl))).int()
+	n, err := b.eval(cctx, extendScript, key, token, ms(ttl)).int()
 	if err != nil {
 		return false, b.fail(ctx, "extend lock", key, err)
 	}
@@ -816,7 +817,7 @@ func (b *Backend) SetAdd(ctx context.Context, key string, ttl time.Duration, mem
 		return 0, nil
 	}
 	args := make([]string, 0, 1+len(members))
-	args = append(args, ms(int64(ttl)))
+	args = append(args, ms(ttl))
 	args = append(args, members...)
 	cctx, cancel := b.withTimeout(ctx)
 	defer cancel()
@@ -959,13 +960,14 @@ func (b *Backend) SliceIncr(ctx context.Context, key string, now time.Time, wind
 	if limit <= 0 {
 		return 0, false, invalid("SliceIncr limit %d is not positive", limit)
 	}
+	window = backends.CapTTL(window)
 	t := now.UnixMicro()
 	cutoff := t - window.Microseconds()
 	member := strconv.FormatInt(t, 10) + "-" + b.memberPfx + "-" + strconv.FormatUint(b.seq.Add(1), 36)
 	cctx, cancel := b.withTimeout(ctx)
 	defer cancel()
 	res, err := b.eval(cctx, sliceIncrScript, key,
-		strconv.FormatInt(t, 10), strconv.FormatInt(cutoff, 10), strconv.FormatInt(limit, 10), member, ms(int64(window))).ints()
+		strconv.FormatInt(t, 10), strconv.FormatInt(cutoff, 10), strconv.FormatInt(limit, 10), member, ms(window)).ints()
 	if err == nil && len(res) != 2 {
 		err = fmt.Errorf("got %d values, want 2", len(res))
 	}

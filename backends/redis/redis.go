@@ -18,6 +18,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/cashews-go/cashews/backends"
+	"github.com/cashews-go/cashews/internal/quote"
 )
 
 func init() {
@@ -318,7 +319,7 @@ func (o Options) check() error {
 	}
 	for _, a := range o.Addrs {
 		if _, _, err := net.SplitHostPort(a); err != nil {
-			return bad("address %q: want host:port", a)
+			return bad("address %s: want host:port", quote.String(a))
 		}
 	}
 	switch {
@@ -510,7 +511,7 @@ func (b *Backend) withTimeout(ctx context.Context) (context.Context, context.Can
 func (b *Backend) fail(parent context.Context, op, key string, err error) error {
 	where := "cashews: redis: " + op
 	if key != "" {
-		where += fmt.Sprintf(" %q", key)
+		where += " " + quote.String(key)
 	}
 	msg := err.Error()
 	switch {

@@ -6,6 +6,9 @@ import (
 	"encoding/hex"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/cashews-go/cashews/backends"
 )
 
 // script is a Lua script run with EVALSHA, falling back to EVAL when the server does not have it
@@ -37,10 +40,11 @@ func (b *Backend) eval(ctx context.Context, s *script, key string, args ...strin
 	return r
 }
 
-// ms returns a duration in whole milliseconds, rounded up so that a positive TTL is never zero.
-func ms(d int64) string {
-	const milli = 1_000_000
-	return strconv.FormatInt((d+milli-1)/milli, 10)
+// ms returns a TTL in whole milliseconds, rounded up so that a positive TTL is never zero, and at
+// most backends.MaxTTL (rounding time.Duration(math.MaxInt64) up used to overflow).
+func ms(d time.Duration) string {
+	const milli = int64(time.Millisecond)
+	return strconv.FormatInt((int64(backends.CapTTL(d))+milli-1)/milli, 10)
 }
 
 var (
