@@ -1,9 +1,9 @@
 package memory
 
 import (
-	"slices"
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/cashews-go/cashews/backends"
