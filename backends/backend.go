@@ -161,7 +161,8 @@ type Backend interface {
 	// SliceIncr is the sliding-window counter. Atomically, it forgets the events at key older than
 	// now-window, then records one event at now if fewer than limit remain. It returns the number of
 	// events in (now-window, now] after the call and whether this event was recorded. The key
-	// expires window after its last event, and it never holds more than limit events. The window and
+	// expires window after its last event, and it never holds more than limit events (after a call
+	// with a lower limit than earlier ones, it keeps the newest limit). The window and
 	// the limit must be positive: otherwise it is an error wrapping [ErrInvalidArgument], and nothing
 	// changes.
 	SliceIncr(ctx context.Context, key string, now time.Time, window time.Duration, limit int64) (count int64, recorded bool, err error)

@@ -1,12 +1,14 @@
 package keytemplate
 
 import (
+	"context"
 	"errors"
 	"reflect"
 	"testing"
 )
 
 func TestCompileErrors(t *testing.T) {
+	//lint:ignore U1000 unexported fields, seen only through reflection: templates must refuse them
 	type hidden struct {
 		id   int
 		name string
@@ -293,7 +295,7 @@ func TestRegisterConcurrent(t *testing.T) {
 		if _, err := Compile[Query]("{Lang:reverse:upper}"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := tmpl.Render(nil, Query{Lang: "ab"}); err != nil {
+		if _, err := tmpl.Render(context.Background(), Query{Lang: "ab"}); err != nil {
 			t.Fatal(err)
 		}
 	}

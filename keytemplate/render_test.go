@@ -59,7 +59,8 @@ type User struct {
 	Prices  []Money
 	Any     any
 	Fn      func()
-	secret  string
+	//lint:ignore U1000 an unexported field, seen only through reflection: templates must refuse it
+	secret string
 }
 
 func init() {

@@ -36,9 +36,10 @@ func FailoverIf(match func(err error) bool) FailoverOption {
 // result and a nil error, and records a detect hit whose Err is the covered error; with nothing
 // stored it returns the error. The TTL is how long a fallback stays available.
 //
-// Every error but ErrNotFound is covered by default; [FailoverOn] and [FailoverIf] choose. The errors of a breaker or
-// a rate limit wrapped inside, matching [ErrRateLimited] or [ErrCircuitOpen], are always covered, so
-// a failover Wrap around a circuit-breaker Wrap serves cached results while the circuit is open.
+// Every error but ErrNotFound is covered by default; [FailoverOn] and [FailoverIf] choose. The errors of a breaker,
+// a rate limit or a perf strategy wrapped inside, matching [ErrRateLimited], [ErrCircuitOpen] or
+// [ErrPerfDegraded], are always covered, so a failover Wrap around a circuit-breaker Wrap serves
+// cached results while the circuit is open.
 //
 // Failover stores only successful results (those the condition, cashews.StoreIf, accepts): never an
 // error, so cashews.StoreErrors and cashews.OnlyStoreErrors are configuration errors with it. It

@@ -80,6 +80,7 @@ func TestKitCatchesMutants(t *testing.T) {
 		{"orphan-tags", "GoValues", "TagsLeaveNothing"},
 		{"tags-race", "GoValues", "TagsConcurrent"},
 		{"delete-keeps-tags", "BytesRealTime", "TagsDelete"},
+		{"window-keeps-over-limit", "GoValues", "SliceIncrLowerLimit"},
 		{"unlock-ignores-token", "BytesRealTime", "LockExpiry"},
 	} {
 		t.Run(m.mutant+"/"+m.harness, func(t *testing.T) {

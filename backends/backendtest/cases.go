@@ -127,6 +127,8 @@ var cases = []testCase{
 	// Sliding windows.
 	{name: "SliceIncrLimit", run: testSliceIncrLimit,
 		rule: "SliceIncr records an event only while fewer than limit events are in (now-window, now], and forgets older events"},
+	{name: "SliceIncrLowerLimit", run: testSliceIncrLowerLimit,
+		rule: "a window never holds more than limit events: a call with a lower limit than earlier calls keeps the newest limit events, counts only those, and records nothing while they fill it"},
 	{name: "SliceIncrBoundary", run: testSliceIncrBoundary,
 		rule: "the window is (now-window, now]: an event exactly at now-window is forgotten, one just after it is counted"},
 	{name: "SliceIncrConcurrent", run: testSliceIncrConcurrent,

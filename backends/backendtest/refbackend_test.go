@@ -771,6 +771,10 @@ func (b *refBackend) SliceIncr(ctx context.Context, key string, now time.Time, w
 		}
 		return !t.After(from)
 	})
+	if int64(len(en.events)) > limit && b.mutant != "window-keeps-over-limit" {
+		slices.SortFunc(en.events, time.Time.Compare)
+		en.events = en.events[int64(len(en.events))-limit:]
+	}
 	recorded := int64(len(en.events)) < limit
 	if recorded {
 		en.events = append(en.events, now)

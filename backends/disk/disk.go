@@ -29,6 +29,11 @@ func open(cfg backends.Config) (backends.Backend, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The Cache has taken its own parameters already: whatever is left is unknown, and saying so
+	// now spares creating the directory of a URL with a typo in it.
+	if err := cfg.Params.CheckUnused(); err != nil {
+		return nil, err
+	}
 	o.Clock = cfg.Clock
 	o.Logger = cfg.Logger
 	return New(o)

@@ -148,6 +148,11 @@ func New(opts Options) *Backend {
 
 // open is the factory of the mem:// scheme.
 func open(cfg backends.Config) (backends.Backend, error) {
+	if u := cfg.URL; u != nil && (u.User != nil || u.Host != "" || (u.Path != "" && u.Path != "/") || u.Opaque != "") {
+		// Neither the user part (it may hold a password) nor the rest is echoed: the URL is the
+		// caller's, and the message says what to remove.
+		return nil, fmt.Errorf("%w: mem:// takes no user, host or path, only query parameters (mem://?size=10000)", backends.ErrInvalidArgument)
+	}
 	opts, err := parseParams(cfg.Params)
 	if err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package memory
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/cashews-go/cashews/backends"
@@ -372,6 +373,18 @@ func (b *Backend) SliceIncr(_ context.Context, key string, now time.Time, win ti
 		}
 	}
 	w.events = kept
+	if int64(len(w.events)) > limit {
+		// A caller lowered the limit: keep only the newest limit events, as every backend does.
+		slices.Sort(w.events)
+		w.events = w.events[int64(len(w.events))-limit:]
+		count, newest = 0, 0
+		for _, ev := range w.events {
+			if ev <= t {
+				count++
+			}
+			newest = max(newest, ev)
+		}
+	}
 	recorded := int64(len(w.events)) < limit
 	if recorded {
 		if w.events == nil {

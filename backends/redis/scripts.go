@@ -125,11 +125,16 @@ return added`)
 	// sliceIncrScript: the sliding-window counter over a sorted set whose scores are event times in
 	// microseconds. Forget the events at or before the cutoff, record one at now (with a unique
 	// member) if fewer than limit remain and then expire the key window after it, and count the
-	// events up to now.
+	// events up to now. A window holding more than limit events (a caller lowered the limit) keeps
+	// its newest limit.
 	// ARGV: now µs, cutoff µs, limit, member, window in ms.
 	sliceIncrScript = newScript("slice incr", `
 local key = KEYS[1]
 redis.call('ZREMRANGEBYSCORE', key, '-inf', ARGV[2])
+local limit = tonumber(ARGV[3])
+if redis.call('ZCARD', key) > limit then
+  redis.call('ZREMRANGEBYRANK', key, 0, -(limit + 1))
+end
 local rec = 0
 if redis.call('ZCARD', key) < tonumber(ARGV[3]) then
   redis.call('ZADD', key, ARGV[1], ARGV[4])
