@@ -60,6 +60,34 @@ func (d *downBackend) Set(ctx context.Context, key string, v any, ttl time.Durat
 	return d.Backend.Set(ctx, key, v, ttl, m)
 }
 
+func (d *downBackend) Delete(ctx context.Context, key string) (bool, error) {
+	if err := d.fail(); err != nil {
+		return false, err
+	}
+	return d.Backend.Delete(ctx, key)
+}
+
+func (d *downBackend) DeleteMany(ctx context.Context, keys []string) (int, error) {
+	if err := d.fail(); err != nil {
+		return 0, err
+	}
+	return d.Backend.DeleteMany(ctx, keys)
+}
+
+func (d *downBackend) DeleteMatch(ctx context.Context, pattern string) (int, error) {
+	if err := d.fail(); err != nil {
+		return 0, err
+	}
+	return d.Backend.DeleteMatch(ctx, pattern)
+}
+
+func (d *downBackend) Clear(ctx context.Context) error {
+	if err := d.fail(); err != nil {
+		return err
+	}
+	return d.Backend.Clear(ctx)
+}
+
 func (d *downBackend) Ping(ctx context.Context) error {
 	if err := d.fail(); err != nil {
 		return err
@@ -454,6 +482,35 @@ func TestLocksAndCountersNeverPretend(t *testing.T) {
 	// Reads and writes still miss and report false.
 	if _, found, err := cashews.Get[int](ctx, c, "k"); found || err != nil {
 		t.Fatalf("Get under suppress = %v, %v; want a miss", found, err)
+	}
+}
+
+// TestInvalidationsNeverPretend: under suppress, a delete that fails says so with an error matching
+// ErrUnavailable (and the cause): "deleted" or "nothing there" would leave the old value to be served
+// once the backend answers again, an invalidation that silently missed.
+func TestInvalidationsNeverPretend(t *testing.T) {
+	c, d, _ := newDown(t, "suppress=true", false)
+	ctx := context.Background()
+	if _, err := c.Set(ctx, "k", 1, 0); err != nil {
+		t.Fatal(err)
+	}
+	d.down.Store(true)
+	check := func(what string, err error) {
+		t.Helper()
+		if !errors.Is(err, cashews.ErrUnavailable) || !errors.Is(err, errRefused) {
+			t.Errorf("%s while down under suppress = %v; want ErrUnavailable wrapping the cause", what, err)
+		}
+	}
+	_, err := c.Delete(ctx, "k")
+	check("Delete", err)
+	_, err = c.DeleteMany(ctx, "k", "k2")
+	check("DeleteMany", err)
+	_, err = c.DeleteMatch(ctx, "k*")
+	check("DeleteMatch", err)
+	check("Clear", c.Clear(ctx))
+	d.down.Store(false)
+	if v, found, err := cashews.Get[int](ctx, c, "k"); !found || v != 1 || err != nil {
+		t.Fatalf("Get after the failed deletes = %v, %v, %v; want the value still there (1, true, nil)", v, found, err)
 	}
 }
 

@@ -14,8 +14,9 @@ import (
 // suppressed wraps a backend set up with suppress=true: backend errors become misses, false and
 // zeros, are counted in Cache.SuppressedErrors, and logged once per burst. Errors about the caller's
 // arguments (invalid argument, wrong type, not an integer) and ErrClosed still reach the caller, and
-// so do Ping's errors: a health check must see the outage. Lock commands and counters (Incr,
-// IncrBits, SliceIncr) never pretend: their errors reach the caller, matching ErrUnavailable.
+// so do Ping's errors: a health check must see the outage. Lock commands, counters (Incr,
+// IncrBits, SliceIncr) and invalidations (Delete, DeleteMany, DeleteMatch, DeleteTags, Clear) never
+// pretend: their errors reach the caller, matching ErrUnavailable.
 type suppressed struct {
 	backends.Backend
 	cache *Cache
@@ -39,8 +40,8 @@ func (s *suppressed) swallow(ctx context.Context, cmd Command, err error) bool {
 	return true
 }
 
-// neverPretend returns the result of a lock command or a counter as it is: with the backend gone,
-// an answer such as "not locked" or 0 would look real. An error that does not say so already is
+// neverPretend returns the result of a lock command, a counter or an invalidation as it is: with the
+// backend gone, an answer such as "not locked", 0 or "deleted" would look real. An error that does not say so already is
 // made to match ErrUnavailable.
 func neverPretend[V any](v V, err error) (V, error) {
 	if err == nil || errors.Is(err, backends.ErrUnavailable) {
@@ -89,16 +90,18 @@ func (s *suppressed) Exists(ctx context.Context, key string) (bool, error) {
 	return suppressValue(s, ctx, CmdExists, false)(s.Backend.Exists(ctx, key))
 }
 
+// Delete is an invalidation: it never pretends. A delete that failed while it said "done" would
+// leave the old value to be served once the backend answers again.
 func (s *suppressed) Delete(ctx context.Context, key string) (bool, error) {
-	return suppressValue(s, ctx, CmdDelete, false)(s.Backend.Delete(ctx, key))
+	return neverPretend(s.Backend.Delete(ctx, key))
 }
 
 func (s *suppressed) DeleteMany(ctx context.Context, keys []string) (int, error) {
-	return suppressValue(s, ctx, CmdDeleteMany, 0)(s.Backend.DeleteMany(ctx, keys))
+	return neverPretend(s.Backend.DeleteMany(ctx, keys))
 }
 
 func (s *suppressed) DeleteMatch(ctx context.Context, pattern string) (int, error) {
-	return suppressValue(s, ctx, CmdDeleteMatch, 0)(s.Backend.DeleteMatch(ctx, pattern))
+	return neverPretend(s.Backend.DeleteMatch(ctx, pattern))
 }
 
 func (s *suppressed) Scan(ctx context.Context, pattern string, batch int) iter.Seq2[[]string, error] {
@@ -130,11 +133,10 @@ func (s *suppressed) GetExpire(ctx context.Context, key string) (time.Duration, 
 	return ttl, ok, err
 }
 
+// Clear is an invalidation of every key: it never pretends.
 func (s *suppressed) Clear(ctx context.Context) error {
-	if err := s.Backend.Clear(ctx); !s.swallow(ctx, CmdClear, err) {
-		return err
-	}
-	return nil
+	_, err := neverPretend(struct{}{}, s.Backend.Clear(ctx))
+	return err
 }
 
 func (s *suppressed) SetLock(ctx context.Context, key, token string, ttl time.Duration) (bool, error) {
