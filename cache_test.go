@@ -409,7 +409,7 @@ func TestSuppress(t *testing.T) {
 	// The next burst, later, is logged again with the count of the unlogged failures.
 	clock.Advance(time.Minute)
 	cashews.Get[int](ctx, c, "k")
-	if !strings.Contains(logs.String(), "suppressed_since_last_record=199") {
+	if !strings.Contains(logs.String(), "unlogged_since_last_record=199") {
 		t.Fatalf("second record lacks the count:\n%s", logs)
 	}
 	// A health check still sees the outage.

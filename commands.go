@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cashews-go/cashews/backends"
+	"github.com/cashews-go/cashews/internal/quote"
 	"github.com/cashews-go/cashews/strategies"
 )
 
@@ -82,9 +83,9 @@ func Tags(tags ...string) TagsOption { return TagsOption(tags) }
 // only when IfAbsent or IfPresent said no, or when set is disabled. The memory backend keeps value
 // as it is: do not mutate it afterwards. Byte backends store it encoded by the backend's codec.
 func (c *Cache) Set(ctx context.Context, key string, value any, ttl time.Duration, opts ...SetOption) (bool, error) {
-	var sc setConfig
-	for _, o := range opts {
-		o.applySet(&sc)
+	sc, err := setOptions(opts)
+	if err != nil {
+		return false, err
 	}
 	if err := checkTTL(CmdSet, ttl); err != nil {
 		return false, err
@@ -100,10 +101,22 @@ func (c *Cache) Set(ctx context.Context, key string, value any, ttl time.Duratio
 	return c.set(ctx, r, key, v, ttl, sc)
 }
 
+// setOptions applies opts; a nil one is an error.
+func setOptions(opts []SetOption) (setConfig, error) {
+	var sc setConfig
+	for i, o := range opts {
+		if o == nil {
+			return sc, fmt.Errorf("%w: set option %d of %d is nil", ErrInvalidArgument, i+1, len(opts))
+		}
+		o.applySet(&sc)
+	}
+	return sc, nil
+}
+
 // set stores an already encoded value, with its tags when there are any.
 func (c *Cache) set(ctx context.Context, r *route, key string, v any, ttl time.Duration, sc setConfig) (bool, error) {
 	if len(sc.tags) > 0 && r.tagger == nil {
-		return false, fmt.Errorf("cashews: set %q with tags: the backend %s keeps no tags (it does not implement backends.Tagger): %w", key, r.url, errors.ErrUnsupported)
+		return false, fmt.Errorf("cashews: set %s with tags: the backend %s keeps no tags (it does not implement backends.Tagger): %w", quote.String(key), r.url, errors.ErrUnsupported)
 	}
 	if c.hooked() {
 		return c.setHooked(ctx, r, key, v, ttl, sc)
@@ -130,10 +143,15 @@ func (c *Cache) setHooked(ctx context.Context, r *route, key string, v any, ttl 
 }
 
 // SetRaw stores value at key without encoding it. Byte backends take only []byte and string values.
+//
+// The canonical decimal text of an int64 ("42", as a string or []byte) is a counter on every
+// backend: a byte backend stores the text, which its Incr counts from, and mem:// stores the
+// int64, so that Incr counts from it and Get reads it as an integer there too. (With a secret,
+// Get and Incr refuse raw values on byte backends: they are not signed.)
 func (c *Cache) SetRaw(ctx context.Context, key string, value any, ttl time.Duration, opts ...SetOption) (bool, error) {
-	var sc setConfig
-	for _, o := range opts {
-		o.applySet(&sc)
+	sc, err := setOptions(opts)
+	if err != nil {
+		return false, err
 	}
 	if err := checkTTL(CmdSet, ttl); err != nil {
 		return false, err
@@ -142,7 +160,11 @@ func (c *Cache) SetRaw(ctx context.Context, key string, value any, ttl time.Dura
 	if err != nil || c.off(ctx, r, CmdSet) {
 		return false, err
 	}
-	if !r.goValues {
+	if r.goValues {
+		if n, ok := counterText(value); ok {
+			value = n
+		}
+	} else {
 		switch b := value.(type) {
 		case []byte:
 		case string:
@@ -157,6 +179,9 @@ func (c *Cache) SetRaw(ctx context.Context, key string, value any, ttl time.Dura
 // get runs the get command and returns the stored value as the backend keeps it. It is every read's
 // path, so route and off are written out here (the compiler inlines neither).
 func (c *Cache) get(ctx context.Context, key string) (*route, any, bool, error) {
+	if c == nil {
+		return nil, nil, false, errNilCache
+	}
 	r := c.only.Load()
 	if r == nil {
 		var err error
@@ -407,6 +432,9 @@ func (c *Cache) patternRoutes(pattern string) []*route {
 // DeleteMatch removes every key matching the glob pattern (Redis rules: *, ?, [a-z], \ escapes) from
 // every backend that may hold such keys, and returns how many it removed.
 func (c *Cache) DeleteMatch(ctx context.Context, pattern string) (int, error) {
+	if c == nil {
+		return 0, errNilCache
+	}
 	total := 0
 	for _, r := range c.patternRoutes(pattern) {
 		if c.off(ctx, r, CmdDeleteMatch) {
@@ -442,44 +470,50 @@ func Batch(n int) ScanOption {
 // scan calls fn with each batch of keys matching pattern, route by route, until fn returns false.
 // Keys that route to another backend and the Cache's internal keys are left out.
 func (c *Cache) scan(ctx context.Context, pattern string, opts []ScanOption, fn func(r *route, keys []string) bool) error {
+	if c == nil {
+		return errNilCache
+	}
 	sc := scanConfig{batch: 100}
-	for _, o := range opts {
+	for i, o := range opts {
+		if o == nil {
+			return fmt.Errorf("%w: scan option %d of %d is nil", ErrInvalidArgument, i+1, len(opts))
+		}
 		o(&sc)
 	}
 	for _, r := range c.patternRoutes(pattern) {
 		if c.off(ctx, r, CmdScan) {
 			continue
 		}
-		next, stop := iter.Pull2(r.backend.Scan(ctx, pattern, sc.batch))
+		// One scan of a backend is one command for the middlewares, however many batches it takes;
+		// its result's Value is the number of keys it yielded.
 		more := true
-		for more {
-			res, err := c.exec(ctx, r, Call{cmd: CmdScan, key: pattern}, func(ctx context.Context) (Result, error) {
-				keys, err, ok := next()
-				return Result{Value: keys, OK: ok}, err
-			})
-			if err != nil {
-				stop()
-				return err
-			}
-			if !res.OK {
-				break
-			}
-			keys, _ := res.Value.([]string)
-			kept := keys[:0:0]
-			for _, k := range keys {
-				if strings.HasPrefix(k, internalPrefix) {
-					continue
+		_, err := c.exec(ctx, r, Call{cmd: CmdScan, key: pattern}, func(ctx context.Context) (Result, error) {
+			n := 0
+			for keys, err := range r.backend.Scan(ctx, pattern, sc.batch) {
+				if err != nil {
+					return Result{Value: n, OK: n > 0}, err
 				}
-				if kr, err := c.route(k); err != nil || kr != r {
-					continue
+				kept := keys[:0:0]
+				for _, k := range keys {
+					if strings.HasPrefix(k, internalPrefix) {
+						continue
+					}
+					if kr, err := c.route(k); err != nil || kr != r {
+						continue
+					}
+					kept = append(kept, k)
 				}
-				kept = append(kept, k)
+				n += len(kept)
+				if len(kept) > 0 && !fn(r, kept) {
+					more = false
+					break
+				}
 			}
-			if len(kept) > 0 {
-				more = fn(r, kept)
-			}
+			return Result{Value: n, OK: n > 0}, nil
+		})
+		if err != nil {
+			return err
 		}
-		stop()
 		if !more {
 			return nil
 		}
@@ -538,6 +572,9 @@ func (c *Cache) KeysCount(ctx context.Context) (int64, error) {
 }
 
 func (c *Cache) eachRoute(ctx context.Context, cmd Command, fn func(context.Context, *route) (Result, error)) error {
+	if c == nil {
+		return errNilCache
+	}
 	if c.closed.Load() {
 		return ErrClosed
 	}
@@ -558,6 +595,9 @@ func (c *Cache) eachRoute(ctx context.Context, cmd Command, fn func(context.Cont
 // a later write of the key without them, a Delete or its expiry end them. A Set with the tag that
 // returned before DeleteTags started is always seen, whatever the backend's bounds and eviction.
 func (c *Cache) DeleteTags(ctx context.Context, tags ...string) (int, error) {
+	if c == nil {
+		return 0, errNilCache
+	}
 	total := 0
 	if len(tags) == 0 {
 		return 0, nil
@@ -574,7 +614,7 @@ func (c *Cache) DeleteTags(ctx context.Context, tags ...string) (int, error) {
 		n, _ := res.Value.(int)
 		total += n
 		if err != nil {
-			return total, fmt.Errorf("cashews: delete tags %q on %s: %w", tags, r.url, err)
+			return total, fmt.Errorf("cashews: delete tags %s on %s: %w", quote.Strings(tags), r.url, err)
 		}
 	}
 	return total, nil
@@ -582,6 +622,9 @@ func (c *Cache) DeleteTags(ctx context.Context, tags ...string) (int, error) {
 
 // TagKeys returns the keys that carry tag and are still present, from every backend.
 func (c *Cache) TagKeys(ctx context.Context, tag string) ([]string, error) {
+	if c == nil {
+		return nil, errNilCache
+	}
 	var out []string
 	for _, r := range c.routeList() {
 		tg := r.tagger
@@ -593,7 +636,7 @@ func (c *Cache) TagKeys(ctx context.Context, tag string) ([]string, error) {
 			return Result{Value: keys, OK: len(keys) > 0}, err
 		})
 		if err != nil {
-			return out, fmt.Errorf("cashews: tag keys %q on %s: %w", tag, r.url, err)
+			return out, fmt.Errorf("cashews: tag keys %s on %s: %w", quote.String(tag), r.url, err)
 		}
 		keys, _ := res.Value.([]string)
 		out = append(out, keys...)

@@ -491,7 +491,10 @@ func TestGetOrSetLoadsOnce(t *testing.T) {
 			}
 		})
 	}
-	// A caller whose context is cancelled while it waits fails alone.
+	// A caller whose context is cancelled while it waits fails alone (the load runs for the others).
+	for runs.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
 	cctx, cancel := context.WithCancel(ctx)
 	cancelled := make(chan error, 1)
 	go func() {

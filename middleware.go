@@ -2,6 +2,7 @@ package cashews
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"slices"
 	"time"
@@ -115,8 +116,9 @@ func (c *Call) Tags() []string { return slices.Clone(c.tags) }
 // Result is what a command returned.
 type Result struct {
 	// Value is the command's main result: the stored value of get (encoded bytes for byte
-	// backends), an int64 for incr, a time.Duration for get_expire, and so on; nil where the command
-	// returns only OK.
+	// backends), an int64 for incr, a time.Duration for get_expire, the number of keys yielded (an
+	// int) for scan, and so on; nil where the command returns only OK. A scan of a backend is one
+	// command, however many batches it fetches.
 	Value any
 	// OK is whether a read found its key (a hit) or a write took effect.
 	OK bool
@@ -137,17 +139,30 @@ type Handler func(ctx context.Context, call *Call) (Result, error)
 type Middleware func(next Handler) Handler
 
 // Use adds middlewares around every command; see [Middleware] for the order. It is safe to call while
-// commands run: commands that already started keep the chain they had.
-func (c *Cache) Use(mws ...Middleware) {
+// commands run: commands that already started keep the chain they had. A nil middleware, or one
+// that returns a nil Handler, is an error matching [ErrInvalidArgument], and then none of mws is
+// added.
+func (c *Cache) Use(mws ...Middleware) error {
+	if c == nil {
+		return errNilCache
+	}
+	for i, mw := range mws {
+		if mw == nil {
+			return fmt.Errorf("%w: Use: middleware %d of %d is nil", ErrInvalidArgument, i+1, len(mws))
+		}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	chain := append(append([]Middleware(nil), c.chain()...), mws...)
-	c.middlewares.Store(&chain)
 	h := Handler(dispatch)
 	for i := len(chain) - 1; i >= 0; i-- {
-		h = chain[i](h)
+		if h = chain[i](h); h == nil {
+			return fmt.Errorf("%w: Use: middleware %d of the chain returned a nil Handler", ErrInvalidArgument, i+1)
+		}
 	}
+	c.middlewares.Store(&chain)
 	c.handler.Store(&h)
+	return nil
 }
 
 // dispatch is the innermost handler: it runs the command's operation on the backend.
@@ -162,8 +177,12 @@ func (c *Cache) chain() []Middleware {
 
 // OnCommand adds a callback that runs after every command of the given kinds (every command when
 // none is given) with the call, its result and its error. Callbacks run in the calling goroutine,
-// outside any lock of the Cache; a slow callback slows the command.
-func (c *Cache) OnCommand(fn func(ctx context.Context, call *Call, res Result, err error), cmds ...Command) {
+// outside any lock of the Cache; a slow callback slows the command. A nil fn is an error matching
+// [ErrInvalidArgument].
+func (c *Cache) OnCommand(fn func(ctx context.Context, call *Call, res Result, err error), cmds ...Command) error {
+	if fn == nil {
+		return fmt.Errorf("%w: OnCommand with a nil function", ErrInvalidArgument)
+	}
 	var want [numCommands]bool
 	for _, cmd := range cmds {
 		if cmd > 0 && cmd < numCommands {
@@ -171,7 +190,7 @@ func (c *Cache) OnCommand(fn func(ctx context.Context, call *Call, res Result, e
 		}
 	}
 	all := len(cmds) == 0
-	c.Use(func(next Handler) Handler {
+	return c.Use(func(next Handler) Handler {
 		return func(ctx context.Context, call *Call) (Result, error) {
 			res, err := next(ctx, call)
 			if all || want[call.cmd] {
@@ -182,9 +201,13 @@ func (c *Cache) OnCommand(fn func(ctx context.Context, call *Call, res Result, e
 	})
 }
 
-// LogMiddleware returns a middleware that logs every command to logger at level (errors at
-// slog.LevelError) with its name, key or keys, backend, result and duration. Values are not logged.
+// LogMiddleware returns a middleware that logs every command to logger (slog.Default() when nil) at
+// level (errors at slog.LevelError) with its name, key or keys, backend, result and duration. Values
+// are not logged.
 func LogMiddleware(logger *slog.Logger, level slog.Level) Middleware {
+	if logger == nil {
+		logger = slog.Default()
+	}
 	return func(next Handler) Handler {
 		return func(ctx context.Context, call *Call) (Result, error) {
 			start := time.Now()

@@ -23,11 +23,8 @@ func (t suppressedTagger) SetTagged(ctx context.Context, key string, value any, 
 }
 
 func (t suppressedTagger) DeleteTags(ctx context.Context, tags ...string) (int, error) {
-	n, err := t.tg.DeleteTags(ctx, tags...)
-	if t.s.swallow(ctx, CmdDeleteTags, err) {
-		return n, nil
-	}
-	return n, err
+	// An invalidation never pretends (see suppressed.Delete).
+	return neverPretend(t.tg.DeleteTags(ctx, tags...))
 }
 
 func (t suppressedTagger) TagKeys(ctx context.Context, tag string) ([]string, error) {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cashews-go/cashews/backends"
 	"github.com/cashews-go/cashews/keytemplate"
 	"github.com/cashews-go/cashews/strategies"
 )
@@ -22,20 +23,25 @@ type wrapOption func(*strategies.Config)
 
 func (o wrapOption) ApplyWrap(c *strategies.Config) { o(c) }
 
-// TTL sets how long results are stored. A negative TTL is a configuration error.
+// TTL sets how long results are stored. A negative TTL is a configuration error; a TTL longer
+// than backends.MaxTTL (100 years) counts as MaxTTL.
 func TTL(d time.Duration) WrapOption {
 	return wrapOption(func(c *strategies.Config) {
 		if d < 0 {
 			c.Errs = append(c.Errs, fmt.Errorf("%w: negative TTL %v", strategies.ErrConfig, d))
 		}
-		c.TTL = d
+		c.TTL = backends.CapTTL(d)
 	})
 }
 
 // TTLFunc sets the TTL of each result from the function's argument. The argument type must be the
-// wrapped function's; a mismatch is a configuration error.
+// wrapped function's; a mismatch, or a nil f, is a configuration error.
 func TTLFunc[A any](f func(arg A) time.Duration) WrapOption {
 	return wrapOption(func(c *strategies.Config) {
+		if f == nil {
+			c.Errs = append(c.Errs, fmt.Errorf("%w: TTLFunc with a nil function", strategies.ErrConfig))
+			return
+		}
 		c.TTLFunc = func(arg any) time.Duration {
 			a, _ := arg.(A)
 			return f(a)
@@ -119,6 +125,28 @@ func NoDedup() WrapOption {
 	return wrapOption(func(c *strategies.Config) { c.NoDedup = true })
 }
 
+// Strict makes the wrapped function return the errors of the cache instead of routing around them
+// (see [WithStrict], which makes every wrapped function of a Cache strict). By default a wrapped
+// function fails open: when the cache cannot be read the function runs, and when its result cannot
+// be stored it is returned all the same. The guards of the strategies (locks, rate limits,
+// breakers) keep their own fail modes (strategies.FailMode) either way.
+func Strict() WrapOption {
+	return wrapOption(func(c *strategies.Config) { c.Strict = true })
+}
+
+// LoadTimeout bounds each shared run of the wrapped function to d: its context ends after d, even
+// while callers still wait (their own contexts bound their waits in any case). Without it the
+// Cache's default applies ([WithLoadTimeout]); a run otherwise ends when the function returns or
+// when every caller waiting for it has given up. d must not be negative.
+func LoadTimeout(d time.Duration) WrapOption {
+	return wrapOption(func(c *strategies.Config) {
+		if d < 0 {
+			c.Errs = append(c.Errs, fmt.Errorf("%w: negative LoadTimeout %v", strategies.ErrConfig, d))
+		}
+		c.LoadTimeout = d
+	})
+}
+
 // Name names the wrapped function for its default key and for errors. Anonymous functions have no
 // good name of their own, so they need Name or a Key template.
 func Name(name string) WrapOption {
@@ -142,12 +170,21 @@ func Recompute(ctx context.Context) context.Context { return strategies.Recomput
 // Key template, and the common options. The result has fn's type, so wrapped functions stack by
 // nesting Wrap calls.
 //
+// A wrapped function fails open: when the cache cannot be read, fn runs and its result is returned;
+// when the result cannot be stored, it is returned all the same; the failure is logged once per
+// burst and counted ([Cache.SuppressedErrors]). [Strict] (or a Cache made [WithStrict]) returns the
+// cache's errors instead. A stored entry that fails to decode is recomputed and replaced in either
+// mode. Concurrent callers of a cold key share one run of fn (see [NoDedup], [LoadTimeout]).
+//
 // Configuration mistakes are found here, not on the first call: a key or tag template that does not
 // parse or names a field the argument does not have, a missing TTL, two strategies, an anonymous
 // function without Name or Key, a function that returns an iterator (iter.Seq or iter.Seq2: Wrap
-// would cache the iterator, not its values), StoreErrors or OnlyStoreErrors without errors. Wrap panics with the error, as regexp.MustCompile does, because such
-// a mistake is in the program, not in its input; [TryWrap] returns it instead. The error matches
-// strategies.ErrConfig, or is a *keytemplate.SyntaxError or *keytemplate.FieldError.
+// would cache the iterator, not its values), StoreErrors or OnlyStoreErrors without errors, a result
+// type that the codec of the backend its keys go to cannot encode (a struct with a chan field under
+// JSON; see Cache.EncodeErrors for what only run time shows). Wrap panics with the error, as
+// regexp.MustCompile does, because such a mistake is in the program, not in its input; [TryWrap]
+// returns it instead. The error matches strategies.ErrConfig, or is a *keytemplate.SyntaxError or
+// *keytemplate.FieldError.
 func Wrap[A, R any](c *Cache, fn func(context.Context, A) (R, error), opts ...WrapOption) func(context.Context, A) (R, error) {
 	w, err := TryWrap(c, fn, opts...)
 	if err != nil {
@@ -159,6 +196,9 @@ func Wrap[A, R any](c *Cache, fn func(context.Context, A) (R, error), opts ...Wr
 // Wrap0 is [Wrap] for a function without an argument. Its key template may use only context values
 // ("{@tenant}"); without one, the key is the function's name.
 func Wrap0[R any](c *Cache, fn func(context.Context) (R, error), opts ...WrapOption) func(context.Context) (R, error) {
+	if fn == nil {
+		panic(fmt.Errorf("%w: Wrap0 of a nil function", strategies.ErrConfig))
+	}
 	name := funcName(fn)
 	adapted := func(ctx context.Context, _ struct{}) (R, error) { return fn(ctx) }
 	w, err := TryWrap(c, adapted, append([]WrapOption{Name(name)}, opts...)...)
@@ -170,8 +210,11 @@ func Wrap0[R any](c *Cache, fn func(context.Context) (R, error), opts ...WrapOpt
 
 // TryWrap is [Wrap] that returns configuration mistakes instead of panicking.
 func TryWrap[A, R any](c *Cache, fn func(context.Context, A) (R, error), opts ...WrapOption) (func(context.Context, A) (R, error), error) {
-	if c == nil || fn == nil {
-		return nil, fmt.Errorf("%w: Wrap needs a Cache and a function", strategies.ErrConfig)
+	switch {
+	case fn == nil:
+		return nil, fmt.Errorf("%w: Wrap of a nil function", strategies.ErrConfig)
+	case c == nil:
+		return nil, fmt.Errorf("%w: Wrap with a nil *cashews.Cache", strategies.ErrConfig)
 	}
 	cfg := &strategies.Config{}
 	for _, o := range opts {
@@ -225,16 +268,24 @@ func TryWrap[A, R any](c *Cache, fn func(context.Context, A) (R, error), opts ..
 	if cfg.Key == "" {
 		defaultKeyPrefix = cfg.Prefix
 	}
+	if err := checkResultType[R](c, defaultKeyPrefix+literalPrefix(tmpl.String())); err != nil {
+		return nil, fmt.Errorf("cashews: Wrap %s: %w", name, err)
+	}
 
 	strategy := cfg.Strategy
 	if strategy == nil {
 		strategy = strategies.Simple()
 	}
 	env := &strategies.Env{
-		Cache:   c,
-		Entries: newEntries[R](c, shapeOf[R](cfg.Version), cfg.Replay),
-		Config:  cfg,
-		Name:    name,
+		Cache:       c,
+		Entries:     newEntries[R](c, shapeOf[R](cfg.Version), cfg.Replay),
+		Config:      cfg,
+		Name:        name,
+		Strict:      cfg.Strict || c.strict,
+		LoadTimeout: cfg.LoadTimeout,
+	}
+	if env.LoadTimeout == 0 {
+		env.LoadTimeout = c.loadTimeout
 	}
 	inner := func(ctx context.Context, call strategies.Call) (any, error) {
 		a, _ := call.Arg.(A)
@@ -256,7 +307,7 @@ func TryWrap[A, R any](c *Cache, fn func(context.Context, A) (R, error), opts ..
 		}
 		call := strategies.Call{Key: key, TTL: cfg.TTL, Arg: a}
 		if cfg.TTLFunc != nil {
-			call.TTL = cfg.TTLFunc(call.Arg)
+			call.TTL = backends.CapTTL(cfg.TTLFunc(call.Arg))
 		}
 		if len(tags) > 0 {
 			call.Tags = make([]string, len(tags))

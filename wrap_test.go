@@ -183,6 +183,11 @@ func TestWrapDedup(t *testing.T) {
 			}
 		})
 	}
+	// The load runs for the callers above; one more caller that gives up leaves it running for them.
+	// (When every caller has given up, the load is cancelled: see TestHungSourceDeadlines.)
+	for runs.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
 	cctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { _, err := get(cctx, 4); done <- err }()

@@ -27,6 +27,18 @@ import (
 // NoExpiration is the TTL that [Backend.GetExpire] reports for a key that exists and never expires.
 const NoExpiration time.Duration = -1
 
+// MaxTTL is the longest TTL a backend keeps: 100 years. A longer TTL (up to
+// time.Duration(math.MaxInt64), about 292 years) is stored as MaxTTL by every backend, for values,
+// counters, sets, locks and sliding windows alike, so that no backend's arithmetic on expiry times
+// overflows (now + ttl in nanoseconds overflows an int64 for TTLs of about 236 years and more).
+const MaxTTL = 100 * 365 * 24 * time.Hour
+
+// CapTTL returns ttl, or [MaxTTL] when ttl is longer. Backends apply it to every TTL and window
+// they are given, after rejecting negative ones.
+func CapTTL(ttl time.Duration) time.Duration {
+	return min(ttl, MaxTTL)
+}
+
 // SetMode says when [Backend.Set] writes.
 type SetMode uint8
 
@@ -65,8 +77,9 @@ type Entry struct {
 }
 
 // Backend is a store of keys with optional time to live. All methods are safe for concurrent use and
-// honour the context's deadline. TTL arguments are durations from now: zero means "no expiry" and a
-// negative TTL is rejected with an error wrapping [ErrInvalidArgument].
+// honour the context's deadline. TTL arguments are durations from now: zero means "no expiry", a
+// negative TTL is rejected with an error wrapping [ErrInvalidArgument], and a TTL longer than
+// [MaxTTL] (a window of SliceIncr too) is taken as MaxTTL.
 //
 // Methods that read report a missing or expired key as found == false (or false, zero) with a nil
 // error; an error always means the backend could not answer.
@@ -148,7 +161,8 @@ type Backend interface {
 	// SliceIncr is the sliding-window counter. Atomically, it forgets the events at key older than
 	// now-window, then records one event at now if fewer than limit remain. It returns the number of
 	// events in (now-window, now] after the call and whether this event was recorded. The key
-	// expires window after its last event, and it never holds more than limit events. The window and
+	// expires window after its last event, and it never holds more than limit events (after a call
+	// with a lower limit than earlier ones, it keeps the newest limit). The window and
 	// the limit must be positive: otherwise it is an error wrapping [ErrInvalidArgument], and nothing
 	// changes.
 	SliceIncr(ctx context.Context, key string, now time.Time, window time.Duration, limit int64) (count int64, recorded bool, err error)
@@ -165,7 +179,7 @@ type Backend interface {
 //   - A key carries the tags of the SetTagged that stored its current value, and no others. A later
 //     Set, SetMany or SetTagged of the key replaces them (a Set without tags leaves it none), and so
 //     do Delete, DeleteMany, DeleteMatch, Clear, expiry and eviction of the key. Commands that change a
-//     live key in place (Incr, Expire, IncrBits) keep them.
+//     live key in place (Incr, Expire, IncrBits, CompareAndSwap) keep them.
 //   - DeleteTags removes every key that carries one of its tags. A SetTagged that returned before
 //     DeleteTags started is seen: its key is removed unless it was written or deleted again since.
 //     A key that carried the tag once, but not any more, stays.
@@ -194,4 +208,24 @@ type GoValueStore interface {
 func StoresGoValues(b Backend) bool {
 	s, ok := b.(GoValueStore)
 	return ok && s.StoresGoValues()
+}
+
+// CompareAndSwapper is implemented by byte backends that can replace a value only while it still
+// holds what the caller read: the primitive for read-modify-write commands the store cannot run by
+// itself, such as the Cache's signed counters (the Cache verifies a counter's signature, adds to it
+// and signs the result, none of which the store can do). It is optional, as database/sql/driver's
+// optional interfaces are: find it with a type assertion, and treat a backend without it as unable
+// to do what needs it.
+//
+// The memory backend (in both modes), disk and Redis implement it; the conformance kit checks
+// every backend that does (backends/backendtest, case "CompareAndSwap").
+type CompareAndSwapper interface {
+	// CompareAndSwap stores new at key, keeping the key's TTL (and its tags, on a [Tagger]: it
+	// changes the value in place, as Incr does), if and only if the key holds a value whose bytes
+	// equal old, atomically. It reports whether it stored. When it did not, current
+	// says what the key holds instead: the value (Found, with its bytes as a []byte the caller
+	// owns), or not Found for a key that is missing, expired, or holds no value (a set, a sliding
+	// window, or a bit array in a store that keeps those apart). The backend keeps neither old nor
+	// new after it returns.
+	CompareAndSwap(ctx context.Context, key string, old, new []byte) (swapped bool, current Entry, err error)
 }

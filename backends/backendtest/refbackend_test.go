@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"iter"
 	"maps"
+	"math"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -49,9 +51,10 @@ type refEntry struct {
 }
 
 var (
-	_ backends.Backend      = (*refBackend)(nil)
-	_ backends.GoValueStore = (*refBackend)(nil)
-	_ backends.Tagger       = (*refBackend)(nil)
+	_ backends.Backend           = (*refBackend)(nil)
+	_ backends.GoValueStore      = (*refBackend)(nil)
+	_ backends.CompareAndSwapper = (*refBackend)(nil)
+	_ backends.Tagger            = (*refBackend)(nil)
 )
 
 func newRef(clock backends.Clock, bytes bool, mutant string) *refBackend {
@@ -90,6 +93,13 @@ func (b *refBackend) deadline(ttl time.Duration) time.Time {
 	if ttl == 0 {
 		return time.Time{}
 	}
+	switch b.mutant {
+	case "ttl-uncapped":
+	case "ttl-wraps": // as a store that adds nanoseconds in an int64 does
+		return time.Unix(0, b.clock.Now().UnixNano()+int64(ttl))
+	default:
+		ttl = backends.CapTTL(ttl)
+	}
 	return b.clock.Now().Add(ttl)
 }
 
@@ -103,6 +113,9 @@ func checkTTL(ttl time.Duration) error {
 // in copies a value on its way in.
 func (b *refBackend) in(v any) (any, error) {
 	if !b.bytes {
+		if rv := reflect.ValueOf(v); b.mutant == "ints-as-int64" && rv.CanInt() {
+			return rv.Int(), nil
+		}
 		return v, nil
 	}
 	p, ok := v.([]byte)
@@ -152,6 +165,9 @@ func (b *refBackend) GetMany(ctx context.Context, keys []string) ([]backends.Ent
 	defer b.mu.Unlock()
 	out := make([]backends.Entry, len(keys))
 	for i, k := range keys {
+		if en := b.entry(k); en != nil && en.kind != kindValue && b.mutant == "getmany-fails-on-set" {
+			return nil, fmt.Errorf("ref: key holds another kind: %w", backends.ErrWrongType)
+		}
 		if en := b.entry(k); en != nil && en.kind == kindValue {
 			v, _ := b.out(en)
 			out[i] = backends.Entry{Value: v, Found: true}
@@ -310,11 +326,23 @@ func (b *refBackend) Incr(ctx context.Context, key string, by int64, ttl time.Du
 		n = v
 	case []byte:
 		var err error
-		if n, err = strconv.ParseInt(string(v), 10, 64); err != nil || !b.bytes {
+		n, err = strconv.ParseInt(string(v), 10, 64)
+		canonical := err == nil && (strconv.FormatInt(n, 10) == string(v) || b.mutant == "incr-loose-text")
+		if !canonical || !b.bytes {
 			return 0, fmt.Errorf("ref: %s: %w", show(v), backends.ErrNotInteger)
 		}
 	default:
-		return 0, fmt.Errorf("ref: %s: %w", show(v), backends.ErrNotInteger)
+		rv := reflect.ValueOf(v)
+		switch {
+		case b.mutant == "incr-only-int64":
+			return 0, fmt.Errorf("ref: %s: %w", show(v), backends.ErrNotInteger)
+		case rv.CanInt():
+			n = rv.Int()
+		case rv.CanUint() && rv.Uint() <= math.MaxInt64:
+			n = int64(rv.Uint())
+		default:
+			return 0, fmt.Errorf("ref: %s: %w", show(v), backends.ErrNotInteger)
+		}
 	}
 	n += by
 	if b.bytes {
@@ -323,6 +351,44 @@ func (b *refBackend) Incr(ctx context.Context, key string, by int64, ttl time.Du
 		en.value = n
 	}
 	return n, nil
+}
+
+func (b *refBackend) CompareAndSwap(ctx context.Context, key string, old, new []byte) (bool, backends.Entry, error) {
+	if err := b.lock(ctx); err != nil {
+		return false, backends.Entry{}, err
+	}
+	defer b.mu.Unlock()
+	en := b.entry(key)
+	if en == nil || en.kind != kindValue {
+		return false, backends.Entry{}, nil
+	}
+	var cur []byte
+	switch v := en.value.(type) {
+	case []byte:
+		cur = v
+	case string:
+		cur = []byte(v)
+	}
+	if (cur == nil && !isBytes(en.value)) || (string(cur) != string(old) && b.mutant != "cas-ignores-old") {
+		v, _ := b.out(en)
+		return false, backends.Entry{Value: v, Found: true}, nil
+	}
+	en.value = slices.Clone(new)
+	if en.value.([]byte) == nil {
+		en.value = []byte{}
+	}
+	if b.mutant == "cas-drops-ttl" {
+		en.expire = time.Time{}
+	}
+	return true, backends.Entry{}, nil
+}
+
+func isBytes(v any) bool {
+	switch v.(type) {
+	case []byte, string:
+		return true
+	}
+	return false
 }
 
 func (b *refBackend) Expire(ctx context.Context, key string, ttl time.Duration) (bool, error) {
@@ -705,6 +771,10 @@ func (b *refBackend) SliceIncr(ctx context.Context, key string, now time.Time, w
 		}
 		return !t.After(from)
 	})
+	if int64(len(en.events)) > limit && b.mutant != "window-keeps-over-limit" {
+		slices.SortFunc(en.events, time.Time.Compare)
+		en.events = en.events[int64(len(en.events))-limit:]
+	}
 	recorded := int64(len(en.events)) < limit
 	if recorded {
 		en.events = append(en.events, now)

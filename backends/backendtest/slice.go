@@ -61,6 +61,20 @@ func testSliceIncrLimit(e *env) {
 	w.incr(size+time.Millisecond, size, 1, 1, true)
 }
 
+func testSliceIncrLowerLimit(e *env) {
+	const size = 10 * time.Second
+	w := e.window("lower")
+	w.incr(0, size, 3, 1, true)
+	w.incr(time.Second, size, 3, 2, true)
+	w.incr(2*time.Second, size, 3, 3, true)
+	// The limit drops to 2: the window keeps its newest 2 events (at +1s and +2s), which fill it.
+	w.incr(3*time.Second, size, 2, 2, false)
+	// Back at 3, there is room for one more.
+	w.incr(4*time.Second, size, 3, 3, true)
+	// At +11.5s the event at +1s has left the window; +2s and +4s remain, and one more fits.
+	w.incr(11*time.Second+500*time.Millisecond, size, 3, 3, true)
+}
+
 func testSliceIncrBoundary(e *env) {
 	const size, limit = 10 * time.Second, 100
 	w := e.window("exact")

@@ -5,15 +5,18 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
+	"modernc.org/sqlite" // also registers the database/sql driver "sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/cashews-go/cashews/backends"
+	"github.com/cashews-go/cashews/internal/quote"
 )
 
 func init() {
@@ -24,6 +27,11 @@ func init() {
 func open(cfg backends.Config) (backends.Backend, error) {
 	o, err := ParseURL(cfg.URL, cfg.Params)
 	if err != nil {
+		return nil, err
+	}
+	// The Cache has taken its own parameters already: whatever is left is unknown, and saying so
+	// now spares creating the directory of a URL with a typo in it.
+	if err := cfg.Params.CheckUnused(); err != nil {
 		return nil, err
 	}
 	o.Clock = cfg.Clock
@@ -52,7 +60,10 @@ type Backend struct {
 	done      chan struct{}      // closed when the background goroutine returns; nil if none
 }
 
-var _ backends.Backend = (*Backend)(nil)
+var (
+	_ backends.Backend           = (*Backend)(nil)
+	_ backends.CompareAndSwapper = (*Backend)(nil)
+)
 
 // shard is one SQLite file: a pool of reading connections and one writing connection, so that the
 // writers of this process queue in Go (honouring their contexts) instead of spinning on SQLite's
@@ -84,7 +95,7 @@ func New(opts Options) (*Backend, error) {
 	}
 	dir, err := filepath.Abs(o.Dir)
 	if err != nil {
-		return nil, fmt.Errorf("cashews: disk: directory %q: %w", o.Dir, err)
+		return nil, fmt.Errorf("cashews: disk: directory %s: %w", quote.String(o.Dir), err)
 	}
 	o.Dir = dir
 	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
@@ -170,7 +181,7 @@ func openShard(ctx context.Context, dir string, i, create int, o Options) (*shar
 		}
 		return nil, 0, setupError(s.path, "cannot be opened", err)
 	}
-	n, err := prepareFile(ctx, conn, s.path, i, create)
+	n, err := prepareFileWaiting(ctx, conn, s.path, i, create, o.BusyTimeout)
 	conn.Close()
 	if err != nil {
 		s.close()
@@ -356,7 +367,7 @@ func (b *Backend) Cull(ctx context.Context) (int, error) {
 		n, err := b.cullShard(ctx, s, true)
 		total += n
 		if err != nil {
-			return total, b.fail("cull", err)
+			return total, b.fail("cull", s, "", err)
 		}
 	}
 	return total, nil
@@ -591,12 +602,22 @@ func (b *Backend) stamp(now int64) int64 {
 	}
 }
 
-// expireAt returns the expire_at of a TTL from now: 0 for no expiry.
+// expireAt returns the expiry time for ttl from now: 0 for no TTL. A TTL over backends.MaxTTL
+// counts as MaxTTL, and a sum that would overflow an int64 (a clock set centuries ahead) is the
+// largest time instead, never a time in the past.
 func expireAt(now int64, ttl time.Duration) int64 {
-	if ttl == 0 {
+	if ttl <= 0 {
 		return 0
 	}
-	return now + int64(ttl)
+	return addSat(now, int64(backends.CapTTL(ttl)))
+}
+
+// addSat returns a+b for b >= 0, or math.MaxInt64 when the sum overflows.
+func addSat(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
 }
 
 func noop() {}
@@ -613,10 +634,35 @@ func (b *Backend) begin(ctx context.Context) (context.Context, context.CancelFun
 	return ctx, noop, nil
 }
 
-// fail wraps the error of a command.
-func (b *Backend) fail(op string, err error) error {
+// fail wraps the error of the command op on shard s (nil when it is not about one shard) for key
+// ("" when it has none). An error that says the shard stayed locked or busy, after the busy
+// timeout, matches [backends.ErrUnavailable], and the driver's error stays matchable.
+func (b *Backend) fail(op string, s *shard, key string, err error) error {
 	if b.closed.Load() {
 		return fmt.Errorf("cashews: disk: %s: %w", op, backends.ErrClosed)
 	}
+	if key != "" {
+		op += " " + quote.String(key)
+	}
+	if s != nil {
+		op += fmt.Sprintf(" (shard %d, %s)", s.index, s.path)
+	}
+	if isBusy(err) {
+		return fmt.Errorf("cashews: disk: %s: %w: %w", op, backends.ErrUnavailable, err)
+	}
 	return fmt.Errorf("cashews: disk: %s: %w", op, err)
+}
+
+// isBusy reports whether err is SQLite's SQLITE_BUSY or SQLITE_LOCKED (in any of their extended
+// forms): another connection held a lock the command needed for longer than it could wait.
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code() & 0xff {
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+		return true
+	}
+	return false
 }

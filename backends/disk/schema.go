@@ -5,10 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	sqlite "modernc.org/sqlite"
 )
@@ -211,6 +213,34 @@ func isDamaged(err error) bool {
 		}
 	}
 	return false
+}
+
+// setupBusyWait is the least time openShard waits for other processes that set up the same file,
+// whatever the busy timeout: processes started together must all open the cache.
+const setupBusyWait = 10 * time.Second
+
+// prepareFileWaiting is prepareFile, tried again while another process holds a lock the setup
+// needs. SQLite does not call its busy handler for every such lock: switching a new file to WAL
+// needs the file to itself and fails at once with SQLITE_BUSY while another process creates the
+// schema or switches it first. So the setup backs off (1 ms doubling to 50 ms, with jitter) and
+// tries again, for up to the busy timeout or setupBusyWait, whichever is longer.
+func prepareFileWaiting(ctx context.Context, conn *sql.Conn, path string, index, create int, busyTimeout time.Duration) (int, error) {
+	deadline := time.Now().Add(max(busyTimeout, setupBusyWait))
+	wait := time.Millisecond
+	for {
+		n, err := prepareFile(ctx, conn, path, index, create)
+		if err == nil || !isBusy(err) || time.Now().After(deadline) {
+			return n, err
+		}
+		t := time.NewTimer(wait/2 + rand.N(wait/2+1))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return 0, err
+		case <-t.C:
+		}
+		wait = min(2*wait, 50*time.Millisecond)
+	}
 }
 
 // prepareFile checks the shard file through conn, creates its schema when the file is new, and

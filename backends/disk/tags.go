@@ -79,7 +79,7 @@ func (b *Backend) SetTagged(ctx context.Context, key string, value any, ttl time
 		return nil
 	})
 	if err != nil {
-		return false, b.fail("set "+fmt.Sprintf("%q", key)+" with tags", err)
+		return false, b.fail("set with tags", s, key, err)
 	}
 	if stored {
 		b.wrote(ctx, s, size)
@@ -128,7 +128,7 @@ func (b *Backend) DeleteTags(ctx context.Context, tags ...string) (int, error) {
 		})
 		total += n
 		if err != nil {
-			return total, b.fail("delete tags", err)
+			return total, b.fail("delete tags", s, "", err)
 		}
 	}
 	n, err := b.deleteLegacyTags(ctx, tags)
@@ -174,18 +174,18 @@ func (b *Backend) TagKeys(ctx context.Context, tag string) ([]string, error) {
 	for _, s := range b.shards {
 		rows, err := s.tagKeys.QueryContext(ctx, []byte(tag), now)
 		if err != nil {
-			return nil, b.fail("tag keys", err)
+			return nil, b.fail("tag keys", s, tag, err)
 		}
 		for rows.Next() {
 			var k []byte
 			if err := rows.Scan(&k); err != nil {
 				rows.Close()
-				return nil, b.fail("tag keys", err)
+				return nil, b.fail("tag keys", s, tag, err)
 			}
 			out = append(out, string(k))
 		}
 		if err := rows.Close(); err != nil {
-			return nil, b.fail("tag keys", err)
+			return nil, b.fail("tag keys", s, tag, err)
 		}
 	}
 	return out, nil

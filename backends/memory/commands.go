@@ -2,14 +2,17 @@ package memory
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"math"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/cashews-go/cashews/backends"
+	"github.com/cashews-go/cashews/internal/quote"
 )
 
 func checkTTL(ttl time.Duration) error {
@@ -20,7 +23,7 @@ func checkTTL(ttl time.Duration) error {
 }
 
 func wrongType(key string, k kind) error {
-	return fmt.Errorf("cashews: memory backend: key %q holds %s: %w", key, k, backends.ErrWrongType)
+	return fmt.Errorf("cashews: memory backend: key %s holds %s: %w", quote.String(key), k, backends.ErrWrongType)
 }
 
 // prepare checks a value to store and returns what to keep and its size. extra is what the entry
@@ -33,7 +36,7 @@ func (b *Backend) prepare(key string, value any, extra int64) (any, int64, error
 		case string:
 			value = []byte(v)
 		default:
-			return nil, 0, fmt.Errorf("cashews: memory backend with copy=true stores []byte values; got %T for key %q: %w", value, key, backends.ErrInvalidArgument)
+			return nil, 0, fmt.Errorf("cashews: memory backend with copy=true stores []byte values; got %T for key %s: %w", value, quote.String(key), backends.ErrInvalidArgument)
 		}
 	}
 	if b.maxBytes == 0 {
@@ -41,7 +44,7 @@ func (b *Backend) prepare(key string, value any, extra int64) (any, int64, error
 	}
 	size := b.valueSize(value)
 	if cost := int64(len(key)) + size + EntryOverhead + extra; cost > b.maxBytes {
-		return nil, 0, fmt.Errorf("cashews: memory backend: entry for key %q takes %d bytes, more than max_bytes=%d: %w", key, cost, b.maxBytes, backends.ErrInvalidArgument)
+		return nil, 0, fmt.Errorf("cashews: memory backend: entry for key %s takes %d bytes, more than max_bytes=%d: %w", quote.String(key), cost, b.maxBytes, backends.ErrInvalidArgument)
 	}
 	return value, size, nil
 }
@@ -92,8 +95,8 @@ func (b *Backend) Get(_ context.Context, key string) (any, bool, error) {
 	return v, true, nil
 }
 
-// GetMany returns one Entry per key, in the order of keys. A key holding a set, bit array or sliding
-// window fails the call as Get does.
+// GetMany returns one Entry per key, in the order of keys. As Redis' MGET, it reports a key that
+// holds a set, bit array or sliding window, which holds no value, as not found.
 func (b *Backend) GetMany(ctx context.Context, keys []string) ([]backends.Entry, error) {
 	if b.closed.Load() {
 		return nil, errClosed
@@ -101,6 +104,9 @@ func (b *Backend) GetMany(ctx context.Context, keys []string) ([]backends.Entry,
 	out := make([]backends.Entry, len(keys))
 	for i, k := range keys {
 		v, ok, err := b.Get(ctx, k)
+		if errors.Is(err, backends.ErrWrongType) {
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -162,7 +168,7 @@ func (b *Backend) SetMany(_ context.Context, items []backends.Item) error {
 	sizes := make([]int64, len(items))
 	for i, it := range items {
 		if err := checkTTL(it.TTL); err != nil {
-			return fmt.Errorf("%w (key %q)", err, it.Key)
+			return fmt.Errorf("%w (key %s)", err, quote.String(it.Key))
 		}
 		v, size, err := b.prepare(it.Key, it.Value, 0)
 		if err != nil {
@@ -345,9 +351,10 @@ func (b *Backend) Scan(ctx context.Context, pattern string, batch int) iter.Seq2
 }
 
 // Incr adds by to the integer at key and returns the new value, which it stores as an int64 (as
-// decimal bytes in copy mode). A stored value of any Go integer type counts (in copy mode: decimal
-// bytes); anything else is an error wrapping [backends.ErrNotInteger], and a sum that overflows int64
-// is an error wrapping [backends.ErrInvalidArgument].
+// decimal bytes in copy mode). A stored value of any Go integer type counts, named types included
+// (in copy mode: the canonical decimal text of an int64, as Redis reads it); anything else is an
+// error wrapping [backends.ErrNotInteger], and a sum that overflows int64 is an error wrapping
+// [backends.ErrInvalidArgument].
 func (b *Backend) Incr(_ context.Context, key string, by int64, ttl time.Duration) (int64, error) {
 	if b.closed.Load() {
 		return 0, errClosed
@@ -372,12 +379,12 @@ func (b *Backend) Incr(_ context.Context, key string, by int64, ttl time.Duratio
 	n, ok := b.toInt64(e.stored().value)
 	if !ok {
 		s.mu.Unlock()
-		return 0, fmt.Errorf("cashews: memory backend: key %q holds %T: %w", key, e.stored().value, backends.ErrNotInteger)
+		return 0, fmt.Errorf("cashews: memory backend: key %s holds %T: %w", quote.String(key), e.stored().value, backends.ErrNotInteger)
 	}
 	sum := n + by
 	if (by > 0 && sum < n) || (by < 0 && sum > n) {
 		s.mu.Unlock()
-		return 0, fmt.Errorf("cashews: memory backend: incrementing %d at key %q by %d overflows int64: %w", n, key, by, backends.ErrInvalidArgument)
+		return 0, fmt.Errorf("cashews: memory backend: incrementing %d at key %s by %d overflows int64: %w", n, quote.String(key), by, backends.ErrInvalidArgument)
 	}
 	v, size := b.intValue(sum)
 	e.store(kindValue, v)
@@ -422,11 +429,75 @@ func (b *Backend) toInt64(v any) (int64, bool) {
 		return int64(n), uint64(n) <= math.MaxInt64
 	case []byte:
 		if b.copy {
-			i, err := strconv.ParseInt(string(n), 10, 64)
-			return i, err == nil
+			return parseInteger(n)
 		}
+		return 0, false
+	}
+	// Named integer types (time.Duration, type Status int8).
+	switch rv := reflect.ValueOf(v); {
+	case rv.CanInt():
+		return rv.Int(), true
+	case rv.CanUint():
+		return int64(rv.Uint()), rv.Uint() <= math.MaxInt64
 	}
 	return 0, false
+}
+
+// parseInteger parses a counter's decimal text as Redis does: the canonical form of an int64 only
+// (no sign "+", no leading zeros, no spaces).
+func parseInteger(v []byte) (int64, bool) {
+	if len(v) == 0 || len(v) > 20 {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(string(v), 10, 64)
+	if err != nil || strconv.FormatInt(n, 10) != string(v) {
+		return 0, false
+	}
+	return n, true
+}
+
+// CompareAndSwap stores new at key, keeping its TTL, if the key holds a []byte or string value with
+// the bytes of old, and reports whether it did (see [backends.CompareAndSwapper]). When it does not,
+// current is what the key holds: a copy of the bytes in copy mode, the Go value as it is otherwise.
+func (b *Backend) CompareAndSwap(_ context.Context, key string, old, new []byte) (bool, backends.Entry, error) {
+	if b.closed.Load() {
+		return false, backends.Entry{}, errClosed
+	}
+	value, size, err := b.prepare(key, new, 0)
+	if err != nil {
+		return false, backends.Entry{}, err
+	}
+	if !b.copy {
+		value = cloneBytes(new) // prepare copies only in copy mode
+	}
+	c := clockReader{b: b}
+	s, h := b.shardFor(key)
+	s.mu.Lock()
+	e := s.live(key, h, &c)
+	if e == nil || e.stored().kind != kindValue {
+		s.mu.Unlock()
+		return false, backends.Entry{}, nil
+	}
+	if cur := e.stored().value; !holdsBytes(cur, old) {
+		s.mu.Unlock()
+		return false, backends.Entry{Value: b.out(cur), Found: true}, nil
+	}
+	e.store(kindValue, value)
+	b.resizeLocked(e, size)
+	e.visited.Store(true)
+	b.wrote(s, e, &c)
+	return true, backends.Entry{}, nil
+}
+
+// holdsBytes reports whether the stored value v is a []byte or string with the bytes of p.
+func holdsBytes(v any, p []byte) bool {
+	switch x := v.(type) {
+	case []byte:
+		return string(x) == string(p)
+	case string:
+		return x == string(p)
+	}
+	return false
 }
 
 // Expire sets the TTL of an existing key (zero removes its expiry) and reports whether the key

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/cashews-go/cashews/backends"
 )
 
 // kind is what an entry holds.
@@ -174,11 +176,13 @@ func (c *clockReader) expired(e *entry) bool {
 	return exp != 0 && c.now() >= exp
 }
 
-// expireAt returns the expiry for ttl from now: 0 for no TTL.
+// expireAt returns the expiry for ttl from now: 0 for no TTL. A TTL over backends.MaxTTL counts
+// as MaxTTL.
 func (c *clockReader) expireAt(ttl time.Duration) int64 {
 	if ttl <= 0 {
 		return 0
 	}
+	ttl = backends.CapTTL(ttl)
 	now := c.now()
 	if int64(ttl) > math.MaxInt64-now {
 		return math.MaxInt64

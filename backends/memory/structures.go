@@ -3,6 +3,7 @@ package memory
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/cashews-go/cashews/backends"
@@ -339,6 +340,7 @@ func (b *Backend) SliceIncr(_ context.Context, key string, now time.Time, win ti
 	if limit <= 0 {
 		return 0, false, fmt.Errorf("cashews: memory backend: SliceIncr limit %d is not positive: %w", limit, backends.ErrInvalidArgument)
 	}
+	win = backends.CapTTL(win)
 	t := now.UnixNano()
 	from := t - int64(win)
 	c := clockReader{b: b}
@@ -371,6 +373,18 @@ func (b *Backend) SliceIncr(_ context.Context, key string, now time.Time, win ti
 		}
 	}
 	w.events = kept
+	if int64(len(w.events)) > limit {
+		// A caller lowered the limit: keep only the newest limit events, as every backend does.
+		slices.Sort(w.events)
+		w.events = w.events[int64(len(w.events))-limit:]
+		count, newest = 0, 0
+		for _, ev := range w.events {
+			if ev <= t {
+				count++
+			}
+			newest = max(newest, ev)
+		}
+	}
 	recorded := int64(len(w.events)) < limit
 	if recorded {
 		if w.events == nil {

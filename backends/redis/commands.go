@@ -6,11 +6,13 @@ import (
 	"iter"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/rueidis"
 
 	"github.com/cashews-go/cashews/backends"
+	"github.com/cashews-go/cashews/internal/quote"
 )
 
 const (
@@ -51,7 +53,7 @@ func toBytes(key string, value any) (string, error) {
 	case string:
 		return v, nil
 	}
-	return "", invalid("the Redis backend stores []byte values; got %T for key %q", value, key)
+	return "", invalid("the Redis backend stores []byte values; got %T for key %s", value, quote.String(key))
 }
 
 // setCmd builds SET for a mode and TTL.
@@ -59,7 +61,7 @@ func setCmd(key, value string, ttl time.Duration, mode backends.SetMode) command
 	args := make([]string, 0, 6)
 	args = append(args, "SET", key, value)
 	if ttl > 0 {
-		args = append(args, "PX", ms(int64(ttl)))
+		args = append(args, "PX", ms(ttl))
 	}
 	switch mode {
 	case backends.SetIfAbsent:
@@ -128,9 +130,9 @@ func (b *Backend) count(r reply, hit bool) {
 	}
 }
 
-// GetMany returns one Entry per key, in order, with one pipelined GET per key (in chunks): keys may
-// be in any slots on Cluster, and a key of another type fails the call as Get does (MGET would
-// read it as missing).
+// GetMany returns one Entry per key, in order, with one pipelined GET per key (in chunks), so that
+// keys may be in any slots on Cluster. As MGET does, it reports a key of another type (a set, a
+// sorted set), which holds no value, as not found.
 func (b *Backend) GetMany(ctx context.Context, keys []string) ([]backends.Entry, error) {
 	if b.closed.Load() {
 		return nil, errClosed
@@ -157,6 +159,9 @@ func (b *Backend) GetMany(ctx context.Context, keys []string) ([]backends.Entry,
 		rs := b.getMany(ctx, part)
 		for i, r := range rs {
 			s, found, err := r.str()
+			if err != nil && !r.fault && strings.Contains(err.Error(), "WRONGTYPE") {
+				continue // a key that holds no value: absent, as MGET reports it
+			}
 			if err != nil {
 				return nil, b.fail(ctx, "GET", part[i], err)
 			}
@@ -263,7 +268,7 @@ func (b *Backend) SetMany(ctx context.Context, items []backends.Item) error {
 	cs := make([]command, 2*len(items))
 	for i, it := range items {
 		if err := checkTTL(it.TTL); err != nil {
-			return fmt.Errorf("%w (key %q)", err, it.Key)
+			return fmt.Errorf("%w (key %s)", err, quote.String(it.Key))
 		}
 		v, err := toBytes(it.Key, it.Value)
 		if err != nil {
@@ -305,7 +310,7 @@ func (b *Backend) setManyPlain(ctx context.Context, items []backends.Item) error
 	cs := make([]command, len(items))
 	for i, it := range items {
 		if err := checkTTL(it.TTL); err != nil {
-			return fmt.Errorf("%w (key %q)", err, it.Key)
+			return fmt.Errorf("%w (key %s)", err, quote.String(it.Key))
 		}
 		v, err := toBytes(it.Key, it.Value)
 		if err != nil {
@@ -591,12 +596,42 @@ func (b *Backend) Incr(ctx context.Context, key string, by int64, ttl time.Durat
 		n, err = b.ex.do(cctx, keyCmd(false, "INCRBY", key, byS)).int()
 		b.wrote(key)
 	} else {
-		n, err = b.eval(cctx, incrScript, key, byS, ms(int64(ttl))).intText()
+		n, err = b.eval(cctx, incrScript, key, byS, ms(ttl)).intText()
 	}
 	if err != nil {
 		return 0, b.fail(ctx, "INCRBY", key, err)
 	}
 	return n, nil
+}
+
+// CompareAndSwap stores new at key, keeping its TTL, if the key holds a value with the bytes of old,
+// in one Lua script, and reports whether it did (see [backends.CompareAndSwapper]). When it does not,
+// the script's reply carries the current value, so a caller's retry needs no second round trip.
+func (b *Backend) CompareAndSwap(ctx context.Context, key string, old, new []byte) (bool, backends.Entry, error) {
+	if b.closed.Load() {
+		return false, backends.Entry{}, errClosed
+	}
+	cctx, cancel := b.withTimeout(ctx)
+	defer cancel()
+	a, err := b.eval(cctx, casScript, key, string(old), string(new)).arr()
+	if err == nil && (len(a) == 0 || len(a) > 2) {
+		err = fmt.Errorf("unexpected reply: an array of %d elements", len(a))
+	}
+	if err != nil {
+		return false, backends.Entry{}, b.fail(ctx, "compare and swap", key, err)
+	}
+	swapped, err := a[0].int()
+	if err != nil {
+		return false, backends.Entry{}, b.fail(ctx, "compare and swap", key, err)
+	}
+	if swapped == 1 || len(a) == 1 {
+		return swapped == 1, backends.Entry{}, nil
+	}
+	cur, _, err := a[1].str()
+	if err != nil {
+		return false, backends.Entry{}, b.fail(ctx, "compare and swap", key, err)
+	}
+	return false, backends.Entry{Value: []byte(cur), Found: true}, nil
 }
 
 // Expire sets the TTL of an existing key and of its record (a script: PEXPIRE, or PERSIST for
@@ -715,7 +750,7 @@ func (b *Backend) ExtendLock(ctx context.Context, key, token string, ttl time.Du
 	}
 	cctx, cancel := b.withTimeout(ctx)
 	defer cancel()
-	n, err := b.eval(cctx, extendScript, key, token, ms(int64(ttl))).int()
+	n, err := b.eval(cctx, extendScript, key, token, ms(ttl)).int()
 	if err != nil {
 		return false, b.fail(ctx, "extend lock", key, err)
 	}
@@ -782,7 +817,7 @@ func (b *Backend) SetAdd(ctx context.Context, key string, ttl time.Duration, mem
 		return 0, nil
 	}
 	args := make([]string, 0, 1+len(members))
-	args = append(args, ms(int64(ttl)))
+	args = append(args, ms(ttl))
 	args = append(args, members...)
 	cctx, cancel := b.withTimeout(ctx)
 	defer cancel()
@@ -925,13 +960,14 @@ func (b *Backend) SliceIncr(ctx context.Context, key string, now time.Time, wind
 	if limit <= 0 {
 		return 0, false, invalid("SliceIncr limit %d is not positive", limit)
 	}
+	window = backends.CapTTL(window)
 	t := now.UnixMicro()
 	cutoff := t - window.Microseconds()
 	member := strconv.FormatInt(t, 10) + "-" + b.memberPfx + "-" + strconv.FormatUint(b.seq.Add(1), 36)
 	cctx, cancel := b.withTimeout(ctx)
 	defer cancel()
 	res, err := b.eval(cctx, sliceIncrScript, key,
-		strconv.FormatInt(t, 10), strconv.FormatInt(cutoff, 10), strconv.FormatInt(limit, 10), member, ms(int64(window))).ints()
+		strconv.FormatInt(t, 10), strconv.FormatInt(cutoff, 10), strconv.FormatInt(limit, 10), member, ms(window)).ints()
 	if err == nil && len(res) != 2 {
 		err = fmt.Errorf("got %d values, want 2", len(res))
 	}

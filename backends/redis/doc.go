@@ -75,13 +75,24 @@
 // whatever the driver does; a command given up on this way may still complete on the server. While
 // Redis is healthy, commands run directly, at no cost. Close waits for those goroutines (up to 5s).
 //
-// Turning failures into misses (suppress=true) is the Cache's job: the backend returns every error,
-// at once, wrapped with the command and the key. With [NewFromClient], set ContextTimeoutEnabled
-// in the go-redis options, or go-redis ignores the deadline while it reads.
+// Turning failures into misses (suppress=true), failing fast while Redis stays down (the health
+// breaker) and routing wrapped functions around an outage are the Cache's job: the backend returns
+// every error, at once, wrapped with the command and the key. An error that means Redis could not be
+// reached or did not answer in time (a network error, the backend's deadline, a connection not made
+// yet, rueidis' ErrDoCacheAborted, a LOADING, BUSY, MASTERDOWN, CLUSTERDOWN or TRYAGAIN reply)
+// matches backends.ErrUnavailable and keeps the driver's error matchable; the end of the caller's own
+// context does not match it. With [NewFromClient], set ContextTimeoutEnabled in the go-redis options,
+// or go-redis ignores the deadline while it reads.
 //
-// [New] connects at once and fails when the servers cannot be reached within the dial timeout.
-// After that, a lost connection is re-established by the next command; commands fail (fast when
-// the port refuses, at the deadline when the server hangs) until it is.
+// [New] connects in the background by default (see its documentation): Setup succeeds while Redis is
+// unreachable, and commands work once a connection is made. connect_at_setup=true connects at once
+// and fails when the servers cannot be reached within the dial timeout. After that, a lost connection
+// is re-established by the next command; commands fail (fast when the port refuses, at the deadline
+// when the server hangs) until it is.
+//
+// go-redis prints its own messages through one logger for the process; importing this package
+// replaces it with one that hands each message to the open go-redis backends' loggers (the Cache's),
+// once per burst. rueidis logs nothing.
 //
 // # Redis Cluster
 //
@@ -135,6 +146,8 @@
 //	client_side_size          local cache bytes per connection, such as 64MiB (default 128MiB)
 //	client_side_ttl           longest time a value stays local, such as 1m (default 10m)
 //	driver                    rueidis (default) or go-redis
+//	connect_at_setup          true: connect before Setup returns and fail when Redis cannot be
+//	                          reached; default false (connect in the background)
 //	tls_ca                    rediss: PEM file of the CAs to trust (default: the system's)
 //	tls_cert, tls_key         rediss: PEM files of a client certificate and its key (both or neither)
 //	tls_server_name           rediss: name to verify the server's certificate against (default: host)

@@ -111,7 +111,7 @@ func (r reply) intText() (int64, error) {
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("unexpected reply: %q is not an integer", s)
+		return 0, unexpectedReply(fmt.Sprintf("unexpected reply: %q is not an integer", s))
 	}
 	return n, nil
 }
@@ -180,5 +180,11 @@ func (r reply) ints() ([]int64, error) {
 
 func (r reply) unexpected(want string) error {
 	names := [...]string{"nil", "an integer", "a string", "an array", "a value of another type"}
-	return fmt.Errorf("unexpected reply: got %s, want %s", names[r.kind], want)
+	return unexpectedReply(fmt.Sprintf("unexpected reply: got %s, want %s", names[r.kind], want))
 }
+
+// unexpectedReply is the error of a reply of another kind than the command gives: Redis answered,
+// so it is not a sign that it is unavailable.
+type unexpectedReply string
+
+func (e unexpectedReply) Error() string { return string(e) }

@@ -420,7 +420,7 @@ func ttlArg(ttl time.Duration) string {
 	if ttl <= 0 {
 		return "0"
 	}
-	return ms(int64(ttl))
+	return ms(ttl)
 }
 
 // SetTagged is Set that also attaches tags to the key, replacing the tags it had (see the comment at
@@ -447,7 +447,7 @@ func (b *Backend) SetTagged(ctx context.Context, key string, value any, ttl time
 	tags = uniqueTags(tags)
 	token := newToken()
 	pending, done := member(token, 'p', key), member(token, 'd', key)
-	ttlS, margin := ttlArg(ttl), ms(int64(tagMargin))
+	ttlS, margin := ttlArg(ttl), ms(tagMargin)
 
 	// 1. Pending members: from now on a DeleteTags of any of the tags looks at the key.
 	calls := make([]scriptCall, len(tags))
@@ -672,7 +672,7 @@ func (b *Backend) bumpTags(ctx context.Context, key, rec string, ttl time.Durati
 	calls := make([]scriptCall, len(tags))
 	for i, t := range tags {
 		calls[i] = scriptCall{s: tagIndexScript, keys: []string{tagKey(t)},
-			args: []string{"bump", ttlArg(ttl), ms(int64(tagMargin)), member(token, 'd', key), member(token, 'p', key)}}
+			args: []string{"bump", ttlArg(ttl), ms(tagMargin), member(token, 'd', key), member(token, 'p', key)}}
 	}
 	cctx, cancel := b.withTimeout(ctx)
 	defer cancel()
