@@ -52,6 +52,9 @@ it ignores cache misses and the cost of instructions a hypervisor traps (reading
 counter, on some virtual machines). Our rows are in bold.
 
 `)
+	if !cfg.quick && loadHigh(e) {
+		b.WriteString("> **The machine was busy during this run** (see the load averages above, on " + fmt.Sprint(e.Cores) + " cores): wall times spread widely. The per-round ratios hold up better than the times (both sides of a ratio ran under the same load), but rerun on a quiet machine before quoting a time.\n\n")
+	}
 	b.WriteString("![memory benchmarks](chart.svg)\n\n")
 
 	b.WriteString("## Targets (issues 7 and 16)\n\n")
