@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/cashews-go/cashews/backends"
-	_ "github.com/cashews-go/cashews/backends/memory" // registers mem://
+	"github.com/cashews-go/cashews/backends/memory" // registers mem://
 	"github.com/cashews-go/cashews/codec"
 	"github.com/cashews-go/cashews/internal/flight"
 	"github.com/cashews-go/cashews/internal/quote"
@@ -288,10 +288,17 @@ func (c *Cache) add(b backends.Backend, name, prefix string, cp commonParams) er
 	if len(cp.format.Secret) > 0 && !r.goValues {
 		inner = withSignedCounters(b, r.format, name)
 	}
-	hb := newHealthy(c, inner, name)
-	r.backend = hb
-	if t, ok := b.(backends.Tagger); ok {
-		r.tagger = healthyTagger{hb.h, t}
+	if _, inProcess := b.(*memory.Backend); inProcess {
+		// The memory backend answers in process and never fails as unavailable: a breaker would
+		// only add two calls to every command of the hottest path.
+		r.backend = inner
+		r.tagger, _ = b.(backends.Tagger)
+	} else {
+		hb := newHealthy(c, inner, name)
+		r.backend = hb
+		if t, ok := b.(backends.Tagger); ok {
+			r.tagger = healthyTagger{hb.h, t}
+		}
 	}
 	if cp.suppress {
 		s := &suppressed{Backend: r.backend, cache: c, name: name}

@@ -64,7 +64,8 @@
 // its result is returned; when the result cannot be stored, it is returned all the same; the failure
 // is logged once per burst and counted. [WithStrict] and [Strict] return the cache's errors instead.
 // An entry that fails to decode (tampered with, corrupted) is a miss in either mode, and the
-// function's result replaces it. Every backend has a health breaker: after 5 commands in a row fail
+// function's result replaces it. Every backend but the memory backend (which answers in process) has
+// a health breaker: after 5 commands in a row fail
 // with [ErrUnavailable], commands fail at once with it while a goroutine of the Cache pings the
 // backend every 100 ms, until it answers. A shared load is cancelled when every caller waiting for it
 // has given up; [LoadTimeout] and [WithLoadTimeout] bound it even while callers wait.

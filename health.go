@@ -29,7 +29,8 @@ const (
 // that gets any answer (a value, a miss, an error about its arguments) resets the count.
 //
 // Its seam is narrow on purpose: allow before a command, record after it, and the probe, which
-// needs only a Ping. [healthy] puts it around a Backend; the Cache puts one around every backend.
+// needs only a Ping. [healthy] puts it around a Backend; the Cache puts one around every backend but
+// the memory backend, which never fails as unavailable.
 type health struct {
 	cache *Cache
 	name  string                      // the backend's redacted URL, for logs and errors
