@@ -36,7 +36,7 @@
 // keys it evicted lately (a two-generation Bloom filter of about 4 bytes per entry), and a key stored
 // again soon after its eviction comes back already visited. The tests and bench/RESULTS.md compare
 // the hit ratio with LRU's on Zipf, loop, shifting and LRU-stack traces: above LRU on Zipf, equal on
-// a loop (both miss everything), within 5% on the recency traces, where LRU is the best policy there
+// a loop (both miss everything), within 6% on the recency traces, where LRU is the best policy there
 // is. Exists, GetExpire and the other reads do not count as hits.
 //
 // An entry's cost against max_bytes is len(key) + the value's size + [EntryOverhead]. The value's
