@@ -538,10 +538,27 @@ type staleReads struct {
 	worst              time.Duration
 	last               time.Time // the start of the last stale read
 	lastErr            time.Time // the end of the last failed read
+	lastErrMsg         string
+	errAt              []time.Time // when each failed read ended
+}
+
+// errorsAfter returns how many reads failed after t.
+func (r staleReads) errorsAfter(t time.Time) int {
+	n := 0
+	for _, at := range r.errAt {
+		if at.After(t) {
+			n++
+		}
+	}
+	return n
 }
 
 func (r staleReads) String() string {
-	return fmt.Sprintf("%d reads, %d errors, %d stale by more than %s (the oldest %s old)", r.reads, r.errs, r.stale, staleGrace, r.worst.Round(time.Millisecond))
+	s := fmt.Sprintf("%d reads, %d errors, %d stale by more than %s (the oldest %s old)", r.reads, r.errs, r.stale, staleGrace, r.worst.Round(time.Millisecond))
+	if r.lastErrMsg != "" {
+		s += " (last error: " + r.lastErrMsg + ")"
+	}
+	return s
 }
 
 // since describes when t was relative to ref.
@@ -574,8 +591,9 @@ func readLoop(keys []string, log *stalenessLog, stop <-chan struct{}, get func(c
 					out.last = r.last
 				}
 				if r.lastErr.After(out.lastErr) {
-					out.lastErr = r.lastErr
+					out.lastErr, out.lastErrMsg = r.lastErr, r.lastErrMsg
 				}
+				out.errAt = append(out.errAt, r.errAt...)
 				mu.Unlock()
 			}()
 			for i := g; ; i++ {
@@ -593,6 +611,8 @@ func readLoop(keys []string, log *stalenessLog, stop <-chan struct{}, get func(c
 				if err != nil {
 					r.errs++
 					r.lastErr = time.Now()
+					r.lastErrMsg = err.Error()
+					r.errAt = append(r.errAt, r.lastErr)
 					continue
 				}
 				n, _ := strconv.Atoi(v)
@@ -724,7 +744,9 @@ func testPartition(t *testing.T, cl *redistest.Cluster, params string, i int) {
 	<-writerDone
 	t.Logf("master %s frozen; replica %s promoted %s later; resumed %s after the promotion",
 		victim.Addr(), replica.Addr(), promoted.Sub(frozen).Round(time.Millisecond), healed.Sub(promoted).Round(time.Millisecond))
-	t.Logf("reader: %s; last stale read %s; last error %s", got, since(got.last, healed, "the heal"), since(got.lastErr, promoted, "the promotion"))
+	t.Logf("reader: %s; last stale read %s; last error %s; errors from 0.5s, 1s after the promotion: %d, %d",
+		got, since(got.last, healed, "the heal"), since(got.lastErr, promoted, "the promotion"),
+		got.errorsAfter(promoted.Add(500*time.Millisecond)), got.errorsAfter(promoted.Add(time.Second)))
 	if got.worst > time.Second {
 		t.Errorf("a read returned a value replaced %s before, want at most 1s", got.worst)
 	}

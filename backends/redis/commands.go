@@ -369,6 +369,9 @@ func (b *Backend) DeleteMatch(ctx context.Context, pattern string) (int, error) 
 		}
 		return 0, err
 	}
+	if b.cluster {
+		return b.clusterDeleteMatch(ctx, pattern)
+	}
 	nodes, err := b.masters(ctx)
 	if err != nil {
 		return 0, err
@@ -455,6 +458,10 @@ func (b *Backend) Scan(ctx context.Context, pattern string, batch int) iter.Seq2
 			case found:
 				yield([]string{key}, nil)
 			}
+			return
+		}
+		if b.cluster {
+			b.clusterScan(ctx, pattern, batch, yield)
 			return
 		}
 		nodes, err := b.masters(ctx)
@@ -571,11 +578,14 @@ func (b *Backend) Clear(ctx context.Context) error {
 	if b.closed.Load() {
 		return errClosed
 	}
+	defer b.wroteAll()
+	if b.cluster {
+		return b.clusterClear(ctx)
+	}
 	nodes, err := b.masters(ctx)
 	if err != nil {
 		return err
 	}
-	defer b.wroteAll()
 	for _, n := range nodes {
 		cctx, cancel := b.withTimeout(ctx)
 		_, _, err := n.do(cctx, plainCmd(false, "FLUSHDB")).str()
@@ -636,6 +646,9 @@ func (b *Backend) IsLocked(ctx context.Context, key string) (bool, error) {
 func (b *Backend) KeysCount(ctx context.Context) (int64, error) {
 	if b.closed.Load() {
 		return 0, errClosed
+	}
+	if b.cluster {
+		return b.clusterKeysCount(ctx)
 	}
 	nodes, err := b.masters(ctx)
 	if err != nil {

@@ -120,6 +120,8 @@
 //	client_side               true: client-side caching (rueidis only); default false
 //	client_side_size          local cache bytes per connection, such as 64MiB (default 128MiB)
 //	client_side_ttl           longest time a value stays local, such as 1m (default 10m)
+//	cluster_refresh_interval  Cluster: how often the slot map is reloaded when nothing prompts it
+//	                          (default 1m); it is also reloaded when a node redirects or stops answering
 //	driver                    rueidis (default) or go-redis
 //	tls_ca                    rediss: PEM file of the CAs to trust (default: the system's)
 //	tls_cert, tls_key         rediss: PEM files of a client certificate and its key (both or neither)

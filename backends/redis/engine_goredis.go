@@ -3,7 +3,9 @@ package redis
 import (
 	"context"
 	"errors"
+	"sort"
 	"sync"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 )
@@ -13,6 +15,9 @@ import (
 type goredisExec struct {
 	c    goredis.UniversalClient
 	owns bool // close closes c
+
+	mu    sync.Mutex
+	nodes map[string]*goredis.Client // Cluster: clients of single nodes, for the keyspace commands
 }
 
 func toAny(args []string) []any {
@@ -24,7 +29,11 @@ func toAny(args []string) []any {
 }
 
 func (e *goredisExec) do(ctx context.Context, c command) reply {
-	return fromGoredis(e.c.Do(ctx, toAny(c.args)...))
+	r := fromGoredis(e.c.Do(ctx, toAny(c.args)...))
+	if cc, ok := e.c.(*goredis.ClusterClient); ok {
+		return clusterRetry(ctx, cc.ReloadState, r, func() reply { return fromGoredis(e.c.Do(ctx, toAny(c.args)...)) })
+	}
+	return r
 }
 
 func (e *goredisExec) doMulti(ctx context.Context, cs []command) []reply {
@@ -40,6 +49,11 @@ func (e *goredisExec) doMulti(ctx context.Context, cs []command) []reply {
 	out := make([]reply, len(cmds))
 	for i, c := range cmds {
 		out[i] = fromGoredis(c)
+	}
+	if cc, ok := e.c.(*goredis.ClusterClient); ok {
+		for i, r := range out {
+			out[i] = clusterRetry(ctx, cc.ReloadState, r, func() reply { return fromGoredis(e.c.Do(ctx, toAny(cs[i].args)...)) })
+		}
 	}
 	return out
 }
@@ -75,7 +89,76 @@ func (e *goredisExec) isCluster() bool {
 	return ok
 }
 
+// knownNodes returns the cluster client's seeds and the nodes of its slot map.
+func (e *goredisExec) knownNodes() []string {
+	cc, ok := e.c.(*goredis.ClusterClient)
+	if !ok {
+		return nil
+	}
+	seen := map[string]bool{}
+	for _, a := range cc.Options().Addrs {
+		seen[a] = true
+	}
+	var mu sync.Mutex
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_ = cc.ForEachShard(ctx, func(_ context.Context, c *goredis.Client) error {
+		mu.Lock()
+		seen[c.Options().Addr] = true
+		mu.Unlock()
+		return nil
+	})
+	out := make([]string, 0, len(seen))
+	for a := range seen {
+		out = append(out, a)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// node returns a client of the node at addr, made with the cluster client's options (go-redis
+// does not lend its own) and kept until close.
+func (e *goredisExec) node(addr string) (executor, error) {
+	cc, ok := e.c.(*goredis.ClusterClient)
+	if !ok {
+		return nil, errors.New("not a cluster client")
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if c, ok := e.nodes[addr]; ok {
+		return &goredisExec{c: c}, nil
+	}
+	o := cc.Options()
+	opt := &goredis.Options{
+		Addr: addr, ClientName: o.ClientName, Dialer: o.Dialer, OnConnect: o.OnConnect,
+		Protocol: o.Protocol, Username: o.Username, Password: o.Password,
+		CredentialsProvider: o.CredentialsProvider, CredentialsProviderContext: o.CredentialsProviderContext,
+		StreamingCredentialsProvider: o.StreamingCredentialsProvider,
+		MaxRetries:                   -1, DialTimeout: o.DialTimeout, ReadTimeout: o.ReadTimeout, WriteTimeout: o.WriteTimeout,
+		ContextTimeoutEnabled: o.ContextTimeoutEnabled, PoolFIFO: o.PoolFIFO, PoolSize: o.PoolSize,
+		PoolTimeout: o.PoolTimeout, ConnMaxIdleTime: o.ConnMaxIdleTime, ConnMaxLifetime: o.ConnMaxLifetime,
+		TLSConfig: o.TLSConfig, DisableIdentity: o.DisableIdentity, IdentitySuffix: o.IdentitySuffix,
+	}
+	var c *goredis.Client
+	if o.NewClient != nil {
+		c = o.NewClient(opt)
+	} else {
+		c = goredis.NewClient(opt)
+	}
+	if e.nodes == nil {
+		e.nodes = map[string]*goredis.Client{}
+	}
+	e.nodes[addr] = c
+	return &goredisExec{c: c}, nil
+}
+
 func (e *goredisExec) close() {
+	e.mu.Lock()
+	for _, c := range e.nodes {
+		_ = c.Close()
+	}
+	e.nodes = nil
+	e.mu.Unlock()
 	if e.owns {
 		_ = e.c.Close()
 	}
@@ -90,7 +173,7 @@ func fromGoredis(c *goredis.Cmd) reply {
 		}
 		var re goredis.Error
 		if errors.As(err, &re) {
-			return errReply(err)
+			return redisErrReply(err)
 		}
 		return faultReply(err)
 	}

@@ -37,6 +37,9 @@ const (
 	DefaultClientSideSize = 128 << 20
 	// DefaultAddr is the server's address when [Options.Addrs] is empty.
 	DefaultAddr = "localhost:6379"
+	// DefaultClusterRefreshInterval is how often a Cluster client reloads the slot map when
+	// nothing prompts it, when [Options.ClusterRefreshInterval] is zero.
+	DefaultClusterRefreshInterval = time.Minute
 )
 
 // Mode chooses between a single server and Redis Cluster.
@@ -123,6 +126,11 @@ type Options struct {
 	// own TTL bounds it too.
 	ClientSideTTL time.Duration
 
+	// ClusterRefreshInterval (Cluster) is how often the client reloads the slot map when nothing
+	// prompts it (DefaultClusterRefreshInterval when zero). Both drivers also reload it at once
+	// when a node redirects a command (MOVED) or stops answering.
+	ClusterRefreshInterval time.Duration
+
 	// Driver is DriverRueidis (the default when empty) or DriverGoRedis.
 	Driver string
 	// Logger receives the backend's log records (slog.Default when nil).
@@ -146,6 +154,8 @@ type Backend struct {
 	cluster   bool
 	logger    *slog.Logger
 	memberPfx string // makes SliceIncr members unique across processes
+
+	lastMasters atomic.Pointer[[]string] // Cluster: the masters of the last topology, asked first
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -294,7 +304,7 @@ func (o Options) check() error {
 		return bad("pool size %d is negative", o.PoolSize)
 	case o.ClientSideSize < 0 || o.ClientSideSize > 1<<40:
 		return bad("client-side cache size %d: want 0 to 1TiB", o.ClientSideSize)
-	case o.DialTimeout < 0 || o.ReadTimeout < 0 || o.WriteTimeout < 0 || o.ConnMaxLifetime < 0 || o.ClientSideTTL < 0:
+	case o.DialTimeout < 0 || o.ReadTimeout < 0 || o.WriteTimeout < 0 || o.ConnMaxLifetime < 0 || o.ClientSideTTL < 0 || o.ClusterRefreshInterval < 0:
 		return bad("negative duration in Options")
 	}
 	return nil
@@ -318,16 +328,14 @@ func newRueidis(o Options, st *guardState) (executor, error) {
 		CacheSizeEachConn: int(o.ClientSideSize),
 		ConnWriteTimeout:  max(o.ReadTimeout, o.WriteTimeout),
 		AlwaysPipelining:  o.AlwaysPipelining,
+		ClusterOption:     rueidis.ClusterOption{ShardsRefreshInterval: o.clusterRefresh()},
 	}
 	opt.Dialer.Timeout = o.DialTimeout
+	conns := newConnRegistry()
 	// Dialing again means a connection broke or was never made: the driver's slow path.
 	opt.DialCtxFn = func(ctx context.Context, addr string, d *net.Dialer, cfg *tls.Config) (net.Conn, error) {
 		st.trip()
-		if cfg != nil {
-			td := tls.Dialer{NetDialer: d, Config: cfg}
-			return td.DialContext(ctx, "tcp", addr)
-		}
-		return d.DialContext(ctx, "tcp", addr)
+		return conns.dial(ctx, addr, d, cfg)
 	}
 	var stores *storeSet
 	if o.ClientSide {
@@ -345,6 +353,12 @@ func newRueidis(o Options, st *guardState) (executor, error) {
 	}
 	ex := newRueidisExec(c, true)
 	ex.stores = stores
+	if ex.cluster {
+		ex.dialNode = nodeDialer(opt, o)
+		if stores != nil {
+			stores.slots.Store(newSlotGuard(1 << max(opt.PipelineMultiplex, 0)))
+		}
+	}
 	dial := o.DialTimeout
 	if dial <= 0 {
 		dial = rueidis.DefaultDialTimeout
@@ -354,6 +368,9 @@ func newRueidis(o Options, st *guardState) (executor, error) {
 	if err := ex.connectAll(ctx); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("cashews: redis: connect to %s: %w", strings.Join(o.addrs(), ","), err)
+	}
+	if ex.cluster {
+		ex.monitor = startClusterMonitor(ex, stores.guard(), conns)
 	}
 	return ex, nil
 }
@@ -374,6 +391,7 @@ func newGoredis(o Options, st *guardState) (executor, error) {
 			Protocol: proto, TLSConfig: o.TLS, DialTimeout: o.DialTimeout, ReadTimeout: o.ReadTimeout,
 			WriteTimeout: o.WriteTimeout, ContextTimeoutEnabled: true, PoolSize: o.PoolSize,
 			MaxRetries: retries, ConnMaxLifetime: o.ConnMaxLifetime,
+			ClusterStateReloadInterval: o.clusterRefresh(),
 		})
 	} else {
 		c = goredis.NewClient(&goredis.Options{

@@ -294,18 +294,20 @@ func (c *Cluster) Masters() []*Server {
 	return out
 }
 
-// ReplicaOf returns a running replica of master (as master's own CLUSTER NODES tells it), or nil.
+// ReplicaOf returns a running replica of master (one whose ROLE names master's port), or nil.
 func (c *Cluster) ReplicaOf(master *Server) *Server {
 	c.t.Helper()
-	id := c.NodeID(master)
 	for _, s := range c.all {
 		if s == master || !s.answering() {
 			continue
 		}
-		for _, l := range c.nodesLines(master) {
-			if l.id == c.NodeID(s) && strings.Contains(l.flags, "slave") && l.master == id {
-				return s
-			}
+		v, err := s.Do("ROLE")
+		a, _ := v.([]any)
+		if err != nil || len(a) < 3 || a[0] != "slave" {
+			continue
+		}
+		if port, _ := a[2].(int64); int(port) == master.Port() {
+			return s
 		}
 	}
 	return nil
