@@ -84,22 +84,21 @@ type slotSet [numSlots / 64]uint64
 
 func (s *slotSet) add(slot uint16)      { s[slot/64] |= 1 << (slot % 64) }
 func (s *slotSet) has(slot uint16) bool { return s[slot/64]&(1<<(slot%64)) != 0 }
+
 func (s *slotSet) addRange(lo, hi int) {
 	for i := lo; i <= hi; i++ {
 		s.add(uint16(i))
 	}
 }
+
 func (s *slotSet) union(o *slotSet) {
 	for i := range s {
 		s[i] |= o[i]
 	}
 }
-func (s *slotSet) minus(o *slotSet) {
-	for i := range s {
-		s[i] &^= o[i]
-	}
-}
+
 func (s *slotSet) empty() bool { return s.count() == 0 }
+
 func (s *slotSet) each(f func(slot uint16)) {
 	for i, w := range s {
 		for w != 0 {
