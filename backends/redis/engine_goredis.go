@@ -3,8 +3,10 @@ package redis
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -18,6 +20,11 @@ type goredisExec struct {
 
 	mu    sync.Mutex
 	nodes map[string]*goredis.Client // Cluster: clients of single nodes, for the keyspace commands
+
+	// Cluster opened by the backend: its options (for the node clients, before c exists) and
+	// the nodes of the last slot map loadSlots read.
+	copts     *goredis.ClusterOptions
+	slotNodes atomic.Pointer[[]string]
 }
 
 func toAny(args []string) []any {
@@ -123,12 +130,16 @@ func (e *goredisExec) node(addr string) (executor, error) {
 	if !ok {
 		return nil, errors.New("not a cluster client")
 	}
+	return e.nodeOf(cc.Options(), addr), nil
+}
+
+// nodeOf returns the client of the node at addr, made with the cluster's options o.
+func (e *goredisExec) nodeOf(o *goredis.ClusterOptions, addr string) *goredisExec {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if c, ok := e.nodes[addr]; ok {
-		return &goredisExec{c: c}, nil
+		return &goredisExec{c: c}
 	}
-	o := cc.Options()
 	opt := &goredis.Options{
 		Addr: addr, ClientName: o.ClientName, Dialer: o.Dialer, OnConnect: o.OnConnect,
 		Protocol: o.Protocol, Username: o.Username, Password: o.Password,
@@ -149,7 +160,68 @@ func (e *goredisExec) node(addr string) (executor, error) {
 		e.nodes = map[string]*goredis.Client{}
 	}
 	e.nodes[addr] = c
-	return &goredisExec{c: c}, nil
+	return &goredisExec{c: c}
+}
+
+// loadSlots is the ClusterSlots function of a ClusterClient the backend opens. go-redis reloads
+// its slot map by asking one node at a time, without a deadline of its own: a node that hangs (a
+// frozen master) holds the reload for the read timeout, and no other reload starts meanwhile. This
+// asks up to 8 nodes at once (the seeds and the nodes of the last map, masters first), each
+// within a second, and returns the first answer.
+func (e *goredisExec) loadSlots(ctx context.Context) ([]goredis.ClusterSlot, error) {
+	seen := map[string]bool{}
+	var addrs []string
+	add := func(list []string) {
+		for _, a := range list {
+			if !seen[a] && len(addrs) < 8 {
+				seen[a] = true
+				addrs = append(addrs, a)
+			}
+		}
+	}
+	if last := e.slotNodes.Load(); last != nil {
+		add(*last)
+	}
+	add(e.copts.Addrs)
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	type answer struct {
+		slots []goredis.ClusterSlot
+		err   error
+	}
+	answers := make(chan answer, len(addrs))
+	for _, a := range addrs {
+		n := e.nodeOf(e.copts, a).c
+		go func() { // owned by loadSlots: the channel holds every answer, cancel ends the rest
+			s, err := n.ClusterSlots(ctx).Result()
+			if err == nil && len(s) == 0 {
+				err = fmt.Errorf("%s: empty CLUSTER SLOTS", a)
+			}
+			answers <- answer{s, err}
+		}()
+	}
+	var errs []error
+	for range addrs {
+		a := <-answers
+		if a.err != nil {
+			errs = append(errs, a.err)
+			continue
+		}
+		var nodes []string // masters first, then replicas
+		for _, s := range a.slots {
+			if len(s.Nodes) > 0 {
+				nodes = append(nodes, s.Nodes[0].Addr)
+			}
+		}
+		for _, s := range a.slots {
+			for _, n := range s.Nodes[min(1, len(s.Nodes)):] {
+				nodes = append(nodes, n.Addr)
+			}
+		}
+		e.slotNodes.Store(&nodes)
+		return a.slots, nil
+	}
+	return nil, errors.Join(errs...)
 }
 
 func (e *goredisExec) close() {

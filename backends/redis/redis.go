@@ -385,14 +385,16 @@ func newGoredis(o Options, st *guardState) (executor, error) {
 		retries = -1
 	}
 	var c goredis.UniversalClient
+	ex := &goredisExec{owns: true}
 	if o.Mode == ModeCluster || len(o.Addrs) > 1 {
-		c = goredis.NewClusterClient(&goredis.ClusterOptions{
+		ex.copts = &goredis.ClusterOptions{
 			Addrs: o.addrs(), Username: o.Username, Password: o.Password, ClientName: o.ClientName,
 			Protocol: proto, TLSConfig: o.TLS, DialTimeout: o.DialTimeout, ReadTimeout: o.ReadTimeout,
 			WriteTimeout: o.WriteTimeout, ContextTimeoutEnabled: true, PoolSize: o.PoolSize,
 			MaxRetries: retries, ConnMaxLifetime: o.ConnMaxLifetime,
-			ClusterStateReloadInterval: o.clusterRefresh(),
-		})
+			ClusterStateReloadInterval: o.clusterRefresh(), ClusterSlots: ex.loadSlots,
+		}
+		c = goredis.NewClusterClient(ex.copts)
 	} else {
 		c = goredis.NewClient(&goredis.Options{
 			Addr: o.addrs()[0], Username: o.Username, Password: o.Password, ClientName: o.ClientName,
@@ -409,8 +411,9 @@ func newGoredis(o Options, st *guardState) (executor, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), dial)
 	defer cancel()
+	ex.c = c
 	if err := c.Ping(ctx).Err(); err != nil {
-		_ = c.Close()
+		ex.close()
 		if dialErr := hook.last.get(); dialErr != nil && !errors.Is(err, dialErr) {
 			// go-redis retries a failed dial until the deadline and then reports only the
 			// deadline; the dial's own error (a certificate, a refused port) is the cause.
@@ -418,7 +421,7 @@ func newGoredis(o Options, st *guardState) (executor, error) {
 		}
 		return nil, fmt.Errorf("cashews: redis: connect to %s: %w", strings.Join(o.addrs(), ","), err)
 	}
-	return &goredisExec{c: c, owns: true}, nil
+	return ex, nil
 }
 
 // Stats returns the client-side cache's hit and miss counts (zero without client-side caching).
