@@ -125,7 +125,8 @@ type nodeLine struct {
 	ip        string // ip:port
 	myself    bool
 	master    bool
-	failed    bool // flagged fail (not just suspected: fail?)
+	failed    bool // flagged fail: the cluster agreed it is down
+	suspected bool // flagged fail?: the answering node cannot reach it
 	epoch     uint64
 	slots     slotSet
 	migrating map[uint16]string // slot: the ID of the node it goes to
@@ -163,6 +164,8 @@ func parseNodes(text string) ([]nodeLine, error) {
 				n.master = true
 			case "fail":
 				n.failed = true
+			case "fail?":
+				n.suspected = true
 			}
 		}
 		epoch, err := strconv.ParseUint(f[6], 10, 64)
@@ -347,12 +350,15 @@ func (b *Backend) topology(ctx context.Context) (*topology, error) {
 	}
 	answers := map[string]nodeAnswer{}
 	ask := func(addrs []string) {
+		var todo []string
+		for _, a := range addrs {
+			if _, done := answers[a]; !done && !slices.Contains(todo, a) {
+				todo = append(todo, a)
+			}
+		}
 		var wg sync.WaitGroup
 		var mu sync.Mutex
-		for _, a := range addrs {
-			if _, done := answers[a]; done {
-				continue
-			}
+		for _, a := range todo {
 			wg.Add(1)
 			go func() { // owned by this call: it waits for them
 				defer wg.Done()

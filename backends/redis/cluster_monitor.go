@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/hex"
+	"maps"
 	"net"
 	"strconv"
 	"strings"
@@ -26,10 +27,13 @@ import (
 // the promoted replica, and a client that still finds the old master's values in the old
 // connection's cache serves them stale. So the monitor, every monitorTick:
 //
-//   - sends PING to each master over the client's own connection. A master that has not answered
-//     for closeAfter has its connections closed (the backend dialed them; see connRegistry): the
-//     commands waiting on them fail, rueidis reloads its slot map (it does on a broken connection)
-//     and keeps doing so while the master does not answer, so it follows a promotion;
+//   - sends PING to each master over the client's own connection (and to a former master while it
+//     does not answer). A node that has not answered for closeAfter, and that the cluster too
+//     considers down (flagged fail or fail? in the slot map) or replaced (it serves no slot any
+//     more), has its connections closed (the backend dialed them; see connRegistry): the commands
+//     waiting on them fail, rueidis reloads its slot map (it does on a broken connection) and keeps
+//     doing so while the node does not answer, so it follows a promotion. A node that is merely slow
+//     (a loaded machine) keeps its connections;
 //   - reads the slot map (CLUSTER NODES, from one master in turn: every viewEvery, and every tick
 //     while a master does not answer), keeping for each slot the claim of the highest config
 //     epoch, as Redis does.
@@ -172,6 +176,7 @@ type clusterMonitor struct {
 	claimEpoch [numSlots]uint64
 	healthy    map[string]bool
 	lastOK     map[string]time.Time // when each master last answered (or was first seen)
+	down       map[string]bool      // flagged fail or fail? in the last slot map read
 	lastView   time.Time
 	next       int // the node to ask for the slot map next
 }
@@ -180,7 +185,7 @@ type clusterMonitor struct {
 // watches them in a goroutine until close is called.
 func startClusterMonitor(r *rueidisExec, g *slotGuard, conns *connRegistry) *clusterMonitor {
 	m := &clusterMonitor{r: r, g: g, conns: conns, stop: make(chan struct{}), done: make(chan struct{}),
-		healthy: map[string]bool{}, lastOK: map[string]time.Time{}}
+		healthy: map[string]bool{}, lastOK: map[string]time.Time{}, down: map[string]bool{}}
 	m.round()
 	go m.run() // owned by the backend: Close calls stopMonitor, which waits for it
 	return m
@@ -228,12 +233,18 @@ func (m *clusterMonitor) round() {
 			masters[a] = true
 		}
 	}
-	m.ping(nodes, masters)
+	watched := maps.Clone(masters) // and the former masters that still do not answer
+	for a, ok := range m.healthy {
+		if !ok {
+			watched[a] = true
+		}
+	}
+	m.ping(nodes, watched)
 	now := time.Now()
-	for a := range masters {
+	for a := range watched {
 		if m.healthy[a] || m.lastOK[a].IsZero() {
 			m.lastOK[a] = now
-		} else if now.Sub(m.lastOK[a]) >= closeAfter {
+		} else if now.Sub(m.lastOK[a]) >= closeAfter && (m.down[a] || !masters[a]) {
 			m.conns.closeNode(a)
 		}
 	}
@@ -285,15 +296,19 @@ func (m *clusterMonitor) readView(nodes map[string]rueidis.Client) {
 		if err != nil {
 			continue
 		}
+		clear(m.down)
 		for _, l := range lines {
-			if !l.master {
-				continue
-			}
 			addr := l.addr // as the client spells it: its slot map's address, else the hostname or IP
 			if _, known := nodes[addr]; !known {
 				if _, known := nodes[l.ip]; known {
 					addr = l.ip
 				}
+			}
+			if l.failed || l.suspected {
+				m.down[addr] = true
+			}
+			if !l.master {
+				continue
 			}
 			l.slots.each(func(s uint16) {
 				if m.claimAddr[s] == "" || l.epoch > m.claimEpoch[s] || (l.epoch == m.claimEpoch[s] && l.myself) {
