@@ -237,11 +237,18 @@ type topology struct {
 	moving map[uint16][]migration
 }
 
-// unsettled returns the slots that are migrating or importing.
+// unsettled returns the slots that are migrating or importing, or that no master serves (the
+// masters answered at slightly different times, and a slot moved in between; or the cluster does
+// not cover it).
 func (t *topology) unsettled() slotSet {
 	var s slotSet
 	for slot := range t.moving {
 		s.add(slot)
+	}
+	for slot, o := range t.owner {
+		if o == -1 {
+			s.add(uint16(slot))
+		}
 	}
 	return s
 }
@@ -618,16 +625,23 @@ func (b *Backend) countSlots(ctx context.Context, n *clusterNode, slots []uint16
 // rather than asked slot by slot.
 func (b *Backend) settle(ctx context.Context, op string, t *topology, u slotSet, pattern string, count bool,
 	found func(slot uint16, keys []string) error, counted func(slot uint16, n int64), accept func(slot uint16)) error {
+	var uncovered slotSet // in the last round, slots no master served
 	for round := 0; !u.empty(); round++ {
 		if round == maxRecoveryRounds {
+			if !uncovered.empty() {
+				return b.fail(ctx, op, "", fmt.Errorf("%w: %d slots are served by no master", errTopology, uncovered.count()))
+			}
 			return b.fail(ctx, op, "", fmt.Errorf("%w: %d slots kept changing over %d rounds", errTopology, u.count(), round))
 		}
+		if round > 2 { // give a migration step or a failover a moment to complete
+			sleep(ctx, time.Duration(min(round, 20))*time.Millisecond)
+		}
 		var firstBy, thenBy = map[*clusterNode][]uint16{}, map[*clusterNode][]uint16{}
-		var uncovered []uint16
+		uncovered = slotSet{}
 		u.each(func(s uint16) {
 			first, then := t.holders(s)
 			if len(first)+len(then) == 0 {
-				uncovered = append(uncovered, s)
+				uncovered.add(s) // not accepted this round: asked again on the next snapshot
 			}
 			for _, n := range first {
 				firstBy[n] = append(firstBy[n], s)
@@ -636,9 +650,6 @@ func (b *Backend) settle(ctx context.Context, op string, t *topology, u slotSet,
 				thenBy[n] = append(thenBy[n], s)
 			}
 		})
-		if len(uncovered) > 0 {
-			return b.fail(ctx, op, "", fmt.Errorf("%w: %d slots (%d first) are served by no master", errTopology, len(uncovered), uncovered[0]))
-		}
 		type result struct {
 			keys  map[uint16][]string
 			count map[uint16]int64
@@ -694,7 +705,7 @@ func (b *Backend) settle(ctx context.Context, op string, t *topology, u slotSet,
 		// slots whose state held.
 		var err error
 		u.each(func(s uint16) {
-			if err != nil {
+			if err != nil || uncovered.has(s) {
 				return
 			}
 			if c, ok := res.count[s]; ok {
@@ -722,7 +733,7 @@ func (b *Backend) settle(ctx context.Context, op string, t *topology, u slotSet,
 		}
 		var again slotSet
 		u.each(func(s uint16) {
-			if !t.sameSlot(next, s) {
+			if uncovered.has(s) || !t.sameSlot(next, s) {
 				again.add(s)
 				return
 			}
@@ -985,12 +996,9 @@ func clusterRetry(ctx context.Context, reload func(context.Context), r reply, ag
 		if !errors.Is(r.err, errSlotMoving) || attempt > 10 {
 			return r
 		}
-		t := time.NewTimer(time.Duration(attempt) * 2 * time.Millisecond)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		sleep(ctx, time.Duration(attempt)*2*time.Millisecond)
+		if ctx.Err() != nil {
 			return r
-		case <-t.C:
 		}
 		r = again()
 	}
@@ -1019,5 +1027,15 @@ func nodeDialer(opt rueidis.ClientOption, o Options) func(addr string) (rueidis.
 		opt := opt
 		opt.InitAddress = []string{addr}
 		return rueidis.NewClient(opt)
+	}
+}
+
+// sleep waits for d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
 	}
 }

@@ -100,8 +100,11 @@ func fillCluster(t *testing.T, cl *redistest.Cluster) {
 
 func loadKey(i int) string { return "ld:" + strconv.Itoa(i) }
 
+// loadPause is what each goroutine of a load waits between calls.
+var loadPause = map[bool]time.Duration{false: 25 * time.Millisecond, true: 100 * time.Millisecond}[raceEnabled]
+
 // clusterLoad is 64 goroutines of 70% Get, 20% Set and 10% Incr over the fill's keys, each pausing
-// 25ms between calls (three loads run at once, and the race detector on two cores must keep up),
+// 25ms between calls (three loads run at once on two cores), 100ms under the race detector,
 // recording every call.
 type clusterLoad struct {
 	started time.Time
@@ -130,7 +133,7 @@ func startClusterLoad(b *Backend) *clusterLoad {
 				select {
 				case <-l.stop:
 					return
-				case <-time.After(25 * time.Millisecond):
+				case <-time.After(loadPause):
 				}
 				i := rng.IntN(faultLoadKeys)
 				k := loadKey(i)

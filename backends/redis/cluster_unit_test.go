@@ -111,13 +111,13 @@ func topologyOf(t *testing.T, own ...string) *topology {
 func TestTopologyChanges(t *testing.T) {
 	before := topologyOf(t,
 		"a 127.0.0.1:1@2 myself,master - 0 0 1 connected 0-99",
-		"b 127.0.0.1:3@4 myself,master - 0 0 2 connected 100-199")
+		"b 127.0.0.1:3@4 myself,master - 0 0 2 connected 100-16383")
 	during := topologyOf(t,
 		"a 127.0.0.1:1@2 myself,master - 0 0 1 connected 0-99 [5->-b]",
-		"b 127.0.0.1:3@4 myself,master - 0 0 2 connected 100-199 [5-<-a]")
+		"b 127.0.0.1:3@4 myself,master - 0 0 2 connected 100-16383 [5-<-a]")
 	after := topologyOf(t,
 		"a 127.0.0.1:1@2 myself,master - 0 0 1 connected 0-4 6-99",
-		"b 127.0.0.1:3@4 myself,master - 0 0 3 connected 5 100-199")
+		"b 127.0.0.1:3@4 myself,master - 0 0 3 connected 5 100-16383")
 	if c := before.changed(before); !c.empty() {
 		t.Fatalf("a snapshot differs from itself in %d slots", c.count())
 	}
@@ -140,6 +140,16 @@ func TestTopologyChanges(t *testing.T) {
 	}
 	if u := during.unsettled(); u.count() != 1 || !u.has(5) {
 		t.Fatalf("unsettled: %d slots, want slot 5", u.count())
+	}
+	// Answers taken at different times may show a slot nobody serves: it is unsettled too.
+	gap := topologyOf(t,
+		"a 127.0.0.1:1@2 myself,master - 0 0 1 connected 0-4 6-99",
+		"b 127.0.0.1:3@4 myself,master - 0 0 2 connected 100-16383")
+	if u := gap.unsettled(); u.count() != 1 || !u.has(5) {
+		t.Fatalf("unsettled with a slot nobody serves: %d slots, want slot 5", u.count())
+	}
+	if first, then := gap.holders(5); len(first)+len(then) != 0 {
+		t.Fatalf("holders of a slot nobody serves: %v then %v, want none", ids(first), ids(then))
 	}
 }
 
