@@ -1,9 +1,11 @@
 package redis
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/bits"
 	"net"
 	"slices"
@@ -86,9 +88,23 @@ func (s *slotSet) add(slot uint16)      { s[slot/64] |= 1 << (slot % 64) }
 func (s *slotSet) has(slot uint16) bool { return s[slot/64]&(1<<(slot%64)) != 0 }
 
 func (s *slotSet) addRange(lo, hi int) {
-	for i := lo; i <= hi; i++ {
+	for i := lo; i <= hi; {
+		if i%64 == 0 && i+63 <= hi { // a whole word
+			s[i/64] = ^uint64(0)
+			i += 64
+			continue
+		}
 		s.add(uint16(i))
+		i++
 	}
+}
+
+// andNot returns the slots of s that are not in o.
+func (s *slotSet) andNot(o *slotSet) (r slotSet) {
+	for i := range s {
+		r[i] = s[i] &^ o[i]
+	}
+	return r
 }
 
 func (s *slotSet) union(o *slotSet) {
@@ -281,12 +297,30 @@ func (t *topology) sameSlot(o *topology, slot uint16) bool {
 // changed returns the slots whose state differs between t and o.
 func (t *topology) changed(o *topology) slotSet {
 	var s slotSet
+	if t.same(o) {
+		return s
+	}
 	for slot := range numSlots {
 		if !t.sameSlot(o, uint16(slot)) {
 			s.add(uint16(slot))
 		}
 	}
 	return s
+}
+
+// same reports whether t and o have the same masters, each with the same config epoch, slots and
+// migrations.
+func (t *topology) same(o *topology) bool {
+	if len(t.nodes) != len(o.nodes) {
+		return false
+	}
+	for i, n := range t.nodes {
+		m := o.nodes[i]
+		if n.id != m.id || n.epoch != m.epoch || n.slots != m.slots || !maps.Equal(n.migrating, m.migrating) || !maps.Equal(n.importing, m.importing) {
+			return false
+		}
+	}
+	return true
 }
 
 // holders returns the masters that may hold keys of slot, in the order to ask them: the sources of
@@ -390,39 +424,48 @@ func (b *Backend) topology(ctx context.Context) (*topology, error) {
 	}
 	ask(*cands)
 	for round := 0; ; round++ {
-		// The masters that serve slots now, by the highest config epoch among every claim heard.
-		type claim struct {
-			epoch uint64
-			id    string
-		}
-		var best [numSlots]claim
+		// The masters that serve slots now: for each slot, the claim of the highest config epoch
+		// among every claim heard (a node's own line first on a tie).
 		addrOf := map[string]string{}   // node ID: address
-		failedID := map[string]bool{}   // flagged fail by some answer
 		selfOf := map[string]nodeLine{} // node ID: its own line, from the node itself
+		var claims []*nodeLine
 		answered := false
 		for _, a := range answers {
 			if a.err != nil {
 				continue
 			}
 			answered = true
-			for _, l := range a.lines {
+			for i := range a.lines {
+				l := &a.lines[i]
 				if l.addr != "" {
 					addrOf[l.id] = l.addr
 				}
-				if l.failed {
-					failedID[l.id] = true
-				}
 				if l.myself {
-					selfOf[l.id] = l
+					selfOf[l.id] = *l
 				}
-				if !l.master {
-					continue
+				if l.master {
+					claims = append(claims, l)
 				}
-				l.slots.each(func(s uint16) {
-					if c := &best[s]; c.id == "" || l.epoch > c.epoch {
-						*c = claim{l.epoch, l.id}
-					}
-				})
+			}
+		}
+		slices.SortStableFunc(claims, func(a, b *nodeLine) int {
+			switch {
+			case a.epoch != b.epoch:
+				return cmp.Compare(b.epoch, a.epoch)
+			case a.myself != b.myself:
+				if a.myself {
+					return -1
+				}
+				return 1
+			}
+			return 0
+		})
+		need := map[string]bool{}
+		var assigned slotSet
+		for _, l := range claims {
+			if won := l.slots.andNot(&assigned); !won.empty() {
+				need[l.id] = true
+				assigned.union(&won)
 			}
 		}
 		if !answered {
@@ -435,12 +478,6 @@ func (b *Backend) topology(ctx context.Context) (*topology, error) {
 				return nil, err
 			}
 			return nil, b.topologyError(answers)
-		}
-		need := map[string]bool{}
-		for _, c := range best {
-			if c.id != "" {
-				need[c.id] = true
-			}
 		}
 		for id := range need {
 			for _, m := range selfOf[id].migrating {

@@ -175,6 +175,8 @@ type clusterMonitor struct {
 	claimAddr  [numSlots]string // the master of each slot, by the highest config epoch heard
 	claimEpoch [numSlots]uint64
 	healthy    map[string]bool
+	masters    map[string]bool      // the masters of the slots, by claimAddr
+	first      bool                 // the slots' nodes were never installed
 	lastOK     map[string]time.Time // when each master last answered (or was first seen)
 	down       map[string]bool      // flagged fail or fail? in the last slot map read
 	lastView   time.Time
@@ -185,7 +187,7 @@ type clusterMonitor struct {
 // watches them in a goroutine until close is called.
 func startClusterMonitor(r *rueidisExec, g *slotGuard, conns *connRegistry) *clusterMonitor {
 	m := &clusterMonitor{r: r, g: g, conns: conns, stop: make(chan struct{}), done: make(chan struct{}),
-		healthy: map[string]bool{}, lastOK: map[string]time.Time{}, down: map[string]bool{}}
+		healthy: map[string]bool{}, lastOK: map[string]time.Time{}, down: map[string]bool{}, first: true}
 	m.round()
 	go m.run() // owned by the backend: Close calls stopMonitor, which waits for it
 	return m
@@ -224,15 +226,20 @@ func (m *clusterMonitor) round() {
 	for _, ok := range m.healthy {
 		sick = sick || !ok
 	}
+	changed := false
 	if sick || time.Since(m.lastView) >= viewEvery {
-		m.readView(nodes)
+		changed = m.readView(nodes)
 	}
-	masters := map[string]bool{}
-	for _, a := range m.claimAddr {
-		if a != "" {
-			masters[a] = true
+	if changed || m.masters == nil {
+		m.masters = map[string]bool{}
+		for _, a := range m.claimAddr {
+			if a != "" {
+				m.masters[a] = true
+			}
 		}
 	}
+	masters := m.masters
+	before := m.healthy
 	watched := maps.Clone(masters) // and the former masters that still do not answer
 	for a, ok := range m.healthy {
 		if !ok {
@@ -251,20 +258,30 @@ func (m *clusterMonitor) round() {
 	if m.g == nil {
 		return
 	}
-	var owners [numSlots]int32
-	for s, a := range m.claimAddr {
-		owners[s] = -1
-		if a != "" && m.healthy[a] {
-			owners[s] = m.g.nodeIndex(a)
+	if changed || !maps.Equal(before, m.healthy) || m.first {
+		m.first = false
+		index := map[string]int32{}
+		for a := range masters {
+			index[a] = -1
+			if m.healthy[a] {
+				index[a] = m.g.nodeIndex(a)
+			}
 		}
+		var owners [numSlots]int32
+		for s, a := range m.claimAddr {
+			owners[s] = -1
+			if a != "" {
+				owners[s] = index[a]
+			}
+		}
+		m.g.setOwners(&owners)
 	}
-	m.g.setOwners(&owners)
 	m.probe(nodes)
 }
 
 // readView asks one master after another (healthy ones first) for CLUSTER NODES until one answers,
 // and keeps, for each slot, the claim of the highest config epoch.
-func (m *clusterMonitor) readView(nodes map[string]rueidis.Client) {
+func (m *clusterMonitor) readView(nodes map[string]rueidis.Client) (changed bool) {
 	var order []string
 	for a, ok := range m.healthy {
 		if ok {
@@ -277,7 +294,7 @@ func (m *clusterMonitor) readView(nodes map[string]rueidis.Client) {
 		}
 	}
 	if len(order) == 0 {
-		return
+		return false
 	}
 	m.next++
 	for i := range order {
@@ -312,13 +329,15 @@ func (m *clusterMonitor) readView(nodes map[string]rueidis.Client) {
 			}
 			l.slots.each(func(s uint16) {
 				if m.claimAddr[s] == "" || l.epoch > m.claimEpoch[s] || (l.epoch == m.claimEpoch[s] && l.myself) {
+					changed = changed || m.claimAddr[s] != addr
 					m.claimAddr[s], m.claimEpoch[s] = addr, l.epoch
 				}
 			})
 		}
 		m.lastView = time.Now()
-		return
+		return changed
 	}
+	return false
 }
 
 // ping sends PING to every master over the client's connection and records which answered within

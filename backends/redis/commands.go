@@ -357,7 +357,8 @@ func literal(pattern string) (string, bool) {
 
 // DeleteMatch removes every key matching the glob pattern and returns how many it removed: SCAN
 // MATCH with COUNT 1000 on every master, UNLINK of each page's keys. A pattern without wildcards
-// is one UNLINK. Each round trip has the backend's timeout; the caller's context bounds the whole.
+// is one UNLINK. On Cluster it stays exact while slots migrate (see the package documentation).
+// Each round trip has the backend's timeout; the caller's context bounds the whole.
 func (b *Backend) DeleteMatch(ctx context.Context, pattern string) (int, error) {
 	if b.closed.Load() {
 		return 0, errClosed
@@ -439,8 +440,10 @@ func (b *Backend) scanNode(ctx context.Context, node executor, pattern string, c
 }
 
 // Scan yields the keys matching the glob pattern in batches of about batch keys (100 when batch is
-// not positive), with SCAN MATCH pattern COUNT batch on every master in turn. A key may be yielded
-// twice, as SCAN may return it twice.
+// not positive), with SCAN MATCH pattern COUNT batch on every master in turn. On a single server a
+// key may be yielded twice, as SCAN may return it twice; on Cluster each key is yielded once (Scan
+// remembers the keys it yielded) and none that existed the whole time is missed, even while slots
+// migrate (see the package documentation).
 func (b *Backend) Scan(ctx context.Context, pattern string, batch int) iter.Seq2[[]string, error] {
 	if batch <= 0 {
 		batch = defaultScanBatch
@@ -641,8 +644,9 @@ func (b *Backend) IsLocked(ctx context.Context, key string) (bool, error) {
 	return b.Exists(ctx, key)
 }
 
-// KeysCount returns the number of keys in the database: DBSIZE, summed over the masters on Cluster.
-// Keys that have expired but that Redis has not yet evicted are counted.
+// KeysCount returns the number of keys in the database: DBSIZE, summed over the masters on Cluster
+// (while slots migrate, counted slot by slot, each key once). Keys that have expired but that Redis
+// has not yet evicted are counted.
 func (b *Backend) KeysCount(ctx context.Context) (int64, error) {
 	if b.closed.Load() {
 		return 0, errClosed
