@@ -5,15 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cashews-go/cashews/backends"
 	_ "github.com/cashews-go/cashews/backends/memory" // registers mem://
 	"github.com/cashews-go/cashews/codec"
 	"github.com/cashews-go/cashews/internal/flight"
+	"github.com/cashews-go/cashews/internal/quote"
 )
 
 // Cache routes each key to a backend by the longest matching prefix and runs the commands of the
@@ -29,6 +32,13 @@ type Cache struct {
 	closed      atomic.Bool
 	loads       flight.Group[any]
 	suppressed  atomic.Int64
+	strict      bool          // WithStrict: wrapped functions and GetOrSet return backend errors
+	loadTimeout time.Duration // WithLoadTimeout: the default bound of a shared load
+	bypassLog   burstLog      // failures routed around at keys that no route takes
+
+	encodeErrors atomic.Int64 // results of wrapped functions their backend's codec could not encode
+	encodeLog    burstLog
+	tamperedLog  burstLog // values that bulk reads left out for failing their signature check
 
 	bgCtx    context.Context // cancelled by Close; background work runs under it
 	bgCancel context.CancelFunc
@@ -40,9 +50,12 @@ type route struct {
 	prefix   string
 	url      string // redacted, for middlewares and errors
 	backend  backends.Backend
-	goValues bool          // the backend keeps Go values; format is nil
-	format   *codec.Format // encodes values for a byte backend
-	disabled atomic.Uint64 // commandMask of disabled commands
+	tagger   backends.Tagger // the backend's tags (through the health breaker and suppression); nil: none
+	goValues bool            // the backend keeps Go values; format is nil
+	format   *codec.Format   // encodes values for a byte backend
+	disabled atomic.Uint64   // commandMask of disabled commands
+	bypass   burstLog        // failures of this backend routed around by Wrap and GetOrSet
+	tampered burstLog        // entries that failed to decode, replaced by Wrap and GetOrSet
 }
 
 // Option configures a Cache.
@@ -54,16 +67,40 @@ func WithClock(clock backends.Clock) Option {
 	return func(c *Cache) { c.clock = clock }
 }
 
-// WithLogger sets the logger of the Cache and its backends (default: slog.Default()).
+// WithLogger sets the logger of the Cache and its backends (default: slog.Default()). The Redis
+// drivers' own messages go to it too, once per burst.
 func WithLogger(logger *slog.Logger) Option {
 	return func(c *Cache) { c.logger = logger }
 }
 
-// New returns a Cache with no backends. Call Setup before using it.
+// WithStrict makes wrapped functions and GetOrSet return the errors of the cache (a backend that
+// cannot be reached, a command that timed out) instead of routing around them. By default they fail
+// open: a read that fails counts as a miss, so the function runs, and a write that fails leaves the
+// result unstored; the failure is logged once per burst and counted in [Cache.SuppressedErrors].
+// [Strict] makes one wrapped function strict.
+func WithStrict() Option {
+	return func(c *Cache) { c.strict = true }
+}
+
+// WithLoadTimeout bounds every shared load (the run of a wrapped function or of GetOrSet's loader
+// that concurrent callers wait for) to d, unless the Wrap sets its own [LoadTimeout]. The load's
+// context ends after d even while callers still wait; zero means no bound (the default: a load ends
+// when its function returns, or when every caller waiting for it has given up).
+func WithLoadTimeout(d time.Duration) Option {
+	return func(c *Cache) { c.loadTimeout = max(d, 0) }
+}
+
+// New returns a Cache with no backends. Call Setup before using it. Nil options are ignored, and so
+// are a nil clock and a nil logger: the Cache then uses the system clock and slog.Default().
 func New(opts ...Option) *Cache {
-	c := &Cache{clock: backends.SystemClock{}}
+	c := &Cache{}
 	for _, o := range opts {
-		o(c)
+		if o != nil {
+			o(c)
+		}
+	}
+	if c.clock == nil {
+		c.clock = backends.SystemClock{}
 	}
 	if c.logger == nil {
 		c.logger = slog.Default()
@@ -91,20 +128,24 @@ func WithPrefix(p string) SetupOption {
 // is built in; redis://, rediss:// and disk:// need their package imported); the query holds its
 // parameters. Parameters every backend takes:
 //
-//	enable=false, disable=true  start with every command disabled (see Cache.Enable)
+//	enable=false, disable=true  start with every command disabled (see Cache.Enable); both given
+//	                            and disagreeing is an error
 //	suppress=true               backend errors become misses and false; they are logged once per
-//	                            burst and counted (Cache.SuppressedErrors)
+//	                            burst and counted (Cache.SuppressedErrors); lock commands and
+//	                            counters still return theirs (matching ErrUnavailable)
 //	codec=json|gob|raw          how byte backends encode values (default json)
 //	compress=gzip|zlib          compress encoded values of at least compress_min bytes (default 1KiB)
-//	secret=...                  sign every value with HMAC over key and payload
+//	secret=...                  sign every value (counters included) with HMAC over key and payload
 //	digest=sha256|sha384|sha512 the HMAC hash (default sha256)
 //
 // An unknown scheme or parameter, or a value that does not parse, is an error that names it. Setting
-// up a second backend for the same prefix is an error.
+// up a second backend for the same prefix is an error. A backend that cannot be reached yet is not:
+// redis:// connects in the background (see its package). Every backend gets a health breaker: after
+// 5 commands in a row fail with ErrUnavailable, its commands fail at once until it answers a ping.
 func (c *Cache) Setup(rawURL string, opts ...SetupOption) error {
-	var sc setupConfig
-	for _, o := range opts {
-		o(&sc)
+	sc, err := setupOptions(opts)
+	if err != nil {
+		return err
 	}
 	u, params, err := backends.ParseURL(rawURL)
 	if err != nil {
@@ -135,11 +176,15 @@ func (c *Cache) Setup(rawURL string, opts ...SetupOption) error {
 
 // SetupBackend routes keys to a backend the caller opened (a Redis backend over an existing client,
 // say). The Cache takes ownership: Close closes it. The params string holds the parameters every
-// backend takes (see Setup), such as "suppress=true&secret=...", or is empty.
+// backend takes (see Setup), such as "suppress=true&secret=...", or is empty. A nil backend is an
+// error matching [ErrInvalidArgument].
 func (c *Cache) SetupBackend(b backends.Backend, params string, opts ...SetupOption) error {
-	var sc setupConfig
-	for _, o := range opts {
-		o(&sc)
+	if isNil(b) {
+		return fmt.Errorf("%w: SetupBackend with a nil backend (%T)", ErrInvalidArgument, b)
+	}
+	sc, err := setupOptions(opts)
+	if err != nil {
+		return err
 	}
 	_, p, err := backends.ParseURL("backend:?" + params)
 	if err != nil {
@@ -153,6 +198,30 @@ func (c *Cache) SetupBackend(b backends.Backend, params string, opts ...SetupOpt
 		return err
 	}
 	return c.add(b, fmt.Sprintf("%T", b), sc.prefix, common)
+}
+
+// setupOptions applies opts; a nil one is an error.
+func setupOptions(opts []SetupOption) (setupConfig, error) {
+	var sc setupConfig
+	for i, o := range opts {
+		if o == nil {
+			return sc, fmt.Errorf("%w: setup option %d of %d is nil", ErrInvalidArgument, i+1, len(opts))
+		}
+		o(&sc)
+	}
+	return sc, nil
+}
+
+// isNil reports whether v is nil or holds a nil pointer, map, slice, channel or function.
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Chan, reflect.Func, reflect.Interface:
+		return rv.IsNil()
+	}
+	return false
 }
 
 // commonParams are the setup parameters every backend takes.
@@ -172,6 +241,9 @@ func parseCommon(p *backends.Params) (commonParams, error) {
 	disable, err := p.Bool("disable", false)
 	if err != nil {
 		return cp, err
+	}
+	if p.Has("enable") && p.Has("disable") && enable == disable {
+		return cp, fmt.Errorf("cashews: URL parameters enable=%s and disable=%s contradict each other: give one", p.String("enable", ""), p.String("disable", ""))
 	}
 	cp.disabled = !enable || disable
 	if cp.suppress, err = p.Bool("suppress", false); err != nil {
@@ -209,9 +281,23 @@ func (c *Cache) add(b backends.Backend, name, prefix string, cp commonParams) er
 	if cp.disabled {
 		r.disabled.Store(uint64(allCommands))
 	}
-	r.backend = b
+	// Layers, innermost first: the backend; signed counters (they need the backend's own
+	// compare-and-swap); the health breaker; suppression.
+	inner := b
+	if len(cp.format.Secret) > 0 && !r.goValues {
+		inner = withSignedCounters(b, r.format, name)
+	}
+	hb := newHealthy(c, inner, name)
+	r.backend = hb
+	if t, ok := b.(backends.Tagger); ok {
+		r.tagger = healthyTagger{hb.h, t}
+	}
 	if cp.suppress {
-		r.backend = &suppressed{Backend: b, cache: c, name: name}
+		s := &suppressed{Backend: r.backend, cache: c, name: name}
+		r.backend = s
+		if r.tagger != nil {
+			r.tagger = suppressedTagger{s, r.tagger}
+		}
 	}
 
 	c.mu.Lock()
@@ -222,7 +308,7 @@ func (c *Cache) add(b backends.Backend, name, prefix string, cp commonParams) er
 	old := c.routeList()
 	for _, o := range old {
 		if o.prefix == prefix {
-			return fmt.Errorf("cashews: a backend (%s) is already set up for prefix %q", o.url, prefix)
+			return fmt.Errorf("cashews: a backend (%s) is already set up for prefix %s", o.url, quote.String(prefix))
 		}
 	}
 	routes := append(append([]*route(nil), old...), r)
@@ -233,8 +319,14 @@ func (c *Cache) add(b backends.Backend, name, prefix string, cp commonParams) er
 
 func (c *Cache) routeList() []*route { return *c.routes.Load() }
 
+// errNilCache is the error of the functions and methods given a nil *Cache.
+var errNilCache = fmt.Errorf("%w: nil *cashews.Cache", ErrInvalidArgument)
+
 // route returns the backend for key: the one with the longest prefix that key starts with.
 func (c *Cache) route(key string) (*route, error) {
+	if c == nil {
+		return nil, errNilCache
+	}
 	for _, r := range *c.routes.Load() {
 		if strings.HasPrefix(key, r.prefix) {
 			return r, nil
@@ -243,12 +335,15 @@ func (c *Cache) route(key string) (*route, error) {
 	if c.closed.Load() {
 		return nil, ErrClosed
 	}
-	return nil, fmt.Errorf("%w %q: set up a backend without a prefix or with a prefix of this key", ErrNoBackend, key)
+	return nil, fmt.Errorf("%w %s: set up a backend without a prefix or with a prefix of this key", ErrNoBackend, quote.String(key))
 }
 
 // Close closes every backend, stops the background work of the Cache (early refreshes) and waits for
 // it to end. It is idempotent: later calls return nil. Commands after Close return [ErrClosed].
 func (c *Cache) Close() error {
+	if c == nil {
+		return errNilCache
+	}
 	c.mu.Lock()
 	if c.closed.Swap(true) {
 		c.mu.Unlock()
@@ -272,11 +367,11 @@ func (c *Cache) Close() error {
 
 // Go runs fn in a goroutine owned by the Cache: its context is cancelled by Close, and Close waits for
 // it to return. After Close, Go runs nothing and returns false. Strategies use it for background
-// refreshes.
+// refreshes. A nil fn runs nothing and returns false.
 func (c *Cache) Go(fn func(ctx context.Context)) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed.Load() {
+	if c.closed.Load() || fn == nil {
 		return false
 	}
 	c.bgWG.Add(1)
@@ -290,9 +385,31 @@ func (c *Cache) Go(fn func(ctx context.Context)) bool {
 // Clock returns the clock of the Cache.
 func (c *Cache) Clock() backends.Clock { return c.clock }
 
-// SuppressedErrors returns how many backend errors the backends set up with suppress=true turned
-// into misses so far.
+// SuppressedErrors returns how many backend errors were routed around so far: turned into misses
+// and false by the backends set up with suppress=true, turned into a run of the function by wrapped
+// functions and GetOrSet failing open, and entries that failed to decode (tampered or corrupted)
+// and were replaced.
 func (c *Cache) SuppressedErrors() int64 { return c.suppressed.Load() }
+
+// Bypass records that a caller routed around a failure of the cache at key: it counts err in
+// [Cache.SuppressedErrors] and logs it once per burst per backend (the first at once, then one
+// record every 10 seconds with the count). The strategies call it when they fail open.
+func (c *Cache) Bypass(ctx context.Context, key string, err error) {
+	c.suppressed.Add(1)
+	b, name := &c.bypassLog, ""
+	if r, rerr := c.route(key); rerr == nil {
+		b, name = &r.bypass, r.url
+	}
+	b.log(ctx, c, slog.LevelError, "cashews: cache error routed around",
+		slog.String("backend", name), slog.String("key", shortKey(key)), slog.Any("error", err))
+}
+
+// replaced records an entry at key that failed to decode and is computed again, which replaces it.
+func (c *Cache) replaced(ctx context.Context, r *route, key string, err error) {
+	c.suppressed.Add(1)
+	r.tampered.log(ctx, c, slog.LevelError, "cashews: stored entry failed to decode; computing it again",
+		slog.String("backend", r.url), slog.String("key", shortKey(key)), slog.Any("error", err))
+}
 
 // BackendName returns the URL of the backend that key routes to, with passwords and secrets
 // redacted, or "" when no backend takes the key.

@@ -118,7 +118,7 @@ func TestRoutingByLongestPrefix(t *testing.T) {
 	ctx := context.Background()
 	var seen []string
 	c.OnCommand(func(ctx context.Context, call *cashews.Call, res cashews.Result, err error) {
-		seen = append(seen, call.Key+"->"+call.Prefix)
+		seen = append(seen, call.Key()+"->"+call.Prefix())
 	}, cashews.CmdSet)
 	for _, k := range []string{"other", "user:1", "user:admin:2", "user:adm"} {
 		if _, err := c.Set(ctx, k, k, 0); err != nil {
@@ -264,7 +264,7 @@ func TestMiddlewareOrder(t *testing.T) {
 	mw := func(name string) cashews.Middleware {
 		return func(next cashews.Handler) cashews.Handler {
 			return func(ctx context.Context, call *cashews.Call) (cashews.Result, error) {
-				trace = append(trace, name+" start "+call.Command.String())
+				trace = append(trace, name+" start "+call.Command().String())
 				res, err := next(ctx, call)
 				trace = append(trace, name+" end")
 				return res, err
@@ -283,7 +283,7 @@ func TestMiddlewareCanAnswer(t *testing.T) {
 	c, _ := newCache(t, "mem://")
 	c.Use(func(next cashews.Handler) cashews.Handler {
 		return func(ctx context.Context, call *cashews.Call) (cashews.Result, error) {
-			if call.Command == cashews.CmdGet && call.Key == "magic" {
+			if call.Command() == cashews.CmdGet && call.Key() == "magic" {
 				return cashews.Result{Value: 42, OK: true}, nil
 			}
 			return next(ctx, call)
@@ -409,7 +409,7 @@ func TestSuppress(t *testing.T) {
 	// The next burst, later, is logged again with the count of the unlogged failures.
 	clock.Advance(time.Minute)
 	cashews.Get[int](ctx, c, "k")
-	if !strings.Contains(logs.String(), "suppressed_since_last_record=199") {
+	if !strings.Contains(logs.String(), "unlogged_since_last_record=199") {
 		t.Fatalf("second record lacks the count:\n%s", logs)
 	}
 	// A health check still sees the outage.
@@ -427,5 +427,26 @@ func TestWithoutSuppressErrorsReachCallers(t *testing.T) {
 	f.fail = true
 	if _, _, err := cashews.Get[int](context.Background(), c, "k"); !errors.Is(err, errDown) {
 		t.Fatalf("Get while down = %v; want the backend's error (an outage is not a miss)", err)
+	}
+}
+
+// TestSetupURLNames checks what Setup says about the URL it was given, and the name it keeps.
+func TestSetupURLNames(t *testing.T) {
+	c := cashews.New()
+	t.Cleanup(func() { c.Close() })
+	for raw, want := range map[string]string{
+		"":                "setup URL is empty",
+		"disk:///dir/a#b": `scheme "disk" has a fragment`,
+		"mem://?size=1#":  `scheme "mem" has a fragment`,
+	} {
+		if err := c.Setup(raw); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Setup(%q) = %v; want an error containing %q", raw, err, want)
+		}
+	}
+	if err := c.Setup("mem://?"); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.BackendName("k"); got != "mem://" {
+		t.Errorf("BackendName after Setup(mem://?) = %q, want mem://", got)
 	}
 }

@@ -9,23 +9,23 @@ import (
 	"time"
 
 	"github.com/cashews-go/cashews/backends"
+	"github.com/cashews-go/cashews/internal/quote"
 	"github.com/cashews-go/cashews/strategies"
 )
 
 // NoExpiration is the TTL that [Cache.GetExpire] reports for a key that never expires.
 const NoExpiration = backends.NoExpiration
 
-// internalPrefix starts the keys the Cache keeps for itself (tag sets). Scan never yields them.
+// internalPrefix starts the keys that strategies keep for themselves (locks, counters, filters).
+// Scan never yields them.
 const internalPrefix = "_cashews:"
-
-func tagKey(tag string) string { return internalPrefix + "tag:" + tag }
 
 // exec runs a command through the middleware chain, or directly when there is none.
 func (c *Cache) exec(ctx context.Context, r *route, call Call, do func(context.Context) (Result, error)) (Result, error) {
 	if h := c.handler.Load(); h != nil {
 		cl := call
 		if r != nil {
-			cl.Backend, cl.Prefix = r.url, r.prefix
+			cl.backend, cl.prefix = r.url, r.prefix
 		}
 		cl.do = do
 		return (*h)(ctx, &cl)
@@ -73,17 +73,19 @@ func (t TagsOption) ApplyWrap(c *strategies.Config) { c.Tags = append(c.Tags, t.
 
 // Tags attaches tags to stored keys, so that [Cache.DeleteTags] removes them and [Cache.TagKeys]
 // finds them. With Set, the tags are attached to the key; with Wrap, they are templates rendered from
-// the argument ("user:{ID}"). A tag's set of keys lives in the key's backend and expires no earlier
-// than its keys.
+// the argument ("user:{ID}"). The key's backend keeps them (it must implement backends.Tagger, as
+// every backend of this module does; on another, a Set with tags fails with an error matching
+// errors.ErrUnsupported). A key's tags last as long as the value they were stored with: a later Set
+// of the key replaces them, and Delete or expiry ends them.
 func Tags(tags ...string) TagsOption { return TagsOption(tags) }
 
 // Set stores value at key for ttl (zero: no expiry) and reports whether it stored, which is false
 // only when IfAbsent or IfPresent said no, or when set is disabled. The memory backend keeps value
 // as it is: do not mutate it afterwards. Byte backends store it encoded by the backend's codec.
 func (c *Cache) Set(ctx context.Context, key string, value any, ttl time.Duration, opts ...SetOption) (bool, error) {
-	var sc setConfig
-	for _, o := range opts {
-		o.applySet(&sc)
+	sc, err := setOptions(opts)
+	if err != nil {
+		return false, err
 	}
 	if err := checkTTL(CmdSet, ttl); err != nil {
 		return false, err
@@ -99,40 +101,57 @@ func (c *Cache) Set(ctx context.Context, key string, value any, ttl time.Duratio
 	return c.set(ctx, r, key, v, ttl, sc)
 }
 
-// set stores an already encoded value.
-func (c *Cache) set(ctx context.Context, r *route, key string, v any, ttl time.Duration, sc setConfig) (bool, error) {
-	var ok bool
-	var err error
-	if c.hooked() {
-		ok, err = c.setHooked(ctx, r, key, v, ttl, sc.mode)
-	} else {
-		ok, err = r.backend.Set(ctx, key, v, ttl, sc.mode)
-	}
-	if err != nil || !ok || len(sc.tags) == 0 {
-		return ok, err
-	}
-	for _, tag := range sc.tags {
-		if _, err := r.backend.SetAdd(ctx, tagKey(tag), ttl, key); err != nil {
-			return true, fmt.Errorf("cashews: set: tag %q of %q: %w", tag, key, err)
+// setOptions applies opts; a nil one is an error.
+func setOptions(opts []SetOption) (setConfig, error) {
+	var sc setConfig
+	for i, o := range opts {
+		if o == nil {
+			return sc, fmt.Errorf("%w: set option %d of %d is nil", ErrInvalidArgument, i+1, len(opts))
 		}
+		o.applySet(&sc)
 	}
-	return true, nil
+	return sc, nil
+}
+
+// set stores an already encoded value, with its tags when there are any.
+func (c *Cache) set(ctx context.Context, r *route, key string, v any, ttl time.Duration, sc setConfig) (bool, error) {
+	if len(sc.tags) > 0 && r.tagger == nil {
+		return false, fmt.Errorf("cashews: set %s with tags: the backend %s keeps no tags (it does not implement backends.Tagger): %w", quote.String(key), r.url, errors.ErrUnsupported)
+	}
+	if c.hooked() {
+		return c.setHooked(ctx, r, key, v, ttl, sc)
+	}
+	if len(sc.tags) > 0 {
+		return r.tagger.SetTagged(ctx, key, v, ttl, sc.mode, sc.tags)
+	}
+	return r.backend.Set(ctx, key, v, ttl, sc.mode)
 }
 
 // setHooked runs set through the middlewares; apart from set for the reason given at getHooked.
-func (c *Cache) setHooked(ctx context.Context, r *route, key string, v any, ttl time.Duration, mode backends.SetMode) (bool, error) {
-	res, err := c.exec(ctx, r, Call{Command: CmdSet, Key: key}, func(ctx context.Context) (Result, error) {
-		ok, err := r.backend.Set(ctx, key, v, ttl, mode)
+func (c *Cache) setHooked(ctx context.Context, r *route, key string, v any, ttl time.Duration, sc setConfig) (bool, error) {
+	res, err := c.exec(ctx, r, Call{cmd: CmdSet, key: key, value: v, tags: sc.tags}, func(ctx context.Context) (Result, error) {
+		var ok bool
+		var err error
+		if len(sc.tags) > 0 {
+			ok, err = r.tagger.SetTagged(ctx, key, v, ttl, sc.mode, sc.tags)
+		} else {
+			ok, err = r.backend.Set(ctx, key, v, ttl, sc.mode)
+		}
 		return Result{OK: ok}, err
 	})
 	return res.OK, err
 }
 
 // SetRaw stores value at key without encoding it. Byte backends take only []byte and string values.
+//
+// The canonical decimal text of an int64 ("42", as a string or []byte) is a counter on every
+// backend: a byte backend stores the text, which its Incr counts from, and mem:// stores the
+// int64, so that Incr counts from it and Get reads it as an integer there too. (With a secret,
+// Get and Incr refuse raw values on byte backends: they are not signed.)
 func (c *Cache) SetRaw(ctx context.Context, key string, value any, ttl time.Duration, opts ...SetOption) (bool, error) {
-	var sc setConfig
-	for _, o := range opts {
-		o.applySet(&sc)
+	sc, err := setOptions(opts)
+	if err != nil {
+		return false, err
 	}
 	if err := checkTTL(CmdSet, ttl); err != nil {
 		return false, err
@@ -141,7 +160,11 @@ func (c *Cache) SetRaw(ctx context.Context, key string, value any, ttl time.Dura
 	if err != nil || c.off(ctx, r, CmdSet) {
 		return false, err
 	}
-	if !r.goValues {
+	if r.goValues {
+		if n, ok := counterText(value); ok {
+			value = n
+		}
+	} else {
 		switch b := value.(type) {
 		case []byte:
 		case string:
@@ -169,7 +192,7 @@ func (c *Cache) get(ctx context.Context, key string) (*route, any, bool, error) 
 // getHooked runs get through the middlewares. It is apart from get so that the closure's captures do
 // not move get's variables to the heap.
 func (c *Cache) getHooked(ctx context.Context, r *route, key string) (*route, any, bool, error) {
-	res, err := c.exec(ctx, r, Call{Command: CmdGet, Key: key}, func(ctx context.Context) (Result, error) {
+	res, err := c.exec(ctx, r, Call{cmd: CmdGet, key: key}, func(ctx context.Context) (Result, error) {
 		v, ok, err := r.backend.Get(ctx, key)
 		return Result{Value: v, OK: ok}, err
 	})
@@ -214,7 +237,7 @@ func (c *Cache) keyBool(ctx context.Context, cmd Command, key string, fn func(co
 	if err != nil || c.off(ctx, r, cmd) {
 		return false, err
 	}
-	res, err := c.exec(ctx, r, Call{Command: cmd, Key: key}, func(ctx context.Context) (Result, error) {
+	res, err := c.exec(ctx, r, Call{cmd: cmd, key: key}, func(ctx context.Context) (Result, error) {
 		ok, err := fn(ctx, r.backend)
 		return Result{OK: ok}, err
 	})
@@ -229,7 +252,7 @@ func (c *Cache) GetExpire(ctx context.Context, key string) (ttl time.Duration, f
 	if err != nil || c.off(ctx, r, CmdGetExpire) {
 		return 0, false, err
 	}
-	res, err := c.exec(ctx, r, Call{Command: CmdGetExpire, Key: key}, func(ctx context.Context) (Result, error) {
+	res, err := c.exec(ctx, r, Call{cmd: CmdGetExpire, key: key}, func(ctx context.Context) (Result, error) {
 		ttl, found, err := r.backend.GetExpire(ctx, key)
 		return Result{Value: ttl, OK: found}, err
 	})
@@ -248,7 +271,7 @@ func (c *Cache) Incr(ctx context.Context, key string, by int64, ttl time.Duratio
 	if err != nil || c.off(ctx, r, CmdIncr) {
 		return 0, err
 	}
-	res, err := c.exec(ctx, r, Call{Command: CmdIncr, Key: key}, func(ctx context.Context) (Result, error) {
+	res, err := c.exec(ctx, r, Call{cmd: CmdIncr, key: key}, func(ctx context.Context) (Result, error) {
 		n, err := r.backend.Incr(ctx, key, by, ttl)
 		return Result{Value: n, OK: err == nil}, err
 	})
@@ -263,7 +286,7 @@ func (c *Cache) ValueSize(ctx context.Context, key string) (int64, error) {
 	if err != nil || c.off(ctx, r, CmdValueSize) {
 		return 0, err
 	}
-	res, err := c.exec(ctx, r, Call{Command: CmdValueSize, Key: key}, func(ctx context.Context) (Result, error) {
+	res, err := c.exec(ctx, r, Call{cmd: CmdValueSize, key: key}, func(ctx context.Context) (Result, error) {
 		n, err := r.backend.ValueSize(ctx, key)
 		return Result{Value: n, OK: n > 0}, err
 	})
@@ -313,7 +336,7 @@ func (c *Cache) SetMany(ctx context.Context, items map[string]any, ttl time.Dura
 			}
 			batch = append(batch, backends.Item{Key: k, Value: v, TTL: ttl})
 		}
-		_, err := c.exec(ctx, r, Call{Command: CmdSetMany, Keys: groups[r]}, func(ctx context.Context) (Result, error) {
+		_, err := c.exec(ctx, r, Call{cmd: CmdSetMany, keys: groups[r]}, func(ctx context.Context) (Result, error) {
 			err := r.backend.SetMany(ctx, batch)
 			return Result{OK: err == nil}, err
 		})
@@ -335,7 +358,7 @@ func (c *Cache) getMany(ctx context.Context, keys []string, fn func(r *route, ke
 			continue
 		}
 		ks := groups[r]
-		res, err := c.exec(ctx, r, Call{Command: CmdGetMany, Keys: ks}, func(ctx context.Context) (Result, error) {
+		res, err := c.exec(ctx, r, Call{cmd: CmdGetMany, keys: ks}, func(ctx context.Context) (Result, error) {
 			entries, err := r.backend.GetMany(ctx, ks)
 			return Result{Value: entries, OK: err == nil}, err
 		})
@@ -370,7 +393,7 @@ func (c *Cache) DeleteMany(ctx context.Context, keys ...string) (int, error) {
 			continue
 		}
 		ks := groups[r]
-		res, err := c.exec(ctx, r, Call{Command: CmdDeleteMany, Keys: ks}, func(ctx context.Context) (Result, error) {
+		res, err := c.exec(ctx, r, Call{cmd: CmdDeleteMany, keys: ks}, func(ctx context.Context) (Result, error) {
 			n, err := r.backend.DeleteMany(ctx, ks)
 			return Result{Value: n, OK: n > 0}, err
 		})
@@ -399,12 +422,15 @@ func (c *Cache) patternRoutes(pattern string) []*route {
 // DeleteMatch removes every key matching the glob pattern (Redis rules: *, ?, [a-z], \ escapes) from
 // every backend that may hold such keys, and returns how many it removed.
 func (c *Cache) DeleteMatch(ctx context.Context, pattern string) (int, error) {
+	if c == nil {
+		return 0, errNilCache
+	}
 	total := 0
 	for _, r := range c.patternRoutes(pattern) {
 		if c.off(ctx, r, CmdDeleteMatch) {
 			continue
 		}
-		res, err := c.exec(ctx, r, Call{Command: CmdDeleteMatch, Key: pattern}, func(ctx context.Context) (Result, error) {
+		res, err := c.exec(ctx, r, Call{cmd: CmdDeleteMatch, key: pattern}, func(ctx context.Context) (Result, error) {
 			n, err := r.backend.DeleteMatch(ctx, pattern)
 			return Result{Value: n, OK: n > 0}, err
 		})
@@ -434,44 +460,50 @@ func Batch(n int) ScanOption {
 // scan calls fn with each batch of keys matching pattern, route by route, until fn returns false.
 // Keys that route to another backend and the Cache's internal keys are left out.
 func (c *Cache) scan(ctx context.Context, pattern string, opts []ScanOption, fn func(r *route, keys []string) bool) error {
+	if c == nil {
+		return errNilCache
+	}
 	sc := scanConfig{batch: 100}
-	for _, o := range opts {
+	for i, o := range opts {
+		if o == nil {
+			return fmt.Errorf("%w: scan option %d of %d is nil", ErrInvalidArgument, i+1, len(opts))
+		}
 		o(&sc)
 	}
 	for _, r := range c.patternRoutes(pattern) {
 		if c.off(ctx, r, CmdScan) {
 			continue
 		}
-		next, stop := iter.Pull2(r.backend.Scan(ctx, pattern, sc.batch))
+		// One scan of a backend is one command for the middlewares, however many batches it takes;
+		// its result's Value is the number of keys it yielded.
 		more := true
-		for more {
-			res, err := c.exec(ctx, r, Call{Command: CmdScan, Key: pattern}, func(ctx context.Context) (Result, error) {
-				keys, err, ok := next()
-				return Result{Value: keys, OK: ok}, err
-			})
-			if err != nil {
-				stop()
-				return err
-			}
-			if !res.OK {
-				break
-			}
-			keys, _ := res.Value.([]string)
-			kept := keys[:0:0]
-			for _, k := range keys {
-				if strings.HasPrefix(k, internalPrefix) {
-					continue
+		_, err := c.exec(ctx, r, Call{cmd: CmdScan, key: pattern}, func(ctx context.Context) (Result, error) {
+			n := 0
+			for keys, err := range r.backend.Scan(ctx, pattern, sc.batch) {
+				if err != nil {
+					return Result{Value: n, OK: n > 0}, err
 				}
-				if kr, err := c.route(k); err != nil || kr != r {
-					continue
+				kept := keys[:0:0]
+				for _, k := range keys {
+					if strings.HasPrefix(k, internalPrefix) {
+						continue
+					}
+					if kr, err := c.route(k); err != nil || kr != r {
+						continue
+					}
+					kept = append(kept, k)
 				}
-				kept = append(kept, k)
+				n += len(kept)
+				if len(kept) > 0 && !fn(r, kept) {
+					more = false
+					break
+				}
 			}
-			if len(kept) > 0 {
-				more = fn(r, kept)
-			}
+			return Result{Value: n, OK: n > 0}, nil
+		})
+		if err != nil {
+			return err
 		}
-		stop()
 		if !more {
 			return nil
 		}
@@ -518,7 +550,7 @@ func (c *Cache) Clear(ctx context.Context) error {
 }
 
 // KeysCount returns the number of keys over all backends, as each backend counts them (see the
-// backend's documentation), including the Cache's own tag sets.
+// backend's documentation: Redis' DBSIZE also counts the keys that keep its tags).
 func (c *Cache) KeysCount(ctx context.Context) (int64, error) {
 	var total int64
 	err := c.eachRoute(ctx, CmdKeysCount, func(ctx context.Context, r *route) (Result, error) {
@@ -530,6 +562,9 @@ func (c *Cache) KeysCount(ctx context.Context) (int64, error) {
 }
 
 func (c *Cache) eachRoute(ctx context.Context, cmd Command, fn func(context.Context, *route) (Result, error)) error {
+	if c == nil {
+		return errNilCache
+	}
 	if c.closed.Load() {
 		return ErrClosed
 	}
@@ -538,65 +573,63 @@ func (c *Cache) eachRoute(ctx context.Context, cmd Command, fn func(context.Cont
 		if c.off(ctx, r, cmd) {
 			continue
 		}
-		if _, err := c.exec(ctx, r, Call{Command: cmd}, func(ctx context.Context) (Result, error) { return fn(ctx, r) }); err != nil {
+		if _, err := c.exec(ctx, r, Call{cmd: cmd}, func(ctx context.Context) (Result, error) { return fn(ctx, r) }); err != nil {
 			errs = append(errs, fmt.Errorf("cashews: %s on %s: %w", cmd, r.url, err))
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// DeleteTags removes every key stored with any of the tags, and the tags' sets, from every backend.
-// It returns how many keys it removed.
+// DeleteTags removes every key that carries any of the tags, from every backend, and returns how
+// many it removed. A key carries the tags of the Set (or wrapped call) that stored its current value:
+// a later write of the key without them, a Delete or its expiry end them. A Set with the tag that
+// returned before DeleteTags started is always seen, whatever the backend's bounds and eviction.
 func (c *Cache) DeleteTags(ctx context.Context, tags ...string) (int, error) {
+	if c == nil {
+		return 0, errNilCache
+	}
 	total := 0
+	if len(tags) == 0 {
+		return 0, nil
+	}
 	for _, r := range c.routeList() {
-		if c.off(ctx, r, CmdDeleteMany) {
+		tg := r.tagger
+		if tg == nil || c.off(ctx, r, CmdDeleteTags) {
 			continue
 		}
-		for _, tag := range tags {
-			members, err := r.backend.SetMembers(ctx, tagKey(tag))
-			if err != nil {
-				return total, fmt.Errorf("cashews: delete tags: %q on %s: %w", tag, r.url, err)
-			}
-			keys := append(members, tagKey(tag))
-			res, err := c.exec(ctx, r, Call{Command: CmdDeleteMany, Keys: keys}, func(ctx context.Context) (Result, error) {
-				n, err := r.backend.DeleteMany(ctx, keys)
-				return Result{Value: n, OK: n > 0}, err
-			})
-			if n, _ := res.Value.(int); n > 0 {
-				total += n - 1 // the tag set itself is not a key of the user's
-			}
-			if err != nil {
-				return total, err
-			}
+		res, err := c.exec(ctx, r, Call{cmd: CmdDeleteTags, tags: tags}, func(ctx context.Context) (Result, error) {
+			n, err := tg.DeleteTags(ctx, tags...)
+			return Result{Value: n, OK: n > 0}, err
+		})
+		n, _ := res.Value.(int)
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("cashews: delete tags %s on %s: %w", quote.Strings(tags), r.url, err)
 		}
 	}
 	return total, nil
 }
 
-// TagKeys returns the keys stored with tag that are still present, from every backend.
+// TagKeys returns the keys that carry tag and are still present, from every backend.
 func (c *Cache) TagKeys(ctx context.Context, tag string) ([]string, error) {
+	if c == nil {
+		return nil, errNilCache
+	}
 	var out []string
 	for _, r := range c.routeList() {
-		if c.off(ctx, r, CmdSetMembers) {
+		tg := r.tagger
+		if tg == nil || c.off(ctx, r, CmdTagKeys) {
 			continue
 		}
-		members, err := r.backend.SetMembers(ctx, tagKey(tag))
+		res, err := c.exec(ctx, r, Call{cmd: CmdTagKeys, tags: []string{tag}}, func(ctx context.Context) (Result, error) {
+			keys, err := tg.TagKeys(ctx, tag)
+			return Result{Value: keys, OK: len(keys) > 0}, err
+		})
 		if err != nil {
-			return out, fmt.Errorf("cashews: tag keys: %q on %s: %w", tag, r.url, err)
+			return out, fmt.Errorf("cashews: tag keys %s on %s: %w", quote.String(tag), r.url, err)
 		}
-		if len(members) == 0 {
-			continue
-		}
-		entries, err := r.backend.GetMany(ctx, members)
-		if err != nil {
-			return out, err
-		}
-		for i, e := range entries {
-			if e.Found {
-				out = append(out, members[i])
-			}
-		}
+		keys, _ := res.Value.([]string)
+		out = append(out, keys...)
 	}
 	return out, nil
 }
@@ -624,7 +657,7 @@ func (c *Cache) keyInt(ctx context.Context, cmd Command, key string, fn func(con
 	if err != nil || c.off(ctx, r, cmd) {
 		return 0, err
 	}
-	res, err := c.exec(ctx, r, Call{Command: cmd, Key: key}, func(ctx context.Context) (Result, error) {
+	res, err := c.exec(ctx, r, Call{cmd: cmd, key: key}, func(ctx context.Context) (Result, error) {
 		n, err := fn(ctx, r.backend)
 		return Result{Value: n, OK: n > 0}, err
 	})
@@ -651,7 +684,7 @@ func (c *Cache) keyStrings(ctx context.Context, cmd Command, key string, fn func
 	if err != nil || c.off(ctx, r, cmd) {
 		return nil, err
 	}
-	res, err := c.exec(ctx, r, Call{Command: cmd, Key: key}, func(ctx context.Context) (Result, error) {
+	res, err := c.exec(ctx, r, Call{cmd: cmd, key: key}, func(ctx context.Context) (Result, error) {
 		s, err := fn(ctx, r.backend)
 		return Result{Value: s, OK: len(s) > 0}, err
 	})
@@ -660,7 +693,10 @@ func (c *Cache) keyStrings(ctx context.Context, cmd Command, key string, fn func
 }
 
 // GetBits returns the unsigned counters of size bits (1 to 63) at the given indexes of the bit array
-// at key; a missing key reads as zeros, and so does a disabled command.
+// at key; a missing key reads as zeros, and so does a disabled command. Every backend lays the array
+// out as Redis' BITFIELD (u<size> #index) does: counter i is bits i*size to i*size+size-1, most
+// significant bit first, bit 0 being the top bit of byte 0, so counters written with one size read
+// the same with another.
 func (c *Cache) GetBits(ctx context.Context, key string, size int, indexes ...int64) ([]int64, error) {
 	return c.keyBits(ctx, CmdGetBits, key, len(indexes), func(ctx context.Context, b backends.Backend) ([]int64, error) {
 		return b.GetBits(ctx, key, size, indexes...)
@@ -684,7 +720,7 @@ func (c *Cache) keyBits(ctx context.Context, cmd Command, key string, n int, fn 
 	if c.off(ctx, r, cmd) {
 		return make([]int64, n), nil
 	}
-	res, err := c.exec(ctx, r, Call{Command: cmd, Key: key}, func(ctx context.Context) (Result, error) {
+	res, err := c.exec(ctx, r, Call{cmd: cmd, key: key}, func(ctx context.Context) (Result, error) {
 		v, err := fn(ctx, r.backend)
 		return Result{Value: v, OK: err == nil}, err
 	})
@@ -695,7 +731,9 @@ func (c *Cache) keyBits(ctx context.Context, cmd Command, key string, n int, fn 
 // SliceIncr is the sliding-window counter: atomically, it forgets the events at key older than
 // window, then records one event now if fewer than limit remain. It returns the number of events in
 // the window after the call and whether this one was recorded; at most limit events are kept. The
-// rate limit strategies are built on it. When disabled it returns (0, true, nil).
+// rate limit strategies are built on it. The window and the limit must be positive: a limit of 0 (or
+// less) is an error matching [ErrInvalidArgument] on every backend, as a call that could never record
+// is a mistake in the program. When disabled it returns (0, true, nil).
 func (c *Cache) SliceIncr(ctx context.Context, key string, window time.Duration, limit int64) (count int64, recorded bool, err error) {
 	if window <= 0 || limit <= 0 {
 		return 0, false, fmt.Errorf("%w: slice_incr: window %v and limit %d must be positive", ErrInvalidArgument, window, limit)
@@ -708,7 +746,7 @@ func (c *Cache) SliceIncr(ctx context.Context, key string, window time.Duration,
 		return 0, true, nil
 	}
 	now := c.clock.Now()
-	res, err := c.exec(ctx, r, Call{Command: CmdSliceIncr, Key: key}, func(ctx context.Context) (Result, error) {
+	res, err := c.exec(ctx, r, Call{cmd: CmdSliceIncr, key: key}, func(ctx context.Context) (Result, error) {
 		n, rec, err := r.backend.SliceIncr(ctx, key, now, window, limit)
 		return Result{Value: n, OK: rec}, err
 	})

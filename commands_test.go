@@ -197,7 +197,7 @@ func TestScanAndDeleteMatchAcrossBackends(t *testing.T) {
 		c.Set(ctx, fmt.Sprintf("user:%d", i), i, 0)
 		c.Set(ctx, fmt.Sprintf("item:%d", i), i, 0)
 	}
-	c.Set(ctx, "user:x", -1, 0, cashews.Tags("t")) // a tag set is an internal key, never yielded
+	c.Set(ctx, "user:x", -1, 0, cashews.Tags("t")) // tags are never yielded
 
 	var keys []string
 	for k, err := range c.Scan(ctx, "user:*", cashews.Batch(7)) {
@@ -316,6 +316,80 @@ func TestTags(t *testing.T) {
 	}
 }
 
+// TestTagsNeverMiss runs the invalidation cases of issue 13 through the Cache, on bounded memory
+// stores too (the kit holds every backend to the same rules; see backends/backendtest).
+func TestTagsNeverMiss(t *testing.T) {
+	for _, url := range append(valueModes, "mem://?size=4&shards=1", "mem://?size=3&shards=1&copy=true", "mem://?suppress=true") {
+		t.Run(url, func(t *testing.T) {
+			c, _ := newCache(t, url)
+			ctx := context.Background()
+			// A bounded store keeps an often-read tagged key; its tag must still find it.
+			c.Set(ctx, "user:1", "stale", 0, cashews.Tags("user:1"))
+			for i := range 10 {
+				if _, _, err := cashews.Get[string](ctx, c, "user:1"); err != nil {
+					t.Fatal(err)
+				}
+				c.Set(ctx, fmt.Sprint("other:", i), i, 0)
+			}
+			alive, _ := c.Exists(ctx, "user:1")
+			n, err := c.DeleteTags(ctx, "user:1")
+			if err != nil || (alive && n != 1) {
+				t.Fatalf("DeleteTags(user:1) = %d, %v; want 1 (the key was alive: %v)", n, err, alive)
+			}
+			if v, found, _ := cashews.Get[string](ctx, c, "user:1"); found {
+				t.Fatalf("after DeleteTags, Get(user:1) = %q: the stale value is still served", v)
+			}
+			// Tags are not entries: a bound of 3 keeps 3 tagged keys.
+			c.Clear(ctx)
+			for i := range 3 {
+				c.Set(ctx, fmt.Sprint("k", i), i, 0, cashews.Tags("all", fmt.Sprint("t", i)))
+			}
+			if n, _ := c.KeysCount(ctx); n != 3 {
+				t.Errorf("KeysCount after 3 tagged Sets = %d, want 3", n)
+			}
+			// Delete ends a key's tags: the same key written again without them survives.
+			c.Set(ctx, "key", "value", 0, cashews.Tags("tag"))
+			c.Delete(ctx, "key")
+			c.Set(ctx, "key", "value2", 0)
+			// And so does an overwrite without the tag.
+			c.Set(ctx, "over", "value", 0, cashews.Tags("tag"))
+			c.Set(ctx, "over", "value2", 0)
+			if n, err := c.DeleteTags(ctx, "tag"); n != 0 || err != nil {
+				t.Errorf("DeleteTags(tag) = %d, %v; want 0: neither key carries the tag any more", n, err)
+			}
+			for _, k := range []string{"key", "over"} {
+				if v, _, _ := cashews.Get[string](ctx, c, k); v != "value2" {
+					t.Errorf("Get(%s) = %q, want value2", k, v)
+				}
+			}
+		})
+	}
+}
+
+// TestTagsOnBackendWithoutTagger checks that a Set with tags on a backend that cannot keep them
+// fails, instead of storing a value that no DeleteTags would find.
+func TestTagsOnBackendWithoutTagger(t *testing.T) {
+	c := cashews.New()
+	t.Cleanup(func() { c.Close() })
+	if err := c.SetupBackend(noTags{newMemory(t, nil)}, ""); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	ok, err := c.Set(ctx, "k", 1, 0, cashews.Tags("t"))
+	if ok || !errors.Is(err, errors.ErrUnsupported) {
+		t.Fatalf("Set with tags on a backend without tags = %v, %v; want false and errors.ErrUnsupported", ok, err)
+	}
+	if found, _ := c.Exists(ctx, "k"); found {
+		t.Fatal("the value was stored although its tags could not be")
+	}
+	if n, err := c.DeleteTags(ctx, "t"); n != 0 || err != nil {
+		t.Fatalf("DeleteTags = %d, %v; want 0, nil", n, err)
+	}
+}
+
+// noTags hides every optional interface of a backend, Tagger included.
+type noTags struct{ backends.Backend }
+
 func TestIncrSetsBitsSlices(t *testing.T) {
 	c, clock := newCache(t, "mem://")
 	ctx := context.Background()
@@ -369,6 +443,9 @@ func TestIncrSetsBitsSlices(t *testing.T) {
 	if _, _, err := c.SliceIncr(ctx, "rate", 0, 3); !errors.Is(err, cashews.ErrInvalidArgument) {
 		t.Fatalf("SliceIncr with a zero window = %v; want ErrInvalidArgument", err)
 	}
+	if n, rec, err := c.SliceIncr(ctx, "rate", time.Minute, 0); n != 0 || rec || !errors.Is(err, cashews.ErrInvalidArgument) {
+		t.Fatalf("SliceIncr with a limit of 0 = %d, %v, %v; want 0, false, ErrInvalidArgument", n, rec, err)
+	}
 }
 
 func TestKeysCountValueSizePingClear(t *testing.T) {
@@ -414,7 +491,10 @@ func TestGetOrSetLoadsOnce(t *testing.T) {
 			}
 		})
 	}
-	// A caller whose context is cancelled while it waits fails alone.
+	// A caller whose context is cancelled while it waits fails alone (the load runs for the others).
+	for runs.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
 	cctx, cancel := context.WithCancel(ctx)
 	cancelled := make(chan error, 1)
 	go func() {
@@ -457,5 +537,45 @@ func TestGetOrSetErrorsAndPanics(t *testing.T) {
 	var pe *cashews.PanicError
 	if !errors.As(err, &pe) || pe.Value != "boom" {
 		t.Fatalf("GetOrSet with a panicking loader = %v; want a PanicError with boom", err)
+	}
+}
+
+// TestCallShowsValueAndTags checks what a command middleware sees of a set, and that a Call is
+// read-only: changing the keys it returns changes nothing.
+func TestCallShowsValueAndTags(t *testing.T) {
+	for _, url := range valueModes {
+		t.Run(url, func(t *testing.T) {
+			c, _ := newCache(t, url)
+			ctx := context.Background()
+			var value any
+			var tags []string
+			c.Use(func(next cashews.Handler) cashews.Handler {
+				return func(ctx context.Context, call *cashews.Call) (cashews.Result, error) {
+					switch call.Command() {
+					case cashews.CmdSet:
+						value, tags = call.Value(), call.Tags()
+					case cashews.CmdDeleteMany:
+						keys := call.Keys()
+						keys[0] = "other" // a copy: the command still deletes its own keys
+					}
+					return next(ctx, call)
+				}
+			})
+			c.Set(ctx, "k", "v", 0, cashews.Tags("a", "b"))
+			if fmt.Sprint(tags) != "[a b]" {
+				t.Errorf("Call.Tags() of set = %v, want [a b]", tags)
+			}
+			raw, _, _ := c.GetRaw(ctx, "k")
+			if fmt.Sprint(value) != fmt.Sprint(raw) {
+				t.Errorf("Call.Value() of set = %v, want what the backend stores: %v", value, raw)
+			}
+			c.Set(ctx, "other", 1, 0)
+			if n, _ := c.DeleteMany(ctx, "k"); n != 1 {
+				t.Errorf("DeleteMany(k) = %d, want 1", n)
+			}
+			if ok, _ := c.Exists(ctx, "other"); !ok {
+				t.Error("changing Call.Keys() in a middleware changed the keys deleted")
+			}
+		})
 	}
 }

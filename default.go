@@ -202,13 +202,13 @@ func IsLocked(ctx context.Context, key string, wait time.Duration) (bool, error)
 }
 
 // Use calls [Cache.Use] on the default Cache.
-func Use(mws ...Middleware) {
-	defaultCache.Use(mws...)
+func Use(mws ...Middleware) error {
+	return defaultCache.Use(mws...)
 }
 
 // OnCommand calls [Cache.OnCommand] on the default Cache.
-func OnCommand(fn func(ctx context.Context, call *Call, res Result, err error), cmds ...Command) {
-	defaultCache.OnCommand(fn, cmds...)
+func OnCommand(fn func(ctx context.Context, call *Call, res Result, err error), cmds ...Command) error {
+	return defaultCache.OnCommand(fn, cmds...)
 }
 
 // BackendName calls [Cache.BackendName] on the default Cache.

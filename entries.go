@@ -9,47 +9,41 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/cashews-go/cashews/codec"
+	"github.com/cashews-go/cashews/internal/quote"
 	"github.com/cashews-go/cashews/strategies"
 )
 
 // entries stores the entries of one wrapped function with result type R: as *storedEntry Go values in
-// the memory backend, and as an encoded wire[R] in byte backends. Both carry the fingerprint of R's
-// shape and the Wrap's version, and an entry with another fingerprint reads as a miss.
+// the memory backend, and in byte backends as the encoded R with the entry's metadata in the value's
+// header (codec.Entry), so that Get[R] reads an entry as it reads a value Set stored. Both carry the
+// fingerprint of R's shape and the Wrap's version: an entry with another fingerprint reads as a miss.
+// A value that Set stored at the key reads as a fresh entry when it is an R (whatever the version).
 type entries[R any] struct {
 	c      *Cache
 	shape  uint64
-	replay []error // the errors a condition may store, by index on the wire
+	replay []error // the errors a condition may store, by index in the entry
 }
 
 func newEntries[R any](c *Cache, shape uint64, replay []error) *entries[R] {
 	return &entries[R]{c: c, shape: shape, replay: replay}
 }
 
-// storedEntry is an entry as the memory backend keeps it.
+// storedEntry is an entry as the memory backend keeps it. An error result is kept as the
+// *ReplayedError that byte backends rebuild, so that hits replay the same error on every backend.
 type storedEntry struct {
 	strategies.Entry
 	shape uint64
 }
 
-// wire is an entry as byte backends keep it, encoded by the backend's codec.
-type wire[R any] struct {
-	V R        `json:"v"`
-	E *wireErr `json:"e,omitempty"`
-	X int64    `json:"x,omitempty"` // expires, Unix ns
-	S int64    `json:"s,omitempty"` // stale, Unix ns
-	F uint64   `json:"f"`           // fingerprint
-}
-
-type wireErr struct {
-	I int    `json:"i"` // index of the matching replay target, -1 for none
-	M string `json:"m"` // the message
-}
-
-// ReplayedError is an error result served from cache: its message is the original error's, and it
-// matches the target it was stored for with errors.Is.
+// ReplayedError is an error result served from cache, on every backend: its message is the original
+// error's, and it matches with errors.Is the first of the targets given to [StoreErrors] or
+// [OnlyStoreErrors] that the original matched (none, for an error a custom [StoreIf] condition
+// stored that matches no such target). The original error itself is not kept: byte backends
+// cannot keep it, and mem:// replays the same error they do.
 type ReplayedError struct {
 	Msg    string
-	Target error // nil when no target matches any more
+	Target error // nil when no target matches
 }
 
 func (e *ReplayedError) Error() string { return e.Msg }
@@ -57,49 +51,82 @@ func (e *ReplayedError) Error() string { return e.Msg }
 // Unwrap returns the target.
 func (e *ReplayedError) Unwrap() error { return e.Target }
 
+// replayed returns the error hits replay for err: the ReplayedError with the first target it matches,
+// and that target's index (-1 for none).
+func (s *entries[R]) replayed(err error) (*ReplayedError, int) {
+	var re *ReplayedError
+	if errors.As(err, &re) && err == error(re) {
+		for i, t := range s.replay {
+			if re.Target == t {
+				return re, i
+			}
+		}
+		return &ReplayedError{Msg: re.Msg}, -1
+	}
+	for i, t := range s.replay {
+		if errors.Is(err, t) {
+			return &ReplayedError{Msg: err.Error(), Target: t}, i
+		}
+	}
+	return &ReplayedError{Msg: err.Error()}, -1
+}
+
+// Get returns the entry at key. An entry that fails to decode is a miss: the function runs and its
+// result replaces the bad bytes. One that fails its signature check (tampered with) is also logged
+// once per burst and counted in Cache.SuppressedErrors.
 func (s *entries[R]) Get(ctx context.Context, key string) (*strategies.Entry, bool, error) {
 	r, v, found, err := s.c.get(ctx, key)
 	if err != nil || !found {
 		return nil, false, err
 	}
 	if r.goValues {
-		se, ok := v.(*storedEntry)
-		if !ok || se.shape != s.shape || s.expired(se.Expires) {
-			return nil, false, nil // written by something else, by another version, or expired: a miss
+		switch x := v.(type) {
+		case *storedEntry:
+			if x.shape != s.shape || s.c.expired(x.Expires) {
+				return nil, false, nil // written by another version, or expired: a miss
+			}
+			return &x.Entry, true, nil
+		case R:
+			return &strategies.Entry{Value: x}, true, nil // a value Set stored
 		}
-		return &se.Entry, true, nil
+		if rv, err := convert[R](key, v); err == nil {
+			return &strategies.Entry{Value: rv}, true, nil // an integer of another type, or nil
+		}
+		return nil, false, nil // a value of another type: recompute and replace it
 	}
 	data, ok := v.([]byte)
 	if !ok {
-		return nil, false, fmt.Errorf("%w: %s returned %T for %q, want []byte", ErrWrongType, r.url, v, key)
+		return nil, false, fmt.Errorf("%w: %s returned %T for %s, want []byte", ErrWrongType, r.url, v, quote.String(key))
 	}
-	var w wire[R]
-	if err := r.format.Decode(key, data, &w); err != nil {
+	var rv R
+	m, err := r.format.DecodeMeta(key, data, &rv)
+	if err != nil {
 		if errors.Is(err, ErrTampered) {
-			return nil, false, fmt.Errorf("cashews: decode %q from %s: %w", key, r.url, err)
+			// Changed, copied from another key, or unsigned: never decoded; recomputed, and the
+			// function's result replaces it. Logged and counted.
+			s.c.replaced(ctx, r, key, fmt.Errorf("cashews: decode %s from %s: %w", quote.String(key), r.url, err))
 		}
-		// A value in an older or foreign layout that does not even parse: recompute it.
+		// Another Go type, or a value that does not even parse: recompute and replace it.
 		return nil, false, nil
 	}
-	if w.F != s.shape || s.expired(w.X) {
+	if !m.IsEntry {
+		if m.Legacy {
+			return nil, false, nil // an entry of an older version's layout, or a foreign value
+		}
+		return &strategies.Entry{Value: rv}, true, nil // a value Set stored, checked to be an R
+	}
+	if m.Entry.Shape != s.shape || s.c.expired(m.Entry.Expires) {
 		return nil, false, nil
 	}
-	e := &strategies.Entry{Value: w.V, Expires: w.X, Stale: w.S}
-	if w.E != nil {
-		e.Value = nil
-		re := &ReplayedError{Msg: w.E.M}
-		if w.E.I >= 0 && w.E.I < len(s.replay) {
-			re.Target = s.replay[w.E.I]
+	e := &strategies.Entry{Value: rv, Expires: m.Entry.Expires, Stale: m.Entry.Stale}
+	if m.Entry.Err {
+		re := &ReplayedError{Msg: m.Entry.ErrMsg}
+		if i := m.Entry.ErrTarget; i >= 0 && i < len(s.replay) {
+			re.Target = s.replay[i]
 		}
-		e.Err = re
+		e.Value, e.Err = nil, re
 	}
 	return e, true, nil
-}
-
-// expired reports whether an entry with the given expiry is past it by the Cache's clock. Backends
-// expire keys on their own clock; checking here too makes the Cache's clock the one that counts.
-func (s *entries[R]) expired(expires int64) bool {
-	return expires > 0 && s.c.clock.Now().UnixNano() >= expires
 }
 
 func (s *entries[R]) Set(ctx context.Context, key string, e *strategies.Entry, ttl time.Duration, tags []string) (bool, error) {
@@ -110,29 +137,37 @@ func (s *entries[R]) Set(ctx context.Context, key string, e *strategies.Entry, t
 	if err != nil || s.c.off(ctx, r, CmdSet) {
 		return false, err
 	}
+	var re *ReplayedError
+	target := -1
+	if e.Err != nil {
+		re, target = s.replayed(e.Err)
+	}
 	var v any
 	if r.goValues {
-		v = &storedEntry{Entry: *e, shape: s.shape}
+		se := &storedEntry{Entry: *e, shape: s.shape}
+		if re != nil {
+			se.Value, se.Err = nil, re
+		}
+		v = se
 	} else {
-		w := wire[R]{X: e.Expires, S: e.Stale, F: s.shape}
-		if e.Err != nil {
-			w.E = &wireErr{I: -1, M: e.Err.Error()}
-			for i, t := range s.replay {
-				if errors.Is(e.Err, t) {
-					w.E.I = i
-					break
-				}
-			}
+		ce := codec.Entry{Shape: s.shape, Expires: e.Expires, Stale: e.Stale}
+		var value any
+		if re != nil {
+			ce.Err, ce.ErrTarget, ce.ErrMsg = true, target, re.Msg
 		} else if e.Value != nil {
 			rv, ok := e.Value.(R)
 			if !ok {
-				return false, fmt.Errorf("%w: entry value %T for %q, want %v", ErrWrongType, e.Value, key, reflect.TypeFor[R]())
+				return false, fmt.Errorf("%w: entry value %T for %s, want %v", ErrWrongType, e.Value, quote.String(key), reflect.TypeFor[R]())
 			}
-			w.V = rv
+			value = rv
 		}
-		if v, err = r.encode(key, w); err != nil {
+		data, err := r.format.EncodeEntry(key, value, ce)
+		if err != nil {
+			err = fmt.Errorf("cashews: encode %s for %s: %w", quote.String(key), r.url, err)
+			s.c.encodeFailed(ctx, r, key, err)
 			return false, err
 		}
+		v = data
 	}
 	return s.c.set(ctx, r, key, v, ttl, setConfig{tags: tags})
 }

@@ -16,7 +16,7 @@ var (
 	ErrNotFound = strategies.ErrNotFound
 	// ErrNoBackend is returned for a key that no Setup call routes: there is no backend with an
 	// empty prefix and none whose prefix the key starts with.
-	ErrNoBackend = errors.New("cashews: no backend for key")
+	ErrNoBackend = backends.ErrNoBackend
 	// ErrLockNotHeld is returned by Lock.Unlock and Lock.Extend when the lock expired or another
 	// owner holds it.
 	ErrLockNotHeld = errors.New("cashews: lock not held")
@@ -29,7 +29,8 @@ var (
 	// negative TTL.
 	ErrInvalidArgument = backends.ErrInvalidArgument
 	// ErrWrongType is returned when a key holds another kind of value than the command works on, and
-	// by Get[T] when the stored Go value is not a T.
+	// by Get[T] when the stored value is not a T, on every backend (byte backends record each
+	// value's Go type), or is the error result of a wrapped function.
 	ErrWrongType = backends.ErrWrongType
 	// ErrUnavailable is wrapped by every error that means a backend could not be reached or did not
 	// answer in time (see backends.ErrUnavailable). The cause stays matchable with errors.Is.
@@ -43,12 +44,14 @@ type PanicError = flight.PanicError
 // Errors about stored values, from the codec package, re-exported so that callers of the Cache need
 // not import it.
 var (
-	// ErrTampered is returned by reads of a value that fails its signature check (a changed byte,
-	// a value copied from another key, an unsigned value where a secret is set). Such a value is
-	// never decoded.
+	// ErrTampered is returned by reads and Incr, under a secret, for every value that fails
+	// verification: a changed byte, a value copied from another key, a value signed with another
+	// secret, and anything not in the signed format (an unsigned value, a number another client
+	// wrote, an empty value, another version byte). Such a value is never decoded.
 	ErrTampered = codec.ErrTampered
-	// ErrFormat is returned by reads of a value that is not in the format the Cache writes:
-	// truncated, corrupted, or written by something else.
+	// ErrFormat is returned by reads of a value that is not in the format the Cache writes
+	// (truncated, corrupted, or written by something else) when no secret is set; under a secret
+	// such a value is ErrTampered.
 	ErrFormat = codec.ErrFormat
 )
 

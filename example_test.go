@@ -115,3 +115,43 @@ func ExampleGetOrSet() {
 	// value <nil>
 	// value <nil>
 }
+
+func ExampleLoadTimeout() {
+	c := cashews.New()
+	defer c.Close()
+	c.Setup("mem://")
+	// A source that hangs until its context ends.
+	hang := func(ctx context.Context, id int) (string, error) {
+		<-ctx.Done()
+		return "", fmt.Errorf("source gave up: %w", ctx.Err())
+	}
+	get := cashews.Wrap(c, hang, cashews.TTL(time.Minute), cashews.Key("slow:{.}"),
+		cashews.LoadTimeout(50*time.Millisecond))
+	_, err := get(context.Background(), 1) // the caller has no deadline; the load has one
+	fmt.Println(err)
+	// Output:
+	// source gave up: context deadline exceeded
+}
+
+func ExampleStrict() {
+	c := cashews.New()
+	defer c.Close()
+	c.Setup("mem://")
+	// Every command fails, as when Redis is down.
+	c.Use(func(next cashews.Handler) cashews.Handler {
+		return func(ctx context.Context, call *cashews.Call) (cashews.Result, error) {
+			return cashews.Result{}, fmt.Errorf("%s: %w", call.Command(), cashews.ErrUnavailable)
+		}
+	})
+	double := func(ctx context.Context, n int) (int, error) { return 2 * n, nil }
+	get := cashews.Wrap(c, double, cashews.TTL(time.Minute), cashews.Key("double:{.}"))
+	strict := cashews.Wrap(c, double, cashews.TTL(time.Minute), cashews.Key("double:{.}"), cashews.Strict())
+
+	fmt.Println(get(context.Background(), 21)) // fails open: the function answers
+	fmt.Println(strict(context.Background(), 21))
+	fmt.Println(c.SuppressedErrors(), "failures routed around")
+	// Output:
+	// 42 <nil>
+	// 0 get: cashews: backend unavailable
+	// 2 failures routed around
+}

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 
+	"github.com/cashews-go/cashews/internal/quote"
 	"github.com/cashews-go/cashews/keytemplate"
 	"github.com/cashews-go/cashews/strategies"
 )
@@ -162,7 +163,7 @@ func TryInvalidateKey[A, R, B any](c *Cache, fn func(context.Context, A) (R, err
 		if err == nil {
 			_, err = c.Delete(context.WithoutCancel(ctx), k)
 			if err != nil {
-				err = fmt.Errorf("delete %q: %w", k, err)
+				err = fmt.Errorf("delete %s: %w", quote.String(k), err)
 			}
 		} else {
 			err = fmt.Errorf("key %q: %w", key.String(), err)
@@ -255,7 +256,7 @@ func (p *invPattern[A]) delete(ctx context.Context, c *Cache, a A) error {
 		_, err = c.DeleteMatch(ctx, string(b))
 	}
 	if err != nil {
-		return fmt.Errorf("pattern %q: delete %q: %w", p.src, b, err)
+		return fmt.Errorf("pattern %q: delete %s: %w", p.src, quote.String(string(b)), err)
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cashews-go/cashews/backends"
+	"github.com/cashews-go/cashews/internal/quote"
 )
 
 // Lock is a held lock. Its token proves ownership: only the holder can release or extend it, and a
@@ -33,7 +34,7 @@ func (l *Lock) Unlock(ctx context.Context) error {
 	}
 	ok, err := l.c.Unlock(ctx, l.key, l.token)
 	if err == nil && !ok {
-		err = fmt.Errorf("%w: %q", ErrLockNotHeld, l.key)
+		err = fmt.Errorf("%w: %s", ErrLockNotHeld, quote.String(l.key))
 	}
 	return err
 }
@@ -46,7 +47,7 @@ func (l *Lock) Extend(ctx context.Context, ttl time.Duration) error {
 	}
 	ok, err := l.c.ExtendLock(ctx, l.key, l.token, ttl)
 	if err == nil && !ok {
-		err = fmt.Errorf("%w: %q", ErrLockNotHeld, l.key)
+		err = fmt.Errorf("%w: %s", ErrLockNotHeld, quote.String(l.key))
 	}
 	return err
 }
@@ -60,7 +61,8 @@ func NewToken() string {
 
 // TryLock takes the lock at key for ttl if it is free, without waiting. It returns the lock and true,
 // or nil and false when another owner holds it. When set_lock is disabled, the lock is granted
-// without being taken.
+// without being taken. When the backend cannot answer, the error matches [ErrUnavailable], also on a
+// backend set up with suppress=true: a lock never pretends.
 func (c *Cache) TryLock(ctx context.Context, key string, ttl time.Duration) (*Lock, bool, error) {
 	token := NewToken()
 	r, err := c.route(key)
@@ -79,7 +81,7 @@ func (c *Cache) TryLock(ctx context.Context, key string, ttl time.Duration) (*Lo
 
 // Lock takes the lock at key for ttl, waiting while another owner holds it until ctx is done; then
 // it returns an error wrapping ctx.Err(). While it waits it retries with a backoff from 1 ms to
-// 100 ms.
+// 100 ms. It also returns when the backend cannot answer, with an error matching [ErrUnavailable].
 func (c *Cache) Lock(ctx context.Context, key string, ttl time.Duration) (*Lock, error) {
 	var b backoff
 	for {
@@ -88,15 +90,19 @@ func (c *Cache) Lock(ctx context.Context, key string, ttl time.Duration) (*Lock,
 			return l, err
 		}
 		if err := b.wait(ctx); err != nil {
-			return nil, fmt.Errorf("cashews: lock %q: %w", key, err)
+			return nil, fmt.Errorf("cashews: lock %s: %w", quote.String(key), err)
 		}
 	}
 }
 
 // WithLock takes the lock at key for ttl (waiting as [Cache.Lock] does), runs fn, and releases the
 // lock, also when fn panics. It returns fn's error, or the error of taking or releasing the lock.
-// The release runs even when ctx is cancelled by then.
+// The release runs even when ctx is cancelled by then. A nil fn is an error matching
+// [ErrInvalidArgument], and the lock is not taken.
 func (c *Cache) WithLock(ctx context.Context, key string, ttl time.Duration, fn func(ctx context.Context) error) (err error) {
+	if fn == nil {
+		return fmt.Errorf("%w: WithLock %s with a nil function", ErrInvalidArgument, quote.String(key))
+	}
 	l, err := c.Lock(ctx, key, ttl)
 	if err != nil {
 		return err
@@ -113,7 +119,7 @@ func (c *Cache) WithLock(ctx context.Context, key string, ttl time.Duration, fn 
 // reports whether it did. Prefer [Cache.Lock], which makes the token.
 func (c *Cache) SetLock(ctx context.Context, key, token string, ttl time.Duration) (bool, error) {
 	if ttl <= 0 {
-		return false, fmt.Errorf("%w: set_lock %q: TTL %v must be positive", ErrInvalidArgument, key, ttl)
+		return false, fmt.Errorf("%w: set_lock %s: TTL %v must be positive", ErrInvalidArgument, quote.String(key), ttl)
 	}
 	return c.keyBool(ctx, CmdSetLock, key, func(ctx context.Context, b backends.Backend) (bool, error) {
 		return b.SetLock(ctx, key, token, ttl)
@@ -131,7 +137,7 @@ func (c *Cache) Unlock(ctx context.Context, key, token string) (bool, error) {
 // did.
 func (c *Cache) ExtendLock(ctx context.Context, key, token string, ttl time.Duration) (bool, error) {
 	if ttl <= 0 {
-		return false, fmt.Errorf("%w: extend_lock %q: TTL %v must be positive", ErrInvalidArgument, key, ttl)
+		return false, fmt.Errorf("%w: extend_lock %s: TTL %v must be positive", ErrInvalidArgument, quote.String(key), ttl)
 	}
 	return c.keyBool(ctx, CmdExtendLock, key, func(ctx context.Context, b backends.Backend) (bool, error) {
 		return b.ExtendLock(ctx, key, token, ttl)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cashews-go/cashews"
+	"github.com/cashews-go/cashews/internal/testenv"
 )
 
 func TestLockOwnership(t *testing.T) {
@@ -88,7 +89,7 @@ func TestLockWaits(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if waited := time.Since(start); waited < 5*time.Second || waited > 5*time.Second+200*time.Millisecond {
+		if waited := time.Since(start); waited < 5*time.Second || (waited > 5*time.Second+200*time.Millisecond && testenv.Timing()) {
 			t.Fatalf("Lock waited %v; want about 5s (the holder's time plus at most one backoff)", waited)
 		}
 		l.Unlock(ctx)

@@ -2,7 +2,9 @@ package cashews
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 )
 
@@ -38,6 +40,8 @@ const (
 	CmdGetBits
 	CmdIncrBits
 	CmdSliceIncr
+	CmdDeleteTags
+	CmdTagKeys
 	numCommands
 )
 
@@ -49,6 +53,7 @@ var commandNames = [...]string{
 	CmdKeysCount: "keys_count", CmdValueSize: "value_size", CmdSetAdd: "set_add",
 	CmdSetRemove: "set_remove", CmdSetPop: "set_pop", CmdSetMembers: "set_members",
 	CmdGetBits: "get_bits", CmdIncrBits: "incr_bits", CmdSliceIncr: "slice_incr",
+	CmdDeleteTags: "delete_tags", CmdTagKeys: "tag_keys",
 }
 
 // String returns the command's name in snake case, as cashews spells it ("get_many").
@@ -68,27 +73,52 @@ func Commands() []Command {
 	return all
 }
 
-// Call describes one command on its way to a backend.
+// Call describes one command on its way to a backend. It is read-only: the command was routed to
+// its backend before any middleware sees it, so a changed key could only be wrong (another
+// backend's key) or need routing again inside the chain. A middleware changes what a command does
+// through the context it passes to next, by answering without calling next, or by changing the
+// Result it returns.
 type Call struct {
-	Command Command
-	// Key is the key of a single-key command, or the glob pattern of scan and delete_match; empty for
-	// commands on the whole backend (ping, clear, keys_count) and for multi-key commands.
-	Key string
-	// Keys are the keys of get_many, set_many and delete_many that go to this backend.
-	Keys []string
-	// Backend is the URL of the backend, with passwords and secrets redacted.
-	Backend string
-	// Prefix is the routing prefix of the backend.
-	Prefix string
+	cmd     Command
+	key     string
+	keys    []string
+	backend string
+	prefix  string
+	value   any
+	tags    []string
 
 	do func(ctx context.Context) (Result, error) // runs the command on the backend
 }
 
+// Command returns the command.
+func (c *Call) Command() Command { return c.cmd }
+
+// Key returns the key of a single-key command, or the glob pattern of scan and delete_match; empty
+// for commands on the whole backend (ping, clear, keys_count) and for multi-key commands.
+func (c *Call) Key() string { return c.key }
+
+// Keys returns a copy of the keys of get_many, set_many and delete_many that go to this backend.
+func (c *Call) Keys() []string { return slices.Clone(c.keys) }
+
+// Backend returns the URL of the backend, with passwords and secrets redacted.
+func (c *Call) Backend() string { return c.backend }
+
+// Prefix returns the routing prefix of the backend.
+func (c *Call) Prefix() string { return c.prefix }
+
+// Value returns the value of set as the backend will store it (encoded bytes for byte backends, the
+// Go value for the memory backend); nil for other commands. Do not modify it.
+func (c *Call) Value() any { return c.value }
+
+// Tags returns a copy of the tags of set, delete_tags and tag_keys.
+func (c *Call) Tags() []string { return slices.Clone(c.tags) }
+
 // Result is what a command returned.
 type Result struct {
 	// Value is the command's main result: the stored value of get (encoded bytes for byte
-	// backends), an int64 for incr, a time.Duration for get_expire, and so on; nil where the command
-	// returns only OK.
+	// backends), an int64 for incr, a time.Duration for get_expire, the number of keys yielded (an
+	// int) for scan, and so on; nil where the command returns only OK. A scan of a backend is one
+	// command, however many batches it fetches.
 	Value any
 	// OK is whether a read found its key (a hit) or a write took effect.
 	OK bool
@@ -103,23 +133,36 @@ type Handler func(ctx context.Context, call *Call) (Result, error)
 //	Use(a, b):  a start → b start → backend → b end → a end
 //
 // A middleware may change the context, answer without calling next, or change the result. It sees
-// commands after routing (Call.Backend is set) and after the disable switches: a disabled command
+// commands after routing (Call.Backend is known) and after the disable switches: a disabled command
 // reaches no middleware. Values reach middlewares as the backend stores them: encoded []byte for
 // byte backends.
 type Middleware func(next Handler) Handler
 
 // Use adds middlewares around every command; see [Middleware] for the order. It is safe to call while
-// commands run: commands that already started keep the chain they had.
-func (c *Cache) Use(mws ...Middleware) {
+// commands run: commands that already started keep the chain they had. A nil middleware, or one
+// that returns a nil Handler, is an error matching [ErrInvalidArgument], and then none of mws is
+// added.
+func (c *Cache) Use(mws ...Middleware) error {
+	if c == nil {
+		return errNilCache
+	}
+	for i, mw := range mws {
+		if mw == nil {
+			return fmt.Errorf("%w: Use: middleware %d of %d is nil", ErrInvalidArgument, i+1, len(mws))
+		}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	chain := append(append([]Middleware(nil), c.chain()...), mws...)
-	c.middlewares.Store(&chain)
 	h := Handler(dispatch)
 	for i := len(chain) - 1; i >= 0; i-- {
-		h = chain[i](h)
+		if h = chain[i](h); h == nil {
+			return fmt.Errorf("%w: Use: middleware %d of the chain returned a nil Handler", ErrInvalidArgument, i+1)
+		}
 	}
+	c.middlewares.Store(&chain)
 	c.handler.Store(&h)
+	return nil
 }
 
 // dispatch is the innermost handler: it runs the command's operation on the backend.
@@ -134,8 +177,12 @@ func (c *Cache) chain() []Middleware {
 
 // OnCommand adds a callback that runs after every command of the given kinds (every command when
 // none is given) with the call, its result and its error. Callbacks run in the calling goroutine,
-// outside any lock of the Cache; a slow callback slows the command.
-func (c *Cache) OnCommand(fn func(ctx context.Context, call *Call, res Result, err error), cmds ...Command) {
+// outside any lock of the Cache; a slow callback slows the command. A nil fn is an error matching
+// [ErrInvalidArgument].
+func (c *Cache) OnCommand(fn func(ctx context.Context, call *Call, res Result, err error), cmds ...Command) error {
+	if fn == nil {
+		return fmt.Errorf("%w: OnCommand with a nil function", ErrInvalidArgument)
+	}
 	var want [numCommands]bool
 	for _, cmd := range cmds {
 		if cmd > 0 && cmd < numCommands {
@@ -143,10 +190,10 @@ func (c *Cache) OnCommand(fn func(ctx context.Context, call *Call, res Result, e
 		}
 	}
 	all := len(cmds) == 0
-	c.Use(func(next Handler) Handler {
+	return c.Use(func(next Handler) Handler {
 		return func(ctx context.Context, call *Call) (Result, error) {
 			res, err := next(ctx, call)
-			if all || want[call.Command] {
+			if all || want[call.cmd] {
 				fn(ctx, call, res, err)
 			}
 			return res, err
@@ -154,9 +201,13 @@ func (c *Cache) OnCommand(fn func(ctx context.Context, call *Call, res Result, e
 	})
 }
 
-// LogMiddleware returns a middleware that logs every command to logger at level (errors at
-// slog.LevelError) with its name, key or keys, backend, result and duration. Values are not logged.
+// LogMiddleware returns a middleware that logs every command to logger (slog.Default() when nil) at
+// level (errors at slog.LevelError) with its name, key or keys, backend, result and duration. Values
+// are not logged.
 func LogMiddleware(logger *slog.Logger, level slog.Level) Middleware {
+	if logger == nil {
+		logger = slog.Default()
+	}
 	return func(next Handler) Handler {
 		return func(ctx context.Context, call *Call) (Result, error) {
 			start := time.Now()
@@ -169,21 +220,24 @@ func LogMiddleware(logger *slog.Logger, level slog.Level) Middleware {
 				return res, err
 			}
 			attrs := []slog.Attr{
-				slog.String("command", call.Command.String()),
-				slog.String("backend", call.Backend),
+				slog.String("command", call.cmd.String()),
+				slog.String("backend", call.backend),
 				slog.Bool("ok", res.OK),
 				slog.Duration("duration", time.Since(start)),
 			}
-			if call.Key != "" {
-				attrs = append(attrs, slog.String("key", call.Key))
+			if call.key != "" {
+				attrs = append(attrs, slog.String("key", call.key))
 			}
-			if len(call.Keys) > 0 {
-				attrs = append(attrs, slog.Any("keys", call.Keys))
+			if len(call.keys) > 0 {
+				attrs = append(attrs, slog.Any("keys", call.Keys()))
+			}
+			if len(call.tags) > 0 {
+				attrs = append(attrs, slog.Any("tags", call.Tags()))
 			}
 			if err != nil {
 				attrs = append(attrs, slog.Any("error", err))
 			}
-			logger.LogAttrs(ctx, lvl, "cashews: "+call.Command.String(), attrs...)
+			logger.LogAttrs(ctx, lvl, "cashews: "+call.cmd.String(), attrs...)
 			return res, err
 		}
 	}

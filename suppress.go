@@ -3,30 +3,25 @@ package cashews
 import (
 	"context"
 	"errors"
+	"fmt"
 	"iter"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/cashews-go/cashews/backends"
 )
 
-// suppressLogEvery is how often a suppressing backend logs while failures go on: the first failure of
-// a burst is logged at once, later ones are counted and summed up in the next record.
-const suppressLogEvery = 10 * time.Second
-
 // suppressed wraps a backend set up with suppress=true: backend errors become misses, false and
 // zeros, are counted in Cache.SuppressedErrors, and logged once per burst. Errors about the caller's
 // arguments (invalid argument, wrong type, not an integer) and ErrClosed still reach the caller, and
-// so do Ping's errors: a health check must see the outage.
+// so do Ping's errors: a health check must see the outage. Lock commands, counters (Incr,
+// IncrBits, SliceIncr) and invalidations (Delete, DeleteMany, DeleteMatch, DeleteTags, Clear) never
+// pretend: their errors reach the caller, matching ErrUnavailable.
 type suppressed struct {
 	backends.Backend
 	cache *Cache
 	name  string
-
-	mu      sync.Mutex
-	lastLog time.Time
-	unseen  int64 // failures since the last record
+	log   burstLog
 }
 
 // swallow reports whether err is to be suppressed, counting and logging it if so.
@@ -40,20 +35,24 @@ func (s *suppressed) swallow(ctx context.Context, cmd Command, err error) bool {
 		}
 	}
 	s.cache.suppressed.Add(1)
-	now := s.cache.clock.Now()
-	s.mu.Lock()
-	if !s.lastLog.IsZero() && now.Sub(s.lastLog) < suppressLogEvery {
-		s.unseen++
-		s.mu.Unlock()
-		return true
-	}
-	unseen := s.unseen
-	s.lastLog, s.unseen = now, 0
-	s.mu.Unlock()
-	s.cache.logger.LogAttrs(ctx, slog.LevelError, "cashews: backend error suppressed",
-		slog.String("backend", s.name), slog.String("command", cmd.String()), slog.Any("error", err),
-		slog.Int64("suppressed_since_last_record", unseen))
+	s.log.log(ctx, s.cache, slog.LevelError, "cashews: backend error suppressed",
+		slog.String("backend", s.name), slog.String("command", cmd.String()), slog.Any("error", err))
 	return true
+}
+
+// neverPretend returns the result of a lock command, a counter or an invalidation as it is: with the
+// backend gone, an answer such as "not locked", 0 or "deleted" would look real. An error that does not say so already is
+// made to match ErrUnavailable.
+func neverPretend[V any](v V, err error) (V, error) {
+	if err == nil || errors.Is(err, backends.ErrUnavailable) {
+		return v, err
+	}
+	for _, keep := range []error{backends.ErrInvalidArgument, backends.ErrWrongType, backends.ErrNotInteger, backends.ErrClosed} {
+		if errors.Is(err, keep) {
+			return v, err
+		}
+	}
+	return v, fmt.Errorf("%w: %w", backends.ErrUnavailable, err)
 }
 
 func (s *suppressed) Get(ctx context.Context, key string) (any, bool, error) {
@@ -91,16 +90,18 @@ func (s *suppressed) Exists(ctx context.Context, key string) (bool, error) {
 	return suppressValue(s, ctx, CmdExists, false)(s.Backend.Exists(ctx, key))
 }
 
+// Delete is an invalidation: it never pretends. A delete that failed while it said "done" would
+// leave the old value to be served once the backend answers again.
 func (s *suppressed) Delete(ctx context.Context, key string) (bool, error) {
-	return suppressValue(s, ctx, CmdDelete, false)(s.Backend.Delete(ctx, key))
+	return neverPretend(s.Backend.Delete(ctx, key))
 }
 
 func (s *suppressed) DeleteMany(ctx context.Context, keys []string) (int, error) {
-	return suppressValue(s, ctx, CmdDeleteMany, 0)(s.Backend.DeleteMany(ctx, keys))
+	return neverPretend(s.Backend.DeleteMany(ctx, keys))
 }
 
 func (s *suppressed) DeleteMatch(ctx context.Context, pattern string) (int, error) {
-	return suppressValue(s, ctx, CmdDeleteMatch, 0)(s.Backend.DeleteMatch(ctx, pattern))
+	return neverPretend(s.Backend.DeleteMatch(ctx, pattern))
 }
 
 func (s *suppressed) Scan(ctx context.Context, pattern string, batch int) iter.Seq2[[]string, error] {
@@ -117,7 +118,7 @@ func (s *suppressed) Scan(ctx context.Context, pattern string, batch int) iter.S
 }
 
 func (s *suppressed) Incr(ctx context.Context, key string, by int64, ttl time.Duration) (int64, error) {
-	return suppressValue(s, ctx, CmdIncr, int64(0))(s.Backend.Incr(ctx, key, by, ttl))
+	return neverPretend(s.Backend.Incr(ctx, key, by, ttl))
 }
 
 func (s *suppressed) Expire(ctx context.Context, key string, ttl time.Duration) (bool, error) {
@@ -132,27 +133,26 @@ func (s *suppressed) GetExpire(ctx context.Context, key string) (time.Duration, 
 	return ttl, ok, err
 }
 
+// Clear is an invalidation of every key: it never pretends.
 func (s *suppressed) Clear(ctx context.Context) error {
-	if err := s.Backend.Clear(ctx); !s.swallow(ctx, CmdClear, err) {
-		return err
-	}
-	return nil
+	_, err := neverPretend(struct{}{}, s.Backend.Clear(ctx))
+	return err
 }
 
 func (s *suppressed) SetLock(ctx context.Context, key, token string, ttl time.Duration) (bool, error) {
-	return suppressValue(s, ctx, CmdSetLock, false)(s.Backend.SetLock(ctx, key, token, ttl))
+	return neverPretend(s.Backend.SetLock(ctx, key, token, ttl))
 }
 
 func (s *suppressed) Unlock(ctx context.Context, key, token string) (bool, error) {
-	return suppressValue(s, ctx, CmdUnlock, false)(s.Backend.Unlock(ctx, key, token))
+	return neverPretend(s.Backend.Unlock(ctx, key, token))
 }
 
 func (s *suppressed) ExtendLock(ctx context.Context, key, token string, ttl time.Duration) (bool, error) {
-	return suppressValue(s, ctx, CmdExtendLock, false)(s.Backend.ExtendLock(ctx, key, token, ttl))
+	return neverPretend(s.Backend.ExtendLock(ctx, key, token, ttl))
 }
 
 func (s *suppressed) IsLocked(ctx context.Context, key string) (bool, error) {
-	return suppressValue(s, ctx, CmdIsLocked, false)(s.Backend.IsLocked(ctx, key))
+	return neverPretend(s.Backend.IsLocked(ctx, key))
 }
 
 func (s *suppressed) KeysCount(ctx context.Context) (int64, error) {
@@ -184,17 +184,17 @@ func (s *suppressed) GetBits(ctx context.Context, key string, size int, indexes 
 }
 
 func (s *suppressed) IncrBits(ctx context.Context, key string, size int, by int64, indexes ...int64) ([]int64, error) {
-	return suppressValue(s, ctx, CmdIncrBits, make([]int64, len(indexes)))(s.Backend.IncrBits(ctx, key, size, by, indexes...))
+	return neverPretend(s.Backend.IncrBits(ctx, key, size, by, indexes...))
 }
 
-// SliceIncr fails open: with the backend gone, the event counts as recorded, so a rate limit lets
-// calls through. Rate limit strategies that must fail closed say so with their own option.
+// SliceIncr is a counter: it never pretends. The rate limit strategies fail open on its error by
+// default (strategies.FailMode).
 func (s *suppressed) SliceIncr(ctx context.Context, key string, now time.Time, window time.Duration, limit int64) (int64, bool, error) {
 	n, ok, err := s.Backend.SliceIncr(ctx, key, now, window, limit)
-	if s.swallow(ctx, CmdSliceIncr, err) {
-		return 0, true, nil
+	if _, err = neverPretend(0, err); err != nil {
+		return 0, false, err
 	}
-	return n, ok, err
+	return n, ok, nil
 }
 
 // suppressValue returns a function that passes a command's result through, or replaces it with

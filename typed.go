@@ -7,37 +7,50 @@ import (
 	"iter"
 	"reflect"
 	"time"
+
+	"github.com/cashews-go/cashews/codec"
+	"github.com/cashews-go/cashews/internal/quote"
+	"github.com/cashews-go/cashews/strategies"
 )
 
 // Get returns the value stored at key as a T. A miss is (zero, false, nil): a missing key, an expired
-// one, or a disabled get. On the memory backend the stored Go value is returned as it is (a hit
-// allocates nothing when it holds a T); a stored value of another type is an error matching
-// [ErrWrongType], except integers, which convert to any integer type that holds them. On byte
-// backends the value is decoded by the backend's codec; a value that fails its signature check is
-// an error matching codec.ErrTampered and is never decoded.
+// one, or a disabled get. The answer is the same on every backend:
+//
+//   - a value stored as a T is found; a value stored as another Go type is an error matching
+//     [ErrWrongType], except integers, which convert to any integer type that holds them (a counter
+//     is an integer), and nil, which reads as the zero value of a T that can be nil;
+//   - T may be an interface type: any gives the stored Go value on mem://, and on byte backends what
+//     the codec makes of the payload without the type (JSON: map[string]any, []any, float64,
+//     string, bool or nil; integers: int64; gob cannot decode into an interface it was not given);
+//   - at the key of a wrapped function, Get returns the function's result (a stored error result
+//     is an error matching [ErrWrongType], and an entry past its expiry by the Cache's clock is a
+//     miss);
+//   - a value that fails its signature check is an error matching [ErrTampered] and is never decoded.
+//
+// On mem:// the stored Go value is returned as it is (a hit allocates nothing when it holds a T).
 func Get[T any](ctx context.Context, c *Cache, key string) (T, bool, error) {
 	r, v, found, err := c.get(ctx, key)
 	if err != nil || !found {
 		var zero T
 		return zero, false, err
 	}
-	t, err := decode[T](r, key, v)
-	if err != nil {
-		return t, false, err
-	}
-	return t, true, nil
+	return decode[T](c, r, key, v)
 }
 
-// GetMany returns the values stored at keys as T, in a map that holds only the keys found.
+// GetMany returns the values stored at keys as T, in a map that holds only the keys found. A key
+// that holds no value is left out as a missing one is, on every backend: a set, a bit array, a
+// sliding window, the error result of a wrapped function, and on byte backends whatever is not a
+// value in the Cache's format (a lock's token, data other programs wrote) or fails its signature
+// check (such values are also logged, once per burst). A value of another Go type than T is an
+// error matching [ErrWrongType], as for [Get].
 func GetMany[T any](ctx context.Context, c *Cache, keys ...string) (map[string]T, error) {
 	out := make(map[string]T, len(keys))
 	err := c.getMany(ctx, keys, func(r *route, key string, v any) error {
-		t, err := decode[T](r, key, v)
-		if err != nil {
-			return err
+		t, found, err := decodeFound[T](ctx, c, r, key, v)
+		if found {
+			out[key] = t
 		}
-		out[key] = t
-		return nil
+		return err
 	})
 	return out, err
 }
@@ -49,15 +62,16 @@ type KeyValue[T any] struct {
 }
 
 // GetMatch returns an iterator over the keys matching the glob pattern and their values as T,
-// fetched in batches (see [Batch]). An error ends the sequence after it is yielded.
+// fetched in batches (see [Batch]). Keys that hold no value are left out, as [GetMany] leaves them
+// out. An error ends the sequence after it is yielded.
 func GetMatch[T any](ctx context.Context, c *Cache, pattern string, opts ...ScanOption) iter.Seq2[KeyValue[T], error] {
 	return func(yield func(KeyValue[T], error) bool) {
 		stopped := false
 		var inner error
 		err := c.scan(ctx, pattern, opts, func(r *route, keys []string) bool {
 			inner = c.getMany(ctx, keys, func(r *route, key string, v any) error {
-				t, err := decode[T](r, key, v)
-				if err != nil {
+				t, found, err := decodeFound[T](ctx, c, r, key, v)
+				if err != nil || !found {
 					return err
 				}
 				if !yield(KeyValue[T]{Key: key, Value: t}, nil) {
@@ -81,36 +95,78 @@ var errStop = errors.New("stop")
 
 // GetOrSet returns the value at key, or runs load, stores its result for ttl and returns it. Among
 // concurrent callers of one Cache for the same key, load runs once: it runs detached from every
-// caller's cancellation while each caller waits on its own context. A load that returns an error
-// (such as [ErrNotFound]) stores nothing and every waiting caller gets the error; a load that panics
-// reaches every caller as a [*PanicError]. If storing fails, the loaded value is returned with the
-// error.
+// caller's cancellation while each caller waits on its own context; when every waiting caller has
+// given up, load's context is cancelled and the next caller starts a new load ([WithLoadTimeout]
+// bounds it too). A load that returns an error (such as [ErrNotFound]) stores nothing and every
+// waiting caller gets the error; a load that panics reaches every caller as a [*PanicError]. A miss
+// costs one read and one write. A nil load is an error matching [ErrInvalidArgument].
+//
+// GetOrSet fails open: when the read fails (the backend is down, say), load runs and its value is
+// returned; when storing fails, the value is returned all the same. Such failures are logged once
+// per burst and counted in [Cache.SuppressedErrors]; with [WithStrict] they are the caller's error
+// instead (a failed store returns the value with the error). A stored value that fails to decode
+// (tampered with, corrupted, or of another type) is a miss in either mode: load runs and its value
+// replaces it, and the event is logged and counted.
 func GetOrSet[T any](ctx context.Context, c *Cache, key string, ttl time.Duration, load func(ctx context.Context) (T, error), opts ...SetOption) (T, error) {
+	if load == nil {
+		var zero T
+		return zero, fmt.Errorf("%w: GetOrSet %s with a nil load function", ErrInvalidArgument, quote.String(key))
+	}
 	if err := checkTTL(CmdSet, ttl); err != nil {
 		var zero T
 		return zero, err
 	}
-	if v, found, err := Get[T](ctx, c, key); err != nil || found {
-		return v, err
+	if c == nil {
+		var zero T
+		return zero, errNilCache
 	}
-	res, _, err := c.loads.Do(ctx, key, func(ctx context.Context) (any, error) {
-		// Another caller may have stored it between our miss and the start of this load.
-		if v, found, err := Get[T](ctx, c, key); err == nil && found {
-			return v, nil
+	mark := c.loads.Mark()
+	v, found, err := Get[T](ctx, c, key)
+	switch {
+	case err == nil && found:
+		return v, nil
+	case err != nil && undecodable(err):
+		if r, rerr := c.route(key); rerr == nil {
+			c.replaced(ctx, r, key, err)
 		}
+	case err != nil && (c.strict || !strategies.Routable(ctx, err)):
+		return v, err
+	case err != nil:
+		c.Bypass(ctx, key, err)
+	}
+	res, _, err := c.loads.Do(ctx, key, mark, c.loadTimeout, func(ctx context.Context) (any, error) {
 		v, err := load(ctx)
 		if err != nil {
 			return nil, err
 		}
-		_, err = c.Set(ctx, key, v, ttl, opts...)
-		return v, err
+		if _, err := c.Set(ctx, key, v, ttl, opts...); err != nil {
+			if c.strict || !strategies.Routable(ctx, err) {
+				return v, err
+			}
+			c.Bypass(ctx, key, err)
+		}
+		return v, nil
 	})
 	t, ok := res.(T)
 	if !ok && res != nil {
-		return t, fmt.Errorf("%w: concurrent GetOrSet for %q with another type (%T)", ErrWrongType, key, res)
+		return t, fmt.Errorf("%w: concurrent GetOrSet for %s with another type (%T)", ErrWrongType, quote.String(key), res)
 	}
 	return t, err
 }
+
+// undecodable reports whether err says that a stored value could not be decoded: it failed its
+// signature check, is not in the Cache's format, or holds another type.
+func undecodable(err error) bool {
+	var de *decodeError
+	return errors.As(err, &de) || errors.Is(err, ErrTampered) || errors.Is(err, ErrFormat) || errors.Is(err, ErrWrongType)
+}
+
+// decodeError is the error of a stored value that the codec could not decode into the type asked
+// for. It unwraps to the codec's error.
+type decodeError struct{ err error }
+
+func (e *decodeError) Error() string { return e.err.Error() }
+func (e *decodeError) Unwrap() error { return e.err }
 
 // encode turns a value into what the route's backend stores.
 func (r *route) encode(key string, v any) (any, error) {
@@ -119,28 +175,87 @@ func (r *route) encode(key string, v any) (any, error) {
 	}
 	b, err := r.format.Encode(key, v)
 	if err != nil {
-		return nil, fmt.Errorf("cashews: encode %q for %s: %w", key, r.url, err)
+		return nil, fmt.Errorf("cashews: encode %s for %s: %w", quote.String(key), r.url, err)
 	}
 	return b, nil
 }
 
-// decode turns what the route's backend returned into a T.
-func decode[T any](r *route, key string, v any) (T, error) {
-	if t, ok := v.(T); ok && r.goValues {
-		return t, nil
+// errStoredError is wrapped by reads of a key that holds the error result of a wrapped function.
+var errStoredError = fmt.Errorf("%w: the key holds the error result of a wrapped function, not a value", ErrWrongType)
+
+// decode turns what the route's backend returned into a T. found is false for a wrapped function's
+// entry past its expiry by the Cache's clock.
+func decode[T any](c *Cache, r *route, key string, v any) (T, bool, error) {
+	if !r.goValues {
+		return decodeBytes[T](c, r, key, v)
 	}
+	if se, ok := v.(*storedEntry); ok {
+		if se.Err != nil {
+			var zero T
+			return zero, false, fmt.Errorf("cashews: get %s: %w", quote.String(key), errStoredError)
+		}
+		if c.expired(se.Expires) {
+			var zero T
+			return zero, false, nil
+		}
+		v = se.Value
+	}
+	if t, ok := v.(T); ok {
+		return t, true, nil
+	}
+	t, err := convert[T](key, v)
+	return t, err == nil, err
+}
+
+// decodeBytes is decode for a byte backend. It is apart from decode so that its target, which
+// escapes to the codec, costs the memory backend's hit path nothing.
+func decodeBytes[T any](c *Cache, r *route, key string, v any) (T, bool, error) {
 	var t T
-	if r.goValues {
-		return convert[T](key, v)
-	}
 	data, ok := v.([]byte)
 	if !ok {
-		return t, fmt.Errorf("%w: %s returned %T for %q, want []byte", ErrWrongType, r.url, v, key)
+		return t, false, fmt.Errorf("%w: %s returned %T for %s, want []byte", ErrWrongType, r.url, v, quote.String(key))
 	}
-	if err := r.format.Decode(key, data, &t); err != nil {
-		return t, fmt.Errorf("cashews: decode %q from %s: %w", key, r.url, err)
+	m, err := r.format.DecodeMeta(key, data, &t)
+	if err != nil {
+		return t, false, fmt.Errorf("cashews: decode %s from %s: %w", quote.String(key), r.url, &decodeError{err})
 	}
-	return t, nil
+	if m.IsEntry {
+		if m.Entry.Err {
+			return t, false, fmt.Errorf("cashews: get %s from %s: %w", quote.String(key), r.url, errStoredError)
+		}
+		if c.expired(m.Entry.Expires) {
+			return t, false, nil
+		}
+	}
+	return t, true, nil
+}
+
+// decodeFound is decode for bulk reads: a key that holds no value is not found rather than an error.
+// On a byte backend that is whatever is not a value in the Cache's format (a bit array, a lock's
+// token, data other programs wrote) or fails its signature check (a bit array can look like a
+// signed value, so it must not fail the whole read; under a secret, one that claims a signature is
+// logged, once per burst); a value of another Go type is still an error.
+func decodeFound[T any](ctx context.Context, c *Cache, r *route, key string, v any) (T, bool, error) {
+	t, found, err := decode[T](c, r, key, v)
+	switch {
+	case err == nil:
+		return t, found, nil
+	case errors.Is(err, errStoredError), errors.Is(err, ErrFormat):
+		return t, false, nil
+	case errors.Is(err, ErrTampered):
+		if data, ok := v.([]byte); ok && r.format.Signs() && codec.LooksSigned(data) {
+			c.skippedTampered(ctx, r, key, err)
+		}
+		return t, false, nil
+	}
+	return t, false, err
+}
+
+// expired reports whether a wrapped function's entry with the given expiry is past it by the
+// Cache's clock. Backends expire keys on their own clock; checking here too makes the Cache's clock
+// the one that counts.
+func (c *Cache) expired(expires int64) bool {
+	return expires > 0 && c.clock.Now().UnixNano() >= expires
 }
 
 // convert handles the stored Go values that are not a T but stand for one: nil for a nilable T, and
@@ -153,7 +268,7 @@ func convert[T any](key string, v any) (T, error) {
 		case reflect.Interface, reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan:
 			return t, nil
 		}
-		return t, fmt.Errorf("%w: value at %q is nil, not %v", ErrWrongType, key, rt)
+		return t, fmt.Errorf("%w: value at %s is nil, not %v", ErrWrongType, quote.String(key), rt)
 	}
 	rv := reflect.ValueOf(v)
 	dst := reflect.ValueOf(&t).Elem()
@@ -179,5 +294,5 @@ func convert[T any](key string, v any) (T, error) {
 			return t, nil
 		}
 	}
-	return t, fmt.Errorf("%w: value at %q is %T, not %v", ErrWrongType, key, v, rt)
+	return t, fmt.Errorf("%w: value at %s is %T, not %v", ErrWrongType, quote.String(key), v, rt)
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cashews-go/cashews/backends"
 	"github.com/cashews-go/cashews/keytemplate"
 	"github.com/cashews-go/cashews/strategies"
 )
@@ -22,20 +23,25 @@ type wrapOption func(*strategies.Config)
 
 func (o wrapOption) ApplyWrap(c *strategies.Config) { o(c) }
 
-// TTL sets how long results are stored. A negative TTL is a configuration error.
+// TTL sets how long results are stored. A negative TTL is a configuration error; a TTL longer
+// than backends.MaxTTL (100 years) counts as MaxTTL.
 func TTL(d time.Duration) WrapOption {
 	return wrapOption(func(c *strategies.Config) {
 		if d < 0 {
 			c.Errs = append(c.Errs, fmt.Errorf("%w: negative TTL %v", strategies.ErrConfig, d))
 		}
-		c.TTL = d
+		c.TTL = backends.CapTTL(d)
 	})
 }
 
 // TTLFunc sets the TTL of each result from the function's argument. The argument type must be the
-// wrapped function's; a mismatch is a configuration error.
+// wrapped function's; a mismatch, or a nil f, is a configuration error.
 func TTLFunc[A any](f func(arg A) time.Duration) WrapOption {
 	return wrapOption(func(c *strategies.Config) {
+		if f == nil {
+			c.Errs = append(c.Errs, fmt.Errorf("%w: TTLFunc with a nil function", strategies.ErrConfig))
+			return
+		}
 		c.TTLFunc = func(arg any) time.Duration {
 			a, _ := arg.(A)
 			return f(a)
@@ -80,14 +86,29 @@ var NotZero strategies.Condition = strategies.NotZero
 // The replayed error matches its target with errors.Is and keeps the original message.
 func StoreErrors(targets ...error) WrapOption {
 	return wrapOption(func(c *strategies.Config) {
+		checkTargets(c, "StoreErrors", targets)
 		c.Condition, c.Replay = strategies.AlsoErrors(targets...), targets
 	})
+}
+
+// checkTargets makes StoreErrors and OnlyStoreErrors without targets, or with a nil one, a
+// configuration error: such an option would store nothing it was meant to.
+func checkTargets(c *strategies.Config, option string, targets []error) {
+	if len(targets) == 0 {
+		c.Errs = append(c.Errs, fmt.Errorf("%w: %s() without errors stores no error: name the errors to store", strategies.ErrConfig, option))
+	}
+	for i, t := range targets {
+		if t == nil {
+			c.Errs = append(c.Errs, fmt.Errorf("%w: %s: error %d is nil, which no error matches", strategies.ErrConfig, option, i+1))
+		}
+	}
 }
 
 // OnlyStoreErrors stores only the errors matching any of targets, replayed on hits, and no result:
 // a negative cache for failures.
 func OnlyStoreErrors(targets ...error) WrapOption {
 	return wrapOption(func(c *strategies.Config) {
+		checkTargets(c, "OnlyStoreErrors", targets)
 		c.Condition, c.Replay = strategies.OnlyErrors(targets...), targets
 	})
 }
@@ -102,6 +123,28 @@ func MinLatency(d time.Duration) WrapOption {
 // default (concurrent callers of a cold key share one run of the function).
 func NoDedup() WrapOption {
 	return wrapOption(func(c *strategies.Config) { c.NoDedup = true })
+}
+
+// Strict makes the wrapped function return the errors of the cache instead of routing around them
+// (see [WithStrict], which makes every wrapped function of a Cache strict). By default a wrapped
+// function fails open: when the cache cannot be read the function runs, and when its result cannot
+// be stored it is returned all the same. The guards of the strategies (locks, rate limits,
+// breakers) keep their own fail modes (strategies.FailMode) either way.
+func Strict() WrapOption {
+	return wrapOption(func(c *strategies.Config) { c.Strict = true })
+}
+
+// LoadTimeout bounds each shared run of the wrapped function to d: its context ends after d, even
+// while callers still wait (their own contexts bound their waits in any case). Without it the
+// Cache's default applies ([WithLoadTimeout]); a run otherwise ends when the function returns or
+// when every caller waiting for it has given up. d must not be negative.
+func LoadTimeout(d time.Duration) WrapOption {
+	return wrapOption(func(c *strategies.Config) {
+		if d < 0 {
+			c.Errs = append(c.Errs, fmt.Errorf("%w: negative LoadTimeout %v", strategies.ErrConfig, d))
+		}
+		c.LoadTimeout = d
+	})
 }
 
 // Name names the wrapped function for its default key and for errors. Anonymous functions have no
@@ -127,11 +170,21 @@ func Recompute(ctx context.Context) context.Context { return strategies.Recomput
 // Key template, and the common options. The result has fn's type, so wrapped functions stack by
 // nesting Wrap calls.
 //
+// A wrapped function fails open: when the cache cannot be read, fn runs and its result is returned;
+// when the result cannot be stored, it is returned all the same; the failure is logged once per
+// burst and counted ([Cache.SuppressedErrors]). [Strict] (or a Cache made [WithStrict]) returns the
+// cache's errors instead. A stored entry that fails to decode is recomputed and replaced in either
+// mode. Concurrent callers of a cold key share one run of fn (see [NoDedup], [LoadTimeout]).
+//
 // Configuration mistakes are found here, not on the first call: a key or tag template that does not
 // parse or names a field the argument does not have, a missing TTL, two strategies, an anonymous
-// function without Name or Key. Wrap panics with the error, as regexp.MustCompile does, because such
-// a mistake is in the program, not in its input; [TryWrap] returns it instead. The error matches
-// strategies.ErrConfig, or is a *keytemplate.SyntaxError or *keytemplate.FieldError.
+// function without Name or Key, a function that returns an iterator (iter.Seq or iter.Seq2: Wrap
+// would cache the iterator, not its values), StoreErrors or OnlyStoreErrors without errors, a result
+// type that the codec of the backend its keys go to cannot encode (a struct with a chan field under
+// JSON; see Cache.EncodeErrors for what only run time shows). Wrap panics with the error, as
+// regexp.MustCompile does, because such a mistake is in the program, not in its input; [TryWrap]
+// returns it instead. The error matches strategies.ErrConfig, or is a *keytemplate.SyntaxError or
+// *keytemplate.FieldError.
 func Wrap[A, R any](c *Cache, fn func(context.Context, A) (R, error), opts ...WrapOption) func(context.Context, A) (R, error) {
 	w, err := TryWrap(c, fn, opts...)
 	if err != nil {
@@ -143,6 +196,9 @@ func Wrap[A, R any](c *Cache, fn func(context.Context, A) (R, error), opts ...Wr
 // Wrap0 is [Wrap] for a function without an argument. Its key template may use only context values
 // ("{@tenant}"); without one, the key is the function's name.
 func Wrap0[R any](c *Cache, fn func(context.Context) (R, error), opts ...WrapOption) func(context.Context) (R, error) {
+	if fn == nil {
+		panic(fmt.Errorf("%w: Wrap0 of a nil function", strategies.ErrConfig))
+	}
 	name := funcName(fn)
 	adapted := func(ctx context.Context, _ struct{}) (R, error) { return fn(ctx) }
 	w, err := TryWrap(c, adapted, append([]WrapOption{Name(name)}, opts...)...)
@@ -154,8 +210,11 @@ func Wrap0[R any](c *Cache, fn func(context.Context) (R, error), opts ...WrapOpt
 
 // TryWrap is [Wrap] that returns configuration mistakes instead of panicking.
 func TryWrap[A, R any](c *Cache, fn func(context.Context, A) (R, error), opts ...WrapOption) (func(context.Context, A) (R, error), error) {
-	if c == nil || fn == nil {
-		return nil, fmt.Errorf("%w: Wrap needs a Cache and a function", strategies.ErrConfig)
+	switch {
+	case fn == nil:
+		return nil, fmt.Errorf("%w: Wrap of a nil function", strategies.ErrConfig)
+	case c == nil:
+		return nil, fmt.Errorf("%w: Wrap with a nil *cashews.Cache", strategies.ErrConfig)
 	}
 	cfg := &strategies.Config{}
 	for _, o := range opts {
@@ -180,6 +239,9 @@ func TryWrap[A, R any](c *Cache, fn func(context.Context, A) (R, error), opts ..
 	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("cashews: Wrap %s: %w", name, errors.Join(errs...))
+	}
+	if isIterator(reflect.TypeFor[R]()) {
+		return nil, fmt.Errorf("%w: %s returns %v, an iterator: Wrap does not cache iterators (it would store the iterator, not what it yields); wrap a function that returns the collected values (slices.Collect, maps.Collect) instead", strategies.ErrConfig, name, reflect.TypeFor[R]())
 	}
 	if cfg.Key == "" && anonymous(name) {
 		return nil, fmt.Errorf("%w: %s is an anonymous function: give it a Key template or a Name, so that its keys mean something and stay the same across builds", strategies.ErrConfig, name)
@@ -206,16 +268,24 @@ func TryWrap[A, R any](c *Cache, fn func(context.Context, A) (R, error), opts ..
 	if cfg.Key == "" {
 		defaultKeyPrefix = cfg.Prefix
 	}
+	if err := checkResultType[R](c, defaultKeyPrefix+literalPrefix(tmpl.String())); err != nil {
+		return nil, fmt.Errorf("cashews: Wrap %s: %w", name, err)
+	}
 
 	strategy := cfg.Strategy
 	if strategy == nil {
 		strategy = strategies.Simple()
 	}
 	env := &strategies.Env{
-		Cache:   c,
-		Entries: newEntries[R](c, shapeOf[R](cfg.Version), cfg.Replay),
-		Config:  cfg,
-		Name:    name,
+		Cache:       c,
+		Entries:     newEntries[R](c, shapeOf[R](cfg.Version), cfg.Replay),
+		Config:      cfg,
+		Name:        name,
+		Strict:      cfg.Strict || c.strict,
+		LoadTimeout: cfg.LoadTimeout,
+	}
+	if env.LoadTimeout == 0 {
+		env.LoadTimeout = c.loadTimeout
 	}
 	inner := func(ctx context.Context, call strategies.Call) (any, error) {
 		a, _ := call.Arg.(A)
@@ -237,7 +307,7 @@ func TryWrap[A, R any](c *Cache, fn func(context.Context, A) (R, error), opts ..
 		}
 		call := strategies.Call{Key: key, TTL: cfg.TTL, Arg: a}
 		if cfg.TTLFunc != nil {
-			call.TTL = cfg.TTLFunc(call.Arg)
+			call.TTL = backends.CapTTL(cfg.TTLFunc(call.Arg))
 		}
 		if len(tags) > 0 {
 			call.Tags = make([]string, len(tags))
@@ -257,6 +327,16 @@ func TryWrap[A, R any](c *Cache, fn func(context.Context, A) (R, error), opts ..
 		}
 		return r, err
 	}, nil
+}
+
+// isIterator reports whether t is an iterator: a function of the shape of iter.Seq or iter.Seq2,
+// func(yield func(V) bool) or func(yield func(K, V) bool), whatever its name.
+func isIterator(t reflect.Type) bool {
+	if t.Kind() != reflect.Func || t.NumIn() != 1 || t.NumOut() != 0 {
+		return false
+	}
+	y := t.In(0)
+	return y.Kind() == reflect.Func && (y.NumIn() == 1 || y.NumIn() == 2) && y.NumOut() == 1 && y.Out(0).Kind() == reflect.Bool
 }
 
 // funcName returns the qualified name of a function, without the "-fm" of method values.

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -67,7 +70,7 @@ func TestWrapDefaultKeyAndPrefix(t *testing.T) {
 	ctx := context.Background()
 	var keys []string
 	c.OnCommand(func(ctx context.Context, call *cashews.Call, res cashews.Result, err error) {
-		keys = append(keys, call.Key)
+		keys = append(keys, call.Key())
 	}, cashews.CmdSet)
 	get := cashews.Wrap(c, loadUser, cashews.TTL(time.Minute), cashews.KeyPrefix("v1:"))
 	get(ctx, query{7, "de"})
@@ -94,6 +97,9 @@ func TestWrapConfigMistakes(t *testing.T) {
 		{"two strategies", []cashews.WrapOption{cashews.TTL(time.Minute), strategies.Simple(), strategies.Simple()}, loadUser, "two strategies"},
 		{"anonymous", []cashews.WrapOption{cashews.TTL(time.Minute)}, anon, "anonymous function"},
 		{"TTLFunc type", []cashews.WrapOption{cashews.TTLFunc(func(int) time.Duration { return time.Second })}, loadUser, "TTLFunc takes int"},
+		{"StoreErrors()", []cashews.WrapOption{cashews.TTL(time.Minute), cashews.StoreErrors()}, loadUser, "StoreErrors() without errors"},
+		{"OnlyStoreErrors()", []cashews.WrapOption{cashews.TTL(time.Minute), cashews.OnlyStoreErrors()}, loadUser, "OnlyStoreErrors() without errors"},
+		{"StoreErrors(nil)", []cashews.WrapOption{cashews.TTL(time.Minute), cashews.StoreErrors(errGone, nil)}, loadUser, "error 2 is nil"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -115,6 +121,49 @@ func TestWrapConfigMistakes(t *testing.T) {
 	}
 }
 
+// listUsers and countUsers return iterators, which Wrap refuses: it would cache the iterator (a
+// closure on mem://, nothing on a byte backend), not what it yields.
+func listUsers(ctx context.Context, n int) (iter.Seq[string], error) {
+	return slices.Values([]string{"a", "b"}[:n]), nil
+}
+
+func countUsers(ctx context.Context, n int) (iter.Seq2[string, int], error) {
+	return maps.All(map[string]int{"a": n}), nil
+}
+
+type userSeq func(yield func(string) bool)
+
+func namedSeq(ctx context.Context, n int) (userSeq, error) { return nil, nil }
+
+func TestWrapRejectsIterators(t *testing.T) {
+	c, _ := newCache(t, "mem://")
+	for name, try := range map[string]func() error{
+		"iter.Seq":  func() error { _, err := cashews.TryWrap(c, listUsers, cashews.TTL(time.Minute)); return err },
+		"iter.Seq2": func() error { _, err := cashews.TryWrap(c, countUsers, cashews.TTL(time.Minute)); return err },
+		"named":     func() error { _, err := cashews.TryWrap(c, namedSeq, cashews.TTL(time.Minute)); return err },
+		"Wrap0": func() (err error) {
+			defer func() {
+				if r := recover(); r != nil {
+					err, _ = r.(error)
+				}
+			}()
+			cashews.Wrap0(c, func(context.Context) (iter.Seq[int], error) { return nil, nil }, cashews.TTL(time.Minute))
+			return nil
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := try()
+			if !errors.Is(err, strategies.ErrConfig) || !strings.Contains(err.Error(), "iterator") {
+				t.Fatalf("Wrap of a function returning an iterator: err = %v; want ErrConfig naming the iterator", err)
+			}
+		})
+	}
+	// A function value that is not an iterator is not refused for its shape.
+	if _, err := cashews.TryWrap(c, func(context.Context, int) (func() bool, error) { return nil, nil }, cashews.TTL(time.Minute), cashews.Name("f")); err != nil && strings.Contains(err.Error(), "iterator") {
+		t.Fatalf("a func() bool result was taken for an iterator: %v", err)
+	}
+}
+
 func TestWrapDedup(t *testing.T) {
 	c, _ := newCache(t, "mem://")
 	var runs atomic.Int64
@@ -133,6 +182,11 @@ func TestWrapDedup(t *testing.T) {
 				wrong.Add(1)
 			}
 		})
+	}
+	// The load runs for the callers above; one more caller that gives up leaves it running for them.
+	// (When every caller has given up, the load is cancelled: see TestHungSourceDeadlines.)
+	for runs.Load() == 0 {
+		time.Sleep(time.Millisecond)
 	}
 	cctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)

@@ -27,6 +27,18 @@ import (
 // NoExpiration is the TTL that [Backend.GetExpire] reports for a key that exists and never expires.
 const NoExpiration time.Duration = -1
 
+// MaxTTL is the longest TTL a backend keeps: 100 years. A longer TTL (up to
+// time.Duration(math.MaxInt64), about 292 years) is stored as MaxTTL by every backend, for values,
+// counters, sets, locks and sliding windows alike, so that no backend's arithmetic on expiry times
+// overflows (now + ttl in nanoseconds overflows an int64 for TTLs of about 236 years and more).
+const MaxTTL = 100 * 365 * 24 * time.Hour
+
+// CapTTL returns ttl, or [MaxTTL] when ttl is longer. Backends apply it to every TTL and window
+// they are given, after rejecting negative ones.
+func CapTTL(ttl time.Duration) time.Duration {
+	return min(ttl, MaxTTL)
+}
+
 // SetMode says when [Backend.Set] writes.
 type SetMode uint8
 
@@ -65,8 +77,9 @@ type Entry struct {
 }
 
 // Backend is a store of keys with optional time to live. All methods are safe for concurrent use and
-// honour the context's deadline. TTL arguments are durations from now: zero means "no expiry" and a
-// negative TTL is rejected with an error wrapping [ErrInvalidArgument].
+// honour the context's deadline. TTL arguments are durations from now: zero means "no expiry", a
+// negative TTL is rejected with an error wrapping [ErrInvalidArgument], and a TTL longer than
+// [MaxTTL] (a window of SliceIncr too) is taken as MaxTTL.
 //
 // Methods that read report a missing or expired key as found == false (or false, zero) with a nil
 // error; an error always means the backend could not answer.
@@ -136,7 +149,10 @@ type Backend interface {
 	SetMembers(ctx context.Context, key string) ([]string, error)
 
 	// GetBits returns the unsigned counters of size bits (1 to 63) at the given indexes of the bit
-	// array at key; a missing key reads as zeros.
+	// array at key; a missing key reads as zeros. Every backend lays bit arrays out as Redis' BITFIELD
+	// does: the counter at index i occupies bits i*size to i*size+size-1, most significant bit first,
+	// bit 0 being the most significant bit of byte 0; so counters written with one size read the same
+	// with another.
 	GetBits(ctx context.Context, key string, size int, indexes ...int64) ([]int64, error)
 	// IncrBits adds by to the counters of size bits at the given indexes, saturating at 0 and
 	// 2^size-1, and returns their new values.
@@ -145,12 +161,40 @@ type Backend interface {
 	// SliceIncr is the sliding-window counter. Atomically, it forgets the events at key older than
 	// now-window, then records one event at now if fewer than limit remain. It returns the number of
 	// events in (now-window, now] after the call and whether this event was recorded. The key
-	// expires window after its last event, and it never holds more than limit events.
+	// expires window after its last event, and it never holds more than limit events (after a call
+	// with a lower limit than earlier ones, it keeps the newest limit). The window and
+	// the limit must be positive: otherwise it is an error wrapping [ErrInvalidArgument], and nothing
+	// changes.
 	SliceIncr(ctx context.Context, key string, now time.Time, window time.Duration, limit int64) (count int64, recorded bool, err error)
 
 	// Close releases the backend's resources and stops its goroutines. It is idempotent; other
 	// methods called after Close return an error wrapping [ErrClosed].
 	Close() error
+}
+
+// Tagger is implemented by backends that keep tags: names that one call, DeleteTags, invalidates
+// together. The Cache stores a value with tags only on a backend that implements it (every backend
+// of this module does); the conformance kit holds a Tagger to these rules:
+//
+//   - A key carries the tags of the SetTagged that stored its current value, and no others. A later
+//     Set, SetMany or SetTagged of the key replaces them (a Set without tags leaves it none), and so
+//     do Delete, DeleteMany, DeleteMatch, Clear, expiry and eviction of the key. Commands that change a
+//     live key in place (Incr, Expire, IncrBits, CompareAndSwap) keep them.
+//   - DeleteTags removes every key that carries one of its tags. A SetTagged that returned before
+//     DeleteTags started is seen: its key is removed unless it was written or deleted again since.
+//     A key that carried the tag once, but not any more, stays.
+//   - The bookkeeping is the backend's own: it is never evicted while a key carrying the tag lives,
+//     it does not count against a bound on the number of entries, Scan never yields it, and it goes
+//     when the keys it describes go (deleted, expired, evicted or overwritten).
+type Tagger interface {
+	// SetTagged is Set that also attaches tags to the key (an empty list is a plain Set): it stores
+	// value at key with ttl when mode allows it, and reports whether it stored.
+	SetTagged(ctx context.Context, key string, value any, ttl time.Duration, mode SetMode, tags []string) (bool, error)
+	// DeleteTags removes every key that carries any of tags and returns how many live keys it
+	// removed.
+	DeleteTags(ctx context.Context, tags ...string) (int, error)
+	// TagKeys returns the live keys that carry tag, in no particular order, each once.
+	TagKeys(ctx context.Context, tag string) ([]string, error)
 }
 
 // GoValueStore is implemented by backends that keep Go values as they are, without encoding. The
@@ -164,4 +208,24 @@ type GoValueStore interface {
 func StoresGoValues(b Backend) bool {
 	s, ok := b.(GoValueStore)
 	return ok && s.StoresGoValues()
+}
+
+// CompareAndSwapper is implemented by byte backends that can replace a value only while it still
+// holds what the caller read: the primitive for read-modify-write commands the store cannot run by
+// itself, such as the Cache's signed counters (the Cache verifies a counter's signature, adds to it
+// and signs the result, none of which the store can do). It is optional, as database/sql/driver's
+// optional interfaces are: find it with a type assertion, and treat a backend without it as unable
+// to do what needs it.
+//
+// The memory backend (in both modes), disk and Redis implement it; the conformance kit checks
+// every backend that does (backends/backendtest, case "CompareAndSwap").
+type CompareAndSwapper interface {
+	// CompareAndSwap stores new at key, keeping the key's TTL (and its tags, on a [Tagger]: it
+	// changes the value in place, as Incr does), if and only if the key holds a value whose bytes
+	// equal old, atomically. It reports whether it stored. When it did not, current
+	// says what the key holds instead: the value (Found, with its bytes as a []byte the caller
+	// owns), or not Found for a key that is missing, expired, or holds no value (a set, a sliding
+	// window, or a bit array in a store that keeps those apart). The backend keeps neither old nor
+	// new after it returns.
+	CompareAndSwap(ctx context.Context, key string, old, new []byte) (swapped bool, current Entry, err error)
 }

@@ -194,11 +194,12 @@ func FuzzMatch(f *testing.F) {
 
 func TestRedact(t *testing.T) {
 	for in, want := range map[string]string{
-		"mem://":                                  "mem://",
-		"redis://user:pw@host:6379/0":             "redis://user:xxxxx@host:6379/0",
-		"redis://host/0?secret=abc&timeout=1s":    "redis://host/0?secret=xxxxx&timeout=1s",
-		"disk:///var/cache?shards=8":              "disk:///var/cache?shards=8",
-		"redis://:pw@host?password=p2&secret=abc": "redis://:xxxxx@host?password=xxxxx&secret=xxxxx",
+		"mem://":                                    "mem://",
+		"redis://user:pw@host:6379/0":               "redis://user:xxxxx@host:6379/0",
+		"redis://host/0?secret=abc&timeout=1s":      "redis://host/0?secret=xxxxx&timeout=1s",
+		"disk:///var/cache?shards=8":                "disk:///var/cache?shards=8",
+		"redis://:pw@host?password=p2&secret=abc":   "redis://:xxxxx@host?password=xxxxx&secret=xxxxx",
+		"rediss://h/0?tls_cert=c.pem&tls_key=k.pem": "rediss://h/0?tls_cert=c.pem&tls_key=xxxxx",
 	} {
 		u, err := url.Parse(in)
 		if err != nil {
@@ -210,16 +211,115 @@ func TestRedact(t *testing.T) {
 	}
 }
 
+// TestRedactString covers URLs that do not parse, or that parse otherwise than the user meant:
+// every piece of the password and of the secret parameters is hidden.
+func TestRedactString(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		// u.Query() drops a pair with a malformed escape, so Redact(u) used to leave it as it was.
+		{"mem://?copy=true&secret=S3CR3T%ok", "mem://?copy=true&secret=xxxxx"},
+		// The password holds "@" and a malformed escape: cut at the last "@", not the first.
+		{"redis://u:hun@ter2PW%zz@127.0.0.1:6379/0", "redis://u:xxxxx@127.0.0.1:6379/0"},
+		// "/", "?" and "#" in a password end the authority for a parser.
+		{"redis://u:pa/ss?w#rd@host/0", "redis://u:xxxxx@host/0"},
+		// A semicolon, "#" or "?" in a secret value.
+		{"mem://?secret=a;b#c?d&size=1", "mem://?secret=xxxxx&size=1"},
+		{"mem://?size=1;secret=abc", "mem://?size=1;secret=xxxxx"},
+		// Names compare after decoding, in any case.
+		{"mem://?secr%65t=abc&Password=def&TLS_KEY=ghi", "mem://?secr%65t=xxxxx&Password=xxxxx&TLS_KEY=xxxxx"},
+		// An escaped "=" makes the whole pair a name that holds the secret.
+		{"mem://?secret%3Dabc&size=1", "mem://?xxxxx&size=1"},
+		{"backend:?secret=abc", "backend:?secret=xxxxx"},
+		// ":" and "@" in a secret value are not a password.
+		{"mem://?copy=true&secret=a:b@c", "mem://?copy=true&secret=xxxxx"},
+		{"redis://h:6379/0?secret=a@b&x=1", "redis://h:6379/0?secret=xxxxx&x=1"},
+		{"redis://u:pw@h:6379/0?secret=a@b", "redis://u:xxxxx@h:6379/0?secret=xxxxx"},
+		// Nothing to hide.
+		{"redis://host:6379/0?timeout=1s", "redis://host:6379/0?timeout=1s"},
+		{"disk:///var/cache/app@2", "disk:///var/cache/app@2"},
+	} {
+		if got := backends.RedactString(tt.in); got != tt.want {
+			t.Errorf("RedactString(%q) = %q; want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestParseURLAmbiguousSecrets: a URL whose password or secret a parser would read otherwise than
+// it looks is an error that shows neither, before any check that could quote a piece of it as a host,
+// a path or a parameter name; a URL that only looks similar is not.
+func TestParseURLAmbiguousSecrets(t *testing.T) {
+	for _, raw := range []string{
+		"redis://u:12/S3CR3T@host/0",     // the password's "/" makes "u:12" a host and the rest a path
+		"redis://u:12?S3CR3T@host/0",     // ... or a query
+		"redis://u:12#S3CR3T@host/0",     // ... or a fragment
+		"redis:///:S3CR3T@host/0",        // a user name that starts with "/"
+		"redis:u:S3CR3T@host/0",          // no "//"
+		"redis://host:1/0?name=S3CR3T@b", // an "@" in a parameter after a port
+		"mem://?secret=ab#S3CR3T",        // "#" ends the secret for a parser
+	} {
+		_, _, err := backends.ParseURL(raw)
+		if err == nil || strings.Contains(err.Error(), "S3CR3T") {
+			t.Errorf("ParseURL(%q) = %v; want an error without the secret", raw, err)
+		}
+	}
+	for _, raw := range []string{
+		"redis://u:p%40ss@host/0?secret=a:b@c",
+		"mem://?copy=true&secret=a:b@c",
+		"redis://h:6379/0?secret=a@b",
+		"disk:///var/cache/app@2",
+		"redis://host/0?client_name=a@b",
+		"redis://host:1/0?client_name=a%40b",
+	} {
+		if _, _, err := backends.ParseURL(raw); err != nil {
+			t.Errorf("ParseURL(%q) = %v; want nil", raw, err)
+		}
+	}
+}
+
 func TestLookupAndParseURL(t *testing.T) {
 	if _, err := backends.Lookup("nope"); !errors.Is(err, backends.ErrUnknownScheme) {
 		t.Errorf("Lookup(nope) = %v; want ErrUnknownScheme", err)
 	}
-	if _, _, err := backends.ParseURL("redis://:secretpw@host:%zz"); err == nil || strings.Contains(err.Error(), "secretpw") {
-		t.Errorf("ParseURL error = %v; want an error without the password", err)
+	for _, tt := range []struct{ raw, secret string }{
+		{"redis://:secretpw@host:%zz", "secretpw"},
+		// The parser quotes the bad escape ("%zz") and the bad port (":pw/x"): pieces of the password.
+		{"redis://u:hun@ter2PW%zz@127.0.0.1:6379/0", "zz"},
+		{"redis://u:hun@ter2PW%zz@127.0.0.1:6379/0", "ter2"},
+		{"redis://u:pw12/x@host/0", "pw12"},
+		{"mem://?copy=true&secret=S3CR3T%ok", "S3CR3T"},
+		{"mem://?copy=true&secret=S3CR3T%ok", "%ok"},
+		{"mem://?secret%3DS3CR3T&secret%3DS3CR3T", "S3CR3T"},
+	} {
+		_, _, err := backends.ParseURL(tt.raw)
+		if err == nil || strings.Contains(err.Error(), tt.secret) {
+			t.Errorf("ParseURL(%q) error = %v; want an error without %q", tt.raw, err, tt.secret)
+		}
 	}
-	for _, bad := range []string{"", "nohost", "mem://?a=1&a=2"} {
+	for _, bad := range []string{"", "nohost", "mem://?a=1&a=2", "disk:///dir/a#b", "mem://#", "mem://?size=1#x"} {
 		if _, _, err := backends.ParseURL(bad); err == nil {
 			t.Errorf("ParseURL(%q) succeeded", bad)
+		}
+	}
+	// Errors name what was passed, never a made-up URL, and never a fragment that may hold part of a
+	// password written without percent-encoding.
+	for raw, want := range map[string]string{
+		"":                          `setup URL is empty`,
+		"nohost":                    `setup URL "nohost" has no scheme`,
+		"disk:///dir/a#b":           `setup URL of scheme "disk" has a fragment`,
+		"redis://:pa#ss@host:6379/": `setup URL of scheme "redis" has a fragment`,
+	} {
+		_, _, err := backends.ParseURL(raw)
+		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "ss@") || strings.Contains(err.Error(), "://\"") {
+			t.Errorf("ParseURL(%q) = %v; want an error containing %q", raw, err, want)
+		}
+	}
+	// A bare "?" is no part of the backend's name.
+	for raw, want := range map[string]string{"mem://?": "mem://", "redis://h:1/0?": "redis://h:1/0", "disk:cache?": "disk:cache"} {
+		u, _, err := backends.ParseURL(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := backends.Redact(u); got != want {
+			t.Errorf("Redact(ParseURL(%q)) = %q, want %q", raw, got, want)
 		}
 	}
 }

@@ -15,6 +15,8 @@ var (
 	// ErrWrongType is returned when a command meets a key that holds another kind of value (a set
 	// command on a plain value, a value of another Go type than the one asked for).
 	ErrWrongType = errors.New("cashews: wrong type")
+	// ErrNoBackend is returned for a key that no backend of a Cache takes (no Setup routes it).
+	ErrNoBackend = errors.New("cashews: no backend for key")
 	// ErrUnavailable is wrapped by every error that means the backend could not be reached or did
 	// not answer in time: a refused or broken connection, a deadline the backend missed, a store
 	// that stayed busy, a health breaker that is open. The wrapped error keeps its cause, so

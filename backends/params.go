@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/cashews-go/cashews/internal/quote"
 )
 
 // Params are the query parameters of a setup URL. Each getter takes one parameter, so that
@@ -43,7 +45,7 @@ func (p *Params) Has(name string) bool {
 }
 
 func (p *Params) bad(name, value, want string) error {
-	return fmt.Errorf("cashews: URL parameter %s=%q: want %s", name, value, want)
+	return fmt.Errorf("cashews: URL parameter %s=%s: want %s", name, quote.String(value), want)
 }
 
 // String returns the parameter's value, or def when it is absent.
@@ -156,15 +158,19 @@ func (p *Params) CheckUnused() error {
 	if scheme == "" {
 		scheme = "this"
 	}
-	return fmt.Errorf("cashews: unknown URL parameter %s for the %s backend", strings.Join(quoteAll(u), ", "), scheme)
+	return fmt.Errorf("cashews: unknown URL parameter %s for the %s backend", quoteParams(u), scheme)
 }
 
-func quoteAll(s []string) []string {
-	q := make([]string, len(s))
-	for i, v := range s {
-		q[i] = strconv.Quote(v)
+// quoteParams quotes parameter names for an error, the first ten of them, hiding secrets.
+func quoteParams(names []string) string {
+	q := make([]string, len(names))
+	for i, v := range names {
+		q[i] = quoteParam(v)
 	}
-	return q
+	if len(q) > 10 {
+		q = append(q[:10], fmt.Sprintf("and %d more", len(names)-10))
+	}
+	return strings.Join(q, ", ")
 }
 
 // ParseDuration parses Go duration syntax extended with days: "1d2h3m", "1.5d", "-1h". A day is
@@ -188,10 +194,10 @@ func ParseDuration(s string) (time.Duration, error) {
 	if i > 0 && i < len(s) && s[i] == 'd' {
 		f, err := strconv.ParseFloat(s[:i], 64)
 		if err != nil {
-			return 0, fmt.Errorf("cashews: bad duration %q", orig)
+			return 0, fmt.Errorf("cashews: bad duration %s", quote.String(orig))
 		}
 		if f > float64(1<<63-1)/float64(24*time.Hour) {
-			return 0, fmt.Errorf("cashews: duration %q is too long", orig)
+			return 0, fmt.Errorf("cashews: duration %s is too long", quote.String(orig))
 		}
 		days = time.Duration(f * float64(24*time.Hour))
 		s = s[i+1:]
@@ -201,12 +207,12 @@ func ParseDuration(s string) (time.Duration, error) {
 		var err error
 		rest, err = time.ParseDuration(s)
 		if err != nil || strings.HasPrefix(s, "-") || strings.HasPrefix(s, "+") {
-			return 0, fmt.Errorf("cashews: bad duration %q", orig)
+			return 0, fmt.Errorf("cashews: bad duration %s", quote.String(orig))
 		}
 	}
 	d := days + rest
 	if d < days { // overflow
-		return 0, fmt.Errorf("cashews: duration %q is too long", orig)
+		return 0, fmt.Errorf("cashews: duration %s is too long", quote.String(orig))
 	}
 	if neg {
 		d = -d
@@ -225,7 +231,7 @@ func ParseSize(s string) (int64, error) {
 	num, unit := strings.ReplaceAll(s[:i], "_", ""), strings.ToLower(strings.TrimFunc(s[i:], unicode.IsSpace))
 	n, err := strconv.ParseInt(num, 10, 64)
 	if err != nil || n < 0 {
-		return 0, fmt.Errorf("cashews: bad size %q", orig)
+		return 0, fmt.Errorf("cashews: bad size %s", quote.String(orig))
 	}
 	mult := map[string]int64{
 		"": 1, "b": 1,
@@ -233,10 +239,10 @@ func ParseSize(s string) (int64, error) {
 		"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40,
 	}[unit]
 	if mult == 0 {
-		return 0, fmt.Errorf("cashews: bad size unit in %q", orig)
+		return 0, fmt.Errorf("cashews: bad size unit in %s", quote.String(orig))
 	}
 	if n > (1<<63-1)/mult {
-		return 0, fmt.Errorf("cashews: size %q is too large", orig)
+		return 0, fmt.Errorf("cashews: size %s is too large", quote.String(orig))
 	}
 	return n * mult, nil
 }

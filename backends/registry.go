@@ -5,10 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/cashews-go/cashews/internal/quote"
 )
 
 // Config is what a [Factory] receives to open a backend.
@@ -74,7 +75,7 @@ func Lookup(scheme string) (Factory, error) {
 	if ok {
 		return f, nil
 	}
-	msg := fmt.Sprintf("cashews: unknown URL scheme %q (registered: %s)", scheme, strings.Join(Schemes(), ", "))
+	msg := fmt.Sprintf("cashews: unknown URL scheme %s (registered: %s)", quote.String(scheme), strings.Join(Schemes(), ", "))
 	if imp, ok := hints[scheme]; ok {
 		msg += fmt.Sprintf(`; add import _ %q`, imp)
 	}
@@ -84,76 +85,40 @@ func Lookup(scheme string) (Factory, error) {
 // ErrUnknownScheme is wrapped by the error for a setup URL whose scheme no imported backend registered.
 var ErrUnknownScheme = errors.New("cashews: unknown scheme")
 
-// ParseURL parses a setup URL and checks that it has a scheme and no repeated query parameter.
+// ParseURL parses a setup URL and checks that it has a scheme, no fragment and no repeated query
+// parameter.
 func ParseURL(raw string) (*url.URL, *Params, error) {
+	if raw == "" {
+		return nil, nil, fmt.Errorf("cashews: setup URL is empty (want mem://, redis://, disk://...)")
+	}
+	if strings.Contains(raw, "#") {
+		// The URL is not echoed: an unencoded # in a password starts the fragment, so the text
+		// around it may hold part of the password.
+		scheme, _, _ := strings.Cut(raw, ":")
+		if len(scheme) > 16 || strings.ContainsAny(scheme, "/@#?") {
+			scheme = "?"
+		}
+		return nil, nil, fmt.Errorf("cashews: setup URL of scheme %q has a fragment (#...), which no backend reads; write a # in a value as %%23", scheme)
+	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err // url.Error repeats the whole URL, password included
-		}
-		return nil, nil, fmt.Errorf("cashews: setup URL %q: %w", redact(raw), err)
+		return nil, nil, fmt.Errorf("cashews: setup URL %s: %s", quote.String(RedactString(raw)), parseProblem(err))
+	}
+	if err := checkSecretsParsed(raw, u); err != nil {
+		return nil, nil, err
 	}
 	if u.Scheme == "" {
-		return nil, nil, fmt.Errorf("cashews: setup URL %q has no scheme (want mem://, redis://, disk://...)", redact(raw))
+		return nil, nil, fmt.Errorf("cashews: setup URL %s has no scheme (want mem://, redis://, disk://...)", quote.String(RedactString(raw)))
 	}
+
 	q, err := url.ParseQuery(u.RawQuery)
 	if err != nil {
-		return nil, nil, fmt.Errorf("cashews: setup URL %q: query: %w", redact(raw), err)
+		return nil, nil, fmt.Errorf("cashews: setup URL %s: query: %s", quote.String(RedactString(raw)), parseProblem(err))
 	}
 	for k, v := range q {
 		if len(v) > 1 {
-			return nil, nil, fmt.Errorf("cashews: setup URL parameter %q is given %d times", k, len(v))
+			return nil, nil, fmt.Errorf("cashews: setup URL parameter %s is given %d times", quoteParam(k), len(v))
 		}
 	}
 	return u, &Params{values: q, scheme: u.Scheme}, nil
-}
-
-// Redact returns the URL with any password and secret replaced by "xxxxx", for logs and errors.
-func Redact(u *url.URL) string {
-	r := *u
-	if _, has := r.User.Password(); has {
-		r.User = url.UserPassword(r.User.Username(), "xxxxx")
-	}
-	q := r.Query()
-	changed := false
-	for _, k := range []string{"secret", "password"} {
-		if q.Has(k) {
-			q.Set(k, "xxxxx")
-			changed = true
-		}
-	}
-	if changed {
-		keys := slices.Sorted(func(yield func(string) bool) {
-			for k := range q {
-				if !yield(k) {
-					return
-				}
-			}
-		})
-		var b strings.Builder
-		for i, k := range keys {
-			if i > 0 {
-				b.WriteByte('&')
-			}
-			b.WriteString(url.QueryEscape(k) + "=" + url.QueryEscape(q.Get(k)))
-		}
-		r.RawQuery = b.String()
-	}
-	s := r.String()
-	if r.Opaque == "" && !strings.HasPrefix(s, r.Scheme+"://") {
-		s = r.Scheme + "://" + strings.TrimPrefix(s, r.Scheme+":") // "mem://" prints as "mem:"
-	}
-	return s
-}
-
-// redact hides the password of a URL that may not parse.
-func redact(raw string) string {
-	if u, err := url.Parse(raw); err == nil {
-		return Redact(u)
-	}
-	if i := strings.Index(raw, "@"); i >= 0 {
-		return "xxxxx" + raw[i:]
-	}
-	return raw
 }

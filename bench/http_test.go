@@ -67,15 +67,15 @@ func (o *origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Write(httpBodies()[id])
 }
 
-func ourMiddleware(b *testing.B, next http.Handler) http.Handler {
+func ourMiddleware(tb testing.TB, next http.Handler) http.Handler {
 	c := cashews.New()
-	b.Cleanup(func() { c.Close() })
+	tb.Cleanup(func() { c.Close() })
 	if err := c.Setup("mem://?size=100000"); err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	mw, err := middleware.Cache(c)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	return mw(next)
 }
@@ -226,4 +226,5 @@ func BenchmarkHTTP(b *testing.B) {
 			}
 		})
 	}
+	b.Run("server", benchHTTPServer)
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash"
 	"reflect"
+	"strconv"
 	"sync"
 )
 
@@ -17,8 +18,9 @@ const (
 	version byte = 0x01
 
 	flagCompression byte = 0x07 // low bits: the compression algorithm (compNone, compGzip, compZlib)
+	flagMeta        byte = 0x40 // a metadata block follows the MAC (every value this version writes)
 	flagSigned      byte = 0x80 // a MAC follows the flags byte
-	flagsKnown           = flagCompression | flagSigned
+	flagsKnown           = flagCompression | flagMeta | flagSigned
 
 	headerSize = 2 // version and flags
 )
@@ -174,24 +176,64 @@ func (f *Format) verify(mac, hdr []byte, key string, payload []byte) bool {
 }
 
 // Encode encodes v for storage under key. The result is a new slice that the caller owns.
+//
+// An integer (any Go integer type) is stored as a counter that the store's own increment accepts:
+// without a secret as its plain decimal text, with a secret as a signed value whose payload is that
+// text. A nil value is stored as nil, and any other value as the codec's payload with the
+// fingerprint of its Go type (see the package documentation).
 func (f *Format) Encode(key string, v any) ([]byte, error) {
-	payload, err := f.codec.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("cashews: encode: %w", err)
+	return f.encode(key, v, nil)
+}
+
+// EncodeEntry encodes the result of a wrapped function for storage under key: v with the entry's
+// metadata (e.Err set: the error result, and v is ignored). Decode reads v back as any other value;
+// DecodeMeta returns the entry as well.
+func (f *Format) EncodeEntry(key string, v any, e Entry) ([]byte, error) {
+	if e.Err {
+		v = nil
+	}
+	return f.encode(key, v, &e)
+}
+
+func (f *Format) encode(key string, v any, e *Entry) ([]byte, error) {
+	var m meta
+	var payload []byte
+	var err error
+	switch {
+	case e != nil && e.Err:
+		m.form, payload = formNil, []byte(e.ErrMsg)
+	case v == nil:
+		m.form = formNil
+	default:
+		if text, ok := appendInteger(nil, v); ok {
+			if f.macSize == 0 && e == nil {
+				return text, nil // the store's own INCR works on it
+			}
+			m.form, payload = formInteger, text
+			break
+		}
+		m.form, m.typ = formTyped, typeID(reflect.TypeOf(v))
+		if payload, err = f.codec.Marshal(v); err != nil {
+			return nil, fmt.Errorf("cashews: encode %T: %w", v, err)
+		}
 	}
 	if int64(len(payload)) > f.maxSize {
 		return nil, fmt.Errorf("%w: the encoded value has %d bytes, more than the maximum of %d",
 			ErrTooLarge, len(payload), f.maxSize)
 	}
-	hdr := headerSize + f.macSize
-	flags := compNone
+	if e != nil {
+		m.isEntry, m.entry = true, *e
+	}
+	metaLen := m.size()
+	hdr := headerSize + f.macSize + metaLen
+	flags := flagMeta
 	var out []byte
-	if f.compress != compNone && len(payload) >= f.compressMin {
+	if m.form == formTyped && f.compress != compNone && len(payload) >= f.compressMin {
 		if out, err = compress(f.compress, hdr, payload); err != nil {
 			return nil, err
 		}
 		if out != nil {
-			flags = f.compress
+			flags |= f.compress
 		}
 	}
 	if out == nil {
@@ -202,54 +244,164 @@ func (f *Format) Encode(key string, v any) ([]byte, error) {
 		flags |= flagSigned
 	}
 	out[0], out[1] = version, flags
+	m.put(out[headerSize+f.macSize : hdr])
 	if f.macSize > 0 {
-		// out[2:hdr] has room for the MAC, so Sum writes it in place.
-		f.sign(out[headerSize:hdr], out[:headerSize], key, out[hdr:])
+		// out[2:2+macSize] has room for the MAC, so Sum writes it in place.
+		f.sign(out[headerSize:headerSize+f.macSize], out[:headerSize], key, out[headerSize+f.macSize:])
 	}
 	return out, nil
 }
 
-// Decode decodes into v, a non-nil pointer, a value that Encode wrote for key, or the plain decimal
-// text of a counter (see the package documentation). It checks the signature before it decompresses
-// or decodes anything. Errors wrap [ErrTampered], [ErrFormat] or [ErrTooLarge], except a target that
-// is not a non-nil pointer. Decode does not keep data.
+// Decode decodes into v, a non-nil pointer, a value that Encode or EncodeEntry wrote for key, a
+// counter's decimal text (without a secret), or a value an older version wrote without metadata
+// (see the package documentation). It checks the signature before it decompresses or decodes
+// anything, and the stored Go type against v's before it decodes. Errors wrap [ErrTampered],
+// [ErrFormat], [ErrWrongType] or [ErrTooLarge], except a target that is not a non-nil pointer.
+// The error result of a wrapped function is not a value: Decode reports it with [ErrWrongType].
+// Decode does not keep data.
 func (f *Format) Decode(key string, data []byte, v any) error {
+	m, err := f.DecodeMeta(key, data, v)
+	if err == nil && m.IsEntry && m.Entry.Err {
+		return fmt.Errorf("%w: the key holds the error result of a wrapped function, not a value", ErrWrongType)
+	}
+	return err
+}
+
+// DecodeMeta is [Decode] that also returns what the value records about itself: whether it is a
+// wrapped function's entry and the entry's metadata. For an entry that holds an error result, v is
+// left alone and the error's message and replay target are in the Meta.
+func (f *Format) DecodeMeta(key string, data []byte, v any) (Meta, error) {
 	if rv := reflect.ValueOf(v); rv.Kind() != reflect.Pointer || rv.IsNil() {
-		return fmt.Errorf("cashews: decode into %T: the target must be a non-nil pointer", v)
+		return Meta{}, fmt.Errorf("cashews: decode into %T: the target must be a non-nil pointer", v)
+	}
+	rest, flags, err := f.open(key, data)
+	if err != nil {
+		return Meta{}, err
+	}
+	if rest == nil { // a counter's decimal text
+		return Meta{Counter: true}, decodeInteger(data, v)
+	}
+	if flags&flagMeta == 0 {
+		// Written by an older version, without metadata: the codec alone decides.
+		return Meta{Legacy: true}, f.decodePayload(flags&flagCompression, rest, v)
+	}
+	var m meta
+	payload, err := m.parse(rest)
+	if err != nil {
+		return Meta{}, err
+	}
+	alg := flags & flagCompression
+	out := Meta{IsEntry: m.isEntry, Entry: m.entry}
+	switch m.form {
+	case formInteger:
+		if alg != compNone {
+			return Meta{}, fmt.Errorf("%w: a compressed integer", ErrFormat)
+		}
+		out.Counter = true
+		return out, decodeInteger(payload, v)
+	case formNil:
+		if out.IsEntry && out.Entry.Err {
+			if alg != compNone {
+				return Meta{}, fmt.Errorf("%w: a compressed error result", ErrFormat)
+			}
+			out.Entry.ErrMsg = string(payload)
+			return out, nil
+		}
+		if len(payload) != 0 || alg != compNone {
+			return Meta{}, fmt.Errorf("%w: a nil value with a payload", ErrFormat)
+		}
+		return out, decodeNil(v)
+	}
+	if err := checkType(m.typ, v); err != nil {
+		return Meta{}, err
+	}
+	return out, f.decodePayload(alg, payload, v)
+}
+
+// DecodeCounter returns the integer a counter holds: a value Encode wrote for an integer (not a
+// wrapped function's entry) or, without a secret, a counter's decimal text. Anything else is an error
+// wrapping [ErrNotInteger], and also [ErrTampered] when it fails the signature check.
+func (f *Format) DecodeCounter(key string, data []byte) (int64, error) {
+	rest, flags, err := f.open(key, data)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrNotInteger, err)
+	}
+	text := data
+	if rest != nil {
+		var m meta
+		if flags&flagMeta == 0 {
+			return 0, fmt.Errorf("%w: the value is not a counter", ErrNotInteger)
+		}
+		payload, err := m.parse(rest)
+		if err != nil {
+			return 0, fmt.Errorf("%w: %w", ErrNotInteger, err)
+		}
+		if m.form != formInteger || m.isEntry || flags&flagCompression != compNone {
+			return 0, fmt.Errorf("%w: the value is not a counter", ErrNotInteger)
+		}
+		text = payload
+	}
+	n, err := strconv.ParseInt(string(text), 10, 64)
+	if err != nil || !isDecimal(text) {
+		return 0, fmt.Errorf("%w: the counter %q is not an int64", ErrNotInteger, short(text))
+	}
+	return n, nil
+}
+
+// open checks the header and the signature of data and returns what follows the MAC, or nil for a
+// counter's decimal text (accepted only without a secret). Under a secret every failure wraps
+// ErrTampered: a value that cannot be verified is not trusted, whatever is wrong with it.
+func (f *Format) open(key string, data []byte) (rest []byte, flags byte, err error) {
+	signedOnly := f.macSize > 0
+	bad := func(format string, args ...any) error {
+		if signedOnly {
+			return fmt.Errorf("%w: "+format+" (every value must carry a valid signature)", append([]any{ErrTampered}, args...)...)
+		}
+		return fmt.Errorf("%w: "+format, append([]any{ErrFormat}, args...)...)
 	}
 	if len(data) == 0 {
-		return fmt.Errorf("%w: empty value", ErrFormat)
+		return nil, 0, bad("empty value")
 	}
 	if data[0] != version {
 		if isDecimal(data) {
-			return decodeCounter(data, v)
+			if signedOnly {
+				return nil, 0, bad("an unsigned counter")
+			}
+			return nil, 0, nil
 		}
-		return fmt.Errorf("%w: unknown format version 0x%02x", ErrFormat, data[0])
+		return nil, 0, bad("unknown format version 0x%02x", data[0])
 	}
 	if len(data) < headerSize {
-		return fmt.Errorf("%w: truncated header", ErrFormat)
+		return nil, 0, bad("truncated header")
 	}
-	flags := data[1]
-	alg := flags & flagCompression
-	if flags&^flagsKnown != 0 || alg > compZlib {
-		return fmt.Errorf("%w: unknown flags 0x%02x", ErrFormat, flags)
+	flags = data[1]
+	if flags&^flagsKnown != 0 || flags&flagCompression > compZlib {
+		return nil, 0, bad("unknown flags 0x%02x", flags)
 	}
-	payload := data[headerSize:]
+	rest = data[headerSize:]
 	switch signed := flags&flagSigned != 0; {
 	case signed && f.macSize == 0:
-		return fmt.Errorf("%w: the value is signed but no secret is configured", ErrTampered)
+		return nil, 0, fmt.Errorf("%w: the value is signed but no secret is configured", ErrTampered)
 	case !signed && f.macSize > 0:
-		return fmt.Errorf("%w: the value is not signed", ErrTampered)
+		return nil, 0, fmt.Errorf("%w: the value is not signed", ErrTampered)
 	case signed:
-		if len(payload) < f.macSize {
-			return fmt.Errorf("%w: truncated signature", ErrTampered)
+		if len(rest) < f.macSize {
+			return nil, 0, fmt.Errorf("%w: truncated signature", ErrTampered)
 		}
-		mac := payload[:f.macSize]
-		payload = payload[f.macSize:]
-		if !f.verify(mac, data[:headerSize], key, payload) {
-			return fmt.Errorf("%w: the signature does not match (a modified value, another secret or digest, or a value of another key)", ErrTampered)
+		mac := rest[:f.macSize]
+		rest = rest[f.macSize:]
+		if !f.verify(mac, data[:headerSize], key, rest) {
+			return nil, 0, fmt.Errorf("%w: the signature does not match (a modified value, another secret or digest, or a value of another key)", ErrTampered)
 		}
 	}
+	if rest == nil {
+		rest = data[len(data):] // not nil: nil means a counter
+	}
+	return rest, flags, nil
+}
+
+// decodePayload decompresses the codec's payload if alg says so and decodes it into v.
+func (f *Format) decodePayload(alg byte, payload []byte, v any) error {
 	if alg != compNone {
 		buf, out, err := decompress(alg, payload, f.maxSize)
 		if err != nil {
@@ -271,3 +423,36 @@ func (f *Format) unmarshal(payload []byte, v any) error {
 	}
 	return nil
 }
+
+// CheckType reports an error when the Format's codec cannot encode any value of type t, as far as
+// the type alone shows: a struct with a chan field under JSON, a struct under raw. Integers and
+// interface types always pass, and so does every type for a codec that does not implement
+// [TypeChecker].
+func (f *Format) CheckType(t reflect.Type) error {
+	if t == nil || isIntegerKind(t.Kind()) || t.Kind() == reflect.Interface {
+		return nil
+	}
+	if c, ok := f.codec.(TypeChecker); ok {
+		return c.CheckType(t)
+	}
+	return nil
+}
+
+// short returns data for an error message, cut to 64 bytes.
+func short(data []byte) string {
+	if len(data) > 64 {
+		return string(data[:64]) + "..."
+	}
+	return string(data)
+}
+
+// LooksSigned reports whether data starts as a signed value does: the format version and a flags
+// byte with the signed bit. It does not check the signature; it tells a value that claims one (and
+// fails the check: tampered, or written with another secret) from data that is not in the format at
+// all (a bit array, a lock's token, another program's data).
+func LooksSigned(data []byte) bool {
+	return len(data) >= headerSize && data[0] == version && data[1]&flagSigned != 0
+}
+
+// Signs reports whether the Format signs values (it was built with a Secret).
+func (f *Format) Signs() bool { return f.macSize > 0 }

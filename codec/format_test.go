@@ -123,9 +123,8 @@ func TestEncodeErrors(t *testing.T) {
 		want  string
 	}{
 		{"gob", (*user)(nil), "nil pointer"},
-		{"gob", nil, "nil"},
 		{"json", make(chan int), "chan"},
-		{"raw", 42, "raw codec"},
+		{"raw", 4.2, "raw codec"},
 		{"raw", user{}, "raw codec"},
 	}
 	for _, tc := range cases {
@@ -520,13 +519,10 @@ func TestDecodeFormatErrors(t *testing.T) {
 }
 
 func TestDecodeWrapsCodecError(t *testing.T) {
-	f := newFormat(t, codec.Options{Secret: secret})
-	data, err := f.Encode("k", "a string")
-	if err != nil {
-		t.Fatal(err)
-	}
+	// A value without metadata (as an older version wrote it): only the codec checks its type.
+	f := newFormat(t, codec.Options{})
 	var n int
-	err = f.Decode("k", data, &n)
+	err := f.Decode("k", []byte("\x01\x00\"a string\""), &n)
 	var typeErr *json.UnmarshalTypeError
 	if !errors.Is(err, codec.ErrFormat) || !errors.As(err, &typeErr) {
 		t.Errorf("Decode of a string into *int = %v, want an error wrapping ErrFormat and *json.UnmarshalTypeError", err)
@@ -554,6 +550,8 @@ func TestDecodeTarget(t *testing.T) {
 type myInt int32
 type myString string
 
+// TestCounters decodes integers: a counter's decimal text (as the store's INCR writes it, accepted
+// without a secret only) and the integers Encode writes, into every integer type that holds them.
 func TestCounters(t *testing.T) {
 	cases := []struct {
 		data   string
@@ -565,6 +563,8 @@ func TestCounters(t *testing.T) {
 		{"0", new(int64), int64(0)},
 		{"9223372036854775807", new(int64), int64(math.MaxInt64)},
 		{"-9223372036854775808", new(int64), int64(math.MinInt64)},
+		{"18446744073709551615", new(uint64), uint64(math.MaxUint64)},
+		{"18446744073709551615", new(any), uint64(math.MaxUint64)},
 		{"127", new(int8), int8(127)},
 		{"-128", new(int8), int8(-128)},
 		{"65535", new(uint16), uint16(65535)},
@@ -574,20 +574,52 @@ func TestCounters(t *testing.T) {
 		{"7", new(myInt), myInt(7)},
 		{"42", new(any), int64(42)},
 		{"-1", new(any), int64(-1)},
-		{"42", new(string), "42"},
-		{"42", new(myString), myString("42")},
 		{"007", new(int), 7},
 	}
-	for _, secretOpt := range [][]byte{nil, secret} {
-		f := newFormat(t, codec.Options{Secret: secretOpt, Compress: "gzip"})
-		for _, tc := range cases {
-			t.Run(fmt.Sprintf("secret=%t/%s/%T", secretOpt != nil, tc.data, tc.target), func(t *testing.T) {
-				target := reflect.New(reflect.TypeOf(tc.target).Elem())
-				if err := f.Decode("counter", []byte(tc.data), target.Interface()); err != nil {
-					t.Fatalf("Decode(%q) into %T: %v", tc.data, tc.target, err)
+	plain := newFormat(t, codec.Options{Compress: "gzip", CompressMin: 1})
+	for _, tc := range cases {
+		t.Run(fmt.Sprintf("text/%s/%T", tc.data, tc.target), func(t *testing.T) {
+			target := reflect.New(reflect.TypeOf(tc.target).Elem())
+			if err := plain.Decode("counter", []byte(tc.data), target.Interface()); err != nil {
+				t.Fatalf("Decode(%q) into %T: %v", tc.data, tc.target, err)
+			}
+			if got := target.Elem().Interface(); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("Decode(%q) into %T = %#v, want %#v", tc.data, tc.target, got, tc.want)
+			}
+		})
+	}
+
+	// What Encode writes for an integer of any type reads back into every integer type that holds it.
+	stored := []any{42, int8(-7), uint16(65535), int64(math.MinInt64), uint64(math.MaxUint64), myInt(7), uintptr(9)}
+	for _, opts := range []codec.Options{{}, {Secret: secret, Compress: "gzip", CompressMin: 1}, {Codec: "raw"}, {Codec: "gob", Secret: secret}} {
+		f := newFormat(t, opts)
+		for _, v := range stored {
+			t.Run(fmt.Sprintf("encoded/secret=%t/%s/%T", opts.Secret != nil, opts.Codec, v), func(t *testing.T) {
+				data, err := f.Encode("n", v)
+				if err != nil {
+					t.Fatalf("Encode(%v): %v", v, err)
 				}
-				if got := target.Elem().Interface(); !reflect.DeepEqual(got, tc.want) {
-					t.Errorf("Decode(%q) into %T = %#v, want %#v", tc.data, tc.target, got, tc.want)
+				if opts.Secret == nil && string(data) != fmt.Sprint(v) {
+					t.Errorf("Encode(%v) without a secret = %q, want the decimal text the store's INCR reads", v, data)
+				}
+				if opts.Secret != nil && data[0] != 0x01 {
+					t.Errorf("Encode(%v) with a secret = %q, want a signed value", v, data)
+				}
+				want := reflect.ValueOf(v)
+				for _, target := range []any{new(int64), new(uint64), new(myInt), new(any)} {
+					dst := reflect.New(reflect.TypeOf(target).Elem())
+					err := f.Decode("n", data, dst.Interface())
+					got := dst.Elem()
+					if got.Kind() == reflect.Interface {
+						got = got.Elem()
+					}
+					fits := err == nil && fmt.Sprint(got.Interface()) == fmt.Sprint(want.Interface())
+					if !fits && !errors.Is(err, codec.ErrWrongType) {
+						t.Errorf("Decode(Encode(%v)) into %T = %v, %v; want the value or ErrWrongType", v, target, got, err)
+					}
+				}
+				if n, err := f.DecodeCounter("n", data); want.CanInt() && (err != nil || n != want.Int()) {
+					t.Errorf("DecodeCounter(Encode(%v)) = %d, %v", v, n, err)
 				}
 			})
 		}
@@ -596,31 +628,67 @@ func TestCounters(t *testing.T) {
 	bad := []struct {
 		data   string
 		target any
-		want   string
+		want   error
+		msg    string
 	}{
-		{"128", new(int8), "does not fit in int8"},
-		{"-1", new(uint), "does not fit in uint"},
-		{"70000", new(uint16), "does not fit in uint16"},
-		{"9223372036854775808", new(int64), "out of the int64 range"},
-		{"-9223372036854775809", new(int64), "out of the int64 range"},
-		{"42", new(float64), "*float64"},
-		{"42", new(user), "*codec_test.user"},
-		{"42", new([]byte), "*[]uint8"},
-		{"42", new(fmt.Stringer), "fmt.Stringer"},
-		{"-", new(int), "version 0x2d"},
-		{"4 2", new(int), "version 0x34"},
-		{"+4", new(int), "version 0x2b"},
-		{"42.5", new(int), "version 0x34"},
-		{"123456789012345678901", new(int), "version 0x31"},
+		{"128", new(int8), codec.ErrWrongType, "does not fit in int8"},
+		{"-1", new(uint), codec.ErrWrongType, "does not fit in uint"},
+		{"70000", new(uint16), codec.ErrWrongType, "does not fit in uint16"},
+		{"9223372036854775808", new(int64), codec.ErrWrongType, "does not fit in int64"},
+		{"-9223372036854775809", new(int64), codec.ErrFormat, "out of range"},
+		{"42", new(float64), codec.ErrWrongType, "not float64"},
+		{"42", new(user), codec.ErrWrongType, "not codec_test.user"},
+		{"42", new([]byte), codec.ErrWrongType, "not []uint8"},
+		{"42", new(string), codec.ErrWrongType, "not string"},
+		{"42", new(myString), codec.ErrWrongType, "not codec_test.myString"},
+		{"42", new(fmt.Stringer), codec.ErrWrongType, "fmt.Stringer"},
+		{"-", new(int), codec.ErrFormat, "version 0x2d"},
+		{"4 2", new(int), codec.ErrFormat, "version 0x34"},
+		{"+4", new(int), codec.ErrFormat, "version 0x2b"},
+		{"42.5", new(int), codec.ErrFormat, "version 0x34"},
+		{"123456789012345678901", new(int), codec.ErrFormat, "version 0x31"},
 	}
-	f := newFormat(t, codec.Options{Secret: secret})
 	for _, tc := range bad {
 		t.Run("bad/"+tc.data+"/"+fmt.Sprintf("%T", tc.target), func(t *testing.T) {
-			err := f.Decode("counter", []byte(tc.data), tc.target)
-			if !errors.Is(err, codec.ErrFormat) || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("Decode(%q) into %T = %v, want an ErrFormat mentioning %q", tc.data, tc.target, err, tc.want)
+			err := plain.Decode("counter", []byte(tc.data), tc.target)
+			if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.msg) {
+				t.Errorf("Decode(%q) into %T = %v, want an error wrapping %v mentioning %q", tc.data, tc.target, err, tc.want, tc.msg)
 			}
 		})
+	}
+}
+
+// TestCountersSigned checks that under a secret no counter decodes without its signature: the
+// decimal text a store's INCR or another client writes is ErrTampered for every read, and for
+// DecodeCounter too.
+func TestCountersSigned(t *testing.T) {
+	f := newFormat(t, codec.Options{Secret: secret})
+	for _, data := range []string{"42", "-999999", "0", "9223372036854775807"} {
+		for _, target := range []any{new(int), new(int64), new(any), new(string), new(uint8)} {
+			if err := f.Decode("counter", []byte(data), target); !errors.Is(err, codec.ErrTampered) {
+				t.Errorf("Decode(%q) into %T under a secret = %v, want ErrTampered", data, target, err)
+			}
+		}
+		n, err := f.DecodeCounter("counter", []byte(data))
+		if !errors.Is(err, codec.ErrTampered) || !errors.Is(err, codec.ErrNotInteger) {
+			t.Errorf("DecodeCounter(%q) under a secret = %d, %v, want ErrTampered and ErrNotInteger", data, n, err)
+		}
+	}
+	// A signed value that is not an integer is not a counter.
+	data, err := f.Encode("k", "42")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := f.DecodeCounter("k", data); !errors.Is(err, codec.ErrNotInteger) || errors.Is(err, codec.ErrTampered) {
+		t.Errorf("DecodeCounter(a signed string) = %d, %v, want ErrNotInteger only", n, err)
+	}
+	// A signed counter moved to another key fails the check.
+	data, err = f.Encode("a", 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := f.DecodeCounter("b", data); !errors.Is(err, codec.ErrTampered) {
+		t.Errorf("DecodeCounter of a counter of another key = %d, %v, want ErrTampered", n, err)
 	}
 }
 

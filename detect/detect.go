@@ -7,7 +7,8 @@
 //	for _, h := range d.Hits() { ... }     // what was served from cache
 //
 // Without a detector in the context, recording costs one atomic load: until the first call of New
-// in the process, strategies skip the context lookup altogether.
+// in the process, strategies skip the context lookup altogether. Detectors nest: an outer detector
+// sees the hits recorded under an inner one (see [New]).
 package detect
 
 import (
@@ -28,18 +29,23 @@ type Hit struct {
 
 // Detector collects the hits of one context. It is safe for concurrent use.
 type Detector struct {
-	mu   sync.Mutex
-	hits []Hit
+	mu     sync.Mutex
+	hits   []Hit
+	parent *Detector // the detector of the context New was given, which sees these hits too
 }
 
 type ctxKey struct{}
 
 var used atomic.Bool
 
-// New returns a context that carries a new Detector, and the Detector.
+// New returns a context that carries a new Detector, and the Detector. Detectors nest: when ctx
+// already carries one (an outer detect.New, or middleware.FromCacheHeaders), the hits recorded in the
+// new Detector are recorded in the outer one too, so the outer sees every hit of the work under it,
+// and the new one only those under itself.
 func New(ctx context.Context) (context.Context, *Detector) {
 	used.Store(true)
 	d := &Detector{}
+	d.parent, _ = ctx.Value(ctxKey{}).(*Detector)
 	return context.WithValue(ctx, ctxKey{}, d), d
 }
 
@@ -59,11 +65,13 @@ func Record(ctx context.Context, h Hit) {
 	}
 }
 
-// Add records a hit.
+// Add records a hit, in d and in the detectors d is nested in.
 func (d *Detector) Add(h Hit) {
-	d.mu.Lock()
-	d.hits = append(d.hits, h)
-	d.mu.Unlock()
+	for ; d != nil; d = d.parent {
+		d.mu.Lock()
+		d.hits = append(d.hits, h)
+		d.mu.Unlock()
+	}
 }
 
 // Hits returns a copy of the hits recorded so far, in the order they were recorded.

@@ -78,8 +78,15 @@ func TestDetectorTravelsAndNests(t *testing.T) {
 	detect.Record(child, detect.Hit{Key: "a"})
 	innerCtx, inner := detect.New(child)
 	detect.Record(innerCtx, detect.Hit{Key: "b"})
-	if got := fmt.Sprint(outer.Keys(), inner.Keys()); got != "[a] [b]" {
-		t.Fatalf("outer and inner keys = %s; want [a] [b] (a new detector collects its own hits)", got)
+	innermostCtx, innermost := detect.New(innerCtx)
+	innermost.Add(detect.Hit{Key: "c"}) // Add, as the HTTP middleware records, nests the same way
+	detect.Record(child, detect.Hit{Key: "d"})
+	if got := fmt.Sprint(outer.Keys(), inner.Keys(), innermost.Keys()); got != "[a b c d] [b c] [c]" {
+		t.Fatalf("outer, inner and innermost keys = %s; want [a b c d] [b c] [c] (a detector sees the hits "+
+			"recorded under it, in detectors nested in it too, and no other)", got)
+	}
+	if detect.FromContext(innermostCtx) != innermost {
+		t.Fatal("FromContext does not return the innermost detector")
 	}
 }
 

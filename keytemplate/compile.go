@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/cashews-go/cashews/internal/quote"
 )
 
 // A FieldError reports a placeholder that does not fit the argument type: a field or map key that
@@ -18,7 +20,7 @@ type FieldError struct {
 }
 
 func (e *FieldError) Error() string {
-	return fmt.Sprintf("keytemplate: %q: %s", e.Template, e.Msg)
+	return fmt.Sprintf("keytemplate: %s: %s", quote.String(e.Template), e.Msg)
 }
 
 // A FormatterError reports a formatter that does not exist, that cannot apply to the value before
@@ -30,7 +32,7 @@ type FormatterError struct {
 }
 
 func (e *FormatterError) Error() string {
-	return fmt.Sprintf("keytemplate: %q: %s", e.Template, e.Msg)
+	return fmt.Sprintf("keytemplate: %s: %s", quote.String(e.Template), e.Msg)
 }
 
 var (

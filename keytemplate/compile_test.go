@@ -1,12 +1,14 @@
 package keytemplate
 
 import (
+	"context"
 	"errors"
 	"reflect"
 	"testing"
 )
 
 func TestCompileErrors(t *testing.T) {
+	//lint:ignore U1000 unexported fields, seen only through reflection: templates must refuse them
 	type hidden struct {
 		id   int
 		name string
@@ -119,6 +121,18 @@ func TestCompileErrors(t *testing.T) {
 			compile: compiles[Query]("{Lang:jwt()}"),
 			want:    `keytemplate: "{Lang:jwt()}": formatter jwt needs a claim name, as in jwt(sub)`,
 			fmt:     "jwt()",
+		},
+		{
+			name: "jwt without a verifier",
+			compile: func() error {
+				_, err := newFormat(call{name: "jwt", arg: "sub", hasArg: true}, &registry{})
+				if err == nil {
+					return nil
+				}
+				return &FormatterError{Template: "{Token:jwt(sub)}", Formatter: "jwt(sub)", Msg: err.Error()}
+			},
+			want: `keytemplate: "{Token:jwt(sub)}": formatter jwt needs a verifier: call keytemplate.RegisterJWT first (tokens are never decoded unverified)`,
+			fmt:  "jwt(sub)",
 		},
 		{
 			name:    "argument to lower",
@@ -281,7 +295,7 @@ func TestRegisterConcurrent(t *testing.T) {
 		if _, err := Compile[Query]("{Lang:reverse:upper}"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := tmpl.Render(nil, Query{Lang: "ab"}); err != nil {
+		if _, err := tmpl.Render(context.Background(), Query{Lang: "ab"}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -32,7 +32,8 @@ type outer struct {
 	Color Color
 	Price Money
 	Attrs map[string]int
-	skip  int
+	//lint:ignore U1000 an unexported field, read only through reflection: the default key must leave it out
+	skip int
 }
 
 type listNode struct {
@@ -116,6 +117,7 @@ func TestDefaultName(t *testing.T) {
 		if got := d.String(); got != tt.source {
 			t.Errorf("Default(%q).String() = %q; want %q", tt.name, got, tt.source)
 		}
+		//lint:ignore SA1012 Render documents that ctx may be nil when the template has no {@name}; this call holds it to that
 		if got, err := d.Render(nil, Query{1, "en"}); err != nil || got != tt.key {
 			t.Errorf("Default(%q).Render = %q, %v; want %q", tt.name, got, err, tt.key)
 		}
@@ -184,10 +186,10 @@ func TestRenderAllocs(t *testing.T) {
 		f    func()
 		max  float64
 	}{
-		{"literal", func() { lit.Render(nil, Query{}) }, 0},
-		{"two fields", func() { two.Render(nil, Query{1, "EN"}) }, 1},
-		{"hash", func() { hash.Render(nil, Query{1, "EN"}) }, 1},
-		{"default key", func() { d.Render(nil, Query{1, "en"}) }, 1},
+		{"literal", func() { lit.Render(context.Background(), Query{}) }, 0},
+		{"two fields", func() { two.Render(context.Background(), Query{1, "EN"}) }, 1},
+		{"hash", func() { hash.Render(context.Background(), Query{1, "EN"}) }, 1},
+		{"default key", func() { d.Render(context.Background(), Query{1, "en"}) }, 1},
 	} {
 		if got := testing.AllocsPerRun(100, tt.f); got > tt.max {
 			t.Errorf("%s: %v allocations per Render; want at most %v", tt.name, got, tt.max)
@@ -265,11 +267,11 @@ func FuzzDefaultKeyInjective(f *testing.F) {
 	f.Add("\xff", "", 0, "%FF", "", 0)
 	f.Fuzz(func(t *testing.T, a1, b1 string, n1 int, a2, b2 string, n2 int) {
 		x, y := arg{a1, b1, n1}, arg{a2, b2, n2}
-		kx, err := d.Render(nil, x)
+		kx, err := d.Render(context.Background(), x)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ky, err := d.Render(nil, y)
+		ky, err := d.Render(context.Background(), y)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -293,11 +295,11 @@ func FuzzDefaultKeyInjectiveNested(f *testing.F) {
 	f.Add(uint8(0), "a\x01b", "", "", uint8(0), "a,b", "", "")
 	f.Fuzz(func(t *testing.T, f1 uint8, a1, b1, c1 string, f2 uint8, a2, b2, c2 string) {
 		x, y := buildRich(f1, a1, b1, c1), buildRich(f2, a2, b2, c2)
-		kx, err := d.Render(nil, x)
+		kx, err := d.Render(context.Background(), x)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ky, err := d.Render(nil, y)
+		ky, err := d.Render(context.Background(), y)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -65,14 +65,38 @@ rendered into a key that other calls would share. Inside a slice or map, a nil p
 	lower, upper   change the case of the text, as strings.ToLower and strings.ToUpper do
 	len            the number of elements of a slice, array or map, or of bytes in a string or text
 	hash(alg)      the hexadecimal digest of the text, with alg one of md5, sha1 and sha256
-	jwt(claim)     a claim of the JSON Web Token in the text, decoded without verifying its signature;
-	               a leading "Bearer " is ignored; a string claim renders as the string, another claim
-	               as its JSON text; a malformed token or a missing claim fails the Render call
+	jwt(claim)     a claim of the JSON Web Token in the text, from the claims that the verifier given to
+	               [RegisterJWT] returns; a leading "Bearer " is ignored; a string claim renders as the
+	               string, another claim as its JSON text; a token the verifier rejects or a missing
+	               claim fails the Render call; without RegisterJWT, jwt is a compile error
 	get(key)       the value of key in a map with string keys, for keys that a path cannot spell
 
 The formatters get and len apply to the value itself; the others to its text, so a value is
 rendered as above before them. After a text formatter, len counts bytes and get does not apply.
 [RegisterFormatter] adds formatters of one's own.
+
+Why jwt needs a verifier: a wrapped function's key is rendered, and its entry read, before the
+function runs. On a hit the function, where a program checks the token, never runs, so a key built
+from an unverified token would serve alice's cached data to anyone who sends a forged token with
+sub=alice. So tokens are never decoded unverified: the program registers its verifier (the same
+check its handlers use), and a rejected token fails the call.
+
+# Formatters that normalise
+
+Formatters that map different values to one text make different arguments share one cache entry:
+lower and upper ("Bob" and "BOB"), len (every value of the same length), hash(md5) and hash(sha1)
+(whose collisions can be made on purpose; use sha256 for text that callers choose), and any
+registered formatter that does so. The first caller's result is then served to the others, which
+is only right when the wrapped function's result does not depend on the difference. If it does,
+normalise the argument before the call, so that the function computes with the very value the key
+names:
+
+	getUser := cashews.Wrap(c, fetchUser, cashews.TTL(time.Hour), cashews.Key("user:{Email}"))
+	u, err := getUser(ctx, Query{Email: strings.ToLower(email)}) // not Key("user:{Email:lower}")
+
+The same holds without formatters for values that render alike (a []byte of non-printable bytes
+renders as hex, which a string of hex digits also renders as; elements joined with ","); the
+default key (see Default keys) is the one rendering that never merges two arguments.
 
 A formatter that does not exist or does not apply, such as len on an int, and a bad argument, such
 as hash(md4), are reported by Compile.

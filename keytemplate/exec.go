@@ -13,6 +13,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 	"unsafe"
+
+	"github.com/cashews-go/cashews/internal/quote"
 )
 
 // An ExecError reports a value that could not be rendered: a nil pointer on the path to a field, a
@@ -25,7 +27,7 @@ type ExecError struct {
 }
 
 func (e *ExecError) Error() string {
-	return fmt.Sprintf("keytemplate: %q: {%s}: %v", e.Template, e.Placeholder, e.Err)
+	return fmt.Sprintf("keytemplate: %s: {%s}: %v", quote.String(e.Template), e.Placeholder, e.Err)
 }
 
 func (e *ExecError) Unwrap() error { return e.Err }

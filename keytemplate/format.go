@@ -5,7 +5,6 @@ import (
 	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -18,6 +17,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 	"unsafe"
+
+	"github.com/cashews-go/cashews/internal/quote"
 )
 
 // A Formatter transforms a rendered value. It receives the value as text, and arg, the text between
@@ -70,12 +71,42 @@ func RegisterType[T any](render func(T) string) {
 	})
 }
 
-// A registry holds what RegisterFormatter and RegisterType added. A published registry is never
+// A JWTVerifier checks a JSON Web Token (its signature, and whatever else the program requires:
+// issuer, audience, expiry) and returns its claims, or an error when the token is not valid. Any JWT
+// library provides one; golang-jwt's jwt.MapClaims converts to map[string]any.
+type JWTVerifier func(token string) (claims map[string]any, err error)
+
+// RegisterJWT makes the formatter jwt(claim) available to templates compiled afterwards: it passes
+// the text (without a leading "Bearer ") to verify and renders the claim it names from the claims
+// verify returns. A token that verify rejects fails the Render call, so a wrapped function given
+// one fails instead of reading or writing a cached entry.
+//
+// There is no jwt formatter without a verifier: a template that uses jwt before RegisterJWT is a
+// compile error. Tokens are never decoded unverified, because a key is read before the wrapped
+// function runs: on a hit, the function (where the program verifies the token) never runs, so a
+// forged token with sub=alice would be served alice's cached data.
+//
+// RegisterJWT is meant to be called from init functions, but it is safe for concurrent use. It
+// panics if verify is nil or if a verifier was registered before.
+func RegisterJWT(verify JWTVerifier) {
+	if verify == nil {
+		panic("keytemplate: RegisterJWT with a nil verifier")
+	}
+	register(func(r *registry) {
+		if r.jwtVerify != nil {
+			panic("keytemplate: RegisterJWT called twice")
+		}
+		r.jwtVerify = verify
+	})
+}
+
+// A registry holds what RegisterFormatter, RegisterType and RegisterJWT added. A published registry is never
 // modified: a registration publishes a modified copy, and a template keeps the registry it was
 // compiled with, so rendering takes no lock.
 type registry struct {
 	formatters map[string]Formatter
 	types      map[reflect.Type]func(unsafe.Pointer) string
+	jwtVerify  JWTVerifier // nil until RegisterJWT
 }
 
 var (
@@ -98,6 +129,7 @@ func register(update func(*registry)) {
 	r := &registry{
 		formatters: maps.Clone(old.formatters),
 		types:      maps.Clone(old.types),
+		jwtVerify:  old.jwtVerify,
 	}
 	if r.formatters == nil {
 		r.formatters = make(map[string]Formatter)
@@ -144,9 +176,10 @@ const (
 
 // A format is a compiled formatter that rewrites text.
 type format struct {
-	kind formatKind
-	arg  string    // formatJWT: the claim; formatCustom: the argument
-	fn   Formatter // formatCustom
+	kind   formatKind
+	arg    string      // formatJWT: the claim; formatCustom: the argument
+	fn     Formatter   // formatCustom
+	verify JWTVerifier // formatJWT
 }
 
 // newFormat compiles the formatter c, which applies to text: a rendered value, or a context value.
@@ -178,10 +211,13 @@ func newFormat(c call, reg *registry) (format, error) {
 		}
 		return format{}, fmt.Errorf("unknown hash algorithm %q, want md5, sha1 or sha256", c.arg)
 	case "jwt":
+		if reg.jwtVerify == nil {
+			return format{}, errors.New("formatter jwt needs a verifier: call keytemplate.RegisterJWT first (tokens are never decoded unverified)")
+		}
 		if c.arg == "" {
 			return format{}, errors.New("formatter jwt needs a claim name, as in jwt(sub)")
 		}
-		return format{kind: formatJWT, arg: c.arg}, nil
+		return format{kind: formatJWT, arg: c.arg, verify: reg.jwtVerify}, nil
 	case "get":
 		return format{}, errors.New("formatter get cannot apply to string")
 	}
@@ -210,7 +246,7 @@ func (f *format) apply(dst []byte, start int) ([]byte, error) {
 		sum := sha256.Sum256(dst[start:])
 		return hex.AppendEncode(dst[:start], sum[:]), nil
 	case formatJWT:
-		return appendClaim(dst, start, f.arg)
+		return appendClaim(dst, start, f.arg, f.verify)
 	}
 	s, err := callFormatter(f.fn, string(dst[start:]), f.arg)
 	return append(dst[:start], s...), err
@@ -237,46 +273,43 @@ func mapText(dst []byte, start int, first byte, to func(rune) rune) []byte {
 	return dst
 }
 
-// appendClaim replaces the JSON Web Token in dst[start:] by the value of its claim. The token is
-// decoded without verifying its signature. A leading "Bearer " is ignored, so an Authorization
-// header works as it is. A string claim renders as the string; any other claim as its JSON text.
-// Errors never quote the token.
-func appendClaim(dst []byte, start int, claim string) ([]byte, error) {
+// appendClaim replaces the JSON Web Token in dst[start:] by the value of its claim, as verify
+// returns it. A leading "Bearer " is ignored, so an Authorization header works as it is. A string
+// claim renders as the string; any other claim as its JSON text. Errors never quote the token.
+func appendClaim(dst []byte, start int, claim string, verify JWTVerifier) ([]byte, error) {
 	token := dst[start:]
 	if len(token) > 7 && bytes.EqualFold(token[:7], []byte("bearer ")) {
 		token = token[7:]
 	}
-	if n := bytes.Count(token, []byte(".")) + 1; n != 3 {
-		return dst, fmt.Errorf("malformed JSON Web Token: %d parts, want 3", n)
-	}
-	payload := token[bytes.IndexByte(token, '.')+1:]
-	payload = bytes.TrimRight(payload[:bytes.IndexByte(payload, '.')], "=")
-	raw := make([]byte, base64.RawURLEncoding.DecodedLen(len(payload)))
-	n, err := base64.RawURLEncoding.Decode(raw, payload)
+	claims, err := callVerifier(verify, string(token))
 	if err != nil {
-		return dst, errors.New("malformed JSON Web Token: payload is not base64url")
-	}
-	var claims map[string]json.RawMessage
-	if err := json.Unmarshal(raw[:n], &claims); err != nil {
-		return dst, errors.New("malformed JSON Web Token: payload is not a JSON object")
+		return dst, fmt.Errorf("JSON Web Token rejected: %w", err)
 	}
 	v, ok := claims[claim]
-	if !ok || string(v) == "null" {
-		return dst, fmt.Errorf("JSON Web Token has no claim %q", claim)
+	if !ok || v == nil {
+		return dst, fmt.Errorf("JSON Web Token has no claim %s", quote.String(claim))
 	}
 	dst = dst[:start]
-	if v[0] == '"' {
-		var s string
-		if err := json.Unmarshal(v, &s); err != nil {
-			return dst, fmt.Errorf("malformed JSON Web Token: claim %q: %v", claim, err)
-		}
+	if s, ok := v.(string); ok {
 		return append(dst, s...), nil
 	}
 	var b bytes.Buffer
-	if err := json.Compact(&b, v); err != nil {
-		return dst, fmt.Errorf("malformed JSON Web Token: claim %q: %v", claim, err)
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return dst, fmt.Errorf("JSON Web Token claim %s: %v", quote.String(claim), err)
 	}
-	return append(dst, b.Bytes()...), nil
+	return append(dst, bytes.TrimSuffix(b.Bytes(), []byte("\n"))...), nil
+}
+
+// callVerifier calls the registered JWT verifier, turning a panic into an error.
+func callVerifier(verify JWTVerifier, token string) (claims map[string]any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("verifier panicked: %v", r)
+		}
+	}()
+	return verify(token)
 }
 
 // callFormatter calls a registered formatter and turns a panic into an error, as text/template

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/cashews-go/cashews/internal/quote"
 )
 
 // A SyntaxError reports a template that is not well formed. Pos is the byte offset in Template of
@@ -16,7 +18,7 @@ type SyntaxError struct {
 }
 
 func (e *SyntaxError) Error() string {
-	return fmt.Sprintf("keytemplate: %q at %d: %s", e.Template, e.Pos, e.Msg)
+	return fmt.Sprintf("keytemplate: %s at %d: %s", quote.String(e.Template), e.Pos, e.Msg)
 }
 
 // sourceKind says what a placeholder renders before its formatters run.

@@ -1,7 +1,9 @@
 package keytemplate
 
 import (
+	"context"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -155,5 +157,19 @@ func TestStringRoundTrip(t *testing.T) {
 		if err != nil || again.String() != src {
 			t.Errorf("Compile(Compile(%q).String()) = %v, %v", src, again, err)
 		}
+	}
+}
+
+// TestLongTemplateErrorIsShort: an error quotes a long template shortened, with its length.
+func TestLongTemplateErrorIsShort(t *testing.T) {
+	src := strings.Repeat("x", 1<<20) + "{"
+	_, err := Compile[Query](src)
+	if err == nil || len(err.Error()) > 1000 || !strings.Contains(err.Error(), "(1048577 bytes)") {
+		t.Fatalf("Compile(1 MiB template) error has %d bytes; want under 1000, with the length", len(err.Error()))
+	}
+	arg := Query{Lang: strings.Repeat("é", 1<<20)}
+	_, err = MustCompile[Query](strings.Repeat("y", 1<<20)+"{Lang:fail}").Render(context.Background(), arg)
+	if err == nil || len(err.Error()) > 1000 {
+		t.Fatalf("Render error has %d bytes; want under 1000", len(err.Error()))
 	}
 }

@@ -2,7 +2,10 @@ package keytemplate
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -56,7 +59,8 @@ type User struct {
 	Prices  []Money
 	Any     any
 	Fn      func()
-	secret  string
+	//lint:ignore U1000 an unexported field, seen only through reflection: templates must refuse it
+	secret string
 }
 
 func init() {
@@ -71,6 +75,47 @@ func init() {
 	RegisterFormatter("prefix", func(value, arg string) (string, error) { return arg + value, nil })
 	RegisterFormatter("fail", func(value, arg string) (string, error) { return "", errors.New("failed on purpose") })
 	RegisterFormatter("explode", func(value, arg string) (string, error) { panic("boom") })
+	RegisterJWT(verifyHS256)
+}
+
+// jwtKey signs the test tokens; verifyHS256 accepts only tokens signed with it.
+var jwtKey = []byte("test key")
+
+// verifyHS256 is the JWT verifier of the tests: HMAC-SHA256 over header.payload with jwtKey, and
+// nothing else accepted (in particular not "alg":"none").
+func verifyHS256(token string) (map[string]any, error) {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return nil, fmt.Errorf("malformed: %d parts, want 3", len(parts))
+	}
+	var header struct{ Alg string }
+	if h, err := base64.RawURLEncoding.DecodeString(parts[0]); err != nil || json.Unmarshal(h, &header) != nil || header.Alg != "HS256" {
+		return nil, errors.New("want alg HS256")
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	mac := hmac.New(sha256.New, jwtKey)
+	mac.Write([]byte(parts[0] + "." + parts[1]))
+	if err != nil || !hmac.Equal(sig, mac.Sum(nil)) {
+		return nil, errors.New("bad signature")
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return nil, errors.New("payload is not base64url")
+	}
+	var claims map[string]any
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		return nil, errors.New("payload is not a JSON object")
+	}
+	return claims, nil
+}
+
+// signJWT returns an HS256 token over payload signed with key.
+func signJWT(payload string, key []byte) string {
+	enc := base64.RawURLEncoding
+	unsigned := enc.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." + enc.EncodeToString([]byte(payload))
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte(unsigned))
+	return unsigned + "." + enc.EncodeToString(mac.Sum(nil))
 }
 
 // renders returns a function that compiles src for arguments of type A and renders arg.
@@ -250,7 +295,7 @@ func TestRenderFormatters(t *testing.T) {
 		{"jwt array claim", renders("{Token:jwt(roles)}", tok), `["a","b"]`},
 		{"jwt unicode claim", renders("{Token:jwt(name)}", tok), "Jö"},
 		{"jwt bearer", renders("{Header:jwt(sub)}", tok), "user-42"},
-		{"jwt padded", renders("{.:jwt(sub)}", jwtPadded(`{"sub":"p"}`)), "p"},
+		{"jwt nested claim", renders("{.:jwt(org)}", jwt(`{"org":{"b":1,"a":"<x>"}}`)), `{"a":"<x>","b":1}`},
 		{"jwt then hash", renders("{Token:jwt(sub):hash(md5)}", tok), md5hex("user-42")},
 		{"get", renders("{Params:get(lang)}", u), "EN"},
 		{"get then lower", renders("{Params:get(lang):lower}", u), "en"},
@@ -270,14 +315,12 @@ func TestRenderFormatters(t *testing.T) {
 	})
 }
 
-func jwt(payload string) string {
-	enc := base64.RawURLEncoding
-	return enc.EncodeToString([]byte(`{"alg":"none"}`)) + "." + enc.EncodeToString([]byte(payload)) + ".sig"
-}
+func jwt(payload string) string { return signJWT(payload, jwtKey) }
 
-func jwtPadded(payload string) string {
-	enc := base64.URLEncoding
-	return enc.EncodeToString([]byte(`{"alg":"none"}`)) + "." + enc.EncodeToString([]byte(payload)) + ".sig"
+// unsignedJWT returns a token with "alg":"none" and no signature, as a forger would make it.
+func unsignedJWT(payload string) string {
+	enc := base64.RawURLEncoding
+	return enc.EncodeToString([]byte(`{"alg":"none"}`)) + "." + enc.EncodeToString([]byte(payload)) + "."
 }
 
 func md5hex(s string) string {
@@ -361,11 +404,17 @@ func TestRenderErrors(t *testing.T) {
 		{"func in interface", renders("{.}", any(func() {})),
 			`keytemplate: "{.}": {.}: cannot render the argument of type func()`, nil},
 		{"malformed jwt", renders("{.:jwt(sub)}", "not-a-token"),
-			`keytemplate: "{.:jwt(sub)}": {.:jwt(sub)}: malformed JSON Web Token: 1 parts, want 3`, nil},
-		{"jwt bad base64", renders("{.:jwt(sub)}", "a.!!!.c"),
-			`keytemplate: "{.:jwt(sub)}": {.:jwt(sub)}: malformed JSON Web Token: payload is not base64url`, nil},
-		{"jwt not JSON", renders("{.:jwt(sub)}", "a."+base64.RawURLEncoding.EncodeToString([]byte("[1]"))+".c"),
-			`keytemplate: "{.:jwt(sub)}": {.:jwt(sub)}: malformed JSON Web Token: payload is not a JSON object`, nil},
+			`keytemplate: "{.:jwt(sub)}": {.:jwt(sub)}: JSON Web Token rejected: malformed: 1 parts, want 3`, nil},
+		// Forged tokens: a key is never rendered from claims nobody verified.
+		{"jwt unsigned (alg none)", renders("{.:jwt(sub)}", unsignedJWT(`{"sub":"alice"}`)),
+			`keytemplate: "{.:jwt(sub)}": {.:jwt(sub)}: JSON Web Token rejected: want alg HS256`, nil},
+		{"jwt signed with another key", renders("{.:jwt(sub)}", signJWT(`{"sub":"alice"}`, []byte("forger"))),
+			`keytemplate: "{.:jwt(sub)}": {.:jwt(sub)}: JSON Web Token rejected: bad signature`, nil},
+		{"jwt payload swapped", renders("{.:jwt(sub)}", func() string {
+			good, forged := strings.Split(jwt(`{"sub":"bob"}`), "."), strings.Split(jwt(`{"sub":"alice"}`), ".")
+			return good[0] + "." + forged[1] + "." + good[2]
+		}()),
+			`keytemplate: "{.:jwt(sub)}": {.:jwt(sub)}: JSON Web Token rejected: bad signature`, nil},
 		{"jwt missing claim", renders("{.:jwt(sub)}", jwt(`{"iss":"x"}`)),
 			`keytemplate: "{.:jwt(sub)}": {.:jwt(sub)}: JSON Web Token has no claim "sub"`, nil},
 		{"jwt null claim", renders("{.:jwt(sub)}", jwt(`{"sub":null}`)),

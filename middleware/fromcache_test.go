@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cashews-go/cashews"
+	"github.com/cashews-go/cashews/detect"
 	"github.com/cashews-go/cashews/strategies"
 )
 
@@ -53,6 +54,29 @@ func TestFromCacheHeaders(t *testing.T) {
 	}
 	if got := r.header.Get("X-From-Cache-Exc"); got != "upstream down second line" {
 		t.Fatalf("X-From-Cache-Exc = %q, want the covered error on one line", got)
+	}
+}
+
+// TestFromCacheHeadersSeesInnerDetectors checks that hits recorded under a detector the handler
+// made for itself reach the headers too.
+func TestFromCacheHeadersSeesInnerDetectors(t *testing.T) {
+	c, _ := newCache(t, "mem://")
+	load := cashews.Wrap(c, func(ctx context.Context, id string) (string, error) { return "user " + id, nil },
+		cashews.TTL(time.Minute), cashews.Key("user:{.}"))
+	var inner []string
+	h := FromCacheHeaders(c)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, d := detect.New(r.Context()) // the handler's own detector, for its own logging
+		v, _ := load(ctx, "1")
+		inner = d.Keys()
+		io.WriteString(w, v)
+	}))
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	get(t, srv.URL).want(t, 200, "user 1")
+	r := get(t, srv.URL)
+	r.want(t, 200, "user 1")
+	if got := r.header.Get("X-From-Cache"); got != "user:1" || len(inner) != 1 {
+		t.Fatalf("X-From-Cache = %q (the inner detector saw %q), want user:1 in both", got, inner)
 	}
 }
 

@@ -38,29 +38,111 @@ type config struct {
 	logger       *slog.Logger
 	surrogate    string
 	heuristic    float64
+	targets      []string     // targeted cache-control fields, canonical, in order of precedence
+	ttlStatuses  map[int]bool // statuses DefaultTTL applies to besides 2xx and 3xx
+	staleIfError time.Duration
+	collapseWait time.Duration
 }
-
-func (c *config) fallback() fallback { return fallback{ttl: c.defaultTTL, fraction: c.heuristic} }
 
 func defaultConfig() config {
 	return config{
-		keepStale:  10 * time.Minute,
-		prefix:     "http:",
-		maxBody:    1 << 20,
-		statusName: "cashews",
+		keepStale:    10 * time.Minute,
+		prefix:       "http:",
+		maxBody:      1 << 20,
+		statusName:   "cashews",
+		targets:      []string{"Cdn-Cache-Control"},
+		collapseWait: 5 * time.Second,
 	}
 }
 
 // DefaultTTL is the freshness lifetime of responses that say nothing about it (no Cache-Control
-// max-age or s-maxage, no Expires) and have a heuristically cacheable status (200, 203, 204, 300,
-// 301, 308, 404, 405, 410, 414, 501) or Cache-Control: public. Zero, the default, means such
-// responses are not stored, as the HTTP caching conformance suite expects of a shared cache.
+// max-age or s-maxage, no Expires) and have a heuristically cacheable 2xx or 3xx status (200, 203,
+// 204, 300, 301, 308; any 2xx or 3xx with Cache-Control: public), or a status named with
+// [DefaultTTLStatuses]. Error statuses are left out by default because a client can often provoke
+// them (a 404 for a made-up URL, a 405 or 501 through a method-override header) and would then keep
+// the error in the cache for everyone. Zero, the default, means such responses are not stored.
 func DefaultTTL(d time.Duration) Option {
 	return func(c *config) error {
 		if d < 0 {
 			return configError("DefaultTTL(%v): negative", d)
 		}
 		c.defaultTTL = d
+		return nil
+	}
+}
+
+// DefaultTTLStatuses adds status codes to which [DefaultTTL] applies, for a route whose error
+// answers are worth caching, such as DefaultTTLStatuses(404, 410).
+func DefaultTTLStatuses(codes ...int) Option {
+	return func(c *config) error {
+		for _, code := range codes {
+			if code < 200 || code > 599 || code == http.StatusPartialContent || code == http.StatusNotModified {
+				return configError("DefaultTTLStatuses(%d): not a status code that can be stored", code)
+			}
+			if c.ttlStatuses == nil {
+				c.ttlStatuses = map[int]bool{}
+			}
+			c.ttlStatuses[code] = true
+		}
+		return nil
+	}
+}
+
+// StaleIfError lets a stored response be served up to d after it turned stale when the handler
+// answers 500, 502, 503 or 504, as if the response said stale-if-error=d (RFC 5861); a response's
+// own stale-if-error still applies as it says. RFC 9111 4.2.4 allows a cache to serve stale content
+// when it is disconnected from the origin, which is what a reverse proxy's 502 (httputil.ReverseProxy's
+// answer when the origin drops the connection or cannot be reached) or 504 means. A response that
+// says must-revalidate, proxy-revalidate, s-maxage or no-cache is never served stale this way.
+//
+// Zero, the default, serves errors as they are: an application's own 500 or 503 is its business,
+// and a response asks for this with stale-if-error when it wants it. The response is served with
+// Cache-Status "hit; detail=stale-if-error". Stored responses are kept at least d past their
+// freshness (see [KeepStale]).
+func StaleIfError(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 {
+			return configError("StaleIfError(%v): negative", d)
+		}
+		c.staleIfError = d
+		return nil
+	}
+}
+
+// CollapseWait bounds how long a request waits for another request for the same URL that is already
+// at the handler (request collapsing, the stampede guard; default 5 seconds). The waiting requests
+// are released as soon as the first response's header is written: when it will be stored they read
+// its body as it streams, and otherwise each goes to the handler itself, and for a while later
+// requests for that URL do not wait at all. So the wait only ever covers the time until another
+// request's response header, and never exceeds d. Zero turns request collapsing off.
+func CollapseWait(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 {
+			return configError("CollapseWait(%v): negative", d)
+		}
+		c.collapseWait = d
+		return nil
+	}
+}
+
+// TargetedFields sets the targeted cache-control fields (RFC 9213) the cache obeys, in order of
+// precedence (default: CDN-Cache-Control, since the middleware is a shared cache run by the
+// application's owner). The first of them that a response carries with a valid value (a Structured
+// Field Dictionary, RFC 8941) replaces its Cache-Control and Expires for this cache, so that an
+// application can tell this cache and browsers different things, for instance
+// "CDN-Cache-Control: max-age=600" with "Cache-Control: max-age=60". A field whose value does not
+// parse is ignored as a whole. TargetedFields() with no names turns them off; a name of your own,
+// such as TargetedFields("Cashews-Cache-Control", "CDN-Cache-Control"), targets this cache alone.
+// "Surrogate-Control" is read with its own syntax (see [Surrogate]).
+func TargetedFields(names ...string) Option {
+	return func(c *config) error {
+		c.targets = nil
+		for _, n := range names {
+			if !validToken(n) {
+				return configError("TargetedFields(%q): not a field name", n)
+			}
+			c.targets = append(c.targets, http.CanonicalHeaderKey(n))
+		}
 		return nil
 	}
 }
@@ -232,8 +314,10 @@ func DropTags(tags ...string) Option {
 
 // Surrogate makes the middleware act as a surrogate (a reverse proxy cache run by the origin's owner,
 // Edge Architecture 1.0) named target: requests to the handler carry Surrogate-Capability:
-// target="Surrogate/1.0", and the response's Surrogate-Control max-age or no-store (untargeted or
-// targeted at ";target") override its Cache-Control for this cache.
+// target="Surrogate/1.0", and Surrogate-Control becomes the first targeted field (see
+// [TargetedFields], unless they name it elsewhere): when it says max-age or no-store (untargeted, or targeted at ";target"), its
+// directives replace Cache-Control and Expires for this cache. "max-age=60+30" reads as max-age=60
+// with stale-if-error=30.
 func Surrogate(target string) Option {
 	return func(c *config) error {
 		if !validToken(target) {

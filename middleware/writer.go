@@ -2,24 +2,24 @@ package middleware
 
 import (
 	"net/http"
-	"sync"
 )
 
 // recorder is the ResponseWriter the caching middleware hands to the next handler. The handler writes
 // into its own header map; on the final status, onHeader decides what reaches the client (it writes
-// the client's header itself) and whether a copy of the body is kept, up to limit bytes. Writes that
-// go to the client go at once, and Flush flushes the client, so streaming keeps working.
+// the client's header itself) and whether the body is kept in the flight (for storing, and for the
+// followers that read it as it grows). Writes that go to the client go at once, and Flush flushes the
+// client, so streaming keeps working.
 type recorder struct {
-	client   http.ResponseWriter
-	h        http.Header
-	onHeader func(status int) (bodyToClient, capture bool)
-	limit    int
+	client     http.ResponseWriter
+	h          http.Header
+	onHeader   func(status int) (toClient, capture bool)
+	onOverflow func() // the kept body outgrew the limit
+	fl         *flight
 
-	status       int
-	bodyToClient bool
-	capture      bool
-	overflow     bool // the body passed limit: the copy was dropped
-	body         []byte
+	status    int
+	toClient  bool
+	capture   bool
+	clientErr error // a write to the client failed while followers read the response
 }
 
 func (r *recorder) Header() http.Header { return r.h }
@@ -33,7 +33,7 @@ func (r *recorder) WriteHeader(code int) {
 		return
 	}
 	r.status = code
-	r.bodyToClient, r.capture = r.onHeader(code)
+	r.toClient, r.capture = r.onHeader(code)
 }
 
 // interim forwards a 1xx response (103 Early Hints) with the handler's current header, then restores
@@ -55,15 +55,22 @@ func (r *recorder) Write(p []byte) (int, error) {
 	if r.status == 0 {
 		r.WriteHeader(http.StatusOK)
 	}
-	if r.capture {
-		if len(r.body)+len(p) > r.limit {
-			r.capture, r.overflow, r.body = false, true, nil
-		} else {
-			r.body = append(r.body, p...)
+	if r.capture && r.fl.write(p) {
+		if r.onOverflow != nil {
+			r.onOverflow()
 		}
 	}
-	if r.bodyToClient {
-		return r.client.Write(p)
+	if r.toClient && r.clientErr == nil {
+		n, err := r.client.Write(p)
+		if err != nil {
+			if r.capture && r.fl.hasFollowers() {
+				// The leader's client is gone, but others read the response: go on for them.
+				r.clientErr = err
+				r.fl.leaderLeft()
+				return len(p), nil
+			}
+			return n, err
+		}
 	}
 	return len(p), nil
 }
@@ -73,7 +80,7 @@ func (r *recorder) Flush() {
 	if r.status == 0 {
 		r.WriteHeader(http.StatusOK)
 	}
-	if r.bodyToClient {
+	if r.toClient && r.clientErr == nil {
 		_ = http.NewResponseController(r.client).Flush()
 	}
 }
@@ -99,35 +106,3 @@ func (d *discard) Header() http.Header {
 }
 func (*discard) Write(p []byte) (int, error) { return len(p), nil }
 func (*discard) WriteHeader(int)             {}
-
-// flights lets one request per key reach the handler while the others wait for it.
-type flights struct {
-	mu sync.Mutex
-	m  map[string]chan struct{}
-}
-
-// lead makes the caller the leader for key, or returns the channel that closes when the leader is
-// done.
-func (f *flights) lead(key string) (leader bool, wait <-chan struct{}) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if ch, ok := f.m[key]; ok {
-		return false, ch
-	}
-	if f.m == nil {
-		f.m = make(map[string]chan struct{})
-	}
-	f.m[key] = make(chan struct{})
-	return true, nil
-}
-
-// done ends the leader's flight for key and wakes its followers.
-func (f *flights) done(key string) {
-	f.mu.Lock()
-	ch := f.m[key]
-	delete(f.m, key)
-	f.mu.Unlock()
-	if ch != nil {
-		close(ch)
-	}
-}

@@ -6,6 +6,8 @@ import (
 	"math"
 	"reflect"
 	"sync/atomic"
+
+	"github.com/cashews-go/cashews/internal/quote"
 )
 
 // maxBloomBits bounds a filter's bit array at 2^32 bits (512 MiB), as every backend bounds bit
@@ -92,9 +94,10 @@ func BloomCounting() BloomOption {
 // filter's) is the ready flag. Deleting the key empties the filter and makes it learn again. The
 // array has no TTL. m times the counter size must stay under 2^32 bits (512 MiB), as backends allow.
 //
-// A backend error while reading the filter is returned to the caller, as other strategies return
-// theirs; a backend set up to suppress errors reads as an empty filter that is not ready, so the
-// function runs. Errors while adding learned keys are dropped: the result is still good.
+// When the filter cannot be read (the backend fails), the function runs, as for a "maybe", and the
+// failure is logged once per burst and counted; a strict Wrap returns the error instead. A backend
+// set up to suppress errors reads as an empty filter that is not ready, so the function runs too.
+// Errors while adding learned keys are dropped: the result is still good.
 //
 // Configuration mistakes (a capacity that is not positive, a rate outside (0, 1), a filter too
 // large, the same BloomFilter in two Wrap calls) are errors of Wrap matching [ErrConfig].
@@ -151,7 +154,10 @@ func (b *BloomFilter) Decorate(next Func, env *Env) (Func, error) {
 		idx := bd.indexes(call.Key, true)
 		vals, err := env.Cache.GetBits(ctx, key, bd.size, idx...)
 		if err != nil {
-			return nil, fmt.Errorf("cashews: %s: bloom filter %q: %w", env.Name, key, err)
+			if !env.RouteAround(ctx, key, err) {
+				return nil, fmt.Errorf("cashews: %s: bloom filter %s: %w", env.Name, quote.String(key), err)
+			}
+			return next(ctx, call) // the filter cannot answer: maybe
 		}
 		maybe := len(vals) == len(idx)
 		for i := int64(0); maybe && i < k; i++ {
@@ -218,7 +224,7 @@ func (b *BloomFilter) incr(ctx context.Context, what string, by int64, keys []st
 		idx = append(idx, bd.indexes(key, false)...)
 	}
 	if _, err := bd.env.Cache.IncrBits(ctx, bd.key, bd.size, by, idx...); err != nil {
-		return fmt.Errorf("cashews: %s: bloom filter %q: %s: %w", bd.env.Name, bd.key, what, err)
+		return fmt.Errorf("cashews: %s: bloom filter %s: %s: %w", bd.env.Name, quote.String(bd.key), what, err)
 	}
 	return nil
 }
@@ -231,7 +237,7 @@ func (b *BloomFilter) Ready(ctx context.Context) error {
 		return err
 	}
 	if _, err := bd.env.Cache.IncrBits(ctx, bd.key, bd.size, 1, bd.m); err != nil {
-		return fmt.Errorf("cashews: %s: bloom filter %q: Ready: %w", bd.env.Name, bd.key, err)
+		return fmt.Errorf("cashews: %s: bloom filter %s: Ready: %w", bd.env.Name, quote.String(bd.key), err)
 	}
 	return nil
 }
@@ -245,7 +251,7 @@ func (b *BloomFilter) Contains(ctx context.Context, key string) (bool, error) {
 	}
 	vals, err := bd.env.Cache.GetBits(ctx, bd.key, bd.size, bd.indexes(key, false)...)
 	if err != nil {
-		return false, fmt.Errorf("cashews: %s: bloom filter %q: %w", bd.env.Name, bd.key, err)
+		return false, fmt.Errorf("cashews: %s: bloom filter %s: %w", bd.env.Name, quote.String(bd.key), err)
 	}
 	for _, v := range vals {
 		if v == 0 {

@@ -79,8 +79,12 @@ type breaker struct {
 // end (their process died) are forgotten after ttl, when new trials may start. [BreakerFailIf] and
 // [BreakerFailOn] choose which errors are failures; a panic is one.
 //
-// The state lives in the backend, under keys that start with the call's key and ":_cashews:cb", so
-// every process sharing the backend shares the breaker of a key: counters per state and period,
+// One breaker guards the whole function by default: a dependency that is down fails for every
+// argument, and a breaker per argument would never see enough failures of one id to open. Its state
+// lives under the wrapped function's name (with the KeyPrefix, if any) followed by ":_cashews:cb".
+// With a Key template, the breaker is per rendered key instead ("price:{.}" gives a breaker per
+// argument; "price:{Region}" one per region), under the call's key followed by ":_cashews:cb". Every
+// process sharing the backend shares the breaker of a key: counters per state and period,
 // trial counters, and the state itself, an integer that changes only through claimed transitions
 // (see the README). Idle state expires after 2×(period+ttl). Time is the Cache's clock.
 //
@@ -151,7 +155,11 @@ type breakerRun struct {
 const BreakerSuffix = ":_cashews:cb"
 
 func (b *breakerRun) register(call Call) casRegister {
-	return casRegister{cache: b.env.Cache, key: call.Key + BreakerSuffix, ttl: 2 * (b.period + b.ttl)}
+	base := call.Key
+	if b.env.Config.Key == "" {
+		base = b.env.Config.Prefix + b.env.Name // one breaker per function, whatever the argument
+	}
+	return casRegister{cache: b.env.Cache, key: base + BreakerSuffix, ttl: 2 * (b.period + b.ttl)}
 }
 
 // cbOutcome is what a call's result tells the breaker.
@@ -281,6 +289,9 @@ func (b *breakerRun) down(ctx context.Context, call Call, err error) (any, error
 	}
 	if b.cfg.fail == FailClosed {
 		return nil, fmt.Errorf("%w: %s: the breaker's backend failed: %w", ErrCircuitOpen, b.env.Name, err)
+	}
+	if !errors.Is(err, errNoAnswer) {
+		b.env.Cache.Bypass(ctx, call.Key, err)
 	}
 	return b.next(ctx, call)
 }

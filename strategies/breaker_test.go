@@ -16,12 +16,12 @@ import (
 )
 
 var (
-	cbErrDown  = errors.New("dependency down")
-	cbErrOther = errors.New("not found")
+	errBreakerDown  = errors.New("dependency down")
+	errBreakerOther = errors.New("not found")
 )
 
 // cbSource is a function whose behaviour the test sets: "ok" returns "<id>:v<run>"; "fail",
-// "other" and "canceled" return cbErrDown, cbErrOther and context.Canceled; "panic" panics. The
+// "other" and "canceled" return errBreakerDown, errBreakerOther and context.Canceled; "panic" panics. The
 // runs that block chose block until the gate it returned closes; later runs do not block, so that a
 // run the test did not expect fails the test instead of hanging it.
 type cbSource struct {
@@ -57,9 +57,9 @@ func (s *cbSource) load(ctx context.Context, id int) (string, error) {
 	}
 	switch s.mode.Load() {
 	case "fail":
-		return "", cbErrDown
+		return "", errBreakerDown
 	case "other":
-		return "", cbErrOther
+		return "", errBreakerOther
 	case "canceled":
 		return "", context.Canceled
 	case "panic":
@@ -95,8 +95,8 @@ func cbRun(t *testing.T, clock *backendtest.Clock, get func(context.Context, int
 				t.Fatalf("step %d at +%v: %q, %v; want %q, nil", i+1, at, got, err, want)
 			}
 		case s.mode == "fail":
-			if !errors.Is(err, cbErrDown) || errors.Is(err, strategies.ErrCircuitOpen) {
-				t.Fatalf("step %d at +%v: %q, %v; want the function's error %v", i+1, at, got, err, cbErrDown)
+			if !errors.Is(err, errBreakerDown) || errors.Is(err, strategies.ErrCircuitOpen) {
+				t.Fatalf("step %d at +%v: %q, %v; want the function's error %v", i+1, at, got, err, errBreakerDown)
 			}
 		}
 		if n := src.runs.Load(); n != s.runs {
@@ -255,7 +255,7 @@ func TestCircuitBreakerWhichErrors(t *testing.T) {
 		t.Run("FailOn", func(t *testing.T) {
 			var src cbSource
 			get := cbWrap(t, c, &src, strategies.CircuitBreaker(50, time.Minute, time.Minute,
-				strategies.BreakerMinCalls(1), strategies.BreakerFailOn(cbErrDown)))
+				strategies.BreakerMinCalls(1), strategies.BreakerFailOn(errBreakerDown)))
 			cbRun(t, clock, get, &src, []cbStep{
 				{0, "other", false, 1}, // a success
 				{0, "fail", false, 2},  // 1 of 2: open
@@ -265,7 +265,7 @@ func TestCircuitBreakerWhichErrors(t *testing.T) {
 		t.Run("FailIf", func(t *testing.T) {
 			var src cbSource
 			get := cbWrap(t, c, &src, strategies.CircuitBreaker(100, time.Minute, time.Minute,
-				strategies.BreakerMinCalls(1), strategies.BreakerFailIf(func(err error) bool { return errors.Is(err, cbErrOther) })))
+				strategies.BreakerMinCalls(1), strategies.BreakerFailIf(func(err error) bool { return errors.Is(err, errBreakerOther) })))
 			cbRun(t, clock, get, &src, []cbStep{
 				{0, "fail", false, 1}, // a success by the predicate
 				{0, "other", false, 2},
@@ -320,7 +320,7 @@ func TestCircuitBreakerFailModes(t *testing.T) {
 				for i := 1; i <= 2; i++ {
 					got, err := get(context.Background(), 1)
 					if tc.wantRun {
-						if !errors.Is(err, cbErrDown) {
+						if !errors.Is(err, errBreakerDown) {
 							t.Fatalf("call %d = %q, %v; want the function's error (run uncounted)", i, got, err)
 						}
 						continue
@@ -328,7 +328,7 @@ func TestCircuitBreakerFailModes(t *testing.T) {
 					if !errors.Is(err, strategies.ErrCircuitOpen) || got != "" {
 						t.Fatalf("call %d = %q, %v; want an error matching ErrCircuitOpen", i, got, err)
 					}
-					if !tc.disable && !errors.Is(err, guardErrDown) {
+					if !tc.disable && !errors.Is(err, errGuardDown) {
 						t.Fatalf("call %d: err = %v; want it to wrap the backend's error", i, err)
 					}
 				}

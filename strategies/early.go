@@ -94,18 +94,20 @@ func (e *early) Decorate(next Func, env *Env) (Func, error) {
 	}
 	var refreshing sync.Map // keys with a refresh started by this Wrap, to spare the lock round trip
 	return func(ctx context.Context, call Call) (any, error) {
+		mark := env.Mark(ctx)
 		entry, found, err := env.Get(ctx, call.Key)
 		if err != nil {
-			return nil, err
-		}
-		if found {
+			if !env.RouteAround(ctx, call.Key, err) {
+				return nil, err
+			}
+		} else if found {
 			env.Hit(ctx, "early", call, entry, nil)
 			if env.Stale(entry) {
 				e.refresh(ctx, env, next, call, &refreshing)
 			}
 			return entry.Value, entry.Err
 		}
-		return env.Fill(ctx, next, call, e.earlyTTL)
+		return env.Fill(ctx, next, call, e.earlyTTL, mark)
 	}, nil
 }
 

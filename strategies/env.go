@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"time"
 
+	"github.com/cashews-go/cashews/backends"
 	"github.com/cashews-go/cashews/detect"
 	"github.com/cashews-go/cashews/internal/flight"
 )
@@ -33,19 +34,21 @@ type Condition func(value any, err error) Decision
 // Config is the configuration of one Wrap call, filled by its options. Strategies read it in
 // Decorate through [Env.Config]; they must not change it.
 type Config struct {
-	TTL        time.Duration               // the TTL option
-	TTLFunc    func(arg any) time.Duration // the TTL as a function of the argument, or nil
-	Key        string                      // the key template; "" for the default key
-	Prefix     string                      // prepended to the key
-	Tags       []string                    // tag templates
-	Condition  Condition                   // nil: store every successful result
-	Replay     []error                     // errors a condition may store, replayed on hits
-	MinLatency time.Duration               // results computed faster than this are not stored
-	NoDedup    bool                        // concurrent calls for one key each run the function
-	Name       string                      // the function's name, for the default key and errors
-	Version    string                      // bumped by hand to make old entries misses
-	Strategy   Strategy                    // nil: simple
-	Errs       []error                     // mistakes found while applying the options
+	TTL         time.Duration               // the TTL option
+	TTLFunc     func(arg any) time.Duration // the TTL as a function of the argument, or nil
+	Key         string                      // the key template; "" for the default key
+	Prefix      string                      // prepended to the key
+	Tags        []string                    // tag templates
+	Condition   Condition                   // nil: store every successful result
+	Replay      []error                     // errors a condition may store, replayed on hits
+	MinLatency  time.Duration               // results computed faster than this are not stored
+	NoDedup     bool                        // concurrent calls for one key each run the function
+	Strict      bool                        // backend errors reach the caller instead of being routed around
+	LoadTimeout time.Duration               // bounds each run of the function (0: the Cache's default)
+	Name        string                      // the function's name, for the default key and errors
+	Version     string                      // bumped by hand to make old entries misses
+	Strategy    Strategy                    // nil: simple
+	Errs        []error                     // mistakes found while applying the options
 }
 
 // SetStrategy sets the strategy of the Wrap call, and records a mistake when one is already set:
@@ -62,14 +65,62 @@ func (c *Config) SetStrategy(s Strategy) {
 func (c *Config) HasTTL() bool { return c.TTL > 0 || c.TTLFunc != nil }
 
 // Env is what a strategy works with: the cache, the entries of the wrapped function, and helpers that
-// apply the common options (deduplication, conditions, minimum latency, detect).
+// apply the common options (deduplication, conditions, minimum latency, detect, failing open).
 type Env struct {
 	Cache   Cache
 	Entries Entries
 	Config  *Config
 	Name    string // the wrapped function's name
+	// Strict is true when backend errors reach the caller (cashews.Strict, or a Cache made with
+	// cashews.WithStrict); otherwise strategies route around a cache that fails (see [Env.RouteAround]).
+	Strict bool
+	// LoadTimeout bounds each shared run of the function (cashews.LoadTimeout, or the Cache's
+	// default); zero means no bound of its own.
+	LoadTimeout time.Duration
 
 	group flight.Group[any]
+}
+
+// ReadMark is taken before a strategy reads an entry, and given to [Env.Fill] or [Env.LoadAfter]
+// after a miss: a run of the function that finished after the mark may have stored what the read
+// missed, and then its result is taken instead of running the function again.
+type ReadMark = flight.Mark
+
+// Mark returns the mark of a read about to begin in ctx (see [ReadMark]). In a context made by
+// [Recompute] it returns a mark that takes no finished run's result: such a caller runs the function.
+func (e *Env) Mark(ctx context.Context) ReadMark {
+	if recomputeUsed.Load() && ctx.Value(recomputeKey{}) != nil {
+		return flight.NoMark
+	}
+	return e.group.Mark()
+}
+
+// RouteAround decides about a backend error err that a strategy met at key. When the Wrap is not
+// strict and err is the cache's trouble (not the end of the caller's context, a closed Cache or a
+// key that no backend takes), it records the failure (logged once per burst and counted in
+// Cache.SuppressedErrors) and returns true: the strategy goes on as if the cache had missed or
+// stored. Otherwise it returns false, and the strategy returns err.
+func (e *Env) RouteAround(ctx context.Context, key string, err error) bool {
+	if e.Strict || !Routable(ctx, err) {
+		return false
+	}
+	e.Cache.Bypass(ctx, key, err)
+	return true
+}
+
+// Routable reports whether err, met while using the cache, may be routed around: any error but the
+// end of the caller's context and the mistakes of the program: a closed Cache, a key that no
+// backend takes, an invalid argument.
+func Routable(ctx context.Context, err error) bool {
+	if err == nil || ctx.Err() != nil {
+		return false
+	}
+	for _, e := range []error{backends.ErrClosed, backends.ErrNoBackend, backends.ErrInvalidArgument} {
+		if errors.Is(err, e) {
+			return false
+		}
+	}
+	return true
 }
 
 // RequireTTL returns a configuration error naming the strategy when the Wrap call has no TTL.
@@ -101,25 +152,33 @@ func (e *Env) Get(ctx context.Context, key string) (*Entry, bool, error) {
 }
 
 // Load runs fn once for all concurrent callers with the same key, unless the Wrap call turned
-// deduplication off. fn runs detached from each caller's cancellation; each caller waits on its own
-// context. A panic in fn reaches every caller as an error.
+// deduplication off. fn runs detached from each caller's cancellation, bounded by the load timeout;
+// each caller waits on its own context, and when every caller has given up, fn's context is
+// cancelled and the next caller starts a new run. A panic in fn reaches every caller as an error.
 func (e *Env) Load(ctx context.Context, key string, fn func(ctx context.Context) (any, error)) (any, error) {
+	return e.LoadAfter(ctx, key, flight.NoMark, fn)
+}
+
+// LoadAfter is [Env.Load] for a caller that read key and missed after taking mark: if a run for key
+// finished after the mark, its result is returned instead of running fn.
+func (e *Env) LoadAfter(ctx context.Context, key string, mark ReadMark, fn func(ctx context.Context) (any, error)) (any, error) {
 	if e.Config.NoDedup {
+		if e.LoadTimeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, e.LoadTimeout)
+			defer cancel()
+		}
 		return fn(ctx)
 	}
-	v, _, err := e.group.Do(ctx, key, fn)
+	v, _, err := e.group.Do(ctx, key, mark, e.LoadTimeout, fn)
 	return v, err
 }
 
 // Fill computes call's result on a miss and stores it with the entry turning stale after
-// staleAfter, once for concurrent callers (see Load). Inside the shared load it looks in the cache
-// again: a caller that missed may start its load just after another load stored the result, and
-// then it takes that result instead of running the function a second time.
-func (e *Env) Fill(ctx context.Context, next Func, call Call, staleAfter time.Duration) (any, error) {
-	return e.Load(ctx, call.Key, func(ctx context.Context) (any, error) {
-		if entry, found, err := e.Get(ctx, call.Key); err == nil && found && !e.Stale(entry) {
-			return entry.Value, entry.Err
-		}
+// staleAfter, once for concurrent callers (see [Env.LoadAfter]; mark is the one taken before the
+// read that missed). It does not read the cache again: a miss costs one read and one write.
+func (e *Env) Fill(ctx context.Context, next Func, call Call, staleAfter time.Duration, mark ReadMark) (any, error) {
+	return e.LoadAfter(ctx, call.Key, mark, func(ctx context.Context) (any, error) {
 		return e.Run(ctx, next, call, staleAfter)
 	})
 }
@@ -134,8 +193,9 @@ func (e *Env) Run(ctx context.Context, next Func, call Call, staleAfter time.Dur
 }
 
 // Save stores a result of call when the condition and the minimum latency allow it, and reports
-// whether it did. A failure to store is not the caller's problem: it is returned for strategies
-// that care, and otherwise dropped (the result is still good).
+// whether it did. A failure to store is not the caller's problem: unless the Wrap is strict, it is
+// routed around (logged once per burst, counted, and reported as not stored); a strict Wrap gets
+// the error back, for strategies that care (the result is still good).
 func (e *Env) Save(ctx context.Context, call Call, v any, err error, elapsed, staleAfter time.Duration) (bool, error) {
 	d := e.decide(v, err)
 	if d == Skip || elapsed < e.Config.MinLatency {
@@ -147,7 +207,11 @@ func (e *Env) Save(ctx context.Context, call Call, v any, err error, elapsed, st
 	} else {
 		entry.Err = err
 	}
-	return e.Entries.Set(ctx, call.Key, entry, call.TTL, call.Tags)
+	ok, serr := e.Entries.Set(ctx, call.Key, entry, call.TTL, call.Tags)
+	if serr != nil && e.RouteAround(ctx, call.Key, serr) {
+		return false, nil
+	}
+	return ok, serr
 }
 
 // NewEntry returns an entry for call with its expiry and stale times set from now.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/cashews-go/cashews/internal/quote"
 )
 
 type failover struct {
@@ -34,9 +36,10 @@ func FailoverIf(match func(err error) bool) FailoverOption {
 // result and a nil error, and records a detect hit whose Err is the covered error; with nothing
 // stored it returns the error. The TTL is how long a fallback stays available.
 //
-// Every error but ErrNotFound is covered by default; [FailoverOn] and [FailoverIf] choose. The errors of a breaker or
-// a rate limit wrapped inside, matching [ErrRateLimited] or [ErrCircuitOpen], are always covered, so
-// a failover Wrap around a circuit-breaker Wrap serves cached results while the circuit is open.
+// Every error but ErrNotFound is covered by default; [FailoverOn] and [FailoverIf] choose. The errors of a breaker,
+// a rate limit or a perf strategy wrapped inside, matching [ErrRateLimited], [ErrCircuitOpen] or
+// [ErrPerfDegraded], are always covered, so a failover Wrap around a circuit-breaker Wrap serves
+// cached results while the circuit is open.
 //
 // Failover stores only successful results (those the condition, cashews.StoreIf, accepts): never an
 // error, so cashews.StoreErrors and cashews.OnlyStoreErrors are configuration errors with it. It
@@ -88,7 +91,7 @@ func (f *failover) Decorate(next Func, env *Env) (Func, error) {
 func fallback(ctx context.Context, env *Env, strategy string, call Call, v any, err error) (any, error) {
 	entry, found, gerr := env.Get(ctx, call.Key)
 	if gerr != nil {
-		return v, errors.Join(err, fmt.Errorf("cashews: %s: %s fallback for %q: %w", env.Name, strategy, call.Key, gerr))
+		return v, errors.Join(err, fmt.Errorf("cashews: %s: %s fallback for %s: %w", env.Name, strategy, quote.String(call.Key), gerr))
 	}
 	if !found || entry.Err != nil {
 		return v, err

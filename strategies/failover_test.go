@@ -16,9 +16,9 @@ import (
 )
 
 var (
-	foErrUpstream = errors.New("upstream down")
-	foErrOther    = errors.New("other failure")
-	foErrThird    = errors.New("third failure")
+	errFailoverUpstream = errors.New("upstream down")
+	errFailoverOther    = errors.New("other failure")
+	errFailoverThird    = errors.New("third failure")
 )
 
 // foSource is a loader whose next result the test sets; it counts its runs and, when it succeeds,
@@ -67,47 +67,47 @@ func TestFailoverServesLastGoodResult(t *testing.T) {
 		foCall(t, ctx, get, src, 1, "1:v1", nil, 1)
 		foCall(t, ctx, get, src, 1, "1:v2", nil, 2) // the function runs on every call
 
-		src.fail(foErrUpstream)
+		src.fail(errFailoverUpstream)
 		dctx, d := detect.New(ctx)
 		foCall(t, dctx, get, src, 1, "1:v2", nil, 3) // the last good result covers the error
 		hits := d.Hits()
 		if len(hits) != 1 {
 			t.Fatalf("detect hits = %+v; want one", hits)
 		}
-		if h := hits[0]; h.Key != "fo:1" || h.Strategy != "failover" || !errors.Is(h.Err, foErrUpstream) || h.TTL != time.Hour || h.Backend == "" {
-			t.Fatalf("detect hit = %+v; want key fo:1, strategy failover, Err %v, TTL 1h and a backend", h, foErrUpstream)
+		if h := hits[0]; h.Key != "fo:1" || h.Strategy != "failover" || !errors.Is(h.Err, errFailoverUpstream) || h.TTL != time.Hour || h.Backend == "" {
+			t.Fatalf("detect hit = %+v; want key fo:1, strategy failover, Err %v, TTL 1h and a backend", h, errFailoverUpstream)
 		}
-		foCall(t, ctx, get, src, 2, "", foErrUpstream, 4) // nothing stored for 2: the error
+		foCall(t, ctx, get, src, 2, "", errFailoverUpstream, 4) // nothing stored for 2: the error
 
 		src.fail(nil)
 		foCall(t, ctx, get, src, 1, "1:v5", nil, 5)
-		src.fail(foErrUpstream)
+		src.fail(errFailoverUpstream)
 		foCall(t, ctx, get, src, 1, "1:v5", nil, 6) // the newest good result
 
 		clock.Advance(time.Hour - time.Second)
 		foCall(t, ctx, get, src, 1, "1:v5", nil, 7)
 		clock.Advance(time.Second) // the fallback's TTL is over
-		foCall(t, ctx, get, src, 1, "", foErrUpstream, 8)
+		foCall(t, ctx, get, src, 1, "", errFailoverUpstream, 8)
 	})
 }
 
 func TestFailoverChosenErrors(t *testing.T) {
 	circuit := fmt.Errorf("payments breaker: %w", strategies.ErrCircuitOpen)
 	limited := fmt.Errorf("payments limiter: %w", strategies.ErrRateLimited)
-	isOther := func(err error) bool { return errors.Is(err, foErrOther) }
+	isOther := func(err error) bool { return errors.Is(err, errFailoverOther) }
 	tests := []struct {
 		name    string
 		opts    []strategies.FailoverOption
 		covered []error
 		passed  []error
 	}{
-		{"default: every error", nil, []error{foErrUpstream, foErrOther, foErrThird, circuit, limited}, nil},
-		{"FailoverOn", []strategies.FailoverOption{strategies.FailoverOn(foErrUpstream)},
-			[]error{foErrUpstream, fmt.Errorf("wrapped: %w", foErrUpstream), circuit, limited}, []error{foErrOther, foErrThird}},
+		{"default: every error", nil, []error{errFailoverUpstream, errFailoverOther, errFailoverThird, circuit, limited}, nil},
+		{"FailoverOn", []strategies.FailoverOption{strategies.FailoverOn(errFailoverUpstream)},
+			[]error{errFailoverUpstream, fmt.Errorf("wrapped: %w", errFailoverUpstream), circuit, limited}, []error{errFailoverOther, errFailoverThird}},
 		{"FailoverIf", []strategies.FailoverOption{strategies.FailoverIf(isOther)},
-			[]error{foErrOther, circuit, limited}, []error{foErrUpstream, foErrThird}},
-		{"both", []strategies.FailoverOption{strategies.FailoverOn(foErrUpstream), strategies.FailoverIf(isOther)},
-			[]error{foErrUpstream, foErrOther, circuit, limited}, []error{foErrThird}},
+			[]error{errFailoverOther, circuit, limited}, []error{errFailoverUpstream, errFailoverThird}},
+		{"both", []strategies.FailoverOption{strategies.FailoverOn(errFailoverUpstream), strategies.FailoverIf(isOther)},
+			[]error{errFailoverUpstream, errFailoverOther, circuit, limited}, []error{errFailoverThird}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -141,7 +141,7 @@ func TestFailoverAroundWrappedBreaker(t *testing.T) {
 		src := &foSource{}
 		inner := cashews.Wrap(c, src.load, cashews.TTL(time.Second), cashews.Key("inner:{.}"))
 		outer := cashews.Wrap(c, inner, cashews.TTL(time.Hour), cashews.Key("outer:{.}"),
-			strategies.Failover(strategies.FailoverOn(foErrOther)))
+			strategies.Failover(strategies.FailoverOn(errFailoverOther)))
 
 		foCall(t, ctx, outer, src, 7, "7:v1", nil, 1)
 		foCall(t, ctx, outer, src, 7, "7:v1", nil, 1) // the inner Wrap's cache
@@ -159,9 +159,9 @@ func TestFailoverAroundWrappedBreaker(t *testing.T) {
 				t.Fatalf("detect hits = %+v; want one failover hit for outer:7 covering %v", hits, err)
 			}
 		}
-		src.fail(foErrUpstream) // neither chosen nor a breaker's
+		src.fail(errFailoverUpstream) // neither chosen nor a breaker's
 		clock.Advance(2 * time.Second)
-		foCall(t, ctx, outer, src, 7, "", foErrUpstream, 4)
+		foCall(t, ctx, outer, src, 7, "", errFailoverUpstream, 4)
 	})
 }
 
@@ -205,7 +205,7 @@ func TestFailoverStoresOnlyGoodResults(t *testing.T) {
 		get := cashews.Wrap(c, src.load, cashews.TTL(time.Hour), cashews.Key("fo:{.}"),
 			strategies.Failover(), cashews.StoreIf(storeAll))
 		foCall(t, ctx, get, src, 1, "1:v1", nil, 1)
-		src.fail(foErrOther)
+		src.fail(errFailoverOther)
 		foCall(t, ctx, get, src, 1, "1:v1", nil, 2)
 		foCall(t, ctx, get, src, 1, "1:v1", nil, 3)
 	})
@@ -222,8 +222,8 @@ func TestFailoverConfig(t *testing.T) {
 		"no TTL":          {strategies.Failover()},
 		"nil predicate":   {cashews.TTL(time.Minute), strategies.Failover(strategies.FailoverIf(nil))},
 		"two strategies":  {cashews.TTL(time.Minute), strategies.Failover(), strategies.Simple()},
-		"StoreErrors":     {cashews.TTL(time.Minute), strategies.Failover(), cashews.StoreErrors(foErrOther)},
-		"OnlyStoreErrors": {cashews.TTL(time.Minute), strategies.Failover(), cashews.OnlyStoreErrors(foErrOther)},
+		"StoreErrors":     {cashews.TTL(time.Minute), strategies.Failover(), cashews.StoreErrors(errFailoverOther)},
+		"OnlyStoreErrors": {cashews.TTL(time.Minute), strategies.Failover(), cashews.OnlyStoreErrors(errFailoverOther)},
 	} {
 		_, err := cashews.TryWrap(c, load, append(opts, cashews.Key("fo:{.}"))...)
 		if !errors.Is(err, strategies.ErrConfig) {

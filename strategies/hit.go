@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/cashews-go/cashews/internal/quote"
 )
 
 // HitCounterSuffix is appended to a call's key, followed by the stored entry's expiry in Unix
@@ -50,8 +52,9 @@ type hit struct {
 // [Early]'s does (detached from the caller, bounded by [RefreshTimeout], owned by the Cache and
 // stopped by Close), and exactly one call in all processes starts it, the one that counted m.
 //
-// A backend error while reading the entry or counting is the call's error. When the counter cannot
-// count (incr disabled or errors suppressed, so Incr returns 0), entries expire by TTL only. Every
+// When the cache fails, hit fails open (unless the Wrap is strict, see [Env.RouteAround]): an entry
+// that cannot be read is a miss, so the function runs; an entry whose hit cannot be counted is
+// served, and expires by TTL only, as it does when incr is disabled (Incr returns 0). Every
 // call needs a positive TTL: a cashews.TTLFunc that returns zero or less makes the call fail with an
 // error matching [ErrConfig].
 func Hit(hits int, opts ...HitOption) Strategy {
@@ -111,16 +114,23 @@ func (h *hit) Decorate(next Func, env *Env) (Func, error) {
 
 	return func(ctx context.Context, call Call) (any, error) {
 		if call.TTL <= 0 {
-			return nil, fmt.Errorf("%w: %s: hit: the TTL of %q is %v; the hit strategy needs a positive TTL", ErrConfig, env.Name, call.Key, call.TTL)
+			return nil, fmt.Errorf("%w: %s: hit: the TTL of %s is %v; the hit strategy needs a positive TTL", ErrConfig, env.Name, quote.String(call.Key), call.TTL)
 		}
+		mark := env.Mark(ctx)
 		entry, found, err := env.Get(ctx, call.Key)
 		if err != nil {
-			return nil, err
+			if !env.RouteAround(ctx, call.Key, err) {
+				return nil, err
+			}
+			found = false
 		}
 		if found {
 			n, err := hitCount(ctx, env, call, entry)
 			if err != nil {
-				return nil, err
+				if !env.RouteAround(ctx, call.Key, err) {
+					return nil, err
+				}
+				n = 0 // the counter cannot count: the entry serves until its TTL ends, as with incr disabled
 			}
 			if n <= hits {
 				env.Hit(ctx, "hit", call, entry, nil)
@@ -132,7 +142,7 @@ func (h *hit) Decorate(next Func, env *Env) (Func, error) {
 		} else {
 			entry = nil
 		}
-		return env.Load(ctx, call.Key, func(ctx context.Context) (any, error) {
+		return env.LoadAfter(ctx, call.Key, mark, func(ctx context.Context) (any, error) {
 			return store(ctx, call, entry)
 		})
 	}, nil

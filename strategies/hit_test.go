@@ -63,8 +63,8 @@ func hitRun(t *testing.T, ctx context.Context, get func(context.Context, int) (s
 func hitStored(c *cashews.Cache, key string) <-chan string {
 	ch := make(chan string, 100)
 	c.OnCommand(func(ctx context.Context, call *cashews.Call, res cashews.Result, err error) {
-		if call.Key == key && err == nil && res.OK {
-			ch <- call.Key
+		if call.Key() == key && err == nil && res.OK {
+			ch <- call.Key()
 		}
 	}, cashews.CmdSet)
 	return ch
@@ -244,7 +244,7 @@ func TestHitUpdateAfterFailureKeepsEntry(t *testing.T) {
 				return "v1", nil
 			case 2: // the background refresh
 				defer close(refreshDone)
-				return "", foErrUpstream
+				return "", errFailoverUpstream
 			default:
 				return "v3", nil
 			}
@@ -277,11 +277,11 @@ func TestHitErrors(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, c *cashews.Cache, clock *backendtest.Clock) {
 		ctx := context.Background()
 		src := &hitSource{}
-		src.fail(foErrUpstream)
+		src.fail(errFailoverUpstream)
 		get := cashews.Wrap(c, src.load, cashews.TTL(time.Hour), cashews.Key("hit:{.}"), strategies.Hit(2))
 		for i := range 2 { // errors are not stored by default
-			if _, err := get(ctx, 1); !errors.Is(err, foErrUpstream) {
-				t.Fatalf("call %d error = %v; want %v", i+1, err, foErrUpstream)
+			if _, err := get(ctx, 1); !errors.Is(err, errFailoverUpstream) {
+				t.Fatalf("call %d error = %v; want %v", i+1, err, errFailoverUpstream)
 			}
 		}
 		if n := src.runs.Load(); n != 2 {

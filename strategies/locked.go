@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cashews-go/cashews/backends"
+	"github.com/cashews-go/cashews/internal/quote"
 )
 
 // FailMode says what a guard (a lock, a rate limit, a circuit breaker) does when the backend that
@@ -18,12 +19,14 @@ import (
 //
 //	strategies.RateLimit(100, time.Minute, strategies.FailClosed)
 //
-// The backend cannot answer in two ways. Either a command returns an error, or the Cache hides the
-// failure: a backend set up with suppress=true, or a command turned off with Cache.Disable, answers
-// with zeros and false. The guards tell such an answer from a real one where a real one cannot be
-// zero (a counter just incremented), and treat both ways alike when a FailMode is given. Errors about
-// the call itself (an invalid argument, a closed Cache) and the end of the caller's own context are
-// returned whatever the mode.
+// The backend cannot answer in two ways. Either a command returns an error (a backend that is down
+// answers lock commands and counters with an error matching cashews.ErrUnavailable, even with
+// suppress=true: locks and counters never pretend), or a command turned off with Cache.Disable
+// answers with zeros and false. The guards tell such an answer from a real one where a real one
+// cannot be zero (a counter just incremented), and treat both ways alike when a FailMode is given.
+// A guard that fails open logs the failure once per burst and counts it (Cache.SuppressedErrors).
+// Errors about the call itself (an invalid argument, a closed Cache) and the end of the caller's own
+// context are returned whatever the mode.
 type FailMode uint8
 
 const (
@@ -49,9 +52,9 @@ func (m FailMode) String() string {
 
 func (m FailMode) valid() bool { return m == FailOpen || m == FailClosed }
 
-// errNoAnswer stands for a backend that answered with the zeros of a suppressed failure or a
-// disabled command where a real answer cannot be zero.
-var errNoAnswer = errors.New("cashews: the backend gave no answer (a failure hidden by suppress=true, or a disabled command)")
+// errNoAnswer stands for a backend that answered with the zeros of a disabled command where a real
+// answer cannot be zero.
+var errNoAnswer = errors.New("cashews: the backend gave no answer (a disabled command)")
 
 // backendOutage reports whether err means that the backend could not answer, which a FailMode decides
 // about, rather than a mistake in the call, a closed Cache, or the end of the caller's context.
@@ -127,11 +130,14 @@ type locked struct{ cfg lockConfig }
 // lock free but cannot take it increments key + ":_cashews:lock:probe" to tell a race from a
 // backend that gives no answer.
 //
-// When the backend cannot answer (see [FailMode]), a backend error is returned to the caller by
-// default: two callers must not run together, and the caller sees the outage. When the Cache hides
-// the failure (suppress=true, or set_lock, is_locked and incr turned off with Cache.Disable), the
-// function runs without the lock by default, as it would without a cache. [FailOpen] runs the
-// function without the lock in both cases; [FailClosed] returns an error in both.
+// A read of the entry that fails is a miss, as for every caching strategy (unless the Wrap is
+// strict). When the lock cannot be taken because the backend cannot answer (see [FailMode]), the
+// error (matching cashews.ErrUnavailable when the backend is down, with or without suppress=true,
+// since locks never pretend) is returned to the caller by default: two callers must not run
+// together, and the caller sees the outage. When the lock commands are turned off (set_lock,
+// is_locked and incr disabled with Cache.Disable), the function runs without the lock by default,
+// as it would without a cache. [FailOpen] runs the function without the lock in both cases;
+// [FailClosed] returns an error in both.
 func Locked(opts ...LockOption) Strategy {
 	cfg := lockConfig{ttl: time.Minute, minWait: time.Millisecond, maxWait: 100 * time.Millisecond}
 	for _, o := range opts {
@@ -185,7 +191,7 @@ func (l *lockRun) serialized(ctx context.Context, call Call) (any, error) {
 	state, err := l.acquire(ctx, key, token, nil)
 	switch state {
 	case lockDown:
-		if l.runsOpen(err) {
+		if l.runsOpen(ctx, key, err) {
 			return l.next(ctx, call)
 		}
 		return nil, l.downError(call, err)
@@ -198,18 +204,20 @@ func (l *lockRun) serialized(ctx context.Context, call Call) (any, error) {
 
 // cached serves call from cache, or computes it under the lock.
 func (l *lockRun) cached(ctx context.Context, call Call) (any, error) {
+	mark := l.env.Mark(ctx)
 	entry, found, err := l.env.Get(ctx, call.Key)
 	if err != nil {
-		if backendOutage(ctx, err) && l.runsOpen(err) {
+		if backendOutage(ctx, err) && l.runsOpen(ctx, call.Key, err) {
 			return l.next(ctx, call)
 		}
-		return nil, err
-	}
-	if found {
+		if !l.env.RouteAround(ctx, call.Key, err) {
+			return nil, err
+		}
+	} else if found {
 		l.env.Hit(ctx, "locked", call, entry, nil)
 		return entry.Value, entry.Err
 	}
-	return l.env.Load(ctx, call.Key, func(ctx context.Context) (any, error) { return l.fill(ctx, call) })
+	return l.env.LoadAfter(ctx, call.Key, mark, func(ctx context.Context) (any, error) { return l.fill(ctx, call) })
 }
 
 // fill takes the lock, or waits until another caller stored the result, and computes the result if
@@ -227,7 +235,7 @@ func (l *lockRun) fill(ctx context.Context, call Call) (any, error) {
 		l.env.Hit(ctx, "locked", call, entry, nil)
 		return entry.Value, entry.Err
 	case lockDown:
-		if l.runsOpen(err) {
+		if l.runsOpen(ctx, key, err) {
 			return l.env.Run(ctx, l.next, call, 0)
 		}
 		return nil, l.downError(call, err)
@@ -237,7 +245,7 @@ func (l *lockRun) fill(ctx context.Context, call Call) (any, error) {
 	defer l.release(ctx, key, token)
 	entry, found, err := l.env.Get(ctx, call.Key)
 	if err != nil {
-		if !backendOutage(ctx, err) || !l.runsOpen(err) {
+		if !(backendOutage(ctx, err) && l.runsOpen(ctx, call.Key, err)) && !l.env.RouteAround(ctx, call.Key, err) {
 			return nil, err
 		}
 	} else if found {
@@ -247,16 +255,21 @@ func (l *lockRun) fill(ctx context.Context, call Call) (any, error) {
 	return l.env.Run(ctx, l.next, call, 0)
 }
 
-// runsOpen reports whether the function runs without the lock after the backend failed with err.
-func (l *lockRun) runsOpen(err error) bool {
+// runsOpen reports whether the function runs without the lock at key after the backend failed with
+// err, and records a failure it routes around.
+func (l *lockRun) runsOpen(ctx context.Context, key string, err error) bool {
+	open := l.cfg.fail == FailOpen
 	if l.cfg.fail == 0 {
-		return errors.Is(err, errNoAnswer)
+		open = errors.Is(err, errNoAnswer)
 	}
-	return l.cfg.fail == FailOpen
+	if open && !errors.Is(err, errNoAnswer) {
+		l.env.Cache.Bypass(ctx, key, err)
+	}
+	return open
 }
 
 func (l *lockRun) downError(call Call, err error) error {
-	return fmt.Errorf("cashews: %s: lock %q: %w", l.env.Name, call.Key+LockSuffix, err)
+	return fmt.Errorf("cashews: %s: lock %s: %w", l.env.Name, quote.String(call.Key+LockSuffix), err)
 }
 
 // release gives the lock back, even when the caller's context has ended. An error is dropped: the
@@ -274,7 +287,7 @@ func (l *lockRun) acquire(ctx context.Context, key, token string, poll func(cont
 			return lockDown, err
 		}
 		if ctx.Err() != nil {
-			return lockEnded, fmt.Errorf("cashews: %s: waiting for lock %q: %w", l.env.Name, key, ctx.Err())
+			return lockEnded, fmt.Errorf("cashews: %s: waiting for lock %s: %w", l.env.Name, quote.String(key), ctx.Err())
 		}
 		return lockEnded, err
 	}

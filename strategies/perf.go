@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/cashews-go/cashews/internal/quote"
 )
 
 type perf struct {
@@ -70,8 +72,9 @@ func PerfKey(key string) PerfOption {
 // The degraded state is per function, not per key, and lives in the backend, so every process
 // sharing it is degraded together: an entry at "_cashews:perf:" and the wrapped function's name
 // ([PerfKey] changes it), which expires degradeFor after the slow call by the Cache's clock (its
-// backend TTL only cleans up). Deleting it ends the degradation. A backend error while reading the
-// state is returned to the caller, as other strategies return theirs; an error while storing it is
+// backend TTL only cleans up). Deleting it ends the degradation. When the state cannot be read (the
+// backend fails), the function runs as if it were not degraded, and the failure is logged once per
+// burst and counted; a strict Wrap returns the error instead. An error while storing the state is
 // dropped (the slow call's result is still good).
 //
 // Configuration mistakes (degradeFor or PerfTrace not positive, PerfFactor not above 1) are errors
@@ -114,7 +117,10 @@ func (p *perf) Decorate(next Func, env *Env) (Func, error) {
 	return func(ctx context.Context, call Call) (any, error) {
 		state, found, err := env.Entries.Get(ctx, key)
 		if err != nil {
-			return nil, fmt.Errorf("cashews: %s: perf state %q: %w", env.Name, key, err)
+			if !env.RouteAround(ctx, key, err) {
+				return nil, fmt.Errorf("cashews: %s: perf state %s: %w", env.Name, quote.String(key), err)
+			}
+			found = false // the state cannot be read: run the function, as when not degraded
 		}
 		if found {
 			return nil, perfDegraded(env.Name, state)

@@ -2,6 +2,7 @@ package strategies
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -197,6 +198,9 @@ func (r *rateRun) down(ctx context.Context, call Call, err error) (any, error) {
 	}
 	if r.cfg.fail == FailClosed {
 		return nil, fmt.Errorf("%w: %s: the rate limit's backend failed: %w", ErrRateLimited, r.env.Name, err)
+	}
+	if !errors.Is(err, errNoAnswer) {
+		r.env.Cache.Bypass(ctx, call.Key, err)
 	}
 	return r.next(ctx, call)
 }

@@ -212,7 +212,7 @@ func TestRateLimitFailModes(t *testing.T) {
 						if !errors.Is(err, strategies.ErrRateLimited) || got != "" {
 							t.Fatalf("call %d = %q, %v; want an error matching ErrRateLimited", i, got, err)
 						}
-						if !tc.disable && !errors.Is(err, guardErrDown) {
+						if !tc.disable && !errors.Is(err, errGuardDown) {
 							t.Fatalf("call %d: err = %v; want it to wrap the backend's error", i, err)
 						}
 					}

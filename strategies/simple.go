@@ -11,7 +11,8 @@ var recomputeUsed atomic.Bool
 type simple struct{}
 
 // Simple is the default strategy: compute, store for the TTL, and return the stored result until it
-// expires. Wrap uses it when no other strategy is given.
+// expires. Wrap uses it when no other strategy is given. When the cache fails, the function runs and
+// its result is returned (see [Env.RouteAround]).
 func Simple() Strategy { return simple{} }
 
 func (simple) Name() string { return "simple" }
@@ -23,14 +24,16 @@ func (simple) Decorate(next Func, env *Env) (Func, error) {
 		return nil, err
 	}
 	return func(ctx context.Context, call Call) (any, error) {
+		mark := env.Mark(ctx)
 		entry, found, err := env.Get(ctx, call.Key)
 		if err != nil {
-			return nil, err
-		}
-		if found {
+			if !env.RouteAround(ctx, call.Key, err) {
+				return nil, err
+			}
+		} else if found {
 			env.Hit(ctx, "simple", call, entry, nil)
 			return entry.Value, entry.Err
 		}
-		return env.Fill(ctx, next, call, 0)
+		return env.Fill(ctx, next, call, 0, mark)
 	}, nil
 }

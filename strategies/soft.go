@@ -15,15 +15,15 @@ type soft struct {
 type SoftOption func(*soft)
 
 // SoftOn makes soft serve the stale result only for the errors that match one of targets with
-// errors.Is (and the errors of [SoftIf], if given), instead of every error. [ErrRateLimited] and
-// [ErrCircuitOpen] are covered in any case.
+// errors.Is (and the errors of [SoftIf], if given), instead of every error. [ErrRateLimited],
+// [ErrCircuitOpen] and [ErrPerfDegraded] are covered in any case.
 func SoftOn(targets ...error) SoftOption {
 	return func(s *soft) { s.cover.targets = append(s.cover.targets, targets...) }
 }
 
 // SoftIf makes soft serve the stale result only for the errors for which match returns true (and the
-// errors of [SoftOn], if given), instead of every error. [ErrRateLimited] and [ErrCircuitOpen] are
-// covered in any case.
+// errors of [SoftOn], if given), instead of every error. [ErrRateLimited], [ErrCircuitOpen] and
+// [ErrPerfDegraded] are covered in any case.
 func SoftIf(match func(err error) bool) SoftOption {
 	return func(s *soft) { s.cover.preds = append(s.cover.preds, match) }
 }
@@ -36,8 +36,8 @@ func SoftIf(match func(err error) bool) SoftOption {
 // The stale entry stays, so the next call tries again, until the hard TTL ends it; after that a
 // failure is the caller's error.
 //
-// Every error but ErrNotFound is covered by default; [SoftOn] and [SoftIf] choose, and [ErrRateLimited] and
-// [ErrCircuitOpen] are always covered. The caller's own cancellation is never covered, and a stale
+// Every error but ErrNotFound is covered by default; [SoftOn] and [SoftIf] choose, and [ErrRateLimited],
+// [ErrCircuitOpen] and [ErrPerfDegraded] are always covered. The caller's own cancellation is never covered, and a stale
 // stored error (cashews.StoreErrors) is not served in place of a new one. softTTL must be positive
 // and, with a fixed TTL, shorter than it. Soft adds no keys of its own: the soft deadline is stored
 // in the entry.
@@ -69,15 +69,19 @@ func (s *soft) Decorate(next Func, env *Env) (Func, error) {
 		return nil, err
 	}
 	return func(ctx context.Context, call Call) (any, error) {
+		mark := env.Mark(ctx)
 		entry, found, err := env.Get(ctx, call.Key)
 		if err != nil {
-			return nil, err
+			if !env.RouteAround(ctx, call.Key, err) {
+				return nil, err
+			}
+			found = false
 		}
 		if found && !env.Stale(entry) {
 			env.Hit(ctx, "soft", call, entry, nil)
 			return entry.Value, entry.Err
 		}
-		v, err := env.Load(ctx, call.Key, func(ctx context.Context) (any, error) {
+		v, err := env.LoadAfter(ctx, call.Key, mark, func(ctx context.Context) (any, error) {
 			return env.Run(ctx, next, call, s.softTTL)
 		})
 		if err == nil || !found || entry.Err != nil || ctx.Err() != nil || !s.cover.covers(err) {

@@ -63,20 +63,20 @@ func TestSoftRecomputesAfterSoftTTL(t *testing.T) {
 		softCall(t, ctx, get, src, "v2", nil, 2) // fresh again
 
 		clock.Advance(10 * time.Second)
-		src.fail(foErrUpstream)
+		src.fail(errFailoverUpstream)
 		dctx, d := detect.New(ctx)
 		softCall(t, dctx, get, src, "v2", nil, 3) // the recompute failed: the stale value
 		hits := d.Hits()
-		if len(hits) != 1 || hits[0].Key != "soft:1" || hits[0].Strategy != "soft" || !errors.Is(hits[0].Err, foErrUpstream) ||
+		if len(hits) != 1 || hits[0].Key != "soft:1" || hits[0].Strategy != "soft" || !errors.Is(hits[0].Err, errFailoverUpstream) ||
 			hits[0].TTL != 50*time.Second {
-			t.Fatalf("detect hits = %+v; want one soft hit for soft:1 covering %v with 50s left", hits, foErrUpstream)
+			t.Fatalf("detect hits = %+v; want one soft hit for soft:1 covering %v with 50s left", hits, errFailoverUpstream)
 		}
 		softCall(t, ctx, get, src, "v2", nil, 4) // still stale: tries again
 
 		clock.Advance(50*time.Second - time.Nanosecond)
 		softCall(t, ctx, get, src, "v2", nil, 5) // the last moment of the hard TTL
 		clock.Advance(time.Nanosecond)
-		softCall(t, ctx, get, src, "", foErrUpstream, 6) // expired: the error
+		softCall(t, ctx, get, src, "", errFailoverUpstream, 6) // expired: the error
 
 		src.fail(nil)
 		softCall(t, ctx, get, src, "v7", nil, 7)
@@ -89,19 +89,19 @@ func TestSoftChosenErrors(t *testing.T) {
 		ctx := context.Background()
 		src := &softSource{}
 		get := cashews.Wrap(c, src.load, cashews.TTL(time.Minute), cashews.Key("soft:{.}"),
-			strategies.Soft(10*time.Second, strategies.SoftOn(foErrUpstream), strategies.SoftIf(func(err error) bool {
-				return errors.Is(err, foErrThird)
+			strategies.Soft(10*time.Second, strategies.SoftOn(errFailoverUpstream), strategies.SoftIf(func(err error) bool {
+				return errors.Is(err, errFailoverThird)
 			})))
 		softCall(t, ctx, get, src, "v1", nil, 1)
 		clock.Advance(10 * time.Second)
 		runs := int64(1)
-		for _, err := range []error{foErrUpstream, foErrThird, fmt.Errorf("breaker: %w", strategies.ErrCircuitOpen), fmt.Errorf("limiter: %w", strategies.ErrRateLimited)} {
+		for _, err := range []error{errFailoverUpstream, errFailoverThird, fmt.Errorf("breaker: %w", strategies.ErrCircuitOpen), fmt.Errorf("limiter: %w", strategies.ErrRateLimited)} {
 			src.fail(err)
 			runs++
 			softCall(t, ctx, get, src, "v1", nil, runs)
 		}
-		src.fail(foErrOther)
-		softCall(t, ctx, get, src, "", foErrOther, runs+1)
+		src.fail(errFailoverOther)
+		softCall(t, ctx, get, src, "", errFailoverOther, runs+1)
 	})
 }
 
@@ -140,13 +140,13 @@ func TestSoftStaleStoredError(t *testing.T) {
 		ctx := context.Background()
 		src := &softSource{}
 		get := cashews.Wrap(c, src.load, cashews.TTL(time.Minute), cashews.Key("soft:{.}"),
-			strategies.Soft(10*time.Second), cashews.StoreErrors(foErrOther))
-		src.fail(foErrOther)
-		softCall(t, ctx, get, src, "", foErrOther, 1)
-		softCall(t, ctx, get, src, "", foErrOther, 1) // replayed from cache
+			strategies.Soft(10*time.Second), cashews.StoreErrors(errFailoverOther))
+		src.fail(errFailoverOther)
+		softCall(t, ctx, get, src, "", errFailoverOther, 1)
+		softCall(t, ctx, get, src, "", errFailoverOther, 1) // replayed from cache
 		clock.Advance(10 * time.Second)
-		src.fail(foErrUpstream)
-		softCall(t, ctx, get, src, "", foErrUpstream, 2)
+		src.fail(errFailoverUpstream)
+		softCall(t, ctx, get, src, "", errFailoverUpstream, 2)
 	})
 }
 

@@ -99,4 +99,7 @@ type Cache interface {
 	Clock() backends.Clock
 	// BackendName returns the redacted URL of the backend for key, for detect.
 	BackendName(key string) string
+	// Bypass records that a strategy routed around a failure of the cache at key: it logs err once
+	// per burst and counts it in the Cache's SuppressedErrors.
+	Bypass(ctx context.Context, key string, err error)
 }

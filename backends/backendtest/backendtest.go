@@ -47,7 +47,13 @@
 //     DeleteMany, DeleteMatch, Scan, Expire, GetExpire and KeysCount see them, and SetIfAbsent or
 //     SetLock on any of them does not write.
 //   - Get on a set, and SetAdd or SetMembers on a plain value, fail with ErrWrongType; Incr on a set
-//     fails with ErrWrongType or ErrNotInteger.
+//     fails with ErrWrongType or ErrNotInteger. GetMany reports a key that holds no value (a set, a
+//     sliding window, a bit array in a store that keeps bit arrays apart from values) as not found,
+//     as MGET does; a lock may be reported either way (not found, or its token).
+//   - A counter is an integer of any Go integer type in a Go value store, and the canonical decimal
+//     text of an int64 ("42", not "042" or "+42") in a byte store.
+//   - CompareAndSwap (for a backend that implements backends.CompareAndSwapper) compares bytes: a
+//     Go value store compares []byte and string values.
 //   - ExtendLock with a TTL that is not positive fails with ErrInvalidArgument, as SetLock does.
 //   - Set, SetMany, Incr, SetAdd and Expire with a negative TTL write nothing.
 //   - SetAdd and SetRemove with no members return 0; SetPop with count 0 returns nothing.

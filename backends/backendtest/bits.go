@@ -90,3 +90,34 @@ func testBitsLargeIndex(e *env) {
 		e.bitsCall(fmt.Sprintf("GetBits(size %d, 0, 999999, 1000000, 1000001, 5000000)", size), got, err, 0, 0, 1, 0, 0)
 	}
 }
+
+// testBitsLayout checks the one layout of bit arrays, Redis' BITFIELD: the counter at index i of size
+// bits occupies bits i*size to i*size+size-1 of the array, most significant bit first, bit 0 being
+// the most significant bit of byte 0. So counters written with one size read the same with another
+// on every backend.
+func testBitsLayout(e *env) {
+	ctx := e.ctx()
+	k := e.key("bits")
+	_, err := e.b.IncrBits(ctx, k, 1, 1, 0, 3) // bits 0 and 3: 1001....
+	e.must(err, "IncrBits(size 1, by 1, indexes 0, 3)")
+	got, err := e.b.GetBits(ctx, k, 2, 0, 1)
+	e.bitsCall("GetBits(size 2, 0, 1) after setting bits 0 and 3", got, err, 0b10, 0b01)
+	got, err = e.b.GetBits(ctx, k, 4, 0)
+	e.bitsCall("GetBits(size 4, 0) after setting bits 0 and 3", got, err, 0b1001)
+
+	k2 := e.key("bits2")
+	_, err = e.b.IncrBits(ctx, k2, 8, 0x81, 1) // byte 1 = 10000001
+	e.must(err, "IncrBits(size 8, by 0x81, index 1)")
+	got, err = e.b.GetBits(ctx, k2, 1, 7, 8, 9, 14, 15, 16)
+	e.bitsCall("GetBits(size 1, 7, 8, 9, 14, 15, 16) after byte 1 = 0x81", got, err, 0, 1, 0, 0, 1, 0)
+	got, err = e.b.GetBits(ctx, k2, 4, 2, 3)
+	e.bitsCall("GetBits(size 4, 2, 3) after byte 1 = 0x81", got, err, 0b1000, 0b0001)
+
+	k3 := e.key("bits3")
+	_, err = e.b.IncrBits(ctx, k3, 5, 0b10110, 1) // bits 5 to 9, across a byte boundary
+	e.must(err, "IncrBits(size 5, by 22, index 1)")
+	got, err = e.b.GetBits(ctx, k3, 1, 4, 5, 6, 7, 8, 9, 10)
+	e.bitsCall("GetBits(size 1, 4..10) after counter 1 of size 5 = 10110", got, err, 0, 1, 0, 1, 1, 0, 0)
+	got, err = e.b.GetBits(ctx, k3, 3, 1, 2)
+	e.bitsCall("GetBits(size 3, 1, 2) after counter 1 of size 5 = 10110", got, err, 0b001, 0b011) // bits 3-5, 6-8
+}

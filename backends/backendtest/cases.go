@@ -7,6 +7,8 @@ var cases = []testCase{
 		rule: "KeysCount counts every live key (values, sets, counters, locks) exactly; a new backend is empty; an expired key may be counted only until it is collected"},
 	{name: "Clear", exclusive: true, run: testClear,
 		rule: "Clear removes every key of every kind, and the backend stays usable"},
+	{name: "TagsLeaveNothing", exclusive: true, run: testTagsLeaveNothing,
+		rule: "the bookkeeping of tags goes when its keys go (deleted through a tag, Delete, DeleteMany, DeleteMatch, overwritten, expired): KeysCount then counts nothing of it, and Scan never yields it"},
 
 	// Values and TTLs.
 	{name: "Miss", run: testMiss,
@@ -15,6 +17,8 @@ var cases = []testCase{
 		rule: "Get returns what Set stored (a byte store: []byte, an empty value is a hit; a Go value store: any value, a stored nil is Found with a nil Value); Set overwrites"},
 	{name: "ByteValuesOwned", run: testByteValuesOwned,
 		rule: "a byte store copies the []byte it is given and returns []byte values the caller owns"},
+	{name: "ValuesKeepTheirType", run: testValuesKeepTheirType,
+		rule: "a value comes back with the type it was stored with (a Go value store: the very Go type, named types included; a byte store: the very bytes), which is how the Cache answers typed reads"},
 	{name: "GoValuesKept", run: testGoValuesKept,
 		rule: "a Go value store keeps values as they are: Get returns the very value (the same pointer) Set stored"},
 	{name: "TTLZero", run: testTTLZero,
@@ -23,6 +27,8 @@ var cases = []testCase{
 		rule: "a key set with a TTL is found until the TTL runs out, and is missing after it (Get, Exists, GetExpire, GetMany, SetIfAbsent, SetIfPresent agree)"},
 	{name: "SetReplacesTTL", run: testSetReplacesTTL,
 		rule: "Set stores the value with the TTL it is given, replacing the key's previous TTL"},
+	{name: "LongTTL", run: testLongTTL,
+		rule: "a TTL or window longer than backends.MaxTTL (up to time.Duration(math.MaxInt64)) is taken as MaxTTL by every command: values, counters, sets, locks and sliding windows stay, a held lock is not granted to another owner, GetExpire reports at most MaxTTL"},
 	{name: "NegativeTTL", run: testNegativeTTL,
 		rule: "a negative TTL is rejected with an error wrapping ErrInvalidArgument, and nothing is written"},
 	{name: "SetModes", run: testSetModes,
@@ -31,6 +37,8 @@ var cases = []testCase{
 		rule: "SetIfAbsent is atomic: of goroutines racing on one missing key, exactly one writes"},
 	{name: "SetManyGetMany", run: testSetManyGetMany,
 		rule: "SetMany stores every item with its own TTL; GetMany returns one Entry per key, in the order of the keys"},
+	{name: "GetManyNonValues", run: testGetManyNonValues,
+		rule: "GetMany reports a key that holds no value (a set, a sliding window, a bit array where the store keeps it apart) as not found, as MGET does, and still returns the others; Get on such a key fails with ErrWrongType"},
 
 	// Keys.
 	{name: "ExistsDelete", run: testExistsDelete,
@@ -65,6 +73,10 @@ var cases = []testCase{
 		rule: "Incr on a value that is not an integer fails with an error wrapping ErrNotInteger and leaves the value alone"},
 	{name: "IncrConcurrent", run: testIncrConcurrent,
 		rule: "Incr is atomic: concurrent increments are all counted"},
+	{name: "IncrSeededBySet", run: testIncrSeededBySet,
+		rule: "a counter can be seeded with Set: Incr counts from an integer of any Go integer type (a Go value store) or from the canonical decimal text of an int64 (a byte store), and from nothing else"},
+	{name: "CompareAndSwap", run: testCompareAndSwap,
+		rule: "a backends.CompareAndSwapper swaps a value atomically only while it holds the very bytes given, keeps the key's TTL, reports what the key holds when it does not swap, never swaps a missing, expired or non-value key, and keeps neither buffer"},
 
 	// Expiry.
 	{name: "Expire", run: testExpire,
@@ -107,18 +119,36 @@ var cases = []testCase{
 		rule: "IncrBits saturates at 2^size-1 and at 0"},
 	{name: "BitsInvalid", run: testBitsInvalid,
 		rule: "a bit size outside 1..63 or a negative index is an error wrapping ErrInvalidArgument"},
+	{name: "BitsLayout", run: testBitsLayout,
+		rule: "bit arrays have one layout, Redis' BITFIELD: counter i of size s is bits i*s..i*s+s-1, most significant first, bit 0 the top bit of byte 0, so writes of one size read back with another"},
 	{name: "BitsLargeIndex", run: testBitsLargeIndex,
 		rule: "counters at large indexes (1,000,000) work"},
 
 	// Sliding windows.
 	{name: "SliceIncrLimit", run: testSliceIncrLimit,
 		rule: "SliceIncr records an event only while fewer than limit events are in (now-window, now], and forgets older events"},
+	{name: "SliceIncrLowerLimit", run: testSliceIncrLowerLimit,
+		rule: "a window never holds more than limit events: a call with a lower limit than earlier calls keeps the newest limit events, counts only those, and records nothing while they fill it"},
 	{name: "SliceIncrBoundary", run: testSliceIncrBoundary,
 		rule: "the window is (now-window, now]: an event exactly at now-window is forgotten, one just after it is counted"},
 	{name: "SliceIncrConcurrent", run: testSliceIncrConcurrent,
 		rule: "SliceIncr is atomic: racing calls record exactly limit events, even at the same instant"},
+	{name: "SliceIncrInvalid", run: testSliceIncrInvalid,
+		rule: "SliceIncr with a window or a limit that is not positive (a limit of 0 included) fails with an error wrapping ErrInvalidArgument and changes nothing"},
 	{name: "SliceIncrExpiry", run: testSliceIncrExpiry,
 		rule: "a sliding-window key expires window after its last event"},
+
+	// Tags (backends.Tagger).
+	{name: "Tags", run: testTags,
+		rule: "DeleteTags removes exactly the keys that carry one of its tags and returns how many; TagKeys lists them; a SetTagged that does not write attaches no tag"},
+	{name: "TagsOverwrite", run: testTagsOverwrite,
+		rule: "a key carries the tags of the write that stored its current value: Set, SetMany or SetTagged of the key replace them, so DeleteTags of an old tag leaves the new value"},
+	{name: "TagsDelete", run: testTagsDelete,
+		rule: "Delete, DeleteMany and DeleteMatch end a key's tags: the key written again without them survives DeleteTags"},
+	{name: "TagsExpire", run: testTagsExpire,
+		rule: "expiry ends a key's tags; Expire and Incr keep them for as long as the key lives, so DeleteTags removes a tagged key whose TTL was removed or that was incremented"},
+	{name: "TagsConcurrent", run: testTagsConcurrent,
+		rule: "a DeleteTags that starts after a SetTagged returned removes its key, whatever other writes and DeleteTags run at the same time; no race leaves a tagged key that a later DeleteTags misses"},
 
 	// Lifecycle.
 	{name: "Context", run: testContext,

@@ -2,6 +2,8 @@ package backendtest
 
 import (
 	"errors"
+	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/cashews-go/cashews/backends"
@@ -186,4 +188,186 @@ func testValueSize(e *env) {
 	if n, err := e.b.ValueSize(ctx, e.key("missing")); n != 0 || err != nil {
 		e.t.Errorf("ValueSize(missing) = (%d, %v), want (0, nil)", n, err)
 	}
+}
+
+// integerValues are the values of every Go integer type a Go value store counts from, each 10.
+type namedInt int16
+
+func integerValues() []any {
+	return []any{10, int8(10), int16(10), int32(10), int64(10), uint(10), uint8(10), uint16(10), uint32(10), uint64(10), uintptr(10), namedInt(10)}
+}
+
+func testIncrSeededBySet(e *env) {
+	ctx := e.ctx()
+	// A counter seeded by Set: in a Go value store an integer of any Go integer type (the Cache
+	// stores Set(ctx, key, 10) as it is); in a byte store the canonical decimal text (which the
+	// Cache writes for an integer without a secret).
+	seeds := []any{[]byte("10"), []byte("-10"), []byte("0"), []byte("9223372036854775806")}
+	if !e.bytes {
+		seeds = integerValues()
+	}
+	for i, v := range seeds {
+		k := e.key("seed:" + string(rune('a'+i)))
+		e.set(k, v, 0)
+		n, err := e.b.Incr(ctx, k, 1, 0)
+		want := int64(11)
+		if p, ok := v.([]byte); ok {
+			var perr error
+			if want, perr = parseDecimal(p); perr != nil {
+				e.t.Fatal(perr)
+			}
+			want++
+		}
+		if n != want || err != nil {
+			e.t.Errorf("Incr(%q, 1) on %s stored with Set = (%d, %v), want (%d, nil)", k, show(v), n, err, want)
+		}
+		e.check(e.hit(k, e.counter(want)))
+	}
+	// What is not the canonical text of an integer, or not an integer at all, is not a counter:
+	// Redis' INCR decides, and the other stores follow it.
+	others := []any{[]byte("010"), []byte("+1"), []byte(" 1"), []byte("1 "), []byte("0x1"), []byte("1e3"), []byte("9223372036854775808")}
+	if !e.bytes {
+		others = []any{"10", []byte("10"), 10.0, float32(1), true}
+	}
+	for i, v := range others {
+		k := e.key("other:" + string(rune('a'+i)))
+		e.set(k, v, 0)
+		_, err := e.b.Incr(ctx, k, 1, 0)
+		e.wantErrIs(err, backends.ErrNotInteger, "Incr(%q) on %s", k, show(v))
+		e.check(e.hit(k, v))
+	}
+}
+
+func parseDecimal(p []byte) (int64, error) {
+	var n int64
+	_, err := fmt.Sscan(string(p), &n)
+	return n, err
+}
+
+// asBytes returns the bytes of a []byte or string value.
+func asBytes(v any) ([]byte, bool) {
+	switch x := v.(type) {
+	case []byte:
+		return x, true
+	case string:
+		return []byte(x), true
+	}
+	return nil, false
+}
+
+func testCompareAndSwap(e *env) {
+	cas, ok := e.b.(backends.CompareAndSwapper)
+	if !ok {
+		e.t.Skip("the backend does not implement backends.CompareAndSwapper")
+	}
+	ctx := e.ctx()
+	swap := func(key, old, new string, want bool, wantCur any) {
+		e.t.Helper()
+		oldB, newB := []byte(old), []byte(new)
+		swapped, cur, err := cas.CompareAndSwap(ctx, key, oldB, newB)
+		wantEntry := backends.Entry{}
+		if wantCur != nil {
+			wantEntry = backends.Entry{Value: wantCur, Found: true}
+		}
+		if swapped != want || err != nil || cur.Found != wantEntry.Found || !equal(cur.Value, wantEntry.Value) {
+			e.t.Errorf("CompareAndSwap(%q, %q, %q) = (%v, %s, %v), want (%v, %s, nil)", key, old, new, swapped, showEntries([]backends.Entry{cur}), err, want, showEntries([]backends.Entry{wantEntry}))
+		}
+		// The backend keeps neither buffer: the caller may reuse them.
+		for i := range oldB {
+			oldB[i] = '#'
+		}
+		for i := range newB {
+			newB[i] = '#'
+		}
+	}
+
+	k := e.key("missing")
+	swap(k, "a", "b", false, nil)
+	e.check(e.exists(k, false))
+
+	// A key with a TTL keeps it; a swap needs the very bytes.
+	k = e.key("ttl")
+	start := e.now()
+	e.set(k, e.val("a"), time.Hour)
+	swap(k, "x", "b", false, e.val("a"))
+	swap(k, "", "b", false, e.val("a"))
+	swap(k, "a ", "b", false, e.val("a"))
+	e.check(e.hit(k, e.val("a")))
+	swap(k, "a", "b", true, nil)
+	e.check(e.hit(k, []byte("b")))
+	e.check(e.ttlWithin(k, time.Hour, start))
+	swap(k, "a", "c", false, []byte("b"))
+
+	// A key without a TTL keeps none; an empty value is a value.
+	k = e.key("no-ttl")
+	e.set(k, e.val(""), 0)
+	swap(k, "", "1", true, nil)
+	e.check(e.noExpiry(k))
+	swap(k, "1", "", true, nil)
+	e.check(e.hit(k, []byte{}))
+
+	// A swap changes the value in place, as Incr does: a tagged key keeps its tags.
+	if tg, ok := e.b.(backends.Tagger); ok {
+		k = e.key("tagged")
+		tag := e.key("tag")
+		if ok, err := tg.SetTagged(ctx, k, e.val("a"), 0, backends.SetAlways, []string{tag}); !ok || err != nil {
+			e.t.Fatalf("SetTagged(%q) = %v, %v", k, ok, err)
+		}
+		swap(k, "a", "b", true, nil)
+		if keys, err := tg.TagKeys(ctx, tag); err != nil || len(keys) != 1 || keys[0] != k {
+			e.t.Errorf("after a swap, TagKeys(%q) = %q, %v; want [%q]", tag, keys, err, k)
+		}
+	}
+
+	// A key that holds no value is not swapped, and not reported as a value.
+	k = e.key("set")
+	_, err := e.b.SetAdd(ctx, k, 0, "a")
+	e.must(err, "SetAdd(%q)", k)
+	swap(k, "a", "b", false, nil)
+	e.check(e.members(k, "a"))
+
+	// An expired key is missing.
+	k = e.key("expires")
+	ttl := e.shortTTL()
+	start = e.now()
+	e.set(k, e.val("a"), ttl)
+	e.afterExpiry(start, ttl, "value with a TTL", func() error { return e.miss(k) })
+	swap(k, "a", "b", false, nil)
+	e.check(e.exists(k, false))
+
+	// Atomic: read-modify-write loops over CompareAndSwap lose no increment.
+	k = e.key("counter")
+	e.set(k, e.val("0"), 0)
+	const workers, each = 8, 25
+	parallel(workers, func(int) {
+		v, _, err := e.b.Get(ctx, k)
+		if err != nil {
+			e.t.Errorf("Get(%q): %v", k, err)
+			return
+		}
+		for done := 0; done < each; {
+			old, ok := asBytes(v)
+			if !ok {
+				e.t.Errorf("Get(%q) = %s, want []byte or string", k, show(v))
+				return
+			}
+			n, err := parseDecimal(old)
+			if err != nil {
+				e.t.Errorf("counter %q: %v", old, err)
+				return
+			}
+			swapped, cur, err := cas.CompareAndSwap(ctx, k, old, []byte(strconv.FormatInt(n+1, 10)))
+			if err != nil || (!swapped && !cur.Found) {
+				e.t.Errorf("CompareAndSwap(%q) = (%v, %s, %v)", k, swapped, showEntries([]backends.Entry{cur}), err)
+				return
+			}
+			if swapped {
+				done++
+				v = []byte(strconv.FormatInt(n+1, 10))
+			} else {
+				v = cur.Value
+			}
+		}
+	})
+	e.check(e.hit(k, []byte(strconv.Itoa(workers*each))))
 }

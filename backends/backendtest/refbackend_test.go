@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"iter"
 	"maps"
+	"math"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,6 +26,7 @@ type refBackend struct {
 	mu     sync.Mutex
 	closed bool
 	m      map[string]*refEntry
+	tagged map[string]map[string]bool // tag → keys, counted by KeysCount as one key per tag (as Redis keeps them)
 }
 
 type refKind int
@@ -44,15 +47,18 @@ type refEntry struct {
 	bits   map[int64]bool      // kindBits: the positions of the bits that are 1
 	events []time.Time         // kindWindow
 	expire time.Time           // zero: never
+	tags   []string            // the tags of the SetTagged that stored the value
 }
 
 var (
-	_ backends.Backend      = (*refBackend)(nil)
-	_ backends.GoValueStore = (*refBackend)(nil)
+	_ backends.Backend           = (*refBackend)(nil)
+	_ backends.GoValueStore      = (*refBackend)(nil)
+	_ backends.CompareAndSwapper = (*refBackend)(nil)
+	_ backends.Tagger            = (*refBackend)(nil)
 )
 
 func newRef(clock backends.Clock, bytes bool, mutant string) *refBackend {
-	return &refBackend{clock: clock, bytes: bytes, mutant: mutant, m: make(map[string]*refEntry)}
+	return &refBackend{clock: clock, bytes: bytes, mutant: mutant, m: make(map[string]*refEntry), tagged: make(map[string]map[string]bool)}
 }
 
 func (b *refBackend) StoresGoValues() bool { return !b.bytes }
@@ -77,7 +83,7 @@ func (b *refBackend) entry(key string) *refEntry {
 		return nil
 	}
 	if !en.expire.IsZero() && !b.clock.Now().Before(en.expire) && b.mutant != "expired-still-found" {
-		delete(b.m, key)
+		b.drop(key, b.mutant != "expired-keeps-tags")
 		return nil
 	}
 	return en
@@ -86,6 +92,13 @@ func (b *refBackend) entry(key string) *refEntry {
 func (b *refBackend) deadline(ttl time.Duration) time.Time {
 	if ttl == 0 {
 		return time.Time{}
+	}
+	switch b.mutant {
+	case "ttl-uncapped":
+	case "ttl-wraps": // as a store that adds nanoseconds in an int64 does
+		return time.Unix(0, b.clock.Now().UnixNano()+int64(ttl))
+	default:
+		ttl = backends.CapTTL(ttl)
 	}
 	return b.clock.Now().Add(ttl)
 }
@@ -100,6 +113,9 @@ func checkTTL(ttl time.Duration) error {
 // in copies a value on its way in.
 func (b *refBackend) in(v any) (any, error) {
 	if !b.bytes {
+		if rv := reflect.ValueOf(v); b.mutant == "ints-as-int64" && rv.CanInt() {
+			return rv.Int(), nil
+		}
 		return v, nil
 	}
 	p, ok := v.([]byte)
@@ -149,6 +165,9 @@ func (b *refBackend) GetMany(ctx context.Context, keys []string) ([]backends.Ent
 	defer b.mu.Unlock()
 	out := make([]backends.Entry, len(keys))
 	for i, k := range keys {
+		if en := b.entry(k); en != nil && en.kind != kindValue && b.mutant == "getmany-fails-on-set" {
+			return nil, fmt.Errorf("ref: key holds another kind: %w", backends.ErrWrongType)
+		}
 		if en := b.entry(k); en != nil && en.kind == kindValue {
 			v, _ := b.out(en)
 			out[i] = backends.Entry{Value: v, Found: true}
@@ -169,12 +188,19 @@ func (b *refBackend) Set(ctx context.Context, key string, value any, ttl time.Du
 		return false, err
 	}
 	defer b.mu.Unlock()
+	return b.setLocked(key, v, ttl, mode) != nil, nil
+}
+
+// setLocked stores v at key when mode allows it and returns the new entry, or nil. Called with mu
+// held.
+func (b *refBackend) setLocked(key string, v any, ttl time.Duration, mode backends.SetMode) *refEntry {
 	present := b.entry(key) != nil
 	if (mode == backends.SetIfAbsent && present && b.mutant != "setifabsent-always") || (mode == backends.SetIfPresent && !present) {
-		return false, nil
+		return nil
 	}
-	b.m[key] = &refEntry{kind: kindValue, value: v, expire: b.deadline(ttl)}
-	return true, nil
+	en := &refEntry{kind: kindValue, value: v, expire: b.deadline(ttl)}
+	b.put(key, en, b.mutant != "set-keeps-tags")
+	return en
 }
 
 func (b *refBackend) SetMany(ctx context.Context, items []backends.Item) error {
@@ -194,7 +220,7 @@ func (b *refBackend) SetMany(ctx context.Context, items []backends.Item) error {
 	}
 	defer b.mu.Unlock()
 	for i, it := range items {
-		b.m[it.Key] = &refEntry{kind: kindValue, value: vs[i], expire: b.deadline(it.TTL)}
+		b.put(it.Key, &refEntry{kind: kindValue, value: vs[i], expire: b.deadline(it.TTL)}, b.mutant != "set-keeps-tags")
 	}
 	return nil
 }
@@ -220,7 +246,7 @@ func (b *refBackend) DeleteMany(ctx context.Context, keys []string) (int, error)
 	n := 0
 	for _, k := range keys {
 		if b.entry(k) != nil {
-			delete(b.m, k)
+			b.drop(k, b.mutant != "delete-keeps-tags")
 			n++
 		}
 	}
@@ -242,7 +268,7 @@ func (b *refBackend) DeleteMatch(ctx context.Context, pattern string) (int, erro
 	n := 0
 	for k := range b.m {
 		if b.matches(pattern, k) && b.entry(k) != nil {
-			delete(b.m, k)
+			b.drop(k, b.mutant != "delete-keeps-tags")
 			n++
 		}
 	}
@@ -286,7 +312,7 @@ func (b *refBackend) Incr(ctx context.Context, key string, by int64, ttl time.Du
 	en := b.entry(key)
 	if en == nil {
 		en = &refEntry{kind: kindValue, expire: b.deadline(ttl)}
-		b.m[key] = en
+		b.put(key, en, true)
 	} else if b.mutant == "incr-resets-ttl" && ttl > 0 {
 		en.expire = b.deadline(ttl)
 	}
@@ -300,11 +326,23 @@ func (b *refBackend) Incr(ctx context.Context, key string, by int64, ttl time.Du
 		n = v
 	case []byte:
 		var err error
-		if n, err = strconv.ParseInt(string(v), 10, 64); err != nil || !b.bytes {
+		n, err = strconv.ParseInt(string(v), 10, 64)
+		canonical := err == nil && (strconv.FormatInt(n, 10) == string(v) || b.mutant == "incr-loose-text")
+		if !canonical || !b.bytes {
 			return 0, fmt.Errorf("ref: %s: %w", show(v), backends.ErrNotInteger)
 		}
 	default:
-		return 0, fmt.Errorf("ref: %s: %w", show(v), backends.ErrNotInteger)
+		rv := reflect.ValueOf(v)
+		switch {
+		case b.mutant == "incr-only-int64":
+			return 0, fmt.Errorf("ref: %s: %w", show(v), backends.ErrNotInteger)
+		case rv.CanInt():
+			n = rv.Int()
+		case rv.CanUint() && rv.Uint() <= math.MaxInt64:
+			n = int64(rv.Uint())
+		default:
+			return 0, fmt.Errorf("ref: %s: %w", show(v), backends.ErrNotInteger)
+		}
 	}
 	n += by
 	if b.bytes {
@@ -313,6 +351,44 @@ func (b *refBackend) Incr(ctx context.Context, key string, by int64, ttl time.Du
 		en.value = n
 	}
 	return n, nil
+}
+
+func (b *refBackend) CompareAndSwap(ctx context.Context, key string, old, new []byte) (bool, backends.Entry, error) {
+	if err := b.lock(ctx); err != nil {
+		return false, backends.Entry{}, err
+	}
+	defer b.mu.Unlock()
+	en := b.entry(key)
+	if en == nil || en.kind != kindValue {
+		return false, backends.Entry{}, nil
+	}
+	var cur []byte
+	switch v := en.value.(type) {
+	case []byte:
+		cur = v
+	case string:
+		cur = []byte(v)
+	}
+	if (cur == nil && !isBytes(en.value)) || (string(cur) != string(old) && b.mutant != "cas-ignores-old") {
+		v, _ := b.out(en)
+		return false, backends.Entry{Value: v, Found: true}, nil
+	}
+	en.value = slices.Clone(new)
+	if en.value.([]byte) == nil {
+		en.value = []byte{}
+	}
+	if b.mutant == "cas-drops-ttl" {
+		en.expire = time.Time{}
+	}
+	return true, backends.Entry{}, nil
+}
+
+func isBytes(v any) bool {
+	switch v.(type) {
+	case []byte, string:
+		return true
+	}
+	return false
 }
 
 func (b *refBackend) Expire(ctx context.Context, key string, ttl time.Duration) (bool, error) {
@@ -328,6 +404,9 @@ func (b *refBackend) Expire(ctx context.Context, key string, ttl time.Duration) 
 		return false, nil
 	}
 	en.expire = b.deadline(ttl)
+	if b.mutant == "expire-drops-tags" {
+		b.untag(key, en)
+	}
 	return true, nil
 }
 
@@ -360,6 +439,7 @@ func (b *refBackend) Clear(ctx context.Context) error {
 	}
 	defer b.mu.Unlock()
 	clear(b.m)
+	clear(b.tagged)
 	return nil
 }
 
@@ -381,7 +461,7 @@ func (b *refBackend) SetLock(ctx context.Context, key, token string, ttl time.Du
 	if b.entry(key) != nil {
 		return false, nil
 	}
-	b.m[key] = &refEntry{kind: kindLock, token: token, expire: b.deadline(ttl)}
+	b.put(key, &refEntry{kind: kindLock, token: token, expire: b.deadline(ttl)}, true)
 	return true, nil
 }
 
@@ -402,7 +482,7 @@ func (b *refBackend) Unlock(ctx context.Context, key, token string) (bool, error
 	if b.held(key, token) == nil {
 		return false, nil
 	}
-	delete(b.m, key)
+	b.drop(key, true)
 	return true, nil
 }
 
@@ -441,7 +521,7 @@ func (b *refBackend) KeysCount(ctx context.Context) (int64, error) {
 			n++
 		}
 	}
-	return n, nil
+	return n + int64(len(b.tagged)), nil
 }
 
 func (b *refBackend) ValueSize(ctx context.Context, key string) (int64, error) {
@@ -470,7 +550,7 @@ func (b *refBackend) setEntry(key string, create bool) (*refEntry, error) {
 			return nil, nil
 		}
 		en = &refEntry{kind: kindSet, set: make(map[string]struct{})}
-		b.m[key] = en
+		b.put(key, en, true)
 	}
 	if en.kind != kindSet {
 		return nil, fmt.Errorf("ref: key %q is not a set: %w", key, backends.ErrWrongType)
@@ -526,7 +606,7 @@ func (b *refBackend) SetRemove(ctx context.Context, key string, members ...strin
 		}
 	}
 	if len(en.set) == 0 {
-		delete(b.m, key)
+		b.drop(key, true)
 	}
 	return n, nil
 }
@@ -551,7 +631,7 @@ func (b *refBackend) SetPop(ctx context.Context, key string, count int) ([]strin
 		}
 	}
 	if len(en.set) == 0 {
-		delete(b.m, key)
+		b.drop(key, true)
 	}
 	return out, nil
 }
@@ -580,20 +660,27 @@ func checkBits(size int, indexes []int64) error {
 	return nil
 }
 
-func (en *refEntry) counter(size int, i int64) int64 {
+func (en *refEntry) counter(size int, i int64, lsbFirst bool) int64 {
 	var v int64
 	for j := range int64(size) {
 		v <<= 1
-		if en.bits[i*int64(size)+j] {
+		pos := i*int64(size) + j
+		if lsbFirst {
+			pos = i*int64(size) + int64(size) - 1 - j
+		}
+		if en.bits[pos] {
 			v |= 1
 		}
 	}
 	return v
 }
 
-func (en *refEntry) setCounter(size int, i, v int64) {
+func (en *refEntry) setCounter(size int, i, v int64, lsbFirst bool) {
 	for j := int64(size) - 1; j >= 0; j-- {
 		pos := i*int64(size) + j
+		if lsbFirst {
+			pos = i*int64(size) + int64(size) - 1 - j
+		}
 		if v&1 == 1 {
 			en.bits[pos] = true
 		} else {
@@ -620,7 +707,7 @@ func (b *refBackend) GetBits(ctx context.Context, key string, size int, indexes 
 		return nil, fmt.Errorf("ref: key %q is not a bit array: %w", key, backends.ErrWrongType)
 	}
 	for n, i := range indexes {
-		out[n] = en.counter(size, i)
+		out[n] = en.counter(size, i, b.mutant == "bits-lsb-first")
 	}
 	return out, nil
 }
@@ -636,7 +723,7 @@ func (b *refBackend) IncrBits(ctx context.Context, key string, size int, by int6
 	en := b.entry(key)
 	if en == nil {
 		en = &refEntry{kind: kindBits, bits: make(map[int64]bool)}
-		b.m[key] = en
+		b.put(key, en, true)
 	}
 	if en.kind != kindBits {
 		return nil, fmt.Errorf("ref: key %q is not a bit array: %w", key, backends.ErrWrongType)
@@ -644,7 +731,7 @@ func (b *refBackend) IncrBits(ctx context.Context, key string, size int, by int6
 	top := int64(1)<<size - 1
 	out := make([]int64, len(indexes))
 	for n, i := range indexes {
-		v := en.counter(size, i)
+		v := en.counter(size, i, b.mutant == "bits-lsb-first")
 		switch {
 		case b.mutant == "bits-wrap":
 			v = (v + by) & top
@@ -655,13 +742,16 @@ func (b *refBackend) IncrBits(ctx context.Context, key string, size int, by int6
 		default:
 			v += by
 		}
-		en.setCounter(size, i, v)
+		en.setCounter(size, i, v, b.mutant == "bits-lsb-first")
 		out[n] = v
 	}
 	return out, nil
 }
 
 func (b *refBackend) SliceIncr(ctx context.Context, key string, now time.Time, window time.Duration, limit int64) (int64, bool, error) {
+	if window <= 0 || (limit <= 0 && !(limit == 0 && b.mutant == "sliceincr-zero-limit")) {
+		return 0, false, fmt.Errorf("ref: window %v and limit %d must be positive: %w", window, limit, backends.ErrInvalidArgument)
+	}
 	if err := b.lock(ctx); err != nil {
 		return 0, false, err
 	}
@@ -669,7 +759,7 @@ func (b *refBackend) SliceIncr(ctx context.Context, key string, now time.Time, w
 	en := b.entry(key)
 	if en == nil {
 		en = &refEntry{kind: kindWindow}
-		b.m[key] = en
+		b.put(key, en, true)
 	}
 	if en.kind != kindWindow {
 		return 0, false, fmt.Errorf("ref: key %q is not a sliding window: %w", key, backends.ErrWrongType)
@@ -681,13 +771,17 @@ func (b *refBackend) SliceIncr(ctx context.Context, key string, now time.Time, w
 		}
 		return !t.After(from)
 	})
+	if int64(len(en.events)) > limit && b.mutant != "window-keeps-over-limit" {
+		slices.SortFunc(en.events, time.Time.Compare)
+		en.events = en.events[int64(len(en.events))-limit:]
+	}
 	recorded := int64(len(en.events)) < limit
 	if recorded {
 		en.events = append(en.events, now)
 		en.expire = b.deadline(window)
 	}
 	if len(en.events) == 0 {
-		delete(b.m, key)
+		b.drop(key, true)
 	}
 	return int64(len(en.events)), recorded, nil
 }

@@ -3,6 +3,8 @@ package backendtest
 import (
 	"sync/atomic"
 	"time"
+
+	"github.com/cashews-go/cashews/backends"
 )
 
 // window is a sliding-window key under test with a base time; at moves the fake clock along with the
@@ -59,6 +61,20 @@ func testSliceIncrLimit(e *env) {
 	w.incr(size+time.Millisecond, size, 1, 1, true)
 }
 
+func testSliceIncrLowerLimit(e *env) {
+	const size = 10 * time.Second
+	w := e.window("lower")
+	w.incr(0, size, 3, 1, true)
+	w.incr(time.Second, size, 3, 2, true)
+	w.incr(2*time.Second, size, 3, 3, true)
+	// The limit drops to 2: the window keeps its newest 2 events (at +1s and +2s), which fill it.
+	w.incr(3*time.Second, size, 2, 2, false)
+	// Back at 3, there is room for one more.
+	w.incr(4*time.Second, size, 3, 3, true)
+	// At +11.5s the event at +1s has left the window; +2s and +4s remain, and one more fits.
+	w.incr(11*time.Second+500*time.Millisecond, size, 3, 3, true)
+}
+
 func testSliceIncrBoundary(e *env) {
 	const size, limit = 10 * time.Second, 100
 	w := e.window("exact")
@@ -102,4 +118,26 @@ func testSliceIncrExpiry(e *env) {
 	w.incr(0, size, 10, 1, true)
 	e.beforeExpiry(start, size, "sliding-window key", func() error { return e.ttlWithin(w.key, size, start) })
 	e.afterExpiry(start, size, "sliding-window key", func() error { return e.exists(w.key, false) })
+}
+
+func testSliceIncrInvalid(e *env) {
+	ctx, k := e.ctx(), e.key("window")
+	now := e.now()
+	if n, rec, err := e.b.SliceIncr(ctx, k, now, time.Minute, 3); n != 1 || !rec || err != nil {
+		e.t.Fatalf("SliceIncr(limit 3) = (%d, %v, %v), want (1, true, nil)", n, rec, err)
+	}
+	for _, c := range []struct {
+		window time.Duration
+		limit  int64
+	}{{time.Minute, 0}, {time.Minute, -1}, {0, 3}, {-time.Second, 3}} {
+		n, rec, err := e.b.SliceIncr(ctx, k, now, c.window, c.limit)
+		e.wantErrIs(err, backends.ErrInvalidArgument, "SliceIncr(window %v, limit %d) = (%d, %v)", c.window, c.limit, n, rec)
+	}
+	if n, rec, err := e.b.SliceIncr(ctx, k, now, time.Minute, 3); n != 2 || !rec || err != nil {
+		e.t.Errorf("SliceIncr(limit 3) after the refused calls = (%d, %v, %v), want (2, true, nil): they changed nothing", n, rec, err)
+	}
+	e.check(e.exists(e.key("never"), false))
+	_, _, err := e.b.SliceIncr(ctx, e.key("never"), now, time.Minute, 0)
+	e.wantErrIs(err, backends.ErrInvalidArgument, "SliceIncr(missing key, limit 0)")
+	e.check(e.exists(e.key("never"), false))
 }

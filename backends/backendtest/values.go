@@ -2,6 +2,7 @@ package backendtest
 
 import (
 	"fmt"
+	"reflect"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -355,4 +356,93 @@ func testSetManyGetMany(e *env) {
 		}
 		return nil
 	})
+}
+
+func testGetManyNonValues(e *env) {
+	ctx := e.ctx()
+	val, ctr, set, win, bits, lock, missing := e.key("value"), e.key("counter"), e.key("set"), e.key("window"), e.key("bits"), e.key("lock"), e.key("missing")
+	e.set(val, e.val("v"), 0)
+	e.incr(ctr, 5, 0, 5)
+	_, err := e.b.SetAdd(ctx, set, 0, "m")
+	e.must(err, "SetAdd(%q)", set)
+	_, _, err = e.b.SliceIncr(ctx, win, e.now(), time.Minute, 10)
+	e.must(err, "SliceIncr(%q)", win)
+	_, err = e.b.IncrBits(ctx, bits, 1, 1, 0, 7)
+	e.must(err, "IncrBits(%q)", bits)
+	ok, err := e.b.SetLock(ctx, lock, "token", time.Minute)
+	e.must(err, "SetLock(%q)", lock)
+	if !ok {
+		e.t.Fatalf("SetLock(%q) = false, want true", lock)
+	}
+
+	keys := []string{val, ctr, set, win, bits, lock, missing, val}
+	got, err := e.b.GetMany(ctx, keys)
+	if err != nil || len(got) != len(keys) {
+		e.t.Fatalf("GetMany(value, counter, set, window, bits, lock, missing, value) = (%s, %v), want %d entries and no error: keys that hold no value are not found, as MGET reports them", showEntries(got), err, len(keys))
+	}
+	want := []backends.Entry{
+		{Value: e.val("v"), Found: true},
+		{Value: e.counter(5), Found: true},
+		{}, {}, // the set and the sliding window hold no value
+		{}, // the bit array and the lock: checked below
+		{},
+		{},
+		{Value: e.val("v"), Found: true},
+	}
+	for i, w := range want {
+		if i == 4 || i == 5 {
+			continue
+		}
+		if got[i].Found != w.Found || !equal(got[i].Value, w.Value) {
+			e.t.Errorf("GetMany: entry %d (%s) = %s, want %s", i, keys[i], showEntries(got[i:i+1]), showEntries(want[i:i+1]))
+		}
+	}
+	// A bit array is not found where the store keeps it apart from values; a store that keeps bit
+	// arrays in strings (Redis, disk) returns the bytes, which the Cache does not take for a value.
+	if b := got[4]; b.Found {
+		if _, isBytes := b.Value.([]byte); !isBytes || !e.bytes {
+			e.t.Errorf("GetMany: the bit array = %s, want not found, or its bytes from a byte store", showEntries(got[4:5]))
+		}
+	}
+	// The contract leaves open whether a lock is a value: either not found, or its token.
+	if l := got[5]; l.Found && !equal(l.Value, e.val("token")) {
+		e.t.Errorf("GetMany: the lock = %s, want not found, or its token %s", showEntries(got[5:6]), show(e.val("token")))
+	}
+	// Get on a key that holds no value is still an error: a single read names the problem.
+	for _, k := range []string{set, win} {
+		_, _, err := e.b.Get(ctx, k)
+		e.wantErrIs(err, backends.ErrWrongType, "Get(%q) on a key that holds no value", k)
+	}
+}
+
+// testValuesKeepTheirType checks the backend's part of typed reads: the Cache answers Get[T] from
+// the type a value was stored with, so a Go value store must hand back a value of the very type it
+// was given (an int32 stays an int32, a named type stays named), and a byte store the very bytes
+// (the Cache's header, which records the type, included).
+func testValuesKeepTheirType(e *env) {
+	ctx := e.ctx()
+	var values []any
+	if e.bytes {
+		values = []any{
+			[]byte("\x01\xc0\x00\x00typed header"), // the start of a value the Cache signed
+			[]byte("\x01\x40\x01" + "42"),          // an integer in the Cache's header
+			[]byte("-17"),                          // a counter
+		}
+	} else {
+		type named struct{ A int }
+		values = []any{int32(5), namedInt(5), time.Duration(5), uint8(5), 5.0, float32(5), "5", []byte("5"),
+			named{5}, &named{5}, map[string]named{"a": {5}}, []named{{5}}}
+	}
+	for i, v := range values {
+		k := e.key("t" + strconv.Itoa(i))
+		e.set(k, v, 0)
+		got, found, err := e.b.Get(ctx, k)
+		if err != nil || !found || reflect.TypeOf(got) != reflect.TypeOf(v) || !equal(got, v) {
+			e.t.Errorf("Get(%q) = (%s of type %T, %v, %v), want %s of type %T: the type a value was stored with is how the Cache reads it", k, show(got), got, found, err, show(v), v)
+		}
+		entries, err := e.b.GetMany(ctx, []string{k})
+		if err != nil || len(entries) != 1 || reflect.TypeOf(entries[0].Value) != reflect.TypeOf(v) {
+			e.t.Errorf("GetMany([%q]) = (%s, %v), want one %T", k, showEntries(entries), err, v)
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package disk
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -11,14 +12,15 @@ import (
 	"time"
 
 	"github.com/cashews-go/cashews/backends"
+	"github.com/cashews-go/cashews/internal/quote"
 )
 
 // valueBytes returns the bytes of a value handed to Set.
 func valueBytes(key string, v any) ([]byte, error) {
 	b, ok := v.([]byte)
 	if !ok {
-		return nil, fmt.Errorf("cashews: disk: value of key %q has type %T: the disk backend stores []byte values only (a Cache encodes other values): %w",
-			key, v, backends.ErrInvalidArgument)
+		return nil, fmt.Errorf("cashews: disk: value of key %s has type %T: the disk backend stores []byte values only (a Cache encodes other values): %w",
+			quote.String(key), v, backends.ErrInvalidArgument)
 	}
 	if b == nil {
 		b = []byte{}
@@ -49,10 +51,10 @@ func (b *Backend) Get(ctx context.Context, key string) (any, bool, error) {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, false, nil
 		}
-		return nil, false, b.fail("get", err)
+		return nil, false, b.fail("get", s, key, err)
 	}
 	if kind != kindString {
-		return nil, false, fmt.Errorf("cashews: disk: get %q: the key holds a %s: %w", key, kindName(kind), backends.ErrWrongType)
+		return nil, false, fmt.Errorf("cashews: disk: get %s: the key holds a %s: %w", quote.String(key), kindName(kind), backends.ErrWrongType)
 	}
 	if v == nil {
 		v = []byte{}
@@ -94,7 +96,7 @@ func (b *Backend) GetMany(ctx context.Context, keys []string) ([]backends.Entry,
 		case errors.Is(err, sql.ErrNoRows):
 			continue
 		case err != nil:
-			return nil, b.fail("get many", err)
+			return nil, b.fail("get many", s, key, err)
 		case kind != kindString:
 			continue
 		}
@@ -128,7 +130,7 @@ func (b *Backend) Set(ctx context.Context, key string, value any, ttl time.Durat
 	var st *stmt
 	switch mode {
 	case backends.SetAlways:
-		st = s.put
+		st = s.putValue
 	case backends.SetIfAbsent:
 		st = s.putIfAbsent
 	case backends.SetIfPresent:
@@ -138,13 +140,13 @@ func (b *Backend) Set(ctx context.Context, key string, value any, ttl time.Durat
 	}
 	now := b.now()
 	size := len(key) + len(v)
-	res, err := st.ExecContext(ctx, []byte(key), now, kindString, v, expireAt(now, ttl), b.stamp(now), size)
+	res, err := st.ExecContext(ctx, []byte(key), now, kindString, v, expireAt(now, ttl), b.stamp(now), size, 0)
 	if err != nil {
-		return false, b.fail("set", err)
+		return false, b.fail("set", s, key, err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return false, b.fail("set", err)
+		return false, b.fail("set", s, key, err)
 	}
 	if n > 0 {
 		b.wrote(ctx, s, size)
@@ -174,13 +176,13 @@ func (b *Backend) SetMany(ctx context.Context, items []backends.Item) error {
 	for si, idx := range b.group(len(items), func(i int) string { return items[i].Key }) {
 		s := b.shards[si]
 		size := 0
-		err := s.tx(ctx, []*stmt{s.put}, func(tx *sql.Tx) error {
-			st := s.put.in(ctx, tx)
+		err := s.tx(ctx, []*stmt{s.putValue}, func(tx *sql.Tx) error {
+			st := s.putValue.in(ctx, tx)
 			now := b.now()
 			for _, i := range idx {
 				it := items[i]
 				sz := len(it.Key) + len(vals[i])
-				if _, err := st.ExecContext(ctx, []byte(it.Key), now, kindString, vals[i], expireAt(now, it.TTL), b.stamp(now), sz); err != nil {
+				if _, err := st.ExecContext(ctx, []byte(it.Key), now, kindString, vals[i], expireAt(now, it.TTL), b.stamp(now), sz, 0); err != nil {
 					return err
 				}
 				size += sz
@@ -188,7 +190,7 @@ func (b *Backend) SetMany(ctx context.Context, items []backends.Item) error {
 			return nil
 		})
 		if err != nil {
-			return b.fail("set many", err)
+			return b.fail("set many", s, "", err)
 		}
 		b.wrote(ctx, s, size)
 	}
@@ -213,12 +215,13 @@ func (b *Backend) Exists(ctx context.Context, key string) (bool, error) {
 	}
 	defer cancel()
 	var one int
-	err = b.shardOf(key).exists.QueryRowContext(ctx, []byte(key), b.now()).Scan(&one)
+	s := b.shardOf(key)
+	err = s.exists.QueryRowContext(ctx, []byte(key), b.now()).Scan(&one)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return false, nil
 	case err != nil:
-		return false, b.fail("exists", err)
+		return false, b.fail("exists", s, key, err)
 	}
 	return true, nil
 }
@@ -232,12 +235,13 @@ func (b *Backend) Delete(ctx context.Context, key string) (bool, error) {
 	defer cancel()
 	now := b.now()
 	var exp int64
-	err = b.shardOf(key).del.QueryRowContext(ctx, []byte(key), now).Scan(&exp)
+	s := b.shardOf(key)
+	err = s.del.QueryRowContext(ctx, []byte(key), now).Scan(&exp)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return false, nil
 	case err != nil:
-		return false, b.fail("delete", err)
+		return false, b.fail("delete", s, key, err)
 	}
 	return exp == 0 || exp > now, nil
 }
@@ -262,7 +266,7 @@ func (b *Backend) DeleteMany(ctx context.Context, keys []string) (int, error) {
 		})
 		total += n
 		if err != nil {
-			return total, b.fail("delete many", err)
+			return total, b.fail("delete many", s, "", err)
 		}
 	}
 	return total, nil
@@ -313,7 +317,8 @@ func (b *Backend) DeleteMatch(ctx context.Context, pattern string) (int, error) 
 			return total, err
 		}
 		// One page comes from one shard (scan with perShard).
-		n, err := b.deleteKeys(ctx, b.shardOf(keys[0]), func(yield func(string) bool) {
+		s := b.shardOf(keys[0])
+		n, err := b.deleteKeys(ctx, s, func(yield func(string) bool) {
 			for _, k := range keys {
 				if !yield(k) {
 					return
@@ -323,7 +328,7 @@ func (b *Backend) DeleteMatch(ctx context.Context, pattern string) (int, error) 
 		cancel()
 		total += n
 		if err != nil {
-			return total, b.fail("delete match", err)
+			return total, b.fail("delete match", s, pattern, err)
 		}
 	}
 	return total, nil
@@ -396,19 +401,19 @@ func (b *Backend) scanPage(ctx context.Context, s *shard, from, end []byte, boun
 		rows, err = s.scanAll.QueryContext(ctx, from, b.now(), limit)
 	}
 	if err != nil {
-		return nil, b.fail("scan", err)
+		return nil, b.fail("scan", s, "", err)
 	}
 	defer rows.Close()
 	keys := make([]string, 0, limit)
 	for rows.Next() {
 		var k []byte
 		if err := rows.Scan(&k); err != nil {
-			return nil, b.fail("scan", err)
+			return nil, b.fail("scan", s, "", err)
 		}
 		keys = append(keys, string(k))
 	}
 	if err := rows.Err(); err != nil {
-		return nil, b.fail("scan", err)
+		return nil, b.fail("scan", s, "", err)
 	}
 	return keys, nil
 }
@@ -466,7 +471,7 @@ func (b *Backend) Incr(ctx context.Context, key string, by int64, ttl time.Durat
 			}
 			var ok bool
 			if cur, ok = parseInteger(val); !ok {
-				return fmt.Errorf("value %q of key %q: %w", truncate(val), key, backends.ErrNotInteger)
+				return fmt.Errorf("value %s: %w", quote.String(truncate(val)), backends.ErrNotInteger)
 			}
 			newExp = exp
 		}
@@ -480,10 +485,53 @@ func (b *Backend) Incr(ctx context.Context, key string, by int64, ttl time.Durat
 		return err
 	})
 	if err != nil {
-		return 0, b.fail("incr "+strconv.Quote(key), err)
+		return 0, b.fail("incr", s, key, err)
 	}
 	b.wrote(ctx, s, size)
 	return result, nil
+}
+
+// CompareAndSwap stores new at key, keeping its expiry, if the key holds a value with the bytes of
+// old, in one transaction, and reports whether it did (see [backends.CompareAndSwapper]).
+func (b *Backend) CompareAndSwap(ctx context.Context, key string, old, new []byte) (bool, backends.Entry, error) {
+	ctx, cancel, err := b.begin(ctx)
+	if err != nil {
+		return false, backends.Entry{}, err
+	}
+	defer cancel()
+	s := b.shardOf(key)
+	var swapped bool
+	var current backends.Entry
+	size := len(key) + len(new)
+	err = s.tx(ctx, []*stmt{s.entry, s.put}, func(tx *sql.Tx) error {
+		now := b.now()
+		kind, exp, val, found, err := readEntry(ctx, tx, s, key, now)
+		if err != nil || !found || kind != kindString {
+			return err
+		}
+		if !bytes.Equal(val, old) {
+			if val == nil {
+				val = []byte{}
+			}
+			current = backends.Entry{Value: val, Found: true}
+			return nil
+		}
+		if new == nil {
+			new = []byte{}
+		}
+		if _, err := s.put.in(ctx, tx).ExecContext(ctx, []byte(key), now, kindString, new, exp, b.stamp(now), size); err != nil {
+			return err
+		}
+		swapped = true
+		return nil
+	})
+	if err != nil {
+		return false, backends.Entry{}, b.fail("compare and swap", s, key, err)
+	}
+	if swapped {
+		b.wrote(ctx, s, size)
+	}
+	return swapped, current, nil
 }
 
 func truncate(v []byte) string {
@@ -520,13 +568,14 @@ func (b *Backend) Expire(ctx context.Context, key string, ttl time.Duration) (bo
 	}
 	defer cancel()
 	now := b.now()
-	res, err := b.shardOf(key).expire.ExecContext(ctx, []byte(key), now, expireAt(now, ttl))
+	s := b.shardOf(key)
+	res, err := s.expire.ExecContext(ctx, []byte(key), now, expireAt(now, ttl))
 	if err != nil {
-		return false, b.fail("expire", err)
+		return false, b.fail("expire", s, key, err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return false, b.fail("expire", err)
+		return false, b.fail("expire", s, key, err)
 	}
 	return n > 0, nil
 }
@@ -540,12 +589,13 @@ func (b *Backend) GetExpire(ctx context.Context, key string) (time.Duration, boo
 	defer cancel()
 	now := b.now()
 	var exp int64
-	err = b.shardOf(key).getExpire.QueryRowContext(ctx, []byte(key), now).Scan(&exp)
+	s := b.shardOf(key)
+	err = s.getExpire.QueryRowContext(ctx, []byte(key), now).Scan(&exp)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return 0, false, nil
 	case err != nil:
-		return 0, false, b.fail("get expire", err)
+		return 0, false, b.fail("get expire", s, key, err)
 	case exp == 0:
 		return backends.NoExpiration, true, nil
 	}
@@ -562,7 +612,7 @@ func (b *Backend) Ping(ctx context.Context) error {
 	for _, s := range b.shards {
 		var size int64
 		if err := s.stats.QueryRowContext(ctx).Scan(&size); err != nil {
-			return b.fail("ping "+s.path, err)
+			return b.fail("ping", s, "", err)
 		}
 	}
 	return nil
@@ -587,7 +637,7 @@ func (b *Backend) Clear(ctx context.Context) error {
 				return err
 			})
 			if err != nil {
-				return b.fail("clear "+s.path, err)
+				return b.fail("clear", s, "", err)
 			}
 			if n == 0 {
 				break
@@ -614,13 +664,14 @@ func (b *Backend) Unlock(ctx context.Context, key, token string) (bool, error) {
 		return false, err
 	}
 	defer cancel()
-	res, err := b.shardOf(key).unlock.ExecContext(ctx, []byte(key), b.now(), []byte(token))
+	s := b.shardOf(key)
+	res, err := s.unlock.ExecContext(ctx, []byte(key), b.now(), []byte(token))
 	if err != nil {
-		return false, b.fail("unlock", err)
+		return false, b.fail("unlock", s, key, err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return false, b.fail("unlock", err)
+		return false, b.fail("unlock", s, key, err)
 	}
 	return n > 0, nil
 }
@@ -636,13 +687,14 @@ func (b *Backend) ExtendLock(ctx context.Context, key, token string, ttl time.Du
 	}
 	defer cancel()
 	now := b.now()
-	res, err := b.shardOf(key).extend.ExecContext(ctx, []byte(key), now, []byte(token), expireAt(now, ttl))
+	s := b.shardOf(key)
+	res, err := s.extend.ExecContext(ctx, []byte(key), now, []byte(token), expireAt(now, ttl))
 	if err != nil {
-		return false, b.fail("extend lock", err)
+		return false, b.fail("extend lock", s, key, err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return false, b.fail("extend lock", err)
+		return false, b.fail("extend lock", s, key, err)
 	}
 	return n > 0, nil
 }
@@ -665,7 +717,7 @@ func (b *Backend) KeysCount(ctx context.Context) (int64, error) {
 	for _, s := range b.shards {
 		var n int64
 		if err := s.keysCount.QueryRowContext(ctx, now).Scan(&n); err != nil {
-			return 0, b.fail("keys count", err)
+			return 0, b.fail("keys count", s, "", err)
 		}
 		total += n
 	}
@@ -681,12 +733,13 @@ func (b *Backend) ValueSize(ctx context.Context, key string) (int64, error) {
 	}
 	defer cancel()
 	var n int64
-	err = b.shardOf(key).valueSize.QueryRowContext(ctx, []byte(key), b.now()).Scan(&n)
+	s := b.shardOf(key)
+	err = s.valueSize.QueryRowContext(ctx, []byte(key), b.now()).Scan(&n)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return 0, nil
 	case err != nil:
-		return 0, b.fail("value size", err)
+		return 0, b.fail("value size", s, key, err)
 	}
 	return n, nil
 }

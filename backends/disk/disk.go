@@ -5,15 +5,18 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
+	"modernc.org/sqlite" // also registers the database/sql driver "sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/cashews-go/cashews/backends"
+	"github.com/cashews-go/cashews/internal/quote"
 )
 
 func init() {
@@ -24,6 +27,11 @@ func init() {
 func open(cfg backends.Config) (backends.Backend, error) {
 	o, err := ParseURL(cfg.URL, cfg.Params)
 	if err != nil {
+		return nil, err
+	}
+	// The Cache has taken its own parameters already: whatever is left is unknown, and saying so
+	// now spares creating the directory of a URL with a typo in it.
+	if err := cfg.Params.CheckUnused(); err != nil {
 		return nil, err
 	}
 	o.Clock = cfg.Clock
@@ -52,7 +60,10 @@ type Backend struct {
 	done      chan struct{}      // closed when the background goroutine returns; nil if none
 }
 
-var _ backends.Backend = (*Backend)(nil)
+var (
+	_ backends.Backend           = (*Backend)(nil)
+	_ backends.CompareAndSwapper = (*Backend)(nil)
+)
 
 // shard is one SQLite file: a pool of reading connections and one writing connection, so that the
 // writers of this process queue in Go (honouring their contexts) instead of spinning on SQLite's
@@ -63,9 +74,10 @@ type shard struct {
 	r, w  *sql.DB
 
 	// Statements on r.
-	get, exists, getExpire, valueSize, members, scanAll, scanRange, keysCount, stats *stmt
+	get, exists, getExpire, valueSize, members, scanAll, scanRange, keysCount, stats, tagKeys *stmt
 	// Statements on w.
-	put, putIfAbsent, update, del, delLive, expire, unlock, extend                  *stmt
+	put, putValue, putIfAbsent, update, del, delLive, expire, unlock, extend        *stmt
+	untagKey, addTag, deleteTag                                                     *stmt
 	entry, delAny, setEntry, addMember, removeMember, popMembers, anyMember, resize *stmt
 	cull, oldest, deleteID, touch, clear, size                                      *stmt
 
@@ -83,7 +95,7 @@ func New(opts Options) (*Backend, error) {
 	}
 	dir, err := filepath.Abs(o.Dir)
 	if err != nil {
-		return nil, fmt.Errorf("cashews: disk: directory %q: %w", o.Dir, err)
+		return nil, fmt.Errorf("cashews: disk: directory %s: %w", quote.String(o.Dir), err)
 	}
 	o.Dir = dir
 	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
@@ -169,7 +181,7 @@ func openShard(ctx context.Context, dir string, i, create int, o Options) (*shar
 		}
 		return nil, 0, setupError(s.path, "cannot be opened", err)
 	}
-	n, err := prepareFile(ctx, conn, s.path, i, create)
+	n, err := prepareFileWaiting(ctx, conn, s.path, i, create, o.BusyTimeout)
 	conn.Close()
 	if err != nil {
 		s.close()
@@ -188,9 +200,15 @@ const live = "(expire_at = 0 OR expire_at > ?2)"
 // prepare makes the statements of the shard, to be prepared on first use.
 func (s *shard) prepare(ctx context.Context) error {
 	p := func(db *sql.DB, dst **stmt, query string) { *dst = newStmt(db, query) }
+	// put writes an entry in place: an existing live entry keeps its tags, an expired one loses them.
+	// putValue (Set) gives the entry the tagged flag ?8, ending the tags of the entry it replaces.
 	const putHead = `INSERT INTO cashews_entries (key, kind, value, expire_at, used_at, size) VALUES (?1, ?3, ?4, ?5, ?6, ?7)
 		ON CONFLICT (key) DO UPDATE SET kind = excluded.kind, value = excluded.value, expire_at = excluded.expire_at,
-		used_at = excluded.used_at, size = excluded.size`
+		used_at = excluded.used_at, size = excluded.size,
+		tagged = CASE WHEN cashews_entries.expire_at <> 0 AND cashews_entries.expire_at <= ?2 THEN 0 ELSE cashews_entries.tagged END`
+	const putValueHead = `INSERT INTO cashews_entries (key, kind, value, expire_at, used_at, size, tagged) VALUES (?1, ?3, ?4, ?5, ?6, ?7, ?8)
+		ON CONFLICT (key) DO UPDATE SET kind = excluded.kind, value = excluded.value, expire_at = excluded.expire_at,
+		used_at = excluded.used_at, size = excluded.size, tagged = excluded.tagged`
 	// Reads.
 	p(s.r, &s.get, `SELECT kind, value FROM cashews_entries WHERE key = ?1 AND `+live)
 	p(s.r, &s.exists, `SELECT 1 FROM cashews_entries WHERE key = ?1 AND `+live)
@@ -205,8 +223,13 @@ func (s *shard) prepare(ctx context.Context) error {
 	p(s.r, &s.stats, `SELECT size FROM cashews_stats WHERE id = 0`)
 	// Writes. ?1 is the key and ?2 the time wherever they appear.
 	p(s.w, &s.put, putHead)
-	p(s.w, &s.putIfAbsent, putHead+` WHERE cashews_entries.expire_at <> 0 AND cashews_entries.expire_at <= ?2`)
-	p(s.w, &s.update, `UPDATE cashews_entries SET kind = ?3, value = ?4, expire_at = ?5, used_at = ?6, size = ?7 WHERE key = ?1 AND `+live)
+	p(s.w, &s.putValue, putValueHead)
+	p(s.w, &s.putIfAbsent, putValueHead+` WHERE cashews_entries.expire_at <> 0 AND cashews_entries.expire_at <= ?2`)
+	p(s.w, &s.update, `UPDATE cashews_entries SET kind = ?3, value = ?4, expire_at = ?5, used_at = ?6, size = ?7, tagged = ?8 WHERE key = ?1 AND `+live)
+	p(s.w, &s.untagKey, `DELETE FROM cashews_tags WHERE key = ?1`)
+	p(s.w, &s.addTag, `INSERT OR IGNORE INTO cashews_tags (tag, key) VALUES (?2, ?1)`)
+	p(s.w, &s.deleteTag, `DELETE FROM cashews_entries WHERE key IN (SELECT key FROM cashews_tags WHERE tag = ?1) RETURNING expire_at`)
+	p(s.r, &s.tagKeys, `SELECT t.key FROM cashews_tags t JOIN cashews_entries e ON e.key = t.key WHERE t.tag = ?1 AND (e.expire_at = 0 OR e.expire_at > ?2)`)
 	p(s.w, &s.del, `DELETE FROM cashews_entries WHERE key = ?1 RETURNING expire_at`)
 	p(s.w, &s.delLive, `DELETE FROM cashews_entries WHERE key = ?1 AND `+live)
 	p(s.w, &s.expire, `UPDATE cashews_entries SET expire_at = ?3 WHERE key = ?1 AND `+live)
@@ -338,7 +361,7 @@ func (b *Backend) Cull(ctx context.Context) (int, error) {
 		n, err := b.cullShard(ctx, s, true)
 		total += n
 		if err != nil {
-			return total, b.fail("cull", err)
+			return total, b.fail("cull", s, "", err)
 		}
 	}
 	return total, nil
@@ -573,12 +596,22 @@ func (b *Backend) stamp(now int64) int64 {
 	}
 }
 
-// expireAt returns the expire_at of a TTL from now: 0 for no expiry.
+// expireAt returns the expiry time for ttl from now: 0 for no TTL. A TTL over backends.MaxTTL
+// counts as MaxTTL, and a sum that would overflow an int64 (a clock set centuries ahead) is the
+// largest time instead, never a time in the past.
 func expireAt(now int64, ttl time.Duration) int64 {
-	if ttl == 0 {
+	if ttl <= 0 {
 		return 0
 	}
-	return now + int64(ttl)
+	return addSat(now, int64(backends.CapTTL(ttl)))
+}
+
+// addSat returns a+b for b >= 0, or math.MaxInt64 when the sum overflows.
+func addSat(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
 }
 
 func noop() {}
@@ -595,10 +628,35 @@ func (b *Backend) begin(ctx context.Context) (context.Context, context.CancelFun
 	return ctx, noop, nil
 }
 
-// fail wraps the error of a command.
-func (b *Backend) fail(op string, err error) error {
+// fail wraps the error of the command op on shard s (nil when it is not about one shard) for key
+// ("" when it has none). An error that says the shard stayed locked or busy, after the busy
+// timeout, matches [backends.ErrUnavailable], and the driver's error stays matchable.
+func (b *Backend) fail(op string, s *shard, key string, err error) error {
 	if b.closed.Load() {
 		return fmt.Errorf("cashews: disk: %s: %w", op, backends.ErrClosed)
 	}
+	if key != "" {
+		op += " " + quote.String(key)
+	}
+	if s != nil {
+		op += fmt.Sprintf(" (shard %d, %s)", s.index, s.path)
+	}
+	if isBusy(err) {
+		return fmt.Errorf("cashews: disk: %s: %w: %w", op, backends.ErrUnavailable, err)
+	}
 	return fmt.Errorf("cashews: disk: %s: %w", op, err)
+}
+
+// isBusy reports whether err is SQLite's SQLITE_BUSY or SQLITE_LOCKED (in any of their extended
+// forms): another connection held a lock the command needed for longer than it could wait.
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code() & 0xff {
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+		return true
+	}
+	return false
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/cashews-go/cashews/backends"
 	"github.com/cashews-go/cashews/backends/backendtest"
 	"github.com/cashews-go/cashews/backends/disk"
+	"github.com/cashews-go/cashews/internal/testenv"
 )
 
 // fakeClock is a clock the tests move by hand.
@@ -568,7 +569,7 @@ func TestTimeoutOption(t *testing.T) {
 	if err == nil {
 		t.Errorf("Set while another connection holds the write lock succeeded; want a busy error")
 	}
-	if el := time.Since(start); el > 3*time.Second {
+	if el := time.Since(start); el > 3*time.Second && testenv.Timing() {
 		t.Errorf("Set waited %v with busy_timeout=50ms", el)
 	}
 	// Reads do not wait for the writer.

@@ -107,4 +107,14 @@
 // Redis' MGET does. Scan, DeleteMatch and the Cache's get-match read every shard, each from the
 // pattern's literal prefix on, in key order, and match keys with [backends.Match] (Redis' glob rules,
 // not SQLite's GLOB). KeysCount is exact: the count of live keys.
+//
+// # Tags
+//
+// The backend implements [backends.Tagger]: a key's tags are rows of its own shard, written in the
+// transaction that writes the key, and removed by trigger whenever the entry goes (deleted, culled,
+// evicted, cleared) or is rewritten by a Set without them. So eviction never drops a tag while its key
+// lives, a DeleteTags that starts after a tagged Set returned finds the key, and no tag row outlives
+// its key. Tag rows do not count against size_limit. Directories of format version 1 (no tags) are
+// migrated in place when opened; the keys that the tag sets of older versions list are still deleted
+// by DeleteTags.
 package disk

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cashews-go/cashews/backends"
+	"github.com/cashews-go/cashews/internal/quote"
 )
 
 // Eviction is the policy that picks the entries to remove when a shard is over its share of
@@ -236,7 +237,7 @@ func ParseURL(u *url.URL, params *backends.Params) (Options, error) {
 	if params.Has("directory") {
 		d := params.String("directory", "")
 		if dir != "" {
-			return o, fmt.Errorf("cashews: disk: URL gives the directory twice, as the path %q and as directory=%q; give one", dir, d)
+			return o, fmt.Errorf("cashews: disk: URL gives the directory twice, as the path %s and as directory=%s; give one", quote.String(dir), quote.String(d))
 		}
 		if d == "" {
 			return o, errors.New(`cashews: disk: URL parameter directory="": want a directory`)
@@ -324,12 +325,12 @@ func dirFromURL(u *url.URL) (string, error) {
 	if u.Opaque != "" { // disk:relative/dir
 		p, err := url.PathUnescape(u.Opaque)
 		if err != nil {
-			return "", fmt.Errorf("cashews: disk: URL path %q: %w", u.Opaque, err)
+			return "", fmt.Errorf("cashews: disk: URL path %s: %w", quote.String(u.Opaque), err)
 		}
 		return filepath.FromSlash(p), nil
 	}
 	if u.User != nil {
-		return "", fmt.Errorf("cashews: disk: URL %q has a user name; a disk URL names a directory, as in disk:///var/cache/app", backends.Redact(u))
+		return "", fmt.Errorf("cashews: disk: URL %s has a user name; a disk URL names a directory, as in disk:///var/cache/app", quote.String(backends.Redact(u)))
 	}
 	p := u.Path
 	switch u.Host {
@@ -340,7 +341,7 @@ func dirFromURL(u *url.URL) (string, error) {
 	case ".", "..": // disk://./cache, disk://../cache
 		p = u.Host + p
 	default:
-		return "", fmt.Errorf("cashews: disk: URL host %q: want disk:///absolute/dir or disk://./relative/dir (a disk URL names a directory, not a host)", u.Host)
+		return "", fmt.Errorf("cashews: disk: URL host %s: want disk:///absolute/dir or disk://./relative/dir (a disk URL names a directory, not a host)", quote.String(u.Host))
 	}
 	if runtime.GOOS == "windows" && len(p) >= 3 && p[0] == '/' && p[2] == ':' {
 		p = p[1:] // disk:///C:/cache

@@ -1,6 +1,7 @@
 package disk_test
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -167,4 +168,29 @@ func FuzzParseURL(f *testing.F) {
 			t.Errorf("ParseURL(%q) = a size limit with no eviction: %+v", raw, o)
 		}
 	})
+}
+
+// TestFactoryUnknownParamCreatesNothing checks that a URL with a parameter nobody knows fails before
+// the factory creates its directory.
+func TestFactoryUnknownParamCreatesNothing(t *testing.T) {
+	f, err := backends.Lookup("disk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "typo")
+	u, params, err := backends.ParseURL("disk://" + filepath.ToSlash(dir) + "?shards=2&shrads=3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := f(backends.Config{URL: u, Params: params, Clock: newClock()})
+	if err == nil {
+		b.Close()
+		t.Fatal("the factory took the unknown parameter shrads, want an error naming it")
+	}
+	if !strings.Contains(err.Error(), "shrads") {
+		t.Errorf("error %q does not name the unknown parameter shrads", err)
+	}
+	if _, statErr := os.Stat(dir); !os.IsNotExist(statErr) {
+		t.Errorf("the factory created %s before rejecting the URL (stat: %v)", dir, statErr)
+	}
 }

@@ -75,6 +75,8 @@ func runChild(role, dir, arg string) error {
 		return childWriter(dir, arg)
 	case "locker":
 		return childLocker(dir, arg)
+	case "opener":
+		return childOpener(dir, arg)
 	}
 	return fmt.Errorf("unknown role %q", role)
 }
@@ -397,9 +399,11 @@ func TestCrashSafety(t *testing.T) {
 		_, _ = io.Copy(io.Discard, stdout)
 		err = cmd.Wait()
 		if killed {
+			// A child that wrote its last keys while the parent read its reports may finish before
+			// the signal lands (a kill near the end, on a busy machine): then it exits cleanly.
 			var exit *exec.ExitError
-			if !errors.As(err, &exit) {
-				t.Fatalf("round %d: the killed child exited with %v, want a kill", round, err)
+			if err != nil && !errors.As(err, &exit) {
+				t.Fatalf("round %d: the killed child exited with %v, want a kill or a clean exit", round, err)
 			}
 		} else if err != nil {
 			t.Fatalf("round %d: child failed: %v", round, err)
@@ -528,6 +532,68 @@ func TestLockAcrossProcesses(t *testing.T) {
 		s, e := strings.TrimPrefix(lines[i], "start "), strings.TrimPrefix(lines[i+1], "end ")
 		if !strings.HasPrefix(lines[i], "start ") || !strings.HasPrefix(lines[i+1], "end ") || s != e {
 			t.Fatalf("log lines %d-%d = %q, %q; want the start and end of one holder", i+1, i+2, lines[i], lines[i+1])
+		}
+	}
+}
+
+// childOpener waits until its standard input closes, so that every opener starts at the same
+// moment, then opens the cache directory, writes and reads a key of its own, and closes it.
+func childOpener(dir, arg string) error {
+	if _, err := io.Copy(io.Discard, os.Stdin); err != nil {
+		return err
+	}
+	b, err := disk.New(disk.Options{Dir: dir})
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	ctx := context.Background()
+	key := "opener:" + arg
+	if _, err := b.Set(ctx, key, []byte(arg), 0, backends.SetAlways); err != nil {
+		return err
+	}
+	v, found, err := b.Get(ctx, key)
+	if err != nil || !found || string(v.([]byte)) != arg {
+		return fmt.Errorf("Get(%s) = %q, %v, %v; want %q", key, v, found, err, arg)
+	}
+	return b.Close()
+}
+
+// TestOpenTogether starts 8 processes at once on a new cache directory, 50 times (20 under the race
+// detector): each must open it (one creates the shard files and switches them to WAL while the
+// others wait), write and read. Workers of a service started together all get their cache.
+func TestOpenTogether(t *testing.T) {
+	const procs = 8
+	rounds := size(50, 50, 20) // see fullEnv
+	for round := range rounds {
+		dir := filepath.Join(t.TempDir(), "cache")
+		cmds := make([]*exec.Cmd, procs)
+		gates := make([]io.WriteCloser, procs)
+		var out [procs]bytes.Buffer
+		for p := range procs {
+			cmd := child(t.Context(), "opener", dir, strconv.Itoa(p))
+			cmd.Stderr = &out[p]
+			gate, err := cmd.StdinPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			cmds[p], gates[p] = cmd, gate
+		}
+		for _, g := range gates {
+			g.Close()
+		}
+		var failed []string
+		for p, cmd := range cmds {
+			if err := cmd.Wait(); err != nil {
+				failed = append(failed, fmt.Sprintf("process %d: %v: %s", p, err, strings.TrimSpace(out[p].String())))
+			}
+		}
+		if len(failed) > 0 {
+			t.Fatalf("round %d of %d: %d of %d processes could not open the directory together:\n%s",
+				round+1, rounds, len(failed), procs, strings.Join(failed, "\n"))
 		}
 	}
 }

@@ -5,10 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	sqlite "modernc.org/sqlite"
 )
@@ -19,9 +21,12 @@ import (
 // directory opened with another shard count is refused at setup instead of misread.
 const (
 	applicationID = 0x63736877 // "cshw"
-	formatVersion = 1
+	formatVersion = 2
 	formatName    = "cashews-disk"
 )
+
+// Format versions: 1 had no tags; 2 adds cashews_tags and the tagged column (migrate adds them to a
+// file of version 1 in place).
 
 // The kinds of entry, in the kind column. A string holds bytes (values, counters, locks and bit
 // arrays, as Redis strings do); a set keeps its members in cashews_members; a window holds the
@@ -54,7 +59,8 @@ var schema = []string{
 		expire_at INTEGER NOT NULL,
 		used_at   INTEGER NOT NULL,
 		size      INTEGER NOT NULL,
-		value     BLOB NOT NULL
+		value     BLOB NOT NULL,
+		tagged    INTEGER NOT NULL DEFAULT 0
 	)`,
 	`CREATE INDEX cashews_entries_expire ON cashews_entries (expire_at) WHERE expire_at > 0`,
 	`CREATE INDEX cashews_entries_used ON cashews_entries (used_at)`,
@@ -77,6 +83,25 @@ var schema = []string{
 	END`,
 	`CREATE TRIGGER cashews_set_retype AFTER UPDATE OF kind ON cashews_entries WHEN old.kind = 1 AND new.kind <> 1 BEGIN
 		DELETE FROM cashews_members WHERE key = old.key;
+	END`,
+}
+
+// tagSchema is what format version 2 adds: the tags of each key, in the key's own shard, so that a
+// tagged write, a delete and a DeleteTags are each one transaction of one shard. A key's tags go by
+// trigger whenever its entry goes (deleted, culled, evicted, cleared) or is rewritten untagged
+// (tagged set back to 0); commands that change an entry in place leave tagged alone, and so its tags.
+var tagSchema = []string{
+	`CREATE TABLE cashews_tags (
+		tag BLOB NOT NULL,
+		key BLOB NOT NULL,
+		PRIMARY KEY (tag, key)
+	) WITHOUT ROWID`,
+	`CREATE INDEX cashews_tags_key ON cashews_tags (key)`,
+	`CREATE TRIGGER cashews_tags_delete AFTER DELETE ON cashews_entries WHEN old.tagged <> 0 BEGIN
+		DELETE FROM cashews_tags WHERE key = old.key;
+	END`,
+	`CREATE TRIGGER cashews_tags_untag AFTER UPDATE OF tagged ON cashews_entries WHEN old.tagged <> 0 AND new.tagged = 0 BEGIN
+		DELETE FROM cashews_tags WHERE key = old.key;
 	END`,
 }
 
@@ -131,6 +156,34 @@ func isDamaged(err error) bool {
 	return false
 }
 
+// setupBusyWait is the least time openShard waits for other processes that set up the same file,
+// whatever the busy timeout: processes started together must all open the cache.
+const setupBusyWait = 10 * time.Second
+
+// prepareFileWaiting is prepareFile, tried again while another process holds a lock the setup
+// needs. SQLite does not call its busy handler for every such lock: switching a new file to WAL
+// needs the file to itself and fails at once with SQLITE_BUSY while another process creates the
+// schema or switches it first. So the setup backs off (1 ms doubling to 50 ms, with jitter) and
+// tries again, for up to the busy timeout or setupBusyWait, whichever is longer.
+func prepareFileWaiting(ctx context.Context, conn *sql.Conn, path string, index, create int, busyTimeout time.Duration) (int, error) {
+	deadline := time.Now().Add(max(busyTimeout, setupBusyWait))
+	wait := time.Millisecond
+	for {
+		n, err := prepareFile(ctx, conn, path, index, create)
+		if err == nil || !isBusy(err) || time.Now().After(deadline) {
+			return n, err
+		}
+		t := time.NewTimer(wait/2 + rand.N(wait/2+1))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return 0, err
+		case <-t.C:
+		}
+		wait = min(2*wait, 50*time.Millisecond)
+	}
+}
+
 // prepareFile checks the shard file through conn, creates its schema when the file is new, and
 // returns the shard count recorded in it. create is the count to record in a new file.
 func prepareFile(ctx context.Context, conn *sql.Conn, path string, index, create int) (int, error) {
@@ -159,6 +212,10 @@ func prepareFile(ctx context.Context, conn *sql.Conn, path string, index, create
 	}
 	if appID == 0 {
 		if err := createSchema(ctx, conn, path, index, create); err != nil {
+			return 0, err
+		}
+	} else if version == 1 {
+		if err := migrate(ctx, conn, path); err != nil {
 			return 0, err
 		}
 	}
@@ -205,8 +262,8 @@ func checkHeader(path string, appID, version, tables int) error {
 		return setupError(path, fmt.Sprintf("is an SQLite database of another program (%d tables, application_id 0); refusing to touch it: use another directory", tables), nil)
 	case appID != 0 && appID != applicationID:
 		return setupError(path, fmt.Sprintf("is an SQLite database of another program (application_id %#x); refusing to touch it: use another directory", uint32(appID)), nil)
-	case appID == applicationID && version != formatVersion:
-		return setupError(path, fmt.Sprintf("has cache format version %d; this version of cashews reads version %d: remove the directory or use another", version, formatVersion), nil)
+	case appID == applicationID && version != formatVersion && version != 1:
+		return setupError(path, fmt.Sprintf("has cache format version %d; this version of cashews reads versions 1 to %d: remove the directory or use another", version, formatVersion), nil)
 	}
 	return nil
 }
@@ -233,7 +290,7 @@ func createSchema(ctx context.Context, conn *sql.Conn, path string, index, shard
 	if err := checkHeader(path, appID, formatVersion, tables); err != nil {
 		return err
 	}
-	stmts := append([]string(nil), schema...)
+	stmts := append(append([]string(nil), schema...), tagSchema...)
 	stmts = append(stmts,
 		fmt.Sprintf("INSERT INTO cashews_meta (name, value) VALUES ('format', '%s'), ('shards', '%d'), ('shard', '%d')", formatName, shards, index),
 		fmt.Sprintf("PRAGMA application_id = %d", applicationID),
@@ -246,6 +303,37 @@ func createSchema(ctx context.Context, conn *sql.Conn, path string, index, shard
 	}
 	if err := tx.Commit(); err != nil {
 		return setupError(path, "cannot be created", err)
+	}
+	return nil
+}
+
+// migrate brings a shard file of format version 1 to the current version in one transaction. Two
+// processes may open the file at once: the transaction takes the write lock first, and the later one
+// finds the file migrated. A process of the old version that still has the file open keeps working:
+// it leaves the new column at its default, which at worst keeps a key's tags after it rewrote the key
+// (the key is then deleted by a DeleteTags it no longer needed to be: never the other way round).
+func migrate(ctx context.Context, conn *sql.Conn, path string) error {
+	tx, err := conn.BeginTx(ctx, nil) // BEGIN IMMEDIATE (see dsn)
+	if err != nil {
+		return setupError(path, "cannot be migrated to format version "+strconv.Itoa(formatVersion), err)
+	}
+	defer tx.Rollback()
+	var version int
+	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return setupError(path, "cannot be read", err)
+	}
+	if version != 1 {
+		return nil // another process migrated it
+	}
+	stmts := append([]string{`ALTER TABLE cashews_entries ADD COLUMN tagged INTEGER NOT NULL DEFAULT 0`}, tagSchema...)
+	stmts = append(stmts, fmt.Sprintf("PRAGMA user_version = %d", formatVersion))
+	for _, st := range stmts {
+		if _, err := tx.ExecContext(ctx, st); err != nil {
+			return setupError(path, "cannot be migrated to format version "+strconv.Itoa(formatVersion), err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return setupError(path, "cannot be migrated to format version "+strconv.Itoa(formatVersion), err)
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cashews-go/cashews/backends"
+	"github.com/cashews-go/cashews/internal/quote"
 )
 
 // Sets keep their members in cashews_members, one row each; the entry of the set (kind set, empty
@@ -76,7 +77,7 @@ func (b *Backend) SetAdd(ctx context.Context, key string, ttl time.Duration, mem
 		return err
 	})
 	if err != nil {
-		return 0, b.fail(fmt.Sprintf("set add %q", key), err)
+		return 0, b.fail("set add", s, key, err)
 	}
 	b.wrote(ctx, s, grow)
 	return added, nil
@@ -115,7 +116,7 @@ func (b *Backend) SetRemove(ctx context.Context, key string, members ...string) 
 		return b.shrinkSet(ctx, tx, s, key, shrink)
 	})
 	if err != nil {
-		return 0, b.fail(fmt.Sprintf("set remove %q", key), err)
+		return 0, b.fail("set remove", s, key, err)
 	}
 	return removed, nil
 }
@@ -167,7 +168,7 @@ func (b *Backend) SetPop(ctx context.Context, key string, count int) ([]string, 
 		return b.shrinkSet(ctx, tx, s, key, shrink)
 	})
 	if err != nil {
-		return nil, b.fail(fmt.Sprintf("set pop %q", key), err)
+		return nil, b.fail("set pop", s, key, err)
 	}
 	return out, nil
 }
@@ -210,9 +211,10 @@ func (b *Backend) SetMembers(ctx context.Context, key string) ([]string, error) 
 		return nil, err
 	}
 	defer cancel()
-	rows, err := b.shardOf(key).members.QueryContext(ctx, []byte(key), b.now())
+	s := b.shardOf(key)
+	rows, err := s.members.QueryContext(ctx, []byte(key), b.now())
 	if err != nil {
-		return nil, b.fail("set members", err)
+		return nil, b.fail("set members", s, key, err)
 	}
 	defer rows.Close()
 	out := []string{}
@@ -221,17 +223,17 @@ func (b *Backend) SetMembers(ctx context.Context, key string) ([]string, error) 
 		var has bool
 		var m []byte
 		if err := rows.Scan(&kind, &has, &m); err != nil {
-			return nil, b.fail("set members", err)
+			return nil, b.fail("set members", s, key, err)
 		}
 		if kind != kindSet {
-			return nil, fmt.Errorf("cashews: disk: set members %q: the key holds a %s: %w", key, kindName(kind), backends.ErrWrongType)
+			return nil, fmt.Errorf("cashews: disk: set members %s: the key holds a %s: %w", quote.String(key), kindName(kind), backends.ErrWrongType)
 		}
 		if has {
 			out = append(out, string(m))
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, b.fail("set members", err)
+		return nil, b.fail("set members", s, key, err)
 	}
 	return out, nil
 }
@@ -352,7 +354,7 @@ func (b *Backend) IncrBits(ctx context.Context, key string, size int, by int64, 
 		return err
 	})
 	if err != nil {
-		return nil, b.fail(fmt.Sprintf("incr bits %q", key), err)
+		return nil, b.fail("incr bits", s, key, err)
 	}
 	b.wrote(ctx, s, written)
 	return out, nil
@@ -367,9 +369,10 @@ func (b *Backend) SliceIncr(ctx context.Context, key string, now time.Time, wind
 	if window <= 0 {
 		return 0, false, fmt.Errorf("cashews: disk: sliding window %s: want a positive duration: %w", window, backends.ErrInvalidArgument)
 	}
-	if limit < 0 {
-		return 0, false, fmt.Errorf("cashews: disk: sliding window limit %d: want zero or more: %w", limit, backends.ErrInvalidArgument)
+	if limit <= 0 {
+		return 0, false, fmt.Errorf("cashews: disk: sliding window limit %d: want a positive limit: %w", limit, backends.ErrInvalidArgument)
 	}
+	window = backends.CapTTL(window)
 	ctx, cancel, err := b.begin(ctx)
 	if err != nil {
 		return 0, false, err
@@ -420,11 +423,11 @@ func (b *Backend) SliceIncr(ctx context.Context, key string, now time.Time, wind
 			binary.BigEndian.PutUint64(buf[8*i:], uint64(e))
 		}
 		written = len(key) + len(buf)
-		_, err = s.put.in(ctx, tx).ExecContext(ctx, []byte(key), clockNow, kindWindow, buf, events[len(events)-1]+int64(window), b.stamp(clockNow), written)
+		_, err = s.put.in(ctx, tx).ExecContext(ctx, []byte(key), clockNow, kindWindow, buf, addSat(events[len(events)-1], int64(window)), b.stamp(clockNow), written)
 		return err
 	})
 	if err != nil {
-		return 0, false, b.fail(fmt.Sprintf("slice incr %q", key), err)
+		return 0, false, b.fail("slice incr", s, key, err)
 	}
 	b.wrote(ctx, s, written)
 	return count, recorded, nil

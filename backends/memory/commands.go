@@ -2,14 +2,17 @@ package memory
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"math"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/cashews-go/cashews/backends"
+	"github.com/cashews-go/cashews/internal/quote"
 )
 
 func checkTTL(ttl time.Duration) error {
@@ -20,11 +23,12 @@ func checkTTL(ttl time.Duration) error {
 }
 
 func wrongType(key string, k kind) error {
-	return fmt.Errorf("cashews: memory backend: key %q holds %s: %w", key, k, backends.ErrWrongType)
+	return fmt.Errorf("cashews: memory backend: key %s holds %s: %w", quote.String(key), k, backends.ErrWrongType)
 }
 
-// prepare checks a value to store and returns what to keep and its size.
-func (b *Backend) prepare(key string, value any) (any, int64, error) {
+// prepare checks a value to store and returns what to keep and its size. extra is what the entry
+// costs beyond its key and value (its tags).
+func (b *Backend) prepare(key string, value any, extra int64) (any, int64, error) {
 	if b.copy {
 		switch v := value.(type) {
 		case []byte:
@@ -32,15 +36,15 @@ func (b *Backend) prepare(key string, value any) (any, int64, error) {
 		case string:
 			value = []byte(v)
 		default:
-			return nil, 0, fmt.Errorf("cashews: memory backend with copy=true stores []byte values; got %T for key %q: %w", value, key, backends.ErrInvalidArgument)
+			return nil, 0, fmt.Errorf("cashews: memory backend with copy=true stores []byte values; got %T for key %s: %w", value, quote.String(key), backends.ErrInvalidArgument)
 		}
 	}
 	if b.maxBytes == 0 {
 		return value, 0, nil
 	}
 	size := b.valueSize(value)
-	if cost := int64(len(key)) + size + EntryOverhead; cost > b.maxBytes {
-		return nil, 0, fmt.Errorf("cashews: memory backend: entry for key %q takes %d bytes, more than max_bytes=%d: %w", key, cost, b.maxBytes, backends.ErrInvalidArgument)
+	if cost := int64(len(key)) + size + EntryOverhead + extra; cost > b.maxBytes {
+		return nil, 0, fmt.Errorf("cashews: memory backend: entry for key %s takes %d bytes, more than max_bytes=%d: %w", quote.String(key), cost, b.maxBytes, backends.ErrInvalidArgument)
 	}
 	return value, size, nil
 }
@@ -92,8 +96,8 @@ func (b *Backend) Get(_ context.Context, key string) (any, bool, error) {
 	return v, true, nil
 }
 
-// GetMany returns one Entry per key, in the order of keys. A key holding a set, bit array or sliding
-// window fails the call as Get does.
+// GetMany returns one Entry per key, in the order of keys. As Redis' MGET, it reports a key that
+// holds a set, bit array or sliding window, which holds no value, as not found.
 func (b *Backend) GetMany(ctx context.Context, keys []string) ([]backends.Entry, error) {
 	if b.closed.Load() {
 		return nil, errClosed
@@ -101,6 +105,9 @@ func (b *Backend) GetMany(ctx context.Context, keys []string) ([]backends.Entry,
 	out := make([]backends.Entry, len(keys))
 	for i, k := range keys {
 		v, ok, err := b.Get(ctx, k)
+		if errors.Is(err, backends.ErrWrongType) {
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -121,14 +128,15 @@ func (b *Backend) Set(_ context.Context, key string, value any, ttl time.Duratio
 	if mode > backends.SetIfPresent {
 		return false, fmt.Errorf("cashews: memory backend: unknown set mode %d: %w", mode, backends.ErrInvalidArgument)
 	}
-	value, size, err := b.prepare(key, value)
+	value, size, err := b.prepare(key, value, 0)
 	if err != nil {
 		return false, err
 	}
-	return b.set(key, value, size, ttl, mode), nil
+	return b.set(key, value, size, ttl, mode, nil), nil
 }
 
-func (b *Backend) set(key string, value any, size int64, ttl time.Duration, mode backends.SetMode) bool {
+// set stores value at key with ttl and tags (nil: none) when mode allows it.
+func (b *Backend) set(key string, value any, size int64, ttl time.Duration, mode backends.SetMode, tags *tagSet) bool {
 	c := clockReader{b: b}
 	s := b.shardFor(key)
 	s.mu.Lock()
@@ -145,6 +153,9 @@ func (b *Backend) set(key string, value any, size int64, ttl time.Duration, mode
 	} else {
 		e = b.renewLocked(s, e, key, kindValue, value, size, exp)
 	}
+	if e.tags != nil || tags != nil {
+		b.setTagsLocked(s, e, tags)
+	}
 	b.wrote(s, e, &c)
 	return true
 }
@@ -158,16 +169,16 @@ func (b *Backend) SetMany(_ context.Context, items []backends.Item) error {
 	sizes := make([]int64, len(items))
 	for i, it := range items {
 		if err := checkTTL(it.TTL); err != nil {
-			return fmt.Errorf("%w (key %q)", err, it.Key)
+			return fmt.Errorf("%w (key %s)", err, quote.String(it.Key))
 		}
-		v, size, err := b.prepare(it.Key, it.Value)
+		v, size, err := b.prepare(it.Key, it.Value, 0)
 		if err != nil {
 			return err
 		}
 		values[i], sizes[i] = v, size
 	}
 	for i, it := range items {
-		b.set(it.Key, values[i], sizes[i], it.TTL, backends.SetAlways)
+		b.set(it.Key, values[i], sizes[i], it.TTL, backends.SetAlways, nil)
 	}
 	return nil
 }
@@ -338,9 +349,10 @@ func (b *Backend) Scan(ctx context.Context, pattern string, batch int) iter.Seq2
 }
 
 // Incr adds by to the integer at key and returns the new value, which it stores as an int64 (as
-// decimal bytes in copy mode). A stored value of any Go integer type counts (in copy mode: decimal
-// bytes); anything else is an error wrapping [backends.ErrNotInteger], and a sum that overflows int64
-// is an error wrapping [backends.ErrInvalidArgument].
+// decimal bytes in copy mode). A stored value of any Go integer type counts, named types included
+// (in copy mode: the canonical decimal text of an int64, as Redis reads it); anything else is an
+// error wrapping [backends.ErrNotInteger], and a sum that overflows int64 is an error wrapping
+// [backends.ErrInvalidArgument].
 func (b *Backend) Incr(_ context.Context, key string, by int64, ttl time.Duration) (int64, error) {
 	if b.closed.Load() {
 		return 0, errClosed
@@ -365,12 +377,12 @@ func (b *Backend) Incr(_ context.Context, key string, by int64, ttl time.Duratio
 	n, ok := b.toInt64(e.value)
 	if !ok {
 		s.mu.Unlock()
-		return 0, fmt.Errorf("cashews: memory backend: key %q holds %T: %w", key, e.value, backends.ErrNotInteger)
+		return 0, fmt.Errorf("cashews: memory backend: key %s holds %T: %w", quote.String(key), e.value, backends.ErrNotInteger)
 	}
 	sum := n + by
 	if (by > 0 && sum < n) || (by < 0 && sum > n) {
 		s.mu.Unlock()
-		return 0, fmt.Errorf("cashews: memory backend: incrementing %d at key %q by %d overflows int64: %w", n, key, by, backends.ErrInvalidArgument)
+		return 0, fmt.Errorf("cashews: memory backend: incrementing %d at key %s by %d overflows int64: %w", n, quote.String(key), by, backends.ErrInvalidArgument)
 	}
 	v, size := b.intValue(sum)
 	e.value = v
@@ -415,11 +427,76 @@ func (b *Backend) toInt64(v any) (int64, bool) {
 		return int64(n), uint64(n) <= math.MaxInt64
 	case []byte:
 		if b.copy {
-			i, err := strconv.ParseInt(string(n), 10, 64)
-			return i, err == nil
+			return parseInteger(n)
 		}
+		return 0, false
+	}
+	// Named integer types (time.Duration, type Status int8).
+	switch rv := reflect.ValueOf(v); {
+	case rv.CanInt():
+		return rv.Int(), true
+	case rv.CanUint():
+		return int64(rv.Uint()), rv.Uint() <= math.MaxInt64
 	}
 	return 0, false
+}
+
+// parseInteger parses a counter's decimal text as Redis does: the canonical form of an int64 only
+// (no sign "+", no leading zeros, no spaces).
+func parseInteger(v []byte) (int64, bool) {
+	if len(v) == 0 || len(v) > 20 {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(string(v), 10, 64)
+	if err != nil || strconv.FormatInt(n, 10) != string(v) {
+		return 0, false
+	}
+	return n, true
+}
+
+// CompareAndSwap stores new at key, keeping its TTL, if the key holds a []byte or string value with
+// the bytes of old, and reports whether it did (see [backends.CompareAndSwapper]). When it does not,
+// current is what the key holds: a copy of the bytes in copy mode, the Go value as it is otherwise.
+func (b *Backend) CompareAndSwap(_ context.Context, key string, old, new []byte) (bool, backends.Entry, error) {
+	if b.closed.Load() {
+		return false, backends.Entry{}, errClosed
+	}
+	value, size, err := b.prepare(key, new, 0)
+	if err != nil {
+		return false, backends.Entry{}, err
+	}
+	if !b.copy {
+		value = cloneBytes(new) // prepare copies only in copy mode
+	}
+	c := clockReader{b: b}
+	s := b.shardFor(key)
+	s.mu.Lock()
+	e := s.live(key, &c)
+	if e == nil || e.kind != kindValue {
+		s.mu.Unlock()
+		return false, backends.Entry{}, nil
+	}
+	if !holdsBytes(e.value, old) {
+		cur := backends.Entry{Value: b.out(e.value), Found: true}
+		s.mu.Unlock()
+		return false, cur, nil
+	}
+	e.value = value
+	b.resizeLocked(e, size)
+	e.visited.Store(true)
+	b.wrote(s, e, &c)
+	return true, backends.Entry{}, nil
+}
+
+// holdsBytes reports whether the stored value v is a []byte or string with the bytes of p.
+func holdsBytes(v any, p []byte) bool {
+	switch x := v.(type) {
+	case []byte:
+		return string(x) == string(p)
+	case string:
+		return x == string(p)
+	}
+	return false
 }
 
 // Expire sets the TTL of an existing key (zero removes its expiry) and reports whether the key
@@ -484,15 +561,21 @@ func (b *Backend) clear() {
 		s := &b.shards[i]
 		s.mu.Lock()
 		var bytes int64
-		if b.maxBytes > 0 {
+		if b.maxBytes > 0 || s.tagged > 0 {
 			for _, e := range s.m {
 				bytes += e.cost()
+				if e.tags != nil {
+					b.unindexLocked(e.key, e.tags)
+				}
 			}
+		}
+		if b.maxBytes == 0 {
+			bytes = 0
 		}
 		b.count.Add(-int64(len(s.m)))
 		b.bytes.Add(-bytes)
 		s.m = nil
-		s.head, s.tail, s.hand, s.withTTL = nil, nil, nil, 0
+		s.head, s.tail, s.hand, s.withTTL, s.tagged = nil, nil, nil, 0, 0
 		s.mu.Unlock()
 	}
 }
@@ -509,11 +592,11 @@ func (b *Backend) SetLock(_ context.Context, key, token string, ttl time.Duratio
 	if b.copy {
 		v = []byte(token)
 	}
-	v, size, err := b.prepare(key, v)
+	v, size, err := b.prepare(key, v, 0)
 	if err != nil {
 		return false, err
 	}
-	return b.set(key, v, size, ttl, backends.SetIfAbsent), nil
+	return b.set(key, v, size, ttl, backends.SetIfAbsent, nil), nil
 }
 
 func checkLockTTL(ttl time.Duration) error {

@@ -36,14 +36,25 @@
 //
 // An entry's cost against max_bytes is len(key) + the value's size + [EntryOverhead]. The value's
 // size is, in order: what [Options.Sizer] returns (when it is set and returns a non-negative number),
-// CacheSize() for a value implementing [Sizer], len for []byte and string, the fixed width for bools
-// and numbers (24 for time.Time), and otherwise an estimate: a reflect walk that adds the value's own
-// size to the bytes its strings, slices, maps and pointers reach, looking into at most 8 elements of
-// each container (and extrapolating to the rest), 8 levels deep and 256 values in all, so that its
-// cost is bounded whatever the value. Sets, bit arrays and sliding windows count their members and
-// words. A value whose entry alone would exceed max_bytes is rejected with an error wrapping
-// [backends.ErrInvalidArgument]. [Backend.ValueSize] returns the value's size (without key and
-// overhead).
+// CacheSize() for a value implementing [Sizer] (when it returns a non-negative number), the capacity
+// of a []byte (the array it keeps alive, however short the slice), the length of a string, the
+// fixed width for bools and numbers (24 for time.Time), and otherwise an estimate: a reflect walk
+// that adds the value's own size to the bytes its strings, slices (by capacity), maps, pointers and
+// interfaces reach, at any depth, counting each block of memory once, looking into at most 8
+// elements of each container (and extrapolating to the rest) and visiting at most 4096 values in
+// all, so that its cost is bounded whatever the value. A Sizer that panics or returns a negative
+// size falls back to the estimate, so every value counts at least its own fixed size.
+//
+// The estimate's limits: a string is counted by its length, so a short substring of a large string
+// is under-counted (the Go runtime keeps the whole string alive); so is a value with more than 4096
+// parts reachable only beyond the sample (a long linked list, a big tree), and a container whose
+// unsampled elements are much larger than the first 8. Memory the value reaches through functions,
+// channels or unsafe pointers is not counted. Give such values a Sizer, or copy=true, which counts
+// the encoded bytes exactly.
+//
+// Sets, bit arrays and sliding windows count their members, bytes and events. A value whose entry alone
+// would exceed max_bytes is rejected with an error wrapping [backends.ErrInvalidArgument].
+// [Backend.ValueSize] returns the value's size (without key and overhead).
 //
 // # Expiry
 //

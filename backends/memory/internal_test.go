@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -107,6 +108,49 @@ func checkInvariants(t *testing.T, b *Backend) {
 		if got := b.bytes.Load(); got != bytes {
 			t.Errorf("bytes = %d, want %d", got, bytes)
 		}
+	}
+	checkTagIndex(t, b)
+}
+
+// checkTagIndex verifies that the tag index holds exactly the keys whose entries carry each tag.
+func checkTagIndex(t *testing.T, b *Backend) {
+	t.Helper()
+	want := map[string]map[string]struct{}{}
+	for i := range b.shards {
+		s := &b.shards[i]
+		s.mu.RLock()
+		tagged := 0
+		for k, e := range s.m {
+			if e.tags == nil {
+				continue
+			}
+			tagged++
+			for _, tag := range e.tags.names {
+				if want[tag] == nil {
+					want[tag] = map[string]struct{}{}
+				}
+				want[tag][k] = struct{}{}
+			}
+		}
+		if tagged != s.tagged {
+			t.Errorf("shard %d: tagged = %d, want %d", i, s.tagged, tagged)
+		}
+		s.mu.RUnlock()
+	}
+	got := map[string]map[string]struct{}{}
+	for i := range b.tags {
+		sh := &b.tags[i]
+		sh.mu.Lock()
+		for tag, keys := range sh.m {
+			if len(keys) == 0 {
+				t.Errorf("tag %q: an empty key set is kept", tag)
+			}
+			got[tag] = keys
+		}
+		sh.mu.Unlock()
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("tag index = %v, want %v (the tags the entries carry)", got, want)
 	}
 }
 
@@ -559,17 +603,26 @@ func TestBitFieldsRandom(t *testing.T) {
 	for range 200 {
 		size := uint(1 + r.Intn(63))
 		n := 1 + r.Intn(40)
-		w := make([]uint64, (uint64(n)*uint64(size)+63)/64)
+		buf := make([]byte, (uint64(n)*uint64(size)+7)/8)
 		want := make([]uint64, n)
 		for range 200 {
 			i := r.Intn(n)
 			v := r.Uint64() & (1<<size - 1)
-			setField(w, uint64(i)*uint64(size), size, v)
+			setField(buf, uint64(i)*uint64(size), size, v)
 			want[i] = v
 		}
 		for i := range n {
-			if got := field(w, uint64(i)*uint64(size), size); got != want[i] {
+			if got := field(buf, uint64(i)*uint64(size), size); got != want[i] {
 				t.Fatalf("size %d: field %d = %d, want %d", size, i, got, want[i])
+			}
+			// BITFIELD's layout: the counter's bits, most significant first, from bit i*size on,
+			// bit 0 being the most significant bit of byte 0.
+			for j := range uint64(size) {
+				o := uint64(i)*uint64(size) + j
+				bit := uint64(buf[o/8]>>(7-o%8)) & 1
+				if wantBit := want[i] >> (uint64(size) - 1 - j) & 1; bit != wantBit {
+					t.Fatalf("size %d: counter %d bit %d = %d, want %d", size, i, j, bit, wantBit)
+				}
 			}
 		}
 	}
@@ -605,8 +658,8 @@ func TestSliceIncr(t *testing.T) {
 	if count != 1 || !recorded {
 		t.Errorf("SliceIncr after expiry = %d, %v; want 1, true", count, recorded)
 	}
-	if count, recorded, _ := b.SliceIncr(ctx, "zero", clock.Now(), time.Second, 0); count != 0 || recorded || exists(t, b, "zero") {
-		t.Errorf("SliceIncr with limit 0 = %d, %v (key exists: %v); want 0, false, no key", count, recorded, exists(t, b, "zero"))
+	if _, _, err := b.SliceIncr(ctx, "zero", clock.Now(), time.Second, 0); !errors.Is(err, backends.ErrInvalidArgument) || exists(t, b, "zero") {
+		t.Errorf("SliceIncr with limit 0: err = %v (key exists: %v); want ErrInvalidArgument, no key", err, exists(t, b, "zero"))
 	}
 	if _, _, err := b.SliceIncr(ctx, "w", now, 0, 1); !errors.Is(err, backends.ErrInvalidArgument) {
 		t.Errorf("SliceIncr with window 0: err = %v, want ErrInvalidArgument", err)
@@ -797,12 +850,12 @@ func TestValueSize(t *testing.T) {
 	if n, _ := b.ValueSize(ctx, "missing"); n != 0 {
 		t.Errorf("ValueSize(missing) = %d, want 0", n)
 	}
-	// Structures count their members and words, bounded by bytes or not.
+	// Structures count their members, bytes and events, bounded by bytes or not.
 	for _, bk := range []*Backend{b, newTest(t, Options{MaxBytes: 1 << 20})} {
 		bk.SetAdd(ctx, "set", 0, "ab", "cde")
-		bk.IncrBits(ctx, "bits", 1, 1, 100) // 101 bits: 2 words
+		bk.IncrBits(ctx, "bits", 1, 1, 100) // 101 bits: 13 bytes
 		bk.SliceIncr(ctx, "win", time.Now(), time.Minute, 3)
-		for key, want := range map[string]int64{"set": 5 + 2*setMemberOverhead, "bits": 16, "win": 8 * 3} {
+		for key, want := range map[string]int64{"set": 5 + 2*setMemberOverhead, "bits": 13, "win": 8 * 3} {
 			if got, _ := bk.ValueSize(ctx, key); got != want {
 				t.Errorf("ValueSize(%s) with max bytes %d = %d, want %d", key, bk.maxBytes, got, want)
 			}
@@ -871,7 +924,12 @@ func TestConcurrent(t *testing.T) {
 				case 8:
 					b.SliceIncr(ctx, "w"+k, clock.Now(), time.Second, 5)
 				case 9:
-					b.Delete(ctx, k)
+					if i%2 == 0 {
+						b.Delete(ctx, k)
+					} else {
+						b.SetTagged(ctx, k, make([]byte, r.Intn(100)), time.Duration(r.Intn(3))*time.Second, backends.SetAlways,
+							[]string{fmt.Sprint("t", r.Intn(5)), fmt.Sprint("t", r.Intn(50))})
+					}
 				case 10:
 					if i%100 == 0 {
 						b.purge()
@@ -882,6 +940,9 @@ func TestConcurrent(t *testing.T) {
 						for range b.Scan(ctx, "k1*", 50) {
 						}
 						b.KeysCount(ctx)
+					}
+					if i%50 == 0 {
+						b.DeleteTags(ctx, fmt.Sprint("t", r.Intn(50)))
 					}
 				}
 			}
@@ -930,4 +991,76 @@ func TestSystemClock(t *testing.T) {
 	if !ok || err != nil || ttl <= time.Hour-time.Minute || ttl > time.Hour {
 		t.Errorf("GetExpire = %v, %v, %v; want just under 1h, true, nil", ttl, ok, err)
 	}
+}
+
+// TestTagsUnderEviction runs the cases of issue 13 on a bounded store: tags are not entries, so
+// they are never evicted while their keys live and never count against the bound.
+func TestTagsUnderEviction(t *testing.T) {
+	t.Run("often-read key keeps its tag", func(t *testing.T) {
+		b := newTest(t, Options{MaxEntries: 4, Shards: 1})
+		if _, err := b.SetTagged(ctx, "user:1", "stale", 0, backends.SetAlways, []string{"user:1"}); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 20 {
+			get(t, b, "user:1")
+			mustSet(t, b, fmt.Sprint("other", i), i, 0)
+		}
+		if !exists(t, b, "user:1") {
+			t.Fatal("the often-read key was evicted; the test needs it alive")
+		}
+		if n, err := b.DeleteTags(ctx, "user:1"); n != 1 || err != nil {
+			t.Errorf("DeleteTags(user:1) = (%d, %v), want (1, nil)", n, err)
+		}
+		if v, ok := get(t, b, "user:1"); ok {
+			t.Errorf("after DeleteTags, Get(user:1) = %v, want a miss", v)
+		}
+		checkInvariants(t, b)
+	})
+	t.Run("tags do not count against size", func(t *testing.T) {
+		b := newTest(t, Options{MaxEntries: 3, Shards: 1})
+		for i := range 3 {
+			if _, err := b.SetTagged(ctx, fmt.Sprint("k", i), i, 0, backends.SetAlways, []string{"all", fmt.Sprint("t", i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n, err := b.KeysCount(ctx); n != 3 || err != nil {
+			t.Errorf("KeysCount = (%d, %v), want (3, nil): a bound of 3 keeps 3 tagged keys", n, err)
+		}
+		if n, err := b.DeleteTags(ctx, "all"); n != 3 || err != nil {
+			t.Errorf("DeleteTags(all) = (%d, %v), want (3, nil)", n, err)
+		}
+		checkInvariants(t, b)
+	})
+	t.Run("evicted key leaves its tags", func(t *testing.T) {
+		b := newTest(t, Options{MaxEntries: 10, MaxBytes: 4000, Shards: 2})
+		for i := range 200 {
+			if _, err := b.SetTagged(ctx, fmt.Sprint("k", i), make([]byte, 100), 0, backends.SetAlways, []string{"all", fmt.Sprint("t", i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		keys, err := b.TagKeys(ctx, "all")
+		if err != nil || len(keys) == 0 || len(keys) > 10 {
+			t.Errorf("TagKeys(all) = (%d keys, %v), want 1 to 10 keys: evicted keys leave the tag", len(keys), err)
+		}
+		checkInvariants(t, b) // the index holds only the keys still stored
+		if n, err := b.DeleteTags(ctx, "all"); n != len(keys) || err != nil {
+			t.Errorf("DeleteTags(all) = (%d, %v), want (%d, nil)", n, err, len(keys))
+		}
+		if n, _ := b.KeysCount(ctx); n != 0 {
+			t.Errorf("KeysCount after DeleteTags(all) = %d, want 0", n)
+		}
+		checkInvariants(t, b)
+	})
+	t.Run("tags count against max_bytes", func(t *testing.T) {
+		b := newTest(t, Options{MaxBytes: 1 << 20})
+		mustSet(t, b, "k", "v", 0)
+		before := b.bytes.Load()
+		if _, err := b.SetTagged(ctx, "k", "v", 0, backends.SetAlways, []string{"a-tag"}); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := b.bytes.Load()-before, int64(len("a-tag")+tagOverhead); got != want {
+			t.Errorf("a tag added %d bytes, want %d", got, want)
+		}
+		checkInvariants(t, b)
+	})
 }

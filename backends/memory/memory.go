@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cashews-go/cashews/backends"
+	"github.com/cashews-go/cashews/internal/quote"
 )
 
 func init() {
@@ -91,6 +92,8 @@ type Backend struct {
 	bytes     atomic.Int64  // sum of entry costs, when maxBytes > 0
 	evictNext atomic.Uint64 // round-robin start for evictions in other shards
 
+	tags [tagShards]tagShard // tag → keys (see tags.go)
+
 	closed    atomic.Bool
 	closeOnce sync.Once
 	stop      chan struct{} // closed by Close to stop the janitor
@@ -99,8 +102,10 @@ type Backend struct {
 
 // Compile-time checks.
 var (
-	_ backends.Backend      = (*Backend)(nil)
-	_ backends.GoValueStore = (*Backend)(nil)
+	_ backends.Backend           = (*Backend)(nil)
+	_ backends.GoValueStore      = (*Backend)(nil)
+	_ backends.CompareAndSwapper = (*Backend)(nil)
+	_ backends.Tagger            = (*Backend)(nil)
 )
 
 var errClosed = fmt.Errorf("cashews: memory backend: %w", backends.ErrClosed)
@@ -143,6 +148,11 @@ func New(opts Options) *Backend {
 
 // open is the factory of the mem:// scheme.
 func open(cfg backends.Config) (backends.Backend, error) {
+	if u := cfg.URL; u != nil && (u.User != nil || u.Host != "" || (u.Path != "" && u.Path != "/") || u.Opaque != "") {
+		// Neither the user part (it may hold a password) nor the rest is echoed: the URL is the
+		// caller's, and the message says what to remove.
+		return nil, fmt.Errorf("%w: mem:// takes no user, host or path, only query parameters (mem://?size=10000)", backends.ErrInvalidArgument)
+	}
 	opts, err := parseParams(cfg.Params)
 	if err != nil {
 		return nil, err
@@ -173,7 +183,7 @@ func parseParams(p *backends.Params) (Options, error) {
 	case d == 0:
 		opts.CheckInterval = -1 // off
 	case d < minCheckInterval:
-		return Options{}, fmt.Errorf("cashews: URL parameter check_interval=%q: want 0 (off) or at least 1ms", raw)
+		return Options{}, fmt.Errorf("cashews: URL parameter check_interval=%s: want 0 (off) or at least 1ms", quote.String(raw))
 	default:
 		opts.CheckInterval = d
 	}
@@ -183,7 +193,7 @@ func parseParams(p *backends.Params) (Options, error) {
 		return Options{}, err
 	}
 	if shards&(shards-1) != 0 {
-		return Options{}, fmt.Errorf("cashews: URL parameter shards=%q: want a power of two from 1 to %d", raw, MaxShards)
+		return Options{}, fmt.Errorf("cashews: URL parameter shards=%s: want a power of two from 1 to %d", quote.String(raw), MaxShards)
 	}
 	opts.Shards = int(shards)
 	if opts.Copy, err = p.Bool("copy", false); err != nil {

@@ -210,3 +210,39 @@ func FuzzParams(f *testing.F) {
 		}
 	})
 }
+
+// TestURLTakesOnlyParams checks that a mem:// URL with a host, path or user part is refused rather
+// than silently ignored, and that the refusal never echoes the user part.
+func TestURLTakesOnlyParams(t *testing.T) {
+	f, err := backends.Lookup("mem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, raw := range []string{"mem://host", "mem:///some/path", "mem://user:hunter2@/", "mem://localhost:6379?size=10"} {
+		u, params, err := backends.ParseURL(raw)
+		if err != nil {
+			t.Fatalf("ParseURL(%q): %v", raw, err)
+		}
+		b, err := f(backends.Config{URL: u, Params: params})
+		if err == nil {
+			b.Close()
+			t.Errorf("mem factory took %q, want an error", raw)
+			continue
+		}
+		if strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("error for %q echoes the password: %v", raw, err)
+		}
+	}
+	for _, raw := range []string{"mem://", "mem:///", "mem://?size=10"} {
+		u, params, err := backends.ParseURL(raw)
+		if err != nil {
+			t.Fatalf("ParseURL(%q): %v", raw, err)
+		}
+		b, err := f(backends.Config{URL: u, Params: params})
+		if err != nil {
+			t.Errorf("mem factory refused %q: %v", raw, err)
+			continue
+		}
+		b.Close()
+	}
+}

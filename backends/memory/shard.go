@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/cashews-go/cashews/backends"
 )
 
 // kind is what an entry holds.
@@ -38,11 +40,18 @@ type entry struct {
 	vsize        int64 // size of the value, when the backend is bounded by bytes
 	visited      atomic.Bool
 	kind         kind
-	newer, older *entry // the shard's SIEVE queue
+	newer, older *entry  // the shard's SIEVE queue
+	tags         *tagSet // nil: none (see tags.go)
 }
 
 // cost is what the entry counts against maxBytes.
-func (e *entry) cost() int64 { return int64(len(e.key)) + e.vsize + EntryOverhead }
+func (e *entry) cost() int64 {
+	c := int64(len(e.key)) + e.vsize + EntryOverhead
+	if e.tags != nil {
+		c += e.tags.cost
+	}
+	return c
+}
 
 // shard is one lock's worth of keys and its SIEVE queue.
 type shard struct {
@@ -51,6 +60,7 @@ type shard struct {
 	head, tail *entry            // newest and oldest
 	hand       *entry            // next eviction candidate; nil means the tail
 	withTTL    int               // entries with an expiry
+	tagged     int               // entries with tags
 	_          [64]byte
 }
 
@@ -87,11 +97,13 @@ func (c *clockReader) expired(e *entry) bool {
 	return e.expireAt != 0 && c.now() >= e.expireAt
 }
 
-// expireAt returns the expiry for ttl from now: 0 for no TTL.
+// expireAt returns the expiry for ttl from now: 0 for no TTL. A TTL over backends.MaxTTL counts
+// as MaxTTL.
 func (c *clockReader) expireAt(ttl time.Duration) int64 {
 	if ttl <= 0 {
 		return 0
 	}
+	ttl = backends.CapTTL(ttl)
 	now := c.now()
 	if int64(ttl) > math.MaxInt64-now {
 		return math.MaxInt64
@@ -150,6 +162,10 @@ func (b *Backend) removeLocked(s *shard, e *entry) {
 	}
 	e.newer, e.older = nil, nil
 	delete(s.m, e.key)
+	if e.tags != nil {
+		b.unindexLocked(e.key, e.tags)
+		s.tagged--
+	}
 	if e.expireAt != 0 {
 		s.withTTL--
 	}

@@ -3,6 +3,7 @@ package memory
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/cashews-go/cashews/backends"
@@ -11,10 +12,12 @@ import (
 // memberSet is the value of a set key.
 type memberSet map[string]struct{}
 
-// bitArray is the value of a bit array key: counters of any width packed little-endian, bit j of the
-// array being bit j%64 of words[j/64].
+// bitArray is the value of a bit array key, laid out as Redis' BITFIELD lays out a string: the
+// counter at index i of size bits occupies bits i*size to i*size+size-1, bit 0 being the most
+// significant bit of byte 0, and its most significant bit comes first. So counters written with one
+// size read the same with another on every backend.
 type bitArray struct {
-	words []uint64
+	buf []byte
 }
 
 // window is the value of a sliding-window key: the times of its events in unix nanoseconds.
@@ -32,7 +35,7 @@ func (b *Backend) structSize(e *entry) int64 {
 		}
 		return n
 	case *bitArray:
-		return 8 * int64(cap(v.words))
+		return int64(len(v.buf))
 	case *window:
 		return 8 * int64(cap(v.events))
 	}
@@ -192,7 +195,7 @@ func (b *Backend) SetMembers(_ context.Context, key string) ([]string, error) {
 	return out, nil
 }
 
-// checkBits validates a counter width and indexes and returns the number of words needed.
+// checkBits validates a counter width and indexes and returns the number of bytes needed.
 func checkBits(size int, indexes []int64) (int, error) {
 	if size < 1 || size > 63 {
 		return 0, fmt.Errorf("cashews: memory backend: bit counter size %d is not from 1 to 63: %w", size, backends.ErrInvalidArgument)
@@ -204,29 +207,35 @@ func checkBits(size int, indexes []int64) (int, error) {
 		}
 		maxEnd = max(maxEnd, (uint64(i)+1)*uint64(size))
 	}
-	return int((maxEnd + 63) / 64), nil
+	return int((maxEnd + 7) / 8), nil
 }
 
-// field reads the counter of size bits at bit offset off.
-func field(w []uint64, off uint64, size uint) uint64 {
-	i, sh := off/64, off%64
+// field reads the counter of size bits at bit offset off (BITFIELD's layout: see bitArray). Bits past
+// the end of b read as zeros.
+func field(b []byte, off uint64, size uint) uint64 {
+	end := off + uint64(size)
 	var v uint64
-	if i < uint64(len(w)) {
-		v = w[i] >> sh
+	for o := off &^ 7; o < end; o += 8 { // each byte the counter touches, at most 9
+		lo, hi := max(off, o), min(end, o+8)
+		var by byte
+		if o/8 < uint64(len(b)) {
+			by = b[o/8]
+		}
+		n := hi - lo
+		v = v<<n | uint64(by>>(o+8-hi))&(1<<n-1)
 	}
-	if sh+uint64(size) > 64 && i+1 < uint64(len(w)) {
-		v |= w[i+1] << (64 - sh)
-	}
-	return v & (1<<size - 1)
+	return v
 }
 
-// setField writes the counter of size bits at bit offset off; w must be long enough.
-func setField(w []uint64, off uint64, size uint, v uint64) {
-	mask := uint64(1)<<size - 1
-	i, sh := off/64, off%64
-	w[i] = w[i]&^(mask<<sh) | v<<sh
-	if sh+uint64(size) > 64 {
-		w[i+1] = w[i+1]&^(mask>>(64-sh)) | v>>(64-sh)
+// setField writes the counter of size bits at bit offset off; b must be long enough.
+func setField(b []byte, off uint64, size uint, v uint64) {
+	end := off + uint64(size)
+	for o := off &^ 7; o < end; o += 8 {
+		lo, hi := max(off, o), min(end, o+8)
+		n := hi - lo
+		mask := byte(0xff>>(lo-o)) & byte(0xff<<(o+8-hi))
+		part := byte(v >> (end - hi) & (1<<n - 1))
+		b[o/8] = b[o/8]&^mask | part<<(o+8-hi)
 	}
 }
 
@@ -251,9 +260,9 @@ func (b *Backend) GetBits(_ context.Context, key string, size int, indexes ...in
 	if e.kind != kindBits {
 		return nil, wrongType(key, e.kind)
 	}
-	w := e.value.(*bitArray).words
+	buf := e.value.(*bitArray).buf
 	for j, i := range indexes {
-		out[j] = int64(field(w, uint64(i)*uint64(size), uint(size)))
+		out[j] = int64(field(buf, uint64(i)*uint64(size), uint(size)))
 	}
 	return out, nil
 }
@@ -265,7 +274,7 @@ func (b *Backend) IncrBits(_ context.Context, key string, size int, by int64, in
 	if b.closed.Load() {
 		return nil, errClosed
 	}
-	words, err := checkBits(size, indexes)
+	need, err := checkBits(size, indexes)
 	if err != nil {
 		return nil, err
 	}
@@ -290,14 +299,16 @@ func (b *Backend) IncrBits(_ context.Context, key string, size int, by int64, in
 		arr = &bitArray{}
 		e = b.renewLocked(s, e, key, kindBits, arr, 0, 0)
 	}
-	if words > len(arr.words) {
-		arr.words = append(arr.words, make([]uint64, words-len(arr.words))...)
-		b.resizeLocked(e, 8*int64(cap(arr.words)))
+	if need > len(arr.buf) {
+		buf := make([]byte, need)
+		copy(buf, arr.buf)
+		arr.buf = buf
+		b.resizeLocked(e, int64(len(buf)))
 	}
 	limit := int64(1)<<size - 1
 	for j, i := range indexes {
 		off := uint64(i) * uint64(size)
-		old := int64(field(arr.words, off, uint(size)))
+		old := int64(field(arr.buf, off, uint(size)))
 		var v int64
 		switch {
 		case by > 0 && by >= limit-old:
@@ -307,7 +318,7 @@ func (b *Backend) IncrBits(_ context.Context, key string, size int, by int64, in
 		default:
 			v = old + by
 		}
-		setField(arr.words, off, uint(size), uint64(v))
+		setField(arr.buf, off, uint(size), uint64(v))
 		out[j] = v
 	}
 	b.wrote(s, e, &c)
@@ -317,8 +328,8 @@ func (b *Backend) IncrBits(_ context.Context, key string, size int, by int64, in
 // SliceIncr is the sliding-window counter: atomically under the shard's lock, it forgets the events
 // at key at or before now-window, then records one at now if fewer than limit remain. It returns the
 // number of events in (now-window, now] after the call and whether it recorded this one. The key
-// expires window after its newest event. The window must be positive and the limit not negative
-// (errors wrapping [backends.ErrInvalidArgument]).
+// expires window after its newest event. The window and the limit must be positive (errors wrapping
+// [backends.ErrInvalidArgument]).
 func (b *Backend) SliceIncr(_ context.Context, key string, now time.Time, win time.Duration, limit int64) (int64, bool, error) {
 	if b.closed.Load() {
 		return 0, false, errClosed
@@ -326,9 +337,10 @@ func (b *Backend) SliceIncr(_ context.Context, key string, now time.Time, win ti
 	if win <= 0 {
 		return 0, false, fmt.Errorf("cashews: memory backend: SliceIncr window %s is not positive: %w", win, backends.ErrInvalidArgument)
 	}
-	if limit < 0 {
-		return 0, false, fmt.Errorf("cashews: memory backend: SliceIncr limit %d is negative: %w", limit, backends.ErrInvalidArgument)
+	if limit <= 0 {
+		return 0, false, fmt.Errorf("cashews: memory backend: SliceIncr limit %d is not positive: %w", limit, backends.ErrInvalidArgument)
 	}
+	win = backends.CapTTL(win)
 	t := now.UnixNano()
 	from := t - int64(win)
 	c := clockReader{b: b}
@@ -361,6 +373,18 @@ func (b *Backend) SliceIncr(_ context.Context, key string, now time.Time, win ti
 		}
 	}
 	w.events = kept
+	if int64(len(w.events)) > limit {
+		// A caller lowered the limit: keep only the newest limit events, as every backend does.
+		slices.Sort(w.events)
+		w.events = w.events[int64(len(w.events))-limit:]
+		count, newest = 0, 0
+		for _, ev := range w.events {
+			if ev <= t {
+				count++
+			}
+			newest = max(newest, ev)
+		}
+	}
 	recorded := int64(len(w.events)) < limit
 	if recorded {
 		if w.events == nil {

@@ -7,11 +7,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/cashews-go/cashews/backends"
 	"github.com/cashews-go/cashews/internal/redistest"
+	"github.com/cashews-go/cashews/internal/testenv"
 )
 
 // TestCommands checks the Redis-specific parts of every command on each engine: how values, nil,
@@ -96,8 +98,9 @@ func testCommands(t *testing.T, ctx context.Context, b *Backend, srv *redistest.
 	if _, err := b.SetAdd(ctx, "v", 0, "a"); !errors.Is(err, backends.ErrWrongType) {
 		t.Fatalf("SetAdd on a string: got %v, want ErrWrongType", err)
 	}
-	if _, err := b.GetMany(ctx, []string{"v", "set"}); !errors.Is(err, backends.ErrWrongType) {
-		t.Fatalf("GetMany over a set: got %v, want ErrWrongType", err)
+	// GetMany reports a key that holds no value as not found, as MGET does.
+	if es, err := b.GetMany(ctx, []string{"v", "set"}); err != nil || len(es) != 2 || !es[0].Found || es[1].Found {
+		t.Fatalf("GetMany over a value and a set: got %v, %v; want the value found and the set not found", es, err)
 	}
 
 	// Incr: decimal text, TTL only on create, ErrNotInteger, overflow.
@@ -402,17 +405,36 @@ func TestNewFromClientChecks(t *testing.T) {
 	}
 }
 
-// TestUnreachable checks that New fails at once, naming the address, when nothing listens.
+// TestUnreachable checks that New returns at once when nothing listens: by default with a backend
+// whose commands and Ping fail at once with an error matching ErrUnavailable that names the address
+// and keeps the dial error matchable; with ConnectAtSetup, with an error naming the address.
 func TestUnreachable(t *testing.T) {
 	for _, driver := range []string{DriverRueidis, DriverGoRedis} {
 		start := time.Now()
-		_, err := New(Options{Addrs: []string{"127.0.0.1:1"}, Driver: driver, DialTimeout: time.Second})
+		_, err := New(Options{Addrs: []string{"127.0.0.1:1"}, Driver: driver, DialTimeout: time.Second, ConnectAtSetup: true})
 		if err == nil || !strings.Contains(err.Error(), "127.0.0.1:1") {
-			t.Fatalf("%s: New on a closed port: got %v, want an error naming the address", driver, err)
+			t.Fatalf("%s: New with ConnectAtSetup on a closed port: got %v, want an error naming the address", driver, err)
 		}
-		if d := time.Since(start); d > 2*time.Second {
-			t.Fatalf("%s: New on a closed port took %s, want under the dial timeout", driver, d)
+		if d := time.Since(start); d > 2*time.Second && testenv.Timing() {
+			t.Fatalf("%s: New with ConnectAtSetup on a closed port took %s, want under the dial timeout", driver, d)
 		}
+
+		start = time.Now()
+		b, err := New(Options{Addrs: []string{"127.0.0.1:1"}, Driver: driver, DialTimeout: time.Second})
+		if err != nil {
+			t.Fatalf("%s: New on a closed port: %v, want a backend that connects in the background", driver, err)
+		}
+		if d := time.Since(start); d > 2*time.Second && testenv.Timing() {
+			t.Fatalf("%s: New on a closed port took %s, want at most the setup wait", driver, d)
+		}
+		err = b.Ping(context.Background())
+		if !errors.Is(err, backends.ErrUnavailable) || !errors.Is(err, syscall.ECONNREFUSED) || !strings.Contains(err.Error(), "127.0.0.1:1") {
+			t.Fatalf("%s: Ping before a connection: got %v, want ErrUnavailable wrapping ECONNREFUSED and naming the address", driver, err)
+		}
+		if _, _, err := b.Get(context.Background(), "k"); !errors.Is(err, backends.ErrUnavailable) {
+			t.Fatalf("%s: Get before a connection: got %v, want ErrUnavailable", driver, err)
+		}
+		b.Close()
 	}
 }
 
@@ -447,5 +469,99 @@ func TestTimeoutParameter(t *testing.T) {
 	defer cancel3()
 	if c2 != early {
 		t.Fatal("a caller's deadline earlier than the timeout was replaced")
+	}
+}
+
+// TestUnavailableErrors: every error that means Redis could not be reached or did not answer in
+// time matches backends.ErrUnavailable and keeps its cause, on both drivers and with client-side
+// caching: a killed server (the dial's ECONNREFUSED stays matchable), a frozen one (the backend's
+// deadline). A caller's own deadline is the caller's, not a sign of an outage, and an error reply
+// of Redis about the command is not either.
+func TestUnavailableErrors(t *testing.T) {
+	for _, params := range []string{"", "driver=go-redis", "client_side=true"} {
+		name := params
+		if name == "" {
+			name = "rueidis"
+		}
+		t.Run(name, func(t *testing.T) {
+			srv := server(t)
+			b := openURL(t, withParams(srv.URL(), params))
+			ctx := context.Background()
+			mustSet(t, ctx, b, "s", "not a number", 0)
+			if _, err := b.Incr(ctx, "s", 1, 0); errors.Is(err, backends.ErrUnavailable) || !errors.Is(err, backends.ErrNotInteger) {
+				t.Fatalf("Incr of a string = %v; want ErrNotInteger, not ErrUnavailable", err)
+			}
+
+			srv.Kill()
+			refused := false
+			for i := range 20 {
+				_, _, err := b.Get(ctx, "cold"+strconv.Itoa(i))
+				if !errors.Is(err, backends.ErrUnavailable) {
+					t.Fatalf("Get %d on a killed server = %v; want ErrUnavailable", i, err)
+				}
+				refused = refused || errors.Is(err, syscall.ECONNREFUSED)
+			}
+			if !refused {
+				t.Error("no error of 20 Gets on a killed server matches syscall.ECONNREFUSED; want the dial's cause kept")
+			}
+			for what, err := range map[string]error{
+				"Set":     func() error { _, err := b.Set(ctx, "k", []byte("v"), 0, backends.SetAlways); return err }(),
+				"Incr":    func() error { _, err := b.Incr(ctx, "n", 1, 0); return err }(),
+				"SetLock": func() error { _, err := b.SetLock(ctx, "l", "t", time.Second); return err }(),
+				"GetMany": func() error { _, err := b.GetMany(ctx, []string{"a", "b"}); return err }(),
+				"Ping":    b.Ping(ctx),
+			} {
+				if !errors.Is(err, backends.ErrUnavailable) {
+					t.Errorf("%s on a killed server = %v; want ErrUnavailable", what, err)
+				}
+			}
+
+			srv.Restart()
+			if !eventually(10*time.Second, func() bool { return b.Ping(ctx) == nil }) {
+				t.Fatal("no answer 10s after the restart")
+			}
+			srv.Freeze()
+			defer srv.Thaw()
+			if _, _, err := b.Get(ctx, "frozen"); !errors.Is(err, backends.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("Get on a frozen server = %v; want ErrUnavailable wrapping the deadline", err)
+			}
+			short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+			defer cancel()
+			if _, _, err := b.Get(short, "frozen2"); errors.Is(err, backends.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("Get with the caller's own 20ms deadline on a frozen server = %v; want the caller's deadline, not ErrUnavailable", err)
+			}
+		})
+	}
+}
+
+// TestConnectWhileFrozen: with the server frozen at setup, New returns after its wait with a backend
+// whose first connection attempt is still under way; a command waits for the attempt as long as its
+// deadline lasts: it fails with ErrUnavailable when the deadline comes first, and succeeds when the
+// server answers first.
+func TestConnectWhileFrozen(t *testing.T) {
+	for _, driver := range []string{DriverRueidis, DriverGoRedis} {
+		t.Run(driver, func(t *testing.T) {
+			srv := server(t)
+			srv.Freeze()
+			thawed := false
+			defer func() {
+				if !thawed {
+					srv.Thaw()
+				}
+			}()
+			b := openURL(t, withParams(srv.URL(), "timeout=2s&dial_timeout=10s&driver="+driver))
+			// The backend's own deadline (timeout, 2s) ends the wait.
+			if _, _, err := b.Get(context.Background(), "k"); !errors.Is(err, backends.ErrUnavailable) {
+				t.Fatalf("Get while the first attempt hangs = %v; want ErrUnavailable", err)
+			}
+			go func() {
+				time.Sleep(200 * time.Millisecond)
+				srv.Thaw()
+			}()
+			thawed = true
+			if _, err := b.Set(context.Background(), "k", []byte("v"), 0, backends.SetAlways); err != nil {
+				t.Fatalf("Set waiting for the first attempt = %v; want nil once the server answers", err)
+			}
+		})
 	}
 }

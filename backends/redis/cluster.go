@@ -50,37 +50,6 @@ const maxRecoveryRounds = 30
 // errTopology is the error of a keyspace command whose topology could not be read.
 var errTopology = errors.New("cluster topology")
 
-// crcTable is the CRC16 (XMODEM) table Redis Cluster hashes keys with.
-var crcTable = func() (t [256]uint16) {
-	for i := range t {
-		crc := uint16(i) << 8
-		for range 8 {
-			if crc&0x8000 != 0 {
-				crc = crc<<1 ^ 0x1021
-			} else {
-				crc <<= 1
-			}
-		}
-		t[i] = crc
-	}
-	return t
-}()
-
-// keySlot returns the hash slot of key: CRC16 of the key, or of its hash tag (the part between the
-// first { and the next }, when not empty), modulo 16384.
-func keySlot(key string) uint16 {
-	if i := strings.IndexByte(key, '{'); i >= 0 {
-		if j := strings.IndexByte(key[i+1:], '}'); j > 0 {
-			key = key[i+1 : i+1+j]
-		}
-	}
-	var crc uint16
-	for i := 0; i < len(key); i++ {
-		crc = crc<<8 ^ crcTable[byte(crc>>8)^key[i]]
-	}
-	return crc & (numSlots - 1)
-}
-
 // slotSet is a set of hash slots.
 type slotSet [numSlots / 64]uint64
 
@@ -387,6 +356,17 @@ func (b *Backend) topology(ctx context.Context) (*topology, error) {
 	cands := b.lastMasters.Load()
 	if cands == nil || len(*cands) == 0 {
 		all := b.ex.knownNodes()
+		if len(all) == 0 {
+			// Not connected yet (a backend that connects in the background): a PING waits for
+			// the first attempt, or says why there is no connection.
+			cctx, cancel := b.withTimeout(ctx)
+			r := b.ex.do(cctx, plainCmd(true, "PING"))
+			cancel()
+			if r.err != nil {
+				return nil, r.err
+			}
+			all = b.ex.knownNodes()
+		}
 		cands = &all
 	}
 	answers := map[string]nodeAnswer{}
@@ -753,7 +733,7 @@ func (b *Backend) settle(ctx context.Context, op string, t *topology, u slotSet,
 			if pattern != "" {
 				matched := keys[:0]
 				for _, k := range keys {
-					if backends.Match(pattern, k) {
+					if backends.Match(pattern, k) && !internalKey(k) {
 						matched = append(matched, k)
 					}
 				}
@@ -873,7 +853,7 @@ func (b *Backend) clusterDeleteMatch(ctx context.Context, pattern string) (int, 
 			if err != nil {
 				return total, err
 			}
-			c, err := b.unlink(ctx, b.ex, keys)
+			c, err := b.deleteKeys(ctx, keys)
 			total += c
 			if err != nil {
 				return total, err
@@ -890,7 +870,7 @@ func (b *Backend) clusterDeleteMatch(ctx context.Context, pattern string) (int, 
 	err = b.settle(ctx, "DeleteMatch", after, u, pattern, false,
 		func(_ uint16, keys []string) error {
 			for start := 0; start < len(keys); start += chunk {
-				c, err := b.unlink(ctx, b.ex, keys[start:min(start+chunk, len(keys))])
+				c, err := b.deleteKeys(ctx, keys[start:min(start+chunk, len(keys))])
 				total += c
 				if err != nil {
 					return err
@@ -1028,6 +1008,7 @@ func redisErrReply(err error) reply {
 // a failover, reloads the slot map (go-redis itself only reloads on MOVED, or every
 // cluster_refresh_interval), so that a failover is followed within moments of the promotion.
 func clusterRetry(ctx context.Context, reload func(context.Context), r reply, again func() reply) reply {
+	r = retryTryAgain(ctx, r, again)
 	for attempt := 1; r.fault; attempt++ {
 		reload(ctx)
 		if !errors.Is(r.err, errSlotMoving) || attempt > 10 {
@@ -1075,4 +1056,19 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-t.C:
 	}
+}
+
+// retryTryAgain runs a command again (again) while Redis answers TRYAGAIN: a command on several keys
+// of a slot that is migrating, while the keys are split between the source and the target. Redis
+// did not run it, so running it again is safe; the migration moves them within moments. It gives up
+// at the context's end or after 30 attempts.
+func retryTryAgain(ctx context.Context, r reply, again func() reply) reply {
+	for attempt := 1; r.err != nil && strings.HasPrefix(r.err.Error(), "TRYAGAIN") && attempt <= 30; attempt++ {
+		sleep(ctx, time.Duration(min(attempt, 10))*time.Millisecond)
+		if ctx.Err() != nil {
+			return r
+		}
+		r = again()
+	}
+	return r
 }

@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/rueidis"
 
 	"github.com/cashews-go/cashews/backends"
+	"github.com/cashews-go/cashews/internal/quote"
 )
 
 const (
@@ -50,7 +53,7 @@ func toBytes(key string, value any) (string, error) {
 	case string:
 		return v, nil
 	}
-	return "", invalid("the Redis backend stores []byte values; got %T for key %q", value, key)
+	return "", invalid("the Redis backend stores []byte values; got %T for key %s", value, quote.String(key))
 }
 
 // setCmd builds SET for a mode and TTL.
@@ -58,7 +61,7 @@ func setCmd(key, value string, ttl time.Duration, mode backends.SetMode) command
 	args := make([]string, 0, 6)
 	args = append(args, "SET", key, value)
 	if ttl > 0 {
-		args = append(args, "PX", ms(int64(ttl)))
+		args = append(args, "PX", ms(ttl))
 	}
 	switch mode {
 	case backends.SetIfAbsent:
@@ -127,9 +130,9 @@ func (b *Backend) count(r reply, hit bool) {
 	}
 }
 
-// GetMany returns one Entry per key, in order, with one pipelined GET per key (in chunks): keys may
-// be in any slots on Cluster, and a key of another type fails the call as Get does (MGET would
-// read it as missing).
+// GetMany returns one Entry per key, in order, with one pipelined GET per key (in chunks), so that
+// keys may be in any slots on Cluster. As MGET does, it reports a key of another type (a set, a
+// sorted set), which holds no value, as not found.
 func (b *Backend) GetMany(ctx context.Context, keys []string) ([]backends.Entry, error) {
 	if b.closed.Load() {
 		return nil, errClosed
@@ -156,6 +159,9 @@ func (b *Backend) GetMany(ctx context.Context, keys []string) ([]backends.Entry,
 		rs := b.getMany(ctx, part)
 		for i, r := range rs {
 			s, found, err := r.str()
+			if err != nil && !r.fault && strings.Contains(err.Error(), "WRONGTYPE") {
+				continue // a key that holds no value: absent, as MGET reports it
+			}
 			if err != nil {
 				return nil, b.fail(ctx, "GET", part[i], err)
 			}
@@ -194,7 +200,9 @@ func (b *Backend) getMany(ctx context.Context, keys []string) []reply {
 }
 
 // Set stores value (a []byte or string) at key with ttl when mode allows it (SET with PX and NX or
-// XX), and reports whether it stored.
+// XX), and reports whether it stored. Once the backend has seen tags in use (see tagsSeen), the write
+// also ends the key's tags: with SetAlways, GETDEL of the key's record and SET in one pipeline; with
+// IfAbsent or IfPresent, a script that does both when the mode allows it.
 func (b *Backend) Set(ctx context.Context, key string, value any, ttl time.Duration, mode backends.SetMode) (bool, error) {
 	if b.closed.Load() {
 		return false, errClosed
@@ -211,24 +219,98 @@ func (b *Backend) Set(ctx context.Context, key string, value any, ttl time.Durat
 	}
 	cctx, cancel := b.withTimeout(ctx)
 	defer cancel()
-	_, stored, err := b.ex.do(cctx, setCmd(key, v, ttl, mode)).str()
-	b.wrote(key)
-	if err != nil {
-		return false, b.fail(ctx, "SET", key, err)
+	if !b.tagsSeen.Load() {
+		_, stored, err := b.ex.do(cctx, setCmd(key, v, ttl, mode)).str()
+		b.wrote(key)
+		if err != nil {
+			return false, b.fail(ctx, "SET", key, err)
+		}
+		return stored, nil
 	}
-	return stored, nil
+	if mode != backends.SetAlways {
+		r := b.evalMulti(cctx, []scriptCall{{s: setScript, keys: []string{key, recordKey(key)}, args: []string{v, ttlArg(ttl), modeArg(mode), ""}}})[0]
+		stored, old, hadOld, err := pair(r)
+		if err != nil {
+			return false, b.fail(ctx, "set", key, err)
+		}
+		if hadOld {
+			return stored > 0, b.runCleanup(ctx, b.forget(key, []string{old}))
+		}
+		return stored > 0, nil
+	}
+	// The record goes first: a tagged Set between the two commands leaves a record that the value
+	// does not carry, which can only make DeleteTags delete this value too, never miss one.
+	rs := b.ex.doMulti(cctx, []command{keyCmd(false, "GETDEL", recordKey(key)), setCmd(key, v, ttl, mode)})
+	b.wrote(key)
+	if rs[1].err != nil {
+		return false, b.fail(ctx, "SET", key, rs[1].err)
+	}
+	old, hadOld, err := rs[0].str()
+	if err != nil {
+		return true, b.fail(ctx, "GETDEL", recordKey(key), err)
+	}
+	if hadOld {
+		return true, b.runCleanup(ctx, b.forget(key, []string{old}))
+	}
+	return true, nil
 }
 
-// SetMany stores every item with pipelined SETs, in chunks. It checks every item before storing
-// any. It is not atomic: after an error some items may be stored.
+// SetMany stores every item with pipelined SETs (once tags were seen, each after the GETDEL of the
+// key's record, as in Set), in chunks. It checks every item before storing any. It is not atomic:
+// after an error some items may be stored.
 func (b *Backend) SetMany(ctx context.Context, items []backends.Item) error {
 	if b.closed.Load() {
 		return errClosed
 	}
+	if !b.tagsSeen.Load() {
+		return b.setManyPlain(ctx, items)
+	}
+	cs := make([]command, 2*len(items))
+	for i, it := range items {
+		if err := checkTTL(it.TTL); err != nil {
+			return fmt.Errorf("%w (key %s)", err, quote.String(it.Key))
+		}
+		v, err := toBytes(it.Key, it.Value)
+		if err != nil {
+			return err
+		}
+		cs[2*i] = keyCmd(false, "GETDEL", recordKey(it.Key))
+		cs[2*i+1] = setCmd(it.Key, v, it.TTL, backends.SetAlways)
+	}
+	var cleanup []command
+	for start := 0; start < len(cs); start += 2 * chunk {
+		part := cs[start:min(start+2*chunk, len(cs))]
+		cctx, cancel := b.withTimeout(ctx)
+		rs := b.ex.doMulti(cctx, part)
+		cancel()
+		if b.stores != nil {
+			keys := make([]string, len(part)/2)
+			for i, it := range items[start/2 : start/2+len(part)/2] {
+				keys[i] = it.Key
+			}
+			b.wrote(keys...)
+		}
+		for i, r := range rs {
+			key := items[(start+i)/2].Key
+			if r.err != nil {
+				return b.fail(ctx, part[i].name(), key, r.err)
+			}
+			if i%2 == 0 {
+				if old, found, _ := r.str(); found {
+					cleanup = append(cleanup, b.forget(key, []string{old})...)
+				}
+			}
+		}
+	}
+	return b.runCleanup(ctx, cleanup)
+}
+
+// setManyPlain is SetMany before the backend has seen tags in use: SETs only.
+func (b *Backend) setManyPlain(ctx context.Context, items []backends.Item) error {
 	cs := make([]command, len(items))
 	for i, it := range items {
 		if err := checkTTL(it.TTL); err != nil {
-			return fmt.Errorf("%w (key %q)", err, it.Key)
+			return fmt.Errorf("%w (key %s)", err, quote.String(it.Key))
 		}
 		v, err := toBytes(it.Key, it.Value)
 		if err != nil {
@@ -284,20 +366,25 @@ func (b *Backend) intCmd(ctx context.Context, c command, key string) (int64, err
 	return n, nil
 }
 
-// Delete removes key (UNLINK) and reports whether it was present.
+// Delete removes key and its record (a script: UNLINK of both) and reports whether the key was
+// present.
 func (b *Backend) Delete(ctx context.Context, key string) (bool, error) {
-	return b.boolCmd(ctx, keyCmd(false, "UNLINK", key), key)
+	if b.closed.Load() {
+		return false, errClosed
+	}
+	n, err := b.deleteKeys(ctx, []string{key})
+	return n > 0, err
 }
 
-// DeleteMany removes keys and returns how many were present: UNLINK in chunks on a single server,
-// one pipelined UNLINK per key on Cluster.
+// DeleteMany removes keys (with their records: one pipelined script per key, in chunks) and returns
+// how many were present.
 func (b *Backend) DeleteMany(ctx context.Context, keys []string) (int, error) {
 	if b.closed.Load() {
 		return 0, errClosed
 	}
 	total := 0
 	for start := 0; start < len(keys); start += chunk {
-		n, err := b.unlink(ctx, b.ex, keys[start:min(start+chunk, len(keys))])
+		n, err := b.deleteKeys(ctx, keys[start:min(start+chunk, len(keys))])
 		total += n
 		if err != nil {
 			return total, err
@@ -306,34 +393,32 @@ func (b *Backend) DeleteMany(ctx context.Context, keys []string) (int, error) {
 	return total, nil
 }
 
-// unlink removes keys (at most a chunk) through ex.
-func (b *Backend) unlink(ctx context.Context, ex executor, keys []string) (int, error) {
+// deleteKeys removes keys (at most a chunk) and their records, then the index members of the
+// records' writes.
+func (b *Backend) deleteKeys(ctx context.Context, keys []string) (int, error) {
 	if len(keys) == 0 {
 		return 0, nil
 	}
-	cctx, cancel := b.withTimeout(ctx)
-	defer cancel()
-	defer b.wrote(keys...)
-	if !b.cluster {
-		n, err := ex.do(cctx, keysCmd(false, "UNLINK", keys...)).int()
-		if err != nil {
-			return 0, b.fail(ctx, "UNLINK", keys[0], err)
-		}
-		return int(n), nil
-	}
-	cs := make([]command, len(keys))
+	calls := make([]scriptCall, len(keys))
 	for i, k := range keys {
-		cs[i] = keyCmd(false, "UNLINK", k)
+		calls[i] = scriptCall{s: deleteScript, keys: []string{k, recordKey(k)}}
 	}
+	cctx, cancel := b.withTimeout(ctx)
+	rs := b.evalMulti(cctx, calls)
+	cancel()
 	total := 0
-	for i, r := range b.ex.doMulti(cctx, cs) {
-		n, err := r.int()
+	var cleanup []command
+	for i, r := range rs {
+		n, old, hadOld, err := pair(r)
 		if err != nil {
 			return total, b.fail(ctx, "UNLINK", keys[i], err)
 		}
 		total += int(n)
+		if hadOld {
+			cleanup = append(cleanup, b.forget(keys[i], []string{old})...)
+		}
 	}
-	return total, nil
+	return total, b.runCleanup(ctx, cleanup)
 }
 
 // literal returns the key a pattern without wildcards matches, and whether it has none.
@@ -356,21 +441,21 @@ func literal(pattern string) (string, bool) {
 }
 
 // DeleteMatch removes every key matching the glob pattern and returns how many it removed: SCAN
-// MATCH with COUNT 1000 on every master, UNLINK of each page's keys. A pattern without wildcards
-// is one UNLINK. On Cluster it stays exact while slots migrate (see the package documentation).
-// Each round trip has the backend's timeout; the caller's context bounds the whole.
+// MATCH with COUNT 1000 on every master, then each page's keys with their records (as DeleteMany). A
+// pattern without wildcards is one Delete. The backend's own bookkeeping is never matched. On Cluster
+// it stays exact while slots migrate (see the package documentation). Each round trip has the
+// backend's timeout; the caller's context bounds the whole.
 func (b *Backend) DeleteMatch(ctx context.Context, pattern string) (int, error) {
 	if b.closed.Load() {
 		return 0, errClosed
 	}
 	if key, ok := literal(pattern); ok {
-		n, err := b.boolCmd(ctx, keyCmd(false, "UNLINK", key), key)
-		if n {
-			return 1, err
+		if internalKey(key) {
+			return 0, nil
 		}
-		return 0, err
+		return b.deleteKeys(ctx, []string{key})
 	}
-	if b.cluster {
+	if b.isCluster() {
 		return b.clusterDeleteMatch(ctx, pattern)
 	}
 	nodes, err := b.masters(ctx)
@@ -383,7 +468,7 @@ func (b *Backend) DeleteMatch(ctx context.Context, pattern string) (int, error) 
 			if err != nil {
 				return total, err
 			}
-			n, err := b.unlink(ctx, node, keys)
+			n, err := b.deleteKeys(ctx, keys)
 			total += n
 			if err != nil {
 				return total, err
@@ -403,8 +488,9 @@ func (b *Backend) masters(ctx context.Context) ([]executor, error) {
 	return nodes, nil
 }
 
-// scanNode yields the pages of SCAN MATCH pattern COUNT count on one node, until the cursor is 0.
-// Empty pages are skipped; a key may appear twice (SCAN's guarantee).
+// scanNode yields the pages of SCAN MATCH pattern COUNT count on one node, until the cursor is 0,
+// without the backend's own bookkeeping (records and tag indexes). Empty pages are skipped; a key
+// may appear twice (SCAN's guarantee).
 func (b *Backend) scanNode(ctx context.Context, node executor, pattern string, count int) iter.Seq2[[]string, error] {
 	return func(yield func([]string, error) bool) {
 		cursor := "0"
@@ -428,6 +514,7 @@ func (b *Backend) scanNode(ctx context.Context, node executor, pattern string, c
 				yield(nil, b.fail(ctx, "SCAN", pattern, err))
 				return
 			}
+			keys = slices.DeleteFunc(keys, internalKey)
 			if len(keys) > 0 && !yield(keys, nil) {
 				return
 			}
@@ -454,6 +541,9 @@ func (b *Backend) Scan(ctx context.Context, pattern string, batch int) iter.Seq2
 			return
 		}
 		if key, ok := literal(pattern); ok {
+			if internalKey(key) {
+				return
+			}
 			found, err := b.Exists(ctx, key)
 			switch {
 			case err != nil:
@@ -463,7 +553,7 @@ func (b *Backend) Scan(ctx context.Context, pattern string, batch int) iter.Seq2
 			}
 			return
 		}
-		if b.cluster {
+		if b.isCluster() {
 			b.clusterScan(ctx, pattern, batch, yield)
 			return
 		}
@@ -517,7 +607,7 @@ func (b *Backend) Incr(ctx context.Context, key string, by int64, ttl time.Durat
 		n, err = b.ex.do(cctx, keyCmd(false, "INCRBY", key, byS)).int()
 		b.wrote(key)
 	} else {
-		n, err = b.eval(cctx, incrScript, key, byS, ms(int64(ttl))).intText()
+		n, err = b.eval(cctx, incrScript, key, byS, ms(ttl)).intText()
 	}
 	if err != nil {
 		return 0, b.fail(ctx, "INCRBY", key, err)
@@ -525,8 +615,38 @@ func (b *Backend) Incr(ctx context.Context, key string, by int64, ttl time.Durat
 	return n, nil
 }
 
-// Expire sets the TTL of an existing key (PEXPIRE; zero removes it with PERSIST in a script) and
-// reports whether the key exists.
+// CompareAndSwap stores new at key, keeping its TTL, if the key holds a value with the bytes of old,
+// in one Lua script, and reports whether it did (see [backends.CompareAndSwapper]). When it does not,
+// the script's reply carries the current value, so a caller's retry needs no second round trip.
+func (b *Backend) CompareAndSwap(ctx context.Context, key string, old, new []byte) (bool, backends.Entry, error) {
+	if b.closed.Load() {
+		return false, backends.Entry{}, errClosed
+	}
+	cctx, cancel := b.withTimeout(ctx)
+	defer cancel()
+	a, err := b.eval(cctx, casScript, key, string(old), string(new)).arr()
+	if err == nil && (len(a) == 0 || len(a) > 2) {
+		err = fmt.Errorf("unexpected reply: an array of %d elements", len(a))
+	}
+	if err != nil {
+		return false, backends.Entry{}, b.fail(ctx, "compare and swap", key, err)
+	}
+	swapped, err := a[0].int()
+	if err != nil {
+		return false, backends.Entry{}, b.fail(ctx, "compare and swap", key, err)
+	}
+	if swapped == 1 || len(a) == 1 {
+		return swapped == 1, backends.Entry{}, nil
+	}
+	cur, _, err := a[1].str()
+	if err != nil {
+		return false, backends.Entry{}, b.fail(ctx, "compare and swap", key, err)
+	}
+	return false, backends.Entry{Value: []byte(cur), Found: true}, nil
+}
+
+// Expire sets the TTL of an existing key and of its record (a script: PEXPIRE, or PERSIST for
+// zero) and reports whether the key exists. A tagged key's index members get the new expiry too.
 func (b *Backend) Expire(ctx context.Context, key string, ttl time.Duration) (bool, error) {
 	if b.closed.Load() {
 		return false, errClosed
@@ -534,14 +654,15 @@ func (b *Backend) Expire(ctx context.Context, key string, ttl time.Duration) (bo
 	if err := checkTTL(ttl); err != nil {
 		return false, err
 	}
-	if ttl > 0 {
-		return b.boolCmd(ctx, keyCmd(false, "PEXPIRE", key, ms(int64(ttl))), key)
-	}
 	cctx, cancel := b.withTimeout(ctx)
-	defer cancel()
-	n, err := b.eval(cctx, persistScript, key).int()
+	r := b.evalMulti(cctx, []scriptCall{{s: expireScript, keys: []string{key, recordKey(key)}, args: []string{ttlArg(ttl)}}})[0]
+	cancel()
+	n, rec, tagged, err := pair(r)
 	if err != nil {
-		return false, b.fail(ctx, "PERSIST", key, err)
+		return false, b.fail(ctx, "PEXPIRE", key, err)
+	}
+	if tagged {
+		return n > 0, b.bumpTags(ctx, key, rec, ttl)
 	}
 	return n > 0, nil
 }
@@ -582,7 +703,7 @@ func (b *Backend) Clear(ctx context.Context) error {
 		return errClosed
 	}
 	defer b.wroteAll()
-	if b.cluster {
+	if b.isCluster() {
 		return b.clusterClear(ctx)
 	}
 	nodes, err := b.masters(ctx)
@@ -605,7 +726,18 @@ func (b *Backend) SetLock(ctx context.Context, key, token string, ttl time.Durat
 	if err := checkLockTTL(ttl); err != nil {
 		return false, err
 	}
-	return b.Set(ctx, key, token, ttl, backends.SetIfAbsent)
+	if b.closed.Load() {
+		return false, errClosed
+	}
+	// A plain SET NX: a lock is never tagged, and a key that exists is left alone.
+	cctx, cancel := b.withTimeout(ctx)
+	defer cancel()
+	_, stored, err := b.ex.do(cctx, setCmd(key, token, ttl, backends.SetIfAbsent)).str()
+	b.wrote(key)
+	if err != nil {
+		return false, b.fail(ctx, "SET", key, err)
+	}
+	return stored, nil
 }
 
 // Unlock removes the lock at key only when it holds token (a Lua compare-and-delete).
@@ -632,7 +764,7 @@ func (b *Backend) ExtendLock(ctx context.Context, key, token string, ttl time.Du
 	}
 	cctx, cancel := b.withTimeout(ctx)
 	defer cancel()
-	n, err := b.eval(cctx, extendScript, key, token, ms(int64(ttl))).int()
+	n, err := b.eval(cctx, extendScript, key, token, ms(ttl)).int()
 	if err != nil {
 		return false, b.fail(ctx, "extend lock", key, err)
 	}
@@ -651,7 +783,7 @@ func (b *Backend) KeysCount(ctx context.Context) (int64, error) {
 	if b.closed.Load() {
 		return 0, errClosed
 	}
-	if b.cluster {
+	if b.isCluster() {
 		return b.clusterKeysCount(ctx)
 	}
 	nodes, err := b.masters(ctx)
@@ -703,7 +835,7 @@ func (b *Backend) SetAdd(ctx context.Context, key string, ttl time.Duration, mem
 		return 0, nil
 	}
 	args := make([]string, 0, 1+len(members))
-	args = append(args, ms(int64(ttl)))
+	args = append(args, ms(ttl))
 	args = append(args, members...)
 	cctx, cancel := b.withTimeout(ctx)
 	defer cancel()
@@ -843,16 +975,17 @@ func (b *Backend) SliceIncr(ctx context.Context, key string, now time.Time, wind
 	if window <= 0 {
 		return 0, false, invalid("SliceIncr window %s is not positive", window)
 	}
-	if limit < 0 {
-		return 0, false, invalid("SliceIncr limit %d is negative", limit)
+	if limit <= 0 {
+		return 0, false, invalid("SliceIncr limit %d is not positive", limit)
 	}
+	window = backends.CapTTL(window)
 	t := now.UnixMicro()
 	cutoff := t - window.Microseconds()
 	member := strconv.FormatInt(t, 10) + "-" + b.memberPfx + "-" + strconv.FormatUint(b.seq.Add(1), 36)
 	cctx, cancel := b.withTimeout(ctx)
 	defer cancel()
 	res, err := b.eval(cctx, sliceIncrScript, key,
-		strconv.FormatInt(t, 10), strconv.FormatInt(cutoff, 10), strconv.FormatInt(limit, 10), member, ms(int64(window))).ints()
+		strconv.FormatInt(t, 10), strconv.FormatInt(cutoff, 10), strconv.FormatInt(limit, 10), member, ms(window)).ints()
 	if err == nil && len(res) != 2 {
 		err = fmt.Errorf("got %d values, want 2", len(res))
 	}

@@ -80,7 +80,7 @@ func testInvalidation(t *testing.T, url string, trials int) {
 			time.Sleep(20 * time.Microsecond)
 		}
 		latencies = append(latencies, seen)
-		if seen > 50*time.Millisecond {
+		if seen > 50*time.Millisecond && testenv.Timing() {
 			if stall := stalls.during(written, written.Add(seen)); seen > 50*time.Millisecond+stall {
 				unexplained++
 				t.Errorf("trial %d: the write seen after %s, want at most 50ms (+ %s the machine stalled meanwhile)", i, seen, stall)
@@ -166,6 +166,7 @@ func TestClientSideExactMisses(t *testing.T) {
 // TestClientSideHitNeedsNoServer: a hit is served from local memory, so it answers at once even
 // while the server is frozen, and a miss then fails at the deadline.
 func TestClientSideHitNeedsNoServer(t *testing.T) {
+	testenv.RequireTiming(t)
 	srv := server(t)
 	ctx := testCtx(t)
 	// A timeout that setup's writes keep on a loaded machine; the misses below are held to it.
@@ -378,7 +379,7 @@ func TestClientSideCluster(t *testing.T) {
 		if !eventually(time.Second, func() bool { v, _ := getString(t, ctx, reader, k); return v == "new" }) {
 			t.Fatalf("Get(%s): the write not seen after 1s", k)
 		}
-		if d, stall := time.Since(written), stalls.during(written, time.Now()); d > 50*time.Millisecond+stall {
+		if d, stall := time.Since(written), stalls.during(written, time.Now()); d > 50*time.Millisecond+stall && testenv.Timing() {
 			t.Errorf("Get(%s): the write seen after %s, want at most 50ms (+ %s of machine stalls)", k, d, stall)
 		}
 	}

@@ -42,9 +42,22 @@
 // programs stored there, so give the cache a database of its own. KeysCount is DBSIZE, summed over
 // the masters on Cluster. ValueSize is MEMORY USAGE: the memory Redis uses for the key, its value
 // and their overhead, so it is larger than the stored bytes. Scan and DeleteMatch use SCAN with
-// MATCH and COUNT on every master (never KEYS), and DeleteMatch removes each page with UNLINK; a
-// pattern without wildcards is a single EXISTS or UNLINK. SCAN may return a key twice, so Scan may
-// yield it twice.
+// MATCH and COUNT on every master (never KEYS), and DeleteMatch removes each page's keys as
+// DeleteMany does; a pattern without wildcards is a single EXISTS or Delete. SCAN may return a key
+// twice, so Scan may yield it twice.
+//
+// # Tags
+//
+// The backend implements [backends.Tagger] with keys of its own, which Scan never yields and
+// DeleteMatch never deletes by pattern (KeysCount, being DBSIZE, counts them): a record per tagged
+// key, in the key's own slot and with its TTL, and a sorted set per tag (see tags.go for the
+// protocol). It holds on Cluster, where a tag and its keys are in different slots, and when a step
+// fails: a tagged Set writes the tag's index before the value, so an error never leaves a value that
+// DeleteTags misses. Delete, DeleteMany and DeleteMatch are scripts that delete the key's record
+// too; a plain Set deletes the record in the same pipeline once the backend has seen tags in use
+// (before that it is a bare SET, and overwriting a key that another process tagged leaves its tags:
+// DeleteTags then removes the new value too). Tags need Redis 6.2 or later (GETDEL, ZADD GT), and a
+// maxmemory-policy of noeviction: Redis' eviction can drop a tag's bookkeeping while its keys live.
 //
 // # Deadlines
 //
@@ -62,20 +75,32 @@
 // whatever the driver does; a command given up on this way may still complete on the server. While
 // Redis is healthy, commands run directly, at no cost. Close waits for those goroutines (up to 5s).
 //
-// Turning failures into misses (suppress=true) is the Cache's job: the backend returns every error,
-// at once, wrapped with the command and the key. With [NewFromClient], set ContextTimeoutEnabled
-// in the go-redis options, or go-redis ignores the deadline while it reads.
+// Turning failures into misses (suppress=true), failing fast while Redis stays down (the health
+// breaker) and routing wrapped functions around an outage are the Cache's job: the backend returns
+// every error, at once, wrapped with the command and the key. An error that means Redis could not be
+// reached or did not answer in time (a network error, the backend's deadline, a connection not made
+// yet, rueidis' ErrDoCacheAborted, a LOADING, BUSY, MASTERDOWN, CLUSTERDOWN or TRYAGAIN reply)
+// matches backends.ErrUnavailable and keeps the driver's error matchable; the end of the caller's own
+// context does not match it. With [NewFromClient], set ContextTimeoutEnabled in the go-redis options,
+// or go-redis ignores the deadline while it reads.
 //
-// [New] connects at once and fails when the servers cannot be reached within the dial timeout.
-// After that, a lost connection is re-established by the next command; commands fail (fast when
-// the port refuses, at the deadline when the server hangs) until it is.
+// [New] connects in the background by default (see its documentation): Setup succeeds while Redis is
+// unreachable, and commands work once a connection is made. connect_at_setup=true connects at once
+// and fails when the servers cannot be reached within the dial timeout. After that, a lost connection
+// is re-established by the next command; commands fail (fast when the port refuses, at the deadline
+// when the server hangs) until it is.
+//
+// go-redis prints its own messages through one logger for the process; importing this package
+// replaces it with one that hands each message to the open go-redis backends' loggers (the Cache's),
+// once per burst. rueidis logs nothing.
 //
 // # Redis Cluster
 //
 // cluster=true, or several hosts in the URL, opens a Cluster client (with one host and no cluster
 // parameter, rueidis asks the server whether it is a Cluster node). Every command works on
-// Cluster: single-key commands and scripts go to the key's node; GetMany, SetMany and DeleteMany send
-// one command per key in a pipeline, so keys may be in any slots; Scan, DeleteMatch, KeysCount and
+// Cluster: single-key commands and scripts go to the key's node (a script over a key and its tag
+// record too: the record is in the key's slot); GetMany, SetMany and DeleteMany send one command per
+// key in a pipeline, so keys may be in any slots; Scan, DeleteMatch, KeysCount and
 // Clear run on every master. A Cluster has only database 0.
 //
 // The masters come from the cluster's own account of itself: CLUSTER NODES, asked of the masters
@@ -152,6 +177,8 @@
 //	cluster_refresh_interval  Cluster: how often the slot map is reloaded when nothing prompts it
 //	                          (default 1m); it is also reloaded when a node redirects or stops answering
 //	driver                    rueidis (default) or go-redis
+//	connect_at_setup          true: connect before Setup returns and fail when Redis cannot be
+//	                          reached; default false (connect in the background)
 //	tls_ca                    rediss: PEM file of the CAs to trust (default: the system's)
 //	tls_cert, tls_key         rediss: PEM files of a client certificate and its key (both or neither)
 //	tls_server_name           rediss: name to verify the server's certificate against (default: host)

@@ -43,7 +43,11 @@ func (e *rueidisExec) build(c command) rueidis.Completed {
 }
 
 func (e *rueidisExec) do(ctx context.Context, c command) reply {
-	return fromRueidis(e.c.Do(ctx, e.build(c)))
+	r := fromRueidis(e.c.Do(ctx, e.build(c)))
+	if e.cluster {
+		return retryTryAgain(ctx, r, func() reply { return fromRueidis(e.c.Do(ctx, e.build(c))) })
+	}
+	return r
 }
 
 func (e *rueidisExec) doMulti(ctx context.Context, cs []command) []reply {
@@ -58,6 +62,9 @@ func (e *rueidisExec) doMulti(ctx context.Context, cs []command) []reply {
 	out := make([]reply, len(res))
 	for i, r := range res {
 		out[i] = fromRueidis(r)
+		if e.cluster {
+			out[i] = retryTryAgain(ctx, out[i], func() reply { return fromRueidis(e.c.Do(ctx, e.build(cs[i]))) })
+		}
 	}
 	return out
 }

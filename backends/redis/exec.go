@@ -57,14 +57,6 @@ func keyCmd(readOnly bool, name, key string, args ...string) command {
 	return command{args: a, keyAt: 1, nkeys: 1, readOnly: readOnly}
 }
 
-// keysCmd builds "name keys..." with several keys (which must share a slot on Cluster).
-func keysCmd(readOnly bool, name string, keys ...string) command {
-	a := make([]string, 0, 1+len(keys))
-	a = append(a, name)
-	a = append(a, keys...)
-	return command{args: a, keyAt: 1, nkeys: len(keys), readOnly: readOnly}
-}
-
 // plainCmd builds a command without keys.
 func plainCmd(readOnly bool, args ...string) command {
 	return command{args: args, readOnly: readOnly}
@@ -125,7 +117,7 @@ func (r reply) intText() (int64, error) {
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("unexpected reply: %q is not an integer", s)
+		return 0, unexpectedReply(fmt.Sprintf("unexpected reply: %q is not an integer", s))
 	}
 	return n, nil
 }
@@ -194,5 +186,11 @@ func (r reply) ints() ([]int64, error) {
 
 func (r reply) unexpected(want string) error {
 	names := [...]string{"nil", "an integer", "a string", "an array", "a value of another type"}
-	return fmt.Errorf("unexpected reply: got %s, want %s", names[r.kind], want)
+	return unexpectedReply(fmt.Sprintf("unexpected reply: got %s, want %s", names[r.kind], want))
 }
+
+// unexpectedReply is the error of a reply of another kind than the command gives: Redis answered,
+// so it is not a sign that it is unavailable.
+type unexpectedReply string
+
+func (e unexpectedReply) Error() string { return string(e) }

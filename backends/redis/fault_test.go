@@ -13,6 +13,7 @@ import (
 
 	"github.com/cashews-go/cashews/backends"
 	"github.com/cashews-go/cashews/internal/redistest"
+	"github.com/cashews-go/cashews/internal/testenv"
 )
 
 // slack is what a call may take beyond the backend's timeout.
@@ -85,6 +86,7 @@ func (l *load) done() { l.wg.Wait() }
 // plus 50ms, and within 2s of the restart service is back (99% of the calls of each 100ms
 // succeed).
 func TestKillUnderLoad(t *testing.T) {
+	testenv.RequireTiming(t)
 	forEachFaultEngine(t, func(t *testing.T, srv *redistest.Server, b *Backend) {
 		stalls := startStallMeter(t)
 		stop := make(chan struct{})
@@ -202,6 +204,7 @@ func report(t *testing.T, l *load, stalls *stallMeter, timeout, faultAt, healedA
 // TestFrozenServer: with the server stopped (SIGSTOP; the kernel still accepts connections), every
 // call of 64 goroutines returns within the timeout plus 50ms, and service comes back after SIGCONT.
 func TestFrozenServer(t *testing.T) {
+	testenv.RequireTiming(t)
 	forEachFaultEngine(t, func(t *testing.T, srv *redistest.Server, b *Backend) {
 		stalls := startStallMeter(t)
 		stop := make(chan struct{})

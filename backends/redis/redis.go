@@ -18,6 +18,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/cashews-go/cashews/backends"
+	"github.com/cashews-go/cashews/internal/quote"
 )
 
 func init() {
@@ -133,6 +134,9 @@ type Options struct {
 
 	// Driver is DriverRueidis (the default when empty) or DriverGoRedis.
 	Driver string
+	// ConnectAtSetup makes New connect before it returns and fail when the servers cannot be
+	// reached (connect_at_setup=true). By default New connects in the background (see [New]).
+	ConnectAtSetup bool
 	// Logger receives the backend's log records (slog.Default when nil).
 	Logger *slog.Logger
 }
@@ -151,53 +155,96 @@ type Backend struct {
 	stores    *storeSet       // the client-side caches, for the backend's own writes
 	cscTTL    time.Duration
 	timeout   time.Duration
-	cluster   bool
 	logger    *slog.Logger
-	memberPfx string // makes SliceIncr members unique across processes
+	logs      *logSink // the go-redis driver's messages for this backend, or nil
+	memberPfx string   // makes SliceIncr members unique across processes
 
 	lastMasters atomic.Pointer[[]string] // Cluster: the masters of the last topology, asked first
 
 	closed    atomic.Bool
 	closeOnce sync.Once
 	seq       atomic.Uint64
+	tagsSeen  atomic.Bool // tags are in use: writes end a key's tags (see tags.go)
 	hits      counter
 	misses    counter
 }
 
-var _ backends.Backend = (*Backend)(nil)
+var (
+	_ backends.Backend           = (*Backend)(nil)
+	_ backends.CompareAndSwapper = (*Backend)(nil)
+)
 
 var errClosed = fmt.Errorf("cashews: redis: %w", backends.ErrClosed)
 
-// New connects to Redis with opts and returns the backend. It fails when the servers cannot be
-// reached within the dial timeout (the error names them, never the password).
+// New returns a backend for opts. By default it connects in the background, as sql.Open does: it
+// waits up to a second for the first attempt, so that a healthy server is connected when New
+// returns, and returns the backend when the attempt succeeded, or failed because the servers could
+// not be reached, or is still under way. A command sent while the first attempt is under way waits
+// for it within its deadline; after an attempt failed, commands (and Ping) fail at once with an
+// error matching backends.ErrUnavailable that wraps the last connection error, until an attempt
+// succeeds. Attempts go on every 50 to 500 ms until one succeeds or Close. A first attempt that the server
+// refused (a wrong password, a certificate that does not verify, cluster=true on a single server)
+// is New's error. With [Options.ConnectAtSetup], New connects before it returns and fails when the
+// servers cannot be reached within the dial timeout. Errors name the servers, never the password;
+// options that do not make sense fail at once either way.
 func New(opts Options) (*Backend, error) {
 	if err := opts.check(); err != nil {
 		return nil, err
 	}
+	st := &guardState{timeout: opts.timeout(), always: opts.Driver == DriverGoRedis}
+	var stores *storeSet
+	if opts.ClientSide {
+		stores = newStoreSet()
+	}
+	connect := func(ctx context.Context) (executor, error) { return connect(ctx, opts, st, stores) }
+	if opts.ConnectAtSetup {
+		ex, err := connect(context.Background())
+		if err != nil {
+			var perm permanent
+			if errors.As(err, &perm) {
+				return nil, perm.err
+			}
+			return nil, err
+		}
+		return newBackend(ex, opts, st, stores), nil
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	lz := newLazy(connect, logger, strings.Join(opts.addrs(), ","), opts.Mode == ModeCluster || len(opts.Addrs) > 1)
+	lz.waitFirst(setupWait)
+	if err := lz.setupError(); err != nil {
+		lz.close()
+		return nil, err
+	}
+	return newBackend(lz, opts, st, stores), nil
+}
+
+// connect makes one connection attempt with the driver of opts.
+func connect(ctx context.Context, opts Options, st *guardState, stores *storeSet) (executor, error) {
 	var (
 		ex  executor
 		err error
-		st  = &guardState{timeout: opts.timeout()}
 	)
 	switch opts.Driver {
 	case "", DriverRueidis:
-		ex, err = newRueidis(opts, st)
+		ex, err = newRueidis(ctx, opts, st, stores)
 	case DriverGoRedis:
-		ex, err = newGoredis(opts, st)
-		st.always = true
+		ex, err = newGoredis(ctx, opts, st)
 	}
 	if err != nil {
 		return nil, err
 	}
 	if ex.isCluster() && opts.DB != 0 {
 		ex.close()
-		return nil, fmt.Errorf("cashews: redis: %s is a Redis Cluster, which has only database 0 (got db=%d)", strings.Join(opts.addrs(), ","), opts.DB)
+		return nil, permanent{fmt.Errorf("cashews: redis: %s is a Redis Cluster, which has only database 0 (got db=%d)", strings.Join(opts.addrs(), ","), opts.DB)}
 	}
 	if opts.Mode == ModeCluster && !ex.isCluster() {
 		ex.close()
-		return nil, fmt.Errorf("cashews: redis: cluster=true, but %s is not a Redis Cluster node", strings.Join(opts.addrs(), ","))
+		return nil, permanent{fmt.Errorf("cashews: redis: cluster=true, but %s is not a Redis Cluster node", strings.Join(opts.addrs(), ","))}
 	}
-	return newBackend(ex, opts, st), nil
+	return ex, nil
 }
 
 // NewFromClient returns a backend over a go-redis client the application already has: a
@@ -214,7 +261,8 @@ func NewFromClient(c goredis.UniversalClient, opts Options) (*Backend, error) {
 	if len(opts.Addrs) > 0 || opts.ClientSide || opts.Driver == DriverRueidis {
 		return nil, fmt.Errorf("cashews: redis: NewFromClient takes its connection from the client; Options.Addrs, ClientSide and Driver must be empty: %w", backends.ErrInvalidArgument)
 	}
-	b := newBackend(&goredisExec{c: c}, opts, &guardState{timeout: opts.timeout(), always: true})
+	opts.Driver = DriverGoRedis // for its messages (see driverLogs)
+	b := newBackend(&goredisExec{c: c}, opts, &guardState{timeout: opts.timeout(), always: true}, nil)
 	ctxTimeout := true
 	switch c := c.(type) {
 	case *goredis.Client:
@@ -242,20 +290,23 @@ func (o Options) timeout() time.Duration {
 	return 0
 }
 
-func newBackend(ex executor, opts Options, st *guardState) *Backend {
-	b := &Backend{cluster: ex.isCluster(), logger: opts.Logger, timeout: opts.timeout()}
+func newBackend(ex executor, opts Options, st *guardState, stores *storeSet) *Backend {
+	b := &Backend{logger: opts.Logger, timeout: opts.timeout()}
 	if b.logger == nil {
 		b.logger = slog.Default()
 	}
 	st.armed.Store(true)
 	g := newGuard(ex, st)
 	b.ex = g
-	if r, ok := ex.(*rueidisExec); ok && opts.ClientSide && r.stores != nil {
-		b.csc, b.stores = g, r.stores
+	if opts.ClientSide && stores != nil {
+		b.csc, b.stores = g, stores
 		b.cscTTL = opts.ClientSideTTL
 		if b.cscTTL <= 0 {
 			b.cscTTL = DefaultClientSideTTL
 		}
+	}
+	if opts.Driver == DriverGoRedis {
+		b.logs = goredisLogs.add(b.logger, strings.Join(opts.addrs(), ","))
 	}
 	var r [8]byte
 	_, _ = rand.Read(r[:])
@@ -278,7 +329,7 @@ func (o Options) check() error {
 	}
 	for _, a := range o.Addrs {
 		if _, _, err := net.SplitHostPort(a); err != nil {
-			return bad("address %q: want host:port", a)
+			return bad("address %s: want host:port", quote.String(a))
 		}
 	}
 	switch {
@@ -310,7 +361,7 @@ func (o Options) check() error {
 	return nil
 }
 
-func newRueidis(o Options, st *guardState) (executor, error) {
+func newRueidis(ctx context.Context, o Options, st *guardState, stores *storeSet) (executor, error) {
 	opt := rueidis.ClientOption{
 		InitAddress:       o.addrs(),
 		Username:          o.Username,
@@ -337,12 +388,10 @@ func newRueidis(o Options, st *guardState) (executor, error) {
 		st.trip()
 		return conns.dial(ctx, addr, d, cfg)
 	}
-	var stores *storeSet
 	if o.ClientSide {
 		if opt.CacheSizeEachConn == 0 {
 			opt.CacheSizeEachConn = DefaultClientSideSize
 		}
-		stores = newStoreSet()
 		opt.NewCacheStoreFn = func(so rueidis.CacheStoreOption) rueidis.CacheStore {
 			return stores.newStore(so.CacheSizeEachConn)
 		}
@@ -363,7 +412,7 @@ func newRueidis(o Options, st *guardState) (executor, error) {
 	if dial <= 0 {
 		dial = rueidis.DefaultDialTimeout
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), dial)
+	ctx, cancel := context.WithTimeout(ctx, dial)
 	defer cancel()
 	if err := ex.connectAll(ctx); err != nil {
 		c.Close()
@@ -375,7 +424,7 @@ func newRueidis(o Options, st *guardState) (executor, error) {
 	return ex, nil
 }
 
-func newGoredis(o Options, st *guardState) (executor, error) {
+func newGoredis(ctx context.Context, o Options, st *guardState) (executor, error) {
 	proto := o.Protocol
 	if proto == 0 {
 		proto = 3
@@ -391,7 +440,7 @@ func newGoredis(o Options, st *guardState) (executor, error) {
 			Addrs: o.addrs(), Username: o.Username, Password: o.Password, ClientName: o.ClientName,
 			Protocol: proto, TLSConfig: o.TLS, DialTimeout: o.DialTimeout, ReadTimeout: o.ReadTimeout,
 			WriteTimeout: o.WriteTimeout, ContextTimeoutEnabled: true, PoolSize: o.PoolSize,
-			MaxRetries: retries, ConnMaxLifetime: o.ConnMaxLifetime,
+			MaxRetries: retries, ConnMaxLifetime: o.ConnMaxLifetime, DialerRetries: 1,
 			ClusterStateReloadInterval: o.clusterRefresh(), ClusterSlots: ex.loadSlots,
 		}
 		c = goredis.NewClusterClient(ex.copts)
@@ -401,6 +450,7 @@ func newGoredis(o Options, st *guardState) (executor, error) {
 			DB: o.DB, Protocol: proto, TLSConfig: o.TLS, DialTimeout: o.DialTimeout,
 			ReadTimeout: o.ReadTimeout, WriteTimeout: o.WriteTimeout, ContextTimeoutEnabled: true,
 			PoolSize: o.PoolSize, MaxRetries: retries, ConnMaxLifetime: o.ConnMaxLifetime,
+			DialerRetries: 1, // a dial that fails fails the attempt at once; the command's retries and the Cache's health breaker decide what next
 		})
 	}
 	hook := dialHook{st: st, last: new(lastError)}
@@ -409,7 +459,7 @@ func newGoredis(o Options, st *guardState) (executor, error) {
 	if dial <= 0 {
 		dial = 5 * time.Second
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), dial)
+	ctx, cancel := context.WithTimeout(ctx, dial)
 	defer cancel()
 	ex.c = c
 	if err := c.Ping(ctx).Err(); err != nil {
@@ -429,8 +479,12 @@ func (b *Backend) Stats() Stats {
 	return Stats{Hits: b.hits.Load(), Misses: b.misses.Load()}
 }
 
-// IsCluster reports whether the backend talks to a Redis Cluster.
-func (b *Backend) IsCluster() bool { return b.cluster }
+// IsCluster reports whether the backend talks to a Redis Cluster. Before a backend that connects in
+// the background has a connection, it says what the options say (cluster=true or several hosts),
+// and false for a single host that may turn out to be a Cluster node.
+func (b *Backend) IsCluster() bool { return b.isCluster() }
+
+func (b *Backend) isCluster() bool { return b.ex.isCluster() }
 
 // Close closes the connections (not those of a client given to NewFromClient) and stops the
 // client's goroutines. It is idempotent; other methods called after Close return an error wrapping
@@ -439,6 +493,7 @@ func (b *Backend) Close() error {
 	b.closeOnce.Do(func() {
 		b.closed.Store(true)
 		b.ex.close()
+		goredisLogs.remove(b.logs)
 	})
 	return nil
 }
@@ -477,7 +532,7 @@ func (b *Backend) withTimeout(ctx context.Context) (context.Context, context.Can
 func (b *Backend) fail(parent context.Context, op, key string, err error) error {
 	where := "cashews: redis: " + op
 	if key != "" {
-		where += fmt.Sprintf(" %q", key)
+		where += " " + quote.String(key)
 	}
 	msg := err.Error()
 	switch {
@@ -489,10 +544,52 @@ func (b *Backend) fail(parent context.Context, op, key string, err error) error 
 		return fmt.Errorf("%s: %s: %w", where, msg, backends.ErrNotInteger)
 	case strings.Contains(msg, "overflow"):
 		return fmt.Errorf("%s: %s: %w", where, msg, backends.ErrInvalidArgument)
-	case errors.Is(err, context.DeadlineExceeded) && parent.Err() == nil:
-		return fmt.Errorf("%s: no answer within timeout=%s: %w", where, b.timeout, err)
+	case callerDone(parent):
+		// The caller's own context ended: its doing, not a sign that Redis is unavailable.
+		return fmt.Errorf("%s: %w", where, err)
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%s: no answer within timeout=%s: %w: %w", where, b.timeout, backends.ErrUnavailable, err)
+	case unavailable(err):
+		return fmt.Errorf("%s: %w: %w", where, backends.ErrUnavailable, err)
 	}
 	return fmt.Errorf("%s: %w", where, err)
+}
+
+// callerDone reports whether the caller's context ended: cancelled, or past its deadline (a socket
+// deadline set from it may fire a moment before the context's own timer marks it done).
+func callerDone(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
+}
+
+// unavailable reports whether err means that Redis could not be reached or could not serve: any
+// error but an error reply of Redis about the command (except those saying that the server is not
+// ready: LOADING, BUSY, MASTERDOWN, CLUSTERDOWN, TRYAGAIN), an unexpected reply, and a permanent
+// setup error. Network errors, timeouts, a connection being made, a client that gave up (rueidis'
+// ErrClosing, the client-side cache's ErrDoCacheAborted) and too many commands waiting all are.
+func unavailable(err error) bool {
+	var ur unexpectedReply
+	var perm permanent
+	if errors.As(err, &ur) || errors.As(err, &perm) {
+		return false
+	}
+	msg := ""
+	if re := (*rueidis.RedisError)(nil); errors.As(err, &re) && re != nil {
+		msg = re.Error()
+	} else if ge := goredis.Error(nil); errors.As(err, &ge) {
+		msg = ge.Error()
+	} else {
+		return true
+	}
+	for _, p := range []string{"LOADING", "BUSY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN"} {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // dialHook trips the guard when go-redis dials (a connection broke or was never made) and keeps

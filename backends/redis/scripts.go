@@ -6,6 +6,9 @@ import (
 	"encoding/hex"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/cashews-go/cashews/backends"
 )
 
 // script is a Lua script run with EVALSHA, falling back to EVAL when the server does not have it
@@ -37,10 +40,11 @@ func (b *Backend) eval(ctx context.Context, s *script, key string, args ...strin
 	return r
 }
 
-// ms returns a duration in whole milliseconds, rounded up so that a positive TTL is never zero.
-func ms(d int64) string {
-	const milli = 1_000_000
-	return strconv.FormatInt((d+milli-1)/milli, 10)
+// ms returns a TTL in whole milliseconds, rounded up so that a positive TTL is never zero, and at
+// most backends.MaxTTL (rounding time.Duration(math.MaxInt64) up used to overflow).
+func ms(d time.Duration) string {
+	const milli = int64(time.Millisecond)
+	return strconv.FormatInt((int64(backends.CapTTL(d))+milli-1)/milli, 10)
 }
 
 var (
@@ -56,13 +60,25 @@ if created then
 end
 return redis.call('GET', KEYS[1])`)
 
-	// persistScript: remove the TTL of an existing key and report whether it exists.
-	persistScript = newScript("expire", `
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  redis.call('PERSIST', KEYS[1])
-  return 1
+	// casScript: replace the value only when it is still the one the caller read, keeping the TTL
+	// (PTTL then SET PX rather than KEEPTTL, which needs Redis 6). It returns {1} when it swapped,
+	// {0, value} when the key holds another value, and {0} when it is missing or of another type.
+	// ARGV: old, new.
+	casScript = newScript("compare and swap", `
+local v = redis.pcall('GET', KEYS[1])
+if type(v) ~= 'string' then
+  return {0}
 end
-return 0`)
+if v ~= ARGV[1] then
+  return {0, v}
+end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl > 0 then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl)
+else
+  redis.call('SET', KEYS[1], ARGV[2])
+end
+return {1}`)
 
 	// unlockScript: delete the lock only when it holds the token. A key of another type is not
 	// held by the token.
@@ -109,11 +125,16 @@ return added`)
 	// sliceIncrScript: the sliding-window counter over a sorted set whose scores are event times in
 	// microseconds. Forget the events at or before the cutoff, record one at now (with a unique
 	// member) if fewer than limit remain and then expire the key window after it, and count the
-	// events up to now.
+	// events up to now. A window holding more than limit events (a caller lowered the limit) keeps
+	// its newest limit.
 	// ARGV: now µs, cutoff µs, limit, member, window in ms.
 	sliceIncrScript = newScript("slice incr", `
 local key = KEYS[1]
 redis.call('ZREMRANGEBYSCORE', key, '-inf', ARGV[2])
+local limit = tonumber(ARGV[3])
+if redis.call('ZCARD', key) > limit then
+  redis.call('ZREMRANGEBYRANK', key, 0, -(limit + 1))
+end
 local rec = 0
 if redis.call('ZCARD', key) < tonumber(ARGV[3]) then
   redis.call('ZADD', key, ARGV[1], ARGV[4])

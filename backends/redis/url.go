@@ -3,7 +3,9 @@ package redis
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/url"
 	"os"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cashews-go/cashews/backends"
+	"github.com/cashews-go/cashews/internal/quote"
 )
 
 // open is the factory registered for redis:// and rediss://.
@@ -47,7 +50,7 @@ func ParseURL(u *url.URL, params *backends.Params) (Options, error) {
 	case "rediss":
 		useTLS = true
 	default:
-		return bad("scheme %q: want redis or rediss", u.Scheme)
+		return bad("scheme %s: want redis or rediss", quote.String(u.Scheme))
 	}
 	if u.Opaque != "" {
 		return bad("want redis://host:port/db")
@@ -69,7 +72,7 @@ func ParseURL(u *url.URL, params *backends.Params) (Options, error) {
 	if p := strings.Trim(u.Path, "/"); p != "" {
 		n, err := strconv.Atoi(p)
 		if err != nil || n < 0 {
-			return bad("path %q: want a database number such as /0", u.Path)
+			return bad("the path is not a database number: want one such as /0")
 		}
 		pathDB = n
 	}
@@ -175,6 +178,9 @@ func ParseURL(u *url.URL, params *backends.Params) (Options, error) {
 	if o.Driver, err = params.Enum("driver", DriverRueidis, DriverGoRedis); err != nil {
 		return Options{}, err
 	}
+	if o.ConnectAtSetup, err = params.Bool("connect_at_setup", false); err != nil {
+		return Options{}, err
+	}
 	if o.ClientSide && o.Driver == DriverGoRedis {
 		return bad("client_side=true needs driver=rueidis")
 	}
@@ -213,14 +219,14 @@ func hostPort(h string) (string, error) {
 		// No port: "host" or "[::1]".
 		host, port = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]"), "6379"
 		if strings.ContainsAny(host, "[]") || host == "" {
-			return "", fmt.Errorf("host %q: want host or host:port", h)
+			return "", fmt.Errorf("host %s: want host or host:port", quote.String(h))
 		}
 	}
 	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
-		return "", fmt.Errorf("host %q: port %q is not from 1 to 65535", h, port)
+		return "", fmt.Errorf("host %s: port %s is not from 1 to 65535", quote.String(h), quote.String(port))
 	}
 	if host == "" {
-		return "", fmt.Errorf("host %q has no name", h)
+		return "", fmt.Errorf("host %s has no name", quote.String(h))
 	}
 	return net.JoinHostPort(host, port), nil
 }
@@ -258,16 +264,29 @@ func tlsConfig(p *backends.Params, useTLS bool) (*tls.Config, error) {
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("tls_ca=%q holds no PEM certificate", ca)
+			return nil, fmt.Errorf("tls_ca=%s holds no PEM certificate", quote.String(ca))
 		}
 		cfg.RootCAs = pool
 	}
 	cert, key := vals["tls_cert"], vals["tls_key"]
 	switch {
 	case cert != "" && key != "":
-		pair, err := tls.LoadX509KeyPair(cert, key)
+		// The key's name is never shown: it may be a secret of its own.
+		certPEM, err := os.ReadFile(cert)
 		if err != nil {
-			return nil, fmt.Errorf("tls_cert=%q, tls_key=%q: %w", cert, key, err)
+			return nil, fmt.Errorf("tls_cert: %w", err)
+		}
+		keyPEM, err := os.ReadFile(key)
+		if err != nil {
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err // the PathError would name the file
+			}
+			return nil, fmt.Errorf("tls_key: cannot read the file: %w", err)
+		}
+		pair, err := tls.X509KeyPair(certPEM, keyPEM)
+		if err != nil {
+			return nil, fmt.Errorf("tls_cert=%s and tls_key: %w", quote.String(cert), err)
 		}
 		cfg.Certificates = []tls.Certificate{pair}
 	case cert != "" || key != "":

@@ -40,9 +40,9 @@ func main() {
 	check(err)
 	fmt.Println("get user:2: found =", found, "(a miss is not an error)")
 
-	n, err := c.Incr(ctx, "visits", 1, 24*time.Hour)
+	_, err = c.Incr(ctx, "visits", 1, 24*time.Hour)
 	check(err)
-	n, err = c.Incr(ctx, "visits", 1, 24*time.Hour)
+	n, err := c.Incr(ctx, "visits", 1, 24*time.Hour)
 	check(err)
 	fmt.Println("incr visits twice:", n)
 

@@ -144,9 +144,7 @@ func run(cfg config) error {
 				}
 			}
 		}
-		for _, p := range res.parse(bytes.NewReader(data)) {
-			notes = append(notes, p)
-		}
+		notes = append(notes, res.parse(bytes.NewReader(data))...)
 		logf("rendering the timings of %s (run of %s)", cfg.from, env.Date)
 	} else if err := runRounds(cfg, dir, suffix, redisAddr, selected, started, &env, res, &notes); err != nil {
 		return err

@@ -118,6 +118,7 @@ func httpTables() []table {
 	}{
 		{"inproc", "in process (handler chain, no network)", []string{"cashews-middleware", "httpcache", "bare-handler"}},
 		{"loopback", "over loopback (keep-alive client)", []string{"cashews-middleware", "httpcache-proxy", "httpcache-client", "bare-handler"}},
+		{"server", "served by a child process over loopback (cpu-ns/op, B/op and allocs/op are the server process's)", []string{"cashews-middleware", "httpcache-proxy", "bare-handler"}},
 	} {
 		for _, m := range []struct{ mode, what string }{{"seq", "1 goroutine"}, {"par", "GOMAXPROCS goroutines"}} {
 			t := table{section: "HTTP", title: fmt.Sprintf("HTTP cached GET %s, %s", g.what, m.what)}

@@ -1,0 +1,105 @@
+package middleware
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cashews-go/cashews"
+	"github.com/cashews-go/cashews/backends/backendtest"
+	_ "github.com/cashews-go/cashews/backends/redis"
+	"github.com/cashews-go/cashews/internal/redistest"
+)
+
+// A failing cache backend never fails a request: a value that does not decode, a frozen Redis and a
+// dead one all send the request to the handler, and unsafe methods still succeed.
+func TestFailingBackendServesFromOrigin(t *testing.T) {
+	rs := redistest.Start(t)
+	c := cashews.New()
+	t.Cleanup(func() { c.Close() })
+	if err := c.Setup(rs.URL()); err != nil {
+		t.Fatal(err)
+	}
+	o := headersHandler("Cache-Control", "max-age=60")
+	srv := serve(t, c, o)
+	u, _ := url.Parse(srv.URL)
+
+	get(t, srv.URL+"/a").want(t, 200, "v01")
+	get(t, srv.URL+"/a").want(t, 200, "v01")
+
+	// A value no codec of ours wrote: the read fails, the handler answers, the value is replaced.
+	rs.MustDo("SET", "http:/a "+u.Host+"?", "not an entry")
+	get(t, srv.URL+"/a").want(t, 200, "v02")
+	get(t, srv.URL+"/a").want(t, 200, "v02")
+
+	rs.Freeze() // every command runs into its deadline
+	get(t, srv.URL+"/b").want(t, 200, "v03")
+	get(t, srv.URL+"/b").want(t, 200, "v04")
+	do(t, http.MethodPost, srv.URL+"/b").want(t, 200, "v05")
+	rs.Thaw()
+
+	rs.Kill() // connections refused
+	get(t, srv.URL+"/a").want(t, 200, "v06")
+	get(t, srv.URL+"/a").want(t, 200, "v07")
+	do(t, http.MethodHead, srv.URL+"/a").want(t, 200, "")
+	do(t, http.MethodDelete, srv.URL+"/a").want(t, 200, "v09")
+	wantCalls(t, o, 9)
+}
+
+// After the backend fails to answer, requests leave it alone for a second (doubling while it keeps
+// failing), so that only one request pays its timeout; once it answers again, the cache is back.
+func TestUnavailableBackendIsPaused(t *testing.T) {
+	rs := redistest.Start(t)
+	clk := backendtest.NewClock()
+	c := cashews.New(cashews.WithClock(clk))
+	t.Cleanup(func() { c.Close() })
+	if err := c.Setup(rs.URL()); err != nil {
+		t.Fatal(err)
+	}
+	var calls atomic.Int32
+	c.OnCommand(func(context.Context, *cashews.Call, cashews.Result, error) { calls.Add(1) }, cashews.CmdGet, cashews.CmdSet)
+	o := headersHandler("Cache-Control", "max-age=600")
+	srv := serve(t, c, o)
+	wantBackendCalls := func(want int32) {
+		t.Helper()
+		if got := calls.Load(); got != want {
+			t.Fatalf("backend calls = %d, want %d", got, want)
+		}
+	}
+
+	rs.Freeze()
+	get(t, srv.URL+"/p").want(t, 200, "v01") // the read times out; the store is skipped
+	wantBackendCalls(1)
+	for i := 2; i <= 4; i++ {
+		r := get(t, srv.URL+"/p")
+		r.want(t, 200, "v0"+string(rune('0'+i)))
+		if got := r.header.Get("Cache-Status"); !strings.Contains(got, "backend-unavailable") {
+			t.Fatalf("Cache-Status = %q, want the backend-unavailable detail", got)
+		}
+	}
+	wantBackendCalls(1)
+	clk.Advance(time.Second)
+	get(t, srv.URL+"/p").want(t, 200, "v05") // tried again: still frozen, paused for 2 s now
+	wantBackendCalls(2)
+	clk.Advance(time.Second)
+	get(t, srv.URL+"/p").want(t, 200, "v06")
+	wantBackendCalls(2)
+
+	rs.Thaw()
+	clk.Advance(time.Second)
+	get(t, srv.URL+"/p").want(t, 200, "v07") // a miss, stored
+	get(t, srv.URL+"/p").want(t, 200, "v07")
+	wantBackendCalls(5)
+
+	rs.Freeze() // a new failure pauses for a second again, not for the doubled pause of before
+	get(t, srv.URL+"/q").want(t, 200, "v08")
+	wantBackendCalls(6)
+	clk.Advance(time.Second)
+	get(t, srv.URL+"/q").want(t, 200, "v09")
+	wantBackendCalls(7)
+	rs.Thaw()
+}
