@@ -143,12 +143,23 @@ func (e *goredisExec) nodeOf(o *goredis.ClusterOptions, addr string) *goredisExe
 	opt := &goredis.Options{
 		Addr: addr, ClientName: o.ClientName, Dialer: o.Dialer, OnConnect: o.OnConnect,
 		Protocol: o.Protocol, Username: o.Username, Password: o.Password,
-		CredentialsProvider: o.CredentialsProvider, CredentialsProviderContext: o.CredentialsProviderContext,
+		CredentialsProvider:          o.CredentialsProvider,
+		CredentialsProviderContext:   o.CredentialsProviderContext,
 		StreamingCredentialsProvider: o.StreamingCredentialsProvider,
-		MaxRetries:                   -1, DialTimeout: o.DialTimeout, ReadTimeout: o.ReadTimeout, WriteTimeout: o.WriteTimeout,
-		ContextTimeoutEnabled: o.ContextTimeoutEnabled, PoolFIFO: o.PoolFIFO, PoolSize: o.PoolSize,
-		PoolTimeout: o.PoolTimeout, ConnMaxIdleTime: o.ConnMaxIdleTime, ConnMaxLifetime: o.ConnMaxLifetime,
-		TLSConfig: o.TLSConfig, DisableIdentity: o.DisableIdentity, IdentitySuffix: o.IdentitySuffix,
+		MaxRetries:                   -1,
+		DialTimeout:                  o.DialTimeout,
+		DialerRetries:                o.DialerRetries,
+		ReadTimeout:                  o.ReadTimeout,
+		WriteTimeout:                 o.WriteTimeout,
+		ContextTimeoutEnabled:        o.ContextTimeoutEnabled,
+		PoolFIFO:                     o.PoolFIFO,
+		PoolSize:                     o.PoolSize,
+		PoolTimeout:                  o.PoolTimeout,
+		ConnMaxIdleTime:              o.ConnMaxIdleTime,
+		ConnMaxLifetime:              o.ConnMaxLifetime,
+		TLSConfig:                    o.TLSConfig,
+		DisableIdentity:              o.DisableIdentity,
+		IdentitySuffix:               o.IdentitySuffix,
 	}
 	var c *goredis.Client
 	if o.NewClient != nil {
