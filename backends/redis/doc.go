@@ -105,8 +105,8 @@
 //
 // The masters come from the cluster's own account of itself: CLUSTER NODES, asked of the masters
 // of the last call (at first, of every node the driver knows); a replica, or a node that does not
-// answer, is skipped unless it serves slots, and a master that answers as a replica sends the
-// command to the topology its peers describe. Scan, DeleteMatch and KeysCount stay exact while
+// answer, is skipped unless it serves slots (for each slot, the claim of the highest config epoch
+// heard counts, as in Redis). Scan, DeleteMatch and KeysCount stay exact while
 // slots move between masters (a reshard): each takes the topology before and after its pass over
 // the masters, and goes over again, slot by slot (CLUSTER GETKEYSINSLOT, COUNTKEYSINSLOT, the
 // source of a migration before its target), the slots that migrated or changed master meanwhile,
@@ -117,8 +117,10 @@
 // Both drivers follow a failover: go-redis reloads its slot map when a node stops answering or a
 // redirection reaches the backend (it otherwise reloads only on MOVED, or every
 // cluster_refresh_interval), asking several nodes at once so that a frozen one does not hold the
-// reload; rueidis does so itself. A MOVED or ASK that the driver did not follow before the deadline,
-// and CLUSTERDOWN, TRYAGAIN and LOADING, are failures of the backend, never replies. With rueidis,
+// reload; rueidis does so itself. A command on several keys of a slot (a script over a key and its
+// tag record) that meets TRYAGAIN while the slot migrates runs again until its deadline. A MOVED or
+// ASK that the driver did not follow before the deadline, and CLUSTERDOWN, TRYAGAIN and LOADING, are
+// failures of the backend (matching ErrUnavailable), never replies. With rueidis,
 // a monitor sends PING to every master every 100 ms over the client's own connections; a master
 // that has not answered for a second, and that the cluster too sees down (or has replaced), has its
 // connections closed, so that the commands waiting on them fail at once and rueidis reloads its slot
