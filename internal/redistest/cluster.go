@@ -3,6 +3,7 @@ package redistest
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -444,8 +445,10 @@ func (c *Cluster) Migrate(from, to *Server) *Migration {
 	return &Migration{c: c, from: from, to: to}
 }
 
-// Run moves slots, in order, and returns after the last or at the first error. The source must
-// serve them. moved, when not nil, is called after each slot.
+// Run moves slots, in order, and returns after the last or at the first error, once every node
+// agrees on the slots' masters (see [Cluster.WaitConverged]; a replica promoted before it learned
+// that its master took slots would drop their keys). The source must serve them. moved, when not
+// nil, is called after each slot.
 func (m *Migration) Run(slots []int, moved func(slot int)) error {
 	batch := m.Batch
 	if batch <= 0 {
@@ -529,7 +532,54 @@ func (m *Migration) Run(slots []int, moved func(slot int)) error {
 			time.Sleep(m.Pause)
 		}
 	}
-	return nil
+	return m.c.converged(30 * time.Second)
+}
+
+// WaitConverged waits until every running node (masters and replicas) sees the same master for
+// every slot (CLUSTER NODES), and fails the test after timeout.
+func (c *Cluster) WaitConverged(timeout time.Duration) {
+	c.t.Helper()
+	if err := c.converged(timeout); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// converged is WaitConverged returning an error, for use from any goroutine.
+func (c *Cluster) converged(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		var first []string // the owner of each slot, as the first node sees it
+		agree := true
+		for _, s := range c.all {
+			if !s.answering() {
+				continue
+			}
+			owners := make([]string, clusterSlots)
+			for _, l := range c.nodesLines(s) {
+				if !strings.Contains(l.flags, "master") {
+					continue
+				}
+				for slot, ok := range l.slots {
+					if ok {
+						owners[slot] = l.id
+					}
+				}
+			}
+			if first == nil {
+				first = owners
+			} else if !slices.Equal(first, owners) {
+				agree = false
+				break
+			}
+		}
+		if agree {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("redistest: the nodes do not agree on the slots' masters after %s", timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // Slot returns the hash slot of key: CRC16 of the key, or of the part between the first { and the

@@ -121,7 +121,13 @@ func TestClusterReplicasMigrateFailover(t *testing.T) {
 	t.Logf("replica promoted %s after the kill", at.Sub(start))
 	c.WaitOK(30 * time.Second)
 	if got, err := r.Do("GET", keys[0]); got != keys[0] || err != nil {
-		t.Fatalf("GET on the promoted replica: got %v, %v", got, err)
+		for _, s := range c.Servers() {
+			v, err := s.Do("EXISTS", keys[0])
+			role, _ := c.Role(s)
+			n, _ := s.Do("DBSIZE")
+			t.Logf("%s (%s): EXISTS %s: %v, %v; DBSIZE %v", s.Addr(), role, keys[0], v, err, n)
+		}
+		t.Fatalf("GET %s on the promoted replica %s: got %v, %v", keys[0], r.Addr(), got, err)
 	}
 	to.Restart()
 	c.WaitRole(to, "slave", 30*time.Second)
