@@ -12,6 +12,11 @@
 //	cl := redistest.StartCluster(t, 3)     // 3 masters, all 16384 slots assigned, cluster_state:ok
 //	err = c.Setup(cl.URL())                // "redis://127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3/?cluster=true"
 //
+//	cl = redistest.StartClusterWith(t, redistest.ClusterOptions{Masters: 3, Replicas: 1, NodeTimeout: 2 * time.Second})
+//	m := cl.Masters()[0]; r := cl.ReplicaOf(m)
+//	err = cl.Migrate(m, cl.Masters()[1]).Run(cl.SlotsOf(m)[:100], nil) // a reshard, as redis-cli does it
+//	m.Kill(); promoted := cl.WaitRole(r, "master", 30*time.Second)       // a failover, and when it happened
+//
 // When redis-server is not on PATH the tests that need it are skipped with a message saying so; with
 // the environment variable CASHEWS_REQUIRE_REDIS=1 (as CI sets it) they fail instead.
 //
