@@ -645,9 +645,6 @@ func (b *Backend) settle(ctx context.Context, op string, t *topology, u slotSet,
 	var uncovered slotSet // in the last round, slots no master served
 	for round := 0; !u.empty(); round++ {
 		if round == maxRecoveryRounds {
-			if !uncovered.empty() {
-				return b.fail(ctx, op, "", fmt.Errorf("%w: %d slots are served by no master", errTopology, uncovered.count()))
-			}
 			return b.fail(ctx, op, "", fmt.Errorf("%w: %d slots kept changing over %d rounds", errTopology, u.count(), round))
 		}
 		if round > 2 { // give a migration step or a failover a moment to complete
@@ -750,7 +747,18 @@ func (b *Backend) settle(ctx context.Context, op string, t *topology, u slotSet,
 		}
 		var again slotSet
 		u.each(func(s uint16) {
-			if uncovered.has(s) || !t.sameSlot(next, s) {
+			if uncovered.has(s) {
+				if first, then := next.holders(s); len(first)+len(then) == 0 {
+					// Served by no master in two snapshots in a row: the cluster does not cover
+					// it (a migration seen half done, which looks the same, does not last), and
+					// no key of it can be read.
+					accept(s)
+					return
+				}
+				again.add(s)
+				return
+			}
+			if !t.sameSlot(next, s) {
 				again.add(s)
 				return
 			}
