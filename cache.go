@@ -17,6 +17,7 @@ import (
 	"github.com/cashews-go/cashews/codec"
 	"github.com/cashews-go/cashews/internal/flight"
 	"github.com/cashews-go/cashews/internal/quote"
+	"github.com/cashews-go/cashews/internal/stats"
 )
 
 // Cache routes each key to a backend by the longest matching prefix and runs the commands of the
@@ -35,6 +36,8 @@ type Cache struct {
 	strict      bool          // WithStrict: wrapped functions and GetOrSet return backend errors
 	loadTimeout time.Duration // WithLoadTimeout: the default bound of a shared load
 	bypassLog   burstLog      // failures routed around at keys that no route takes
+
+	stats statsRegistry // the counters behind Stats
 
 	encodeErrors atomic.Int64 // results of wrapped functions their backend's codec could not encode
 	encodeLog    burstLog
@@ -56,6 +59,7 @@ type route struct {
 	disabled atomic.Uint64   // commandMask of disabled commands
 	bypass   burstLog        // failures of this backend routed around by Wrap and GetOrSet
 	tampered burstLog        // entries that failed to decode, replaced by Wrap and GetOrSet
+	stats    *backendStats   // the backend's counters
 }
 
 // Option configures a Cache.
@@ -267,7 +271,7 @@ func parseCommon(p *backends.Params) (commonParams, error) {
 }
 
 func (c *Cache) add(b backends.Backend, name, prefix string, cp commonParams) error {
-	r := &route{prefix: prefix, url: name, goValues: backends.StoresGoValues(b)}
+	r := &route{prefix: prefix, url: name, goValues: backends.StoresGoValues(b), stats: newBackendStats(name, prefix, b)}
 	if r.goValues && cp.encoding {
 		return fmt.Errorf("cashews: %s keeps Go values as they are, so codec, compress, secret and digest do not apply (add copy=true to encode values)", name)
 	}
@@ -282,18 +286,19 @@ func (c *Cache) add(b backends.Backend, name, prefix string, cp commonParams) er
 		r.disabled.Store(uint64(allCommands))
 	}
 	// Layers, innermost first: the backend; signed counters (they need the backend's own
-	// compare-and-swap); the health breaker; suppression.
+	// compare-and-swap); the health breaker; the stats (they count the breaker's fast failures,
+	// and the errors suppression hides); suppression.
 	inner := b
 	if len(cp.format.Secret) > 0 && !r.goValues {
 		inner = withSignedCounters(b, r.format, name)
 	}
-	hb := newHealthy(c, inner, name)
-	r.backend = hb
+	hb := newHealthy(c, inner, name, r.stats)
+	r.backend = &counted{Backend: hb, st: r.stats}
 	if t, ok := b.(backends.Tagger); ok {
-		r.tagger = healthyTagger{hb.h, t}
+		r.tagger = countedTagger{r.stats, healthyTagger{hb.h, t}}
 	}
 	if cp.suppress {
-		s := &suppressed{Backend: r.backend, cache: c, name: name}
+		s := &suppressed{Backend: r.backend, cache: c, name: name, st: r.stats}
 		r.backend = s
 		if r.tagger != nil {
 			r.tagger = suppressedTagger{s, r.tagger}
@@ -314,6 +319,7 @@ func (c *Cache) add(b backends.Backend, name, prefix string, cp commonParams) er
 	routes := append(append([]*route(nil), old...), r)
 	sort.SliceStable(routes, func(i, j int) bool { return len(routes[i].prefix) > len(routes[j].prefix) })
 	c.routes.Store(&routes)
+	c.stats.addBackend(r.stats)
 	return nil
 }
 
@@ -399,6 +405,7 @@ func (c *Cache) Bypass(ctx context.Context, key string, err error) {
 	b, name := &c.bypassLog, ""
 	if r, rerr := c.route(key); rerr == nil {
 		b, name = &r.bypass, r.url
+		r.stats.n.Inc(stats.Suppressed)
 	}
 	b.log(ctx, c, slog.LevelError, "cashews: cache error routed around",
 		slog.String("backend", name), slog.String("key", shortKey(key)), slog.Any("error", err))
@@ -407,6 +414,7 @@ func (c *Cache) Bypass(ctx context.Context, key string, err error) {
 // replaced records an entry at key that failed to decode and is computed again, which replaces it.
 func (c *Cache) replaced(ctx context.Context, r *route, key string, err error) {
 	c.suppressed.Add(1)
+	r.stats.n.Inc(stats.Suppressed)
 	r.tampered.log(ctx, c, slog.LevelError, "cashews: stored entry failed to decode; computing it again",
 		slog.String("backend", r.url), slog.String("key", shortKey(key)), slog.Any("error", err))
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cashews-go/cashews/backends"
+	"github.com/cashews-go/cashews/internal/stats"
 )
 
 // The health breaker's settings.
@@ -36,6 +37,7 @@ type health struct {
 	ping  func(context.Context) error // the backend's Ping, below the breaker
 	fails atomic.Int32                // commands failed in a row
 	open  atomic.Pointer[healthState]
+	st    *backendStats // counts the openings
 }
 
 // healthState is an open breaker.
@@ -82,6 +84,7 @@ func (h *health) trip(cause error) {
 	if !h.open.CompareAndSwap(nil, s) {
 		return
 	}
+	h.st.n.Inc(stats.BreakerOpens)
 	h.cache.logger.LogAttrs(context.Background(), slog.LevelWarn, "cashews: backend unavailable: failing fast until it answers again",
 		slog.String("backend", h.name), slog.Any("error", cause))
 	if !h.cache.Go(h.probe) {
@@ -131,8 +134,8 @@ type healthy struct {
 	h *health
 }
 
-func newHealthy(c *Cache, b backends.Backend, name string) *healthy {
-	return &healthy{Backend: b, h: &health{cache: c, name: name, ping: b.Ping}}
+func newHealthy(c *Cache, b backends.Backend, name string, st *backendStats) *healthy {
+	return &healthy{Backend: b, h: &health{cache: c, name: name, ping: b.Ping, st: st}}
 }
 
 // Ping is not held back by the breaker: it asks the backend, and an answer closes the breaker.
