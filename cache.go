@@ -26,6 +26,7 @@ import (
 type Cache struct {
 	mu          sync.Mutex // serializes Setup, Use and Close
 	routes      atomic.Pointer[[]*route]
+	only        atomic.Pointer[route] // the route when there is one and it takes every key (prefix ""); else nil
 	middlewares atomic.Pointer[[]Middleware]
 	handler     atomic.Pointer[Handler] // the middleware chain around dispatch; nil when empty
 	clock       backends.Clock
@@ -318,7 +319,11 @@ func (c *Cache) add(b backends.Backend, name, prefix string, cp commonParams) er
 	}
 	routes := append(append([]*route(nil), old...), r)
 	sort.SliceStable(routes, func(i, j int) bool { return len(routes[i].prefix) > len(routes[j].prefix) })
+	c.only.Store(nil) // before the list changes: route never pairs the new list with a stale only
 	c.routes.Store(&routes)
+	if len(routes) == 1 && routes[0].prefix == "" {
+		c.only.Store(routes[0])
+	}
 	c.stats.addBackend(r.stats)
 	return nil
 }
@@ -328,11 +333,20 @@ func (c *Cache) routeList() []*route { return *c.routes.Load() }
 // errNilCache is the error of the functions and methods given a nil *Cache.
 var errNilCache = fmt.Errorf("%w: nil *cashews.Cache", ErrInvalidArgument)
 
-// route returns the backend for key: the one with the longest prefix that key starts with.
+// route returns the backend for key: the one with the longest prefix that key starts with. When one
+// backend without a prefix is all there is, it is the answer without matching.
 func (c *Cache) route(key string) (*route, error) {
 	if c == nil {
 		return nil, errNilCache
 	}
+	if r := c.only.Load(); r != nil {
+		return r, nil
+	}
+	return c.match(key)
+}
+
+// match returns the route whose prefix is the longest that key starts with. c is not nil.
+func (c *Cache) match(key string) (*route, error) {
 	for _, r := range *c.routes.Load() {
 		if strings.HasPrefix(key, r.prefix) {
 			return r, nil
@@ -357,6 +371,7 @@ func (c *Cache) Close() error {
 	}
 	routes := c.routeList()
 	empty := []*route{}
+	c.only.Store(nil)
 	c.routes.Store(&empty)
 	c.mu.Unlock()
 

@@ -216,13 +216,18 @@ func (s *shard) prepare(ctx context.Context) error {
 	p := func(db *sql.DB, dst **stmt, query string) { *dst = newStmt(db, query) }
 	// put writes an entry in place: an existing live entry keeps its tags, an expired one loses them.
 	// putValue (Set) gives the entry the tagged flag ?8, ending the tags of the entry it replaces.
-	const putHead = `INSERT INTO cashews_entries (key, kind, value, expire_at, used_at, size) VALUES (?1, ?3, ?4, ?5, ?6, ?7)
+	// Inserts give the row its buckets (see bucketShift), so that the insert trigger finds nothing
+	// to fix; updates leave them to the triggers, which change them only when a time changes bucket.
+	buckets := expireBucketSQL("?5") + ", " + usedBucketSQL("?6")
+	putHead := `INSERT INTO cashews_entries (key, kind, value, expire_at, used_at, size, expire_bucket, used_bucket) VALUES (?1, ?3, ?4, ?5, ?6, ?7, ` + buckets + `)
 		ON CONFLICT (key) DO UPDATE SET kind = excluded.kind, value = excluded.value, expire_at = excluded.expire_at,
 		used_at = excluded.used_at, size = excluded.size,
 		tagged = CASE WHEN cashews_entries.expire_at <> 0 AND cashews_entries.expire_at <= ?2 THEN 0 ELSE cashews_entries.tagged END`
-	const putValueHead = `INSERT INTO cashews_entries (key, kind, value, expire_at, used_at, size, tagged) VALUES (?1, ?3, ?4, ?5, ?6, ?7, ?8)
+	putValueHead := `INSERT INTO cashews_entries (key, kind, value, expire_at, used_at, size, tagged, expire_bucket, used_bucket) VALUES (?1, ?3, ?4, ?5, ?6, ?7, ?8, ` + buckets + `)
 		ON CONFLICT (key) DO UPDATE SET kind = excluded.kind, value = excluded.value, expire_at = excluded.expire_at,
 		used_at = excluded.used_at, size = excluded.size, tagged = excluded.tagged`
+	// expiredBefore selects the entries expired at ?1: by bucket (the index), then by time.
+	expiredBefore := `expire_bucket > 0 AND expire_bucket <= ` + expireBucketSQL("?1") + ` AND expire_at <= ?1`
 	// Reads.
 	p(s.r, &s.get, `SELECT kind, value FROM cashews_entries WHERE key = ?1 AND `+live)
 	p(s.r, &s.exists, `SELECT 1 FROM cashews_entries WHERE key = ?1 AND `+live)
@@ -233,7 +238,7 @@ func (s *shard) prepare(ctx context.Context) error {
 	p(s.r, &s.scanAll, `SELECT key FROM cashews_entries WHERE key >= ?1 AND `+live+` ORDER BY key LIMIT ?3`)
 	p(s.r, &s.scanRange, `SELECT key FROM cashews_entries WHERE key >= ?1 AND key < ?4 AND `+live+` ORDER BY key LIMIT ?3`)
 	p(s.r, &s.keysCount, `SELECT (SELECT count FROM cashews_stats WHERE id = 0) -
-		(SELECT count(*) FROM cashews_entries WHERE expire_at > 0 AND expire_at <= ?1)`)
+		(SELECT count(*) FROM cashews_entries WHERE `+expiredBefore+`)`)
 	p(s.r, &s.stats, `SELECT size FROM cashews_stats WHERE id = 0`)
 	// Writes. ?1 is the key and ?2 the time wherever they appear.
 	p(s.w, &s.put, putHead)
@@ -258,9 +263,10 @@ func (s *shard) prepare(ctx context.Context) error {
 	p(s.w, &s.popMembers, `SELECT member FROM cashews_members WHERE key = ?1 LIMIT ?2`)
 	p(s.w, &s.resize, `UPDATE cashews_entries SET size = size + ?2 WHERE key = ?1`)
 	p(s.w, &s.cull, `DELETE FROM cashews_entries WHERE id IN
-		(SELECT id FROM cashews_entries WHERE expire_at > 0 AND expire_at <= ?1 LIMIT ?2)`)
+		(SELECT id FROM cashews_entries WHERE `+expiredBefore+` LIMIT ?2)`)
 	p(s.w, &s.size, `SELECT size FROM cashews_stats WHERE id = 0`)
-	p(s.w, &s.oldest, `SELECT id, size FROM cashews_entries ORDER BY used_at LIMIT ?1`)
+	// The index gives the buckets in order; SQLite sorts each bucket's entries by their time.
+	p(s.w, &s.oldest, `SELECT id, size FROM cashews_entries ORDER BY used_bucket, used_at LIMIT ?1`)
 	p(s.w, &s.deleteID, `DELETE FROM cashews_entries WHERE id = ?1`)
 	p(s.w, &s.touch, `UPDATE cashews_entries SET used_at = max(used_at, ?2) WHERE key = ?1`)
 	p(s.w, &s.clear, `DELETE FROM cashews_entries WHERE id IN (SELECT id FROM cashews_entries LIMIT ?1)`)

@@ -77,6 +77,7 @@ type Sizer interface {
 // Backend is the memory backend. It implements [backends.Backend] and [backends.GoValueStore]; all
 // methods are safe for concurrent use. Create it with [New] or through the mem:// URL scheme.
 type Backend struct {
+	// Read by every command, written only by New and Close.
 	shards     []shard
 	mask       uint64
 	seed       maphash.Seed
@@ -84,9 +85,12 @@ type Backend struct {
 	maxBytes   int64
 	copy       bool
 	clock      backends.Clock // nil means the system clock, read as start + monotonic time since
+	coarse     *coarseClock   // the system clock for lock-free readers; nil with an injected clock
 	start      time.Time      // when New ran, with its monotonic reading
 	startNano  int64          // start in unix nanoseconds
 	sizer      func(any) int64
+	closed     atomic.Bool
+	_          [64]byte // the counters below change on every insert: keep them off the line above
 
 	count     atomic.Int64  // entries in all shards, expired or not
 	bytes     atomic.Int64  // sum of entry costs, when maxBytes > 0
@@ -94,9 +98,8 @@ type Backend struct {
 
 	tags [tagShards]tagShard // tag → keys (see tags.go)
 
-	closed    atomic.Bool
 	closeOnce sync.Once
-	stop      chan struct{} // closed by Close to stop the janitor
+	stop      chan struct{} // closed by Close to stop the janitor and the coarse clock
 	done      chan struct{} // closed by the janitor when it returns; nil without janitor
 }
 
@@ -134,6 +137,11 @@ func New(opts Options) *Backend {
 	}
 	b.start = time.Now()
 	b.startNano = b.start.UnixNano()
+	if b.clock == nil {
+		b.coarse = newCoarseClock()
+		b.coarse.stop = b.stop
+		go b.coarse.run(b.now)
+	}
 	interval := opts.CheckInterval
 	if interval == 0 {
 		interval = DefaultCheckInterval
@@ -215,6 +223,9 @@ func (b *Backend) Close() error {
 		if b.done != nil {
 			<-b.done
 		}
+		if b.coarse != nil {
+			<-b.coarse.done
+		}
 		b.clear()
 	})
 	return nil
@@ -250,11 +261,12 @@ func (b *Backend) purge() int {
 		expired = expired[:0]
 		s.mu.RLock()
 		if s.withTTL > 0 {
-			for _, e := range s.m {
-				if e.expireAt != 0 && now >= e.expireAt {
+			s.each(func(e *entry) bool {
+				if exp := e.expiry(); exp != 0 && now >= exp {
 					expired = append(expired, e)
 				}
-			}
+				return true
+			})
 		}
 		s.mu.RUnlock()
 		if len(expired) == 0 {
@@ -263,7 +275,7 @@ func (b *Backend) purge() int {
 		s.mu.Lock()
 		for _, e := range expired {
 			// The entry may have been removed, replaced or given a new TTL meanwhile.
-			if s.m[e.key] == e && e.expireAt != 0 && now >= e.expireAt {
+			if exp := e.expiry(); s.find(e.key, e.hash) == e && exp != 0 && now >= exp {
 				b.removeLocked(s, e)
 				n++
 			}
