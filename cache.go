@@ -120,13 +120,35 @@ func New(opts ...Option) *Cache {
 type SetupOption func(*setupConfig)
 
 type setupConfig struct {
-	prefix string
+	prefix     string
+	onDeletion func(backends.Deletion)
+	errs       []error
 }
 
 // WithPrefix routes the keys that start with p to the backend being set up. The prefix stays part of
 // the key. Without it the backend gets every key that no other prefix claims.
 func WithPrefix(p string) SetupOption {
 	return func(s *setupConfig) { s.prefix = p }
+}
+
+// OnDeletion makes the backend being set up call fn for every entry that leaves it, with the cause:
+// evicted for its bound on entries (backends.CauseSize) or bytes (CauseBytes), expired
+// (CauseExpired), deleted by a command (CauseDeleted) or replaced by a write (CauseReplaced). fn
+// runs in the goroutine that removed the entry (a command's, or the backend's purge), outside the
+// backend's locks, so it may use the Cache; the command returns after fn did. The Value of a wrapped
+// function's entry is its result. Keep fn fast: it runs on the write path.
+//
+// The backend must be able to tell (backends.DeletionNotifier): mem:// can, and its documentation
+// says which entries it reports; disk:// and Redis cannot know of entries that other processes or
+// the server remove, so Setup of one with OnDeletion is an error, as is a nil fn.
+// Evictions are also counted without a callback, in [Cache.Stats].
+func OnDeletion(fn func(backends.Deletion)) SetupOption {
+	return func(s *setupConfig) {
+		if fn == nil {
+			s.errs = append(s.errs, fmt.Errorf("%w: OnDeletion with a nil function", ErrInvalidArgument))
+		}
+		s.onDeletion = fn
+	}
 }
 
 // Setup opens the backend the URL names and routes keys to it. The scheme picks the backend (mem://
@@ -172,7 +194,7 @@ func (c *Cache) Setup(rawURL string, opts ...SetupOption) error {
 		b.Close()
 		return err
 	}
-	if err := c.add(b, backends.Redact(u), sc.prefix, common); err != nil {
+	if err := c.add(b, backends.Redact(u), sc, common); err != nil {
 		b.Close()
 		return err
 	}
@@ -202,7 +224,7 @@ func (c *Cache) SetupBackend(b backends.Backend, params string, opts ...SetupOpt
 	if err := p.CheckUnused(); err != nil {
 		return err
 	}
-	return c.add(b, fmt.Sprintf("%T", b), sc.prefix, common)
+	return c.add(b, fmt.Sprintf("%T", b), sc, common)
 }
 
 // setupOptions applies opts; a nil one is an error.
@@ -214,7 +236,7 @@ func setupOptions(opts []SetupOption) (setupConfig, error) {
 		}
 		o(&sc)
 	}
-	return sc, nil
+	return sc, errors.Join(sc.errs...)
 }
 
 // isNil reports whether v is nil or holds a nil pointer, map, slice, channel or function.
@@ -271,8 +293,22 @@ func parseCommon(p *backends.Params) (commonParams, error) {
 	return cp, nil
 }
 
-func (c *Cache) add(b backends.Backend, name, prefix string, cp commonParams) error {
+func (c *Cache) add(b backends.Backend, name string, sc setupConfig, cp commonParams) error {
+	prefix := sc.prefix
 	r := &route{prefix: prefix, url: name, goValues: backends.StoresGoValues(b), stats: newBackendStats(name, prefix, b)}
+	if sc.onDeletion != nil {
+		n, ok := b.(backends.DeletionNotifier)
+		if !ok {
+			return fmt.Errorf("cashews: %s cannot report deletions (it does not implement backends.DeletionNotifier): OnDeletion is for mem://", name)
+		}
+		fn := sc.onDeletion
+		n.OnDeletion(func(d backends.Deletion) {
+			if se, ok := d.Value.(*storedEntry); ok {
+				d.Value = se.Value
+			}
+			fn(d)
+		})
+	}
 	if r.goValues && cp.encoding {
 		return fmt.Errorf("cashews: %s keeps Go values as they are, so codec, compress, secret and digest do not apply (add copy=true to encode values)", name)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -447,5 +448,48 @@ func TestLatencyBounds(t *testing.T) {
 	}
 	if m := (cashews.Latency{Count: 4, Sum: time.Second}).Mean(); m != 250*time.Millisecond {
 		t.Errorf("Mean = %v; want 250ms", m)
+	}
+}
+
+// TestOnDeletionSetup: a callback given at Setup sees what leaves mem://, a wrapped function's
+// entry as its result; backends that cannot tell, and a nil callback, are errors.
+func TestOnDeletionSetup(t *testing.T) {
+	ctx := context.Background()
+	clock := backendtest.NewClock()
+	c := cashews.New(cashews.WithClock(clock))
+	defer c.Close()
+	var got []string
+	err := c.Setup("mem://?size=2&shards=1&check_interval=0", cashews.OnDeletion(func(d backends.Deletion) {
+		got = append(got, fmt.Sprintf("%s=%v %s", d.Key, d.Value, d.Cause))
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := cashews.Wrap(c, func(ctx context.Context, id int) (string, error) { return fmt.Sprint("user ", id), nil },
+		cashews.Key("u:{.}"), cashews.TTL(time.Second))
+	get(ctx, 1)
+	c.Set(ctx, "a", 1, 0)
+	c.Set(ctx, "a", 2, 0)
+	clock.Advance(2 * time.Second)
+	get(ctx, 1) // expired: stored again
+	c.Delete(ctx, "a")
+	want := []string{"a=1 replaced", "u:1=user 1 expired", "a=2 deleted"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("deletions = %q; want %q", got, want)
+	}
+	if got, want := backendStats(t, c, "").Evictions, (backends.Evictions{Expired: 1}); got != want {
+		t.Errorf("Evictions = %+v; want %+v", got, want)
+	}
+	c.Set(ctx, "x", 1, 0)
+	c.Set(ctx, "y", 1, 0) // three entries over a bound of two
+	if got := c.Stats().Total.Evictions; got.Size != 1 {
+		t.Errorf("Total.Evictions = %+v; want one for size", got)
+	}
+
+	if err := c.Setup("mem://", cashews.WithPrefix("n:"), cashews.OnDeletion(nil)); !errors.Is(err, cashews.ErrInvalidArgument) {
+		t.Errorf("OnDeletion(nil) = %v; want ErrInvalidArgument", err)
+	}
+	if err := c.SetupBackend(&slowBackend{Backend: newMemory(t, clock)}, "", cashews.WithPrefix("s:"), cashews.OnDeletion(func(backends.Deletion) {})); err == nil || !strings.Contains(err.Error(), "DeletionNotifier") {
+		t.Errorf("OnDeletion on a backend that cannot tell = %v; want an error naming backends.DeletionNotifier", err)
 	}
 }
