@@ -323,16 +323,16 @@ func (c *Cache) add(b backends.Backend, name string, sc setupConfig, cp commonPa
 		r.disabled.Store(uint64(allCommands))
 	}
 	// Layers, innermost first: the backend; signed counters (they need the backend's own
-	// compare-and-swap); the health breaker; the stats (they count the breaker's fast failures,
-	// and the errors suppression hides); suppression.
+	// compare-and-swap); the health breaker, which also counts the stats (the breaker's fast
+	// failures, and the errors suppression hides, count as errors); suppression.
 	inner := b
 	if len(cp.format.Secret) > 0 && !r.goValues {
 		inner = withSignedCounters(b, r.format, name)
 	}
 	hb := newHealthy(c, inner, name, r.stats)
-	r.backend = &counted{Backend: hb, st: r.stats}
+	r.backend = hb
 	if t, ok := b.(backends.Tagger); ok {
-		r.tagger = countedTagger{r.stats, healthyTagger{hb.h, t}}
+		r.tagger = healthyTagger{hb, t}
 	}
 	if cp.suppress {
 		s := &suppressed{Backend: r.backend, cache: c, name: name, st: r.stats}

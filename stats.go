@@ -3,7 +3,6 @@ package cashews
 import (
 	"context"
 	"errors"
-	"iter"
 	"maps"
 	"sync"
 	"sync/atomic"
@@ -313,16 +312,20 @@ func (b *backendStats) failed(ctx context.Context, err error) {
 	b.n.Inc(stats.Errors)
 }
 
-// read counts a read of one key.
-func (b *backendStats) read(ctx context.Context, found bool, err error) {
-	switch {
-	case err != nil:
+// readMany counts a read of several keys.
+func (b *backendStats) readMany(ctx context.Context, entries []backends.Entry, err error) {
+	if err != nil {
 		b.failed(ctx, err)
-	case found:
-		b.n.Inc(stats.Hits)
-	default:
-		b.n.Inc(stats.Misses)
+		return
 	}
+	hits := 0
+	for _, e := range entries {
+		if e.Found {
+			hits++
+		}
+	}
+	b.n.Add(stats.Hits, int64(hits))
+	b.n.Add(stats.Misses, int64(len(entries)-hits))
 }
 
 // wrote counts a write of one value that stored (ok) or failed.
@@ -334,205 +337,15 @@ func (b *backendStats) wrote(ctx context.Context, ok bool, err error) {
 	}
 }
 
-// deleted counts the n keys a delete command removed (some may be gone before it failed) and its
-// error.
-func (b *backendStats) deleted(ctx context.Context, n int, err error) {
-	b.failed(ctx, err)
-	b.n.Add(stats.Deletes, int64(n))
-}
-
-// counted counts the commands of a backend in its backendStats. It sits outside the health
-// breaker, so that the breaker's fast failures count as errors, and inside suppression, so that
-// suppressed errors do too. It is the one seam between the commands and the counters: each method
-// passes the command's answer to a backendStats method and returns it unchanged.
-type counted struct {
-	backends.Backend
-	st *backendStats
-}
-
-func (s *counted) Get(ctx context.Context, key string) (any, bool, error) {
-	v, ok, err := s.Backend.Get(ctx, key)
-	s.st.read(ctx, ok, err)
-	return v, ok, err
-}
-
-func (s *counted) GetMany(ctx context.Context, keys []string) ([]backends.Entry, error) {
-	e, err := s.Backend.GetMany(ctx, keys)
+// wroteMany counts a write of n values, which all stored unless it failed.
+func (b *backendStats) wroteMany(ctx context.Context, n int, err error) {
 	if err != nil {
-		s.st.failed(ctx, err)
-		return e, err
-	}
-	hits := 0
-	for _, x := range e {
-		if x.Found {
-			hits++
-		}
-	}
-	s.st.n.Add(stats.Hits, int64(hits))
-	s.st.n.Add(stats.Misses, int64(len(e)-hits))
-	return e, err
-}
-
-func (s *counted) Set(ctx context.Context, key string, value any, ttl time.Duration, mode backends.SetMode) (bool, error) {
-	ok, err := s.Backend.Set(ctx, key, value, ttl, mode)
-	s.st.wrote(ctx, ok, err)
-	return ok, err
-}
-
-func (s *counted) SetMany(ctx context.Context, items []backends.Item) error {
-	err := s.Backend.SetMany(ctx, items)
-	if err != nil {
-		s.st.failed(ctx, err)
+		b.failed(ctx, err)
 	} else {
-		s.st.n.Add(stats.Sets, int64(len(items)))
-	}
-	return err
-}
-
-func (s *counted) Delete(ctx context.Context, key string) (bool, error) {
-	ok, err := s.Backend.Delete(ctx, key)
-	n := 0
-	if ok {
-		n = 1
-	}
-	s.st.deleted(ctx, n, err)
-	return ok, err
-}
-
-func (s *counted) DeleteMany(ctx context.Context, keys []string) (int, error) {
-	n, err := s.Backend.DeleteMany(ctx, keys)
-	s.st.deleted(ctx, n, err)
-	return n, err
-}
-
-func (s *counted) DeleteMatch(ctx context.Context, pattern string) (int, error) {
-	n, err := s.Backend.DeleteMatch(ctx, pattern)
-	s.st.deleted(ctx, n, err)
-	return n, err
-}
-
-func (s *counted) Scan(ctx context.Context, pattern string, batch int) iter.Seq2[[]string, error] {
-	return func(yield func([]string, error) bool) {
-		for keys, err := range s.Backend.Scan(ctx, pattern, batch) {
-			s.st.failed(ctx, err)
-			if !yield(keys, err) {
-				return
-			}
-		}
+		b.n.Add(stats.Sets, int64(n))
 	}
 }
 
-func (s *counted) Exists(ctx context.Context, key string) (bool, error) {
-	return countErr(s, ctx, func() (bool, error) { return s.Backend.Exists(ctx, key) })
-}
-
-func (s *counted) Incr(ctx context.Context, key string, by int64, ttl time.Duration) (int64, error) {
-	return countErr(s, ctx, func() (int64, error) { return s.Backend.Incr(ctx, key, by, ttl) })
-}
-
-func (s *counted) Expire(ctx context.Context, key string, ttl time.Duration) (bool, error) {
-	return countErr(s, ctx, func() (bool, error) { return s.Backend.Expire(ctx, key, ttl) })
-}
-
-func (s *counted) GetExpire(ctx context.Context, key string) (time.Duration, bool, error) {
-	ttl, ok, err := s.Backend.GetExpire(ctx, key)
-	s.st.failed(ctx, err)
-	return ttl, ok, err
-}
-
-func (s *counted) Ping(ctx context.Context) error {
-	err := s.Backend.Ping(ctx)
-	s.st.failed(ctx, err)
-	return err
-}
-
-func (s *counted) Clear(ctx context.Context) error {
-	err := s.Backend.Clear(ctx)
-	s.st.failed(ctx, err)
-	return err
-}
-
-func (s *counted) SetLock(ctx context.Context, key, token string, ttl time.Duration) (bool, error) {
-	return countErr(s, ctx, func() (bool, error) { return s.Backend.SetLock(ctx, key, token, ttl) })
-}
-
-func (s *counted) Unlock(ctx context.Context, key, token string) (bool, error) {
-	return countErr(s, ctx, func() (bool, error) { return s.Backend.Unlock(ctx, key, token) })
-}
-
-func (s *counted) ExtendLock(ctx context.Context, key, token string, ttl time.Duration) (bool, error) {
-	return countErr(s, ctx, func() (bool, error) { return s.Backend.ExtendLock(ctx, key, token, ttl) })
-}
-
-func (s *counted) IsLocked(ctx context.Context, key string) (bool, error) {
-	return countErr(s, ctx, func() (bool, error) { return s.Backend.IsLocked(ctx, key) })
-}
-
-func (s *counted) KeysCount(ctx context.Context) (int64, error) {
-	return countErr(s, ctx, func() (int64, error) { return s.Backend.KeysCount(ctx) })
-}
-
-func (s *counted) ValueSize(ctx context.Context, key string) (int64, error) {
-	return countErr(s, ctx, func() (int64, error) { return s.Backend.ValueSize(ctx, key) })
-}
-
-func (s *counted) SetAdd(ctx context.Context, key string, ttl time.Duration, members ...string) (int, error) {
-	return countErr(s, ctx, func() (int, error) { return s.Backend.SetAdd(ctx, key, ttl, members...) })
-}
-
-func (s *counted) SetRemove(ctx context.Context, key string, members ...string) (int, error) {
-	return countErr(s, ctx, func() (int, error) { return s.Backend.SetRemove(ctx, key, members...) })
-}
-
-func (s *counted) SetPop(ctx context.Context, key string, count int) ([]string, error) {
-	return countErr(s, ctx, func() ([]string, error) { return s.Backend.SetPop(ctx, key, count) })
-}
-
-func (s *counted) SetMembers(ctx context.Context, key string) ([]string, error) {
-	return countErr(s, ctx, func() ([]string, error) { return s.Backend.SetMembers(ctx, key) })
-}
-
-func (s *counted) GetBits(ctx context.Context, key string, size int, indexes ...int64) ([]int64, error) {
-	return countErr(s, ctx, func() ([]int64, error) { return s.Backend.GetBits(ctx, key, size, indexes...) })
-}
-
-func (s *counted) IncrBits(ctx context.Context, key string, size int, by int64, indexes ...int64) ([]int64, error) {
-	return countErr(s, ctx, func() ([]int64, error) { return s.Backend.IncrBits(ctx, key, size, by, indexes...) })
-}
-
-func (s *counted) SliceIncr(ctx context.Context, key string, now time.Time, window time.Duration, limit int64) (int64, bool, error) {
-	n, ok, err := s.Backend.SliceIncr(ctx, key, now, window, limit)
-	s.st.failed(ctx, err)
-	return n, ok, err
-}
-
-// countErr runs a command of one result and counts its error.
-func countErr[V any](s *counted, ctx context.Context, cmd func() (V, error)) (V, error) {
-	v, err := cmd()
-	s.st.failed(ctx, err)
-	return v, err
-}
-
-// countedTagger counts the tag commands of a backend.
-type countedTagger struct {
-	st *backendStats
-	t  backends.Tagger
-}
-
-func (t countedTagger) SetTagged(ctx context.Context, key string, value any, ttl time.Duration, mode backends.SetMode, tags []string) (bool, error) {
-	ok, err := t.t.SetTagged(ctx, key, value, ttl, mode, tags)
-	t.st.wrote(ctx, ok, err)
-	return ok, err
-}
-
-func (t countedTagger) DeleteTags(ctx context.Context, tags ...string) (int, error) {
-	n, err := t.t.DeleteTags(ctx, tags...)
-	t.st.deleted(ctx, n, err)
-	return n, err
-}
-
-func (t countedTagger) TagKeys(ctx context.Context, tag string) ([]string, error) {
-	keys, err := t.t.TagKeys(ctx, tag)
-	t.st.failed(ctx, err)
-	return keys, err
-}
+// deleted counts n keys a delete command removed (some may be gone before it failed; its error is
+// counted apart).
+func (b *backendStats) deleted(n int) { b.n.Add(stats.Deletes, int64(n)) }
