@@ -252,8 +252,12 @@ func (r *RouteCounter) Revalidation() { r.r.Inc(stats.RouteRevalidations) }
 func (r *RouteCounter) Bypass() { r.r.Inc(stats.RouteBypasses) }
 
 // RouteCounter returns the counter of the HTTP route named route, which [Cache.Stats] reports in
-// Routes; every call with the same name returns the same counter.
+// Routes; every call with the same name returns the same counter. A nil Cache returns a counter
+// that no Stats reports.
 func (c *Cache) RouteCounter(route string) *RouteCounter {
+	if c == nil {
+		return &RouteCounter{r: stats.NewRoute()}
+	}
 	c.stats.mu.Lock()
 	defer c.stats.mu.Unlock()
 	rc := c.stats.routes[route]

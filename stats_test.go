@@ -435,6 +435,11 @@ func TestStatsRoutes(t *testing.T) {
 	if got, want := c.Stats().Routes["users"], (cashews.RouteStats{Hits: 2, Stale: 1, Misses: 1, Revalidations: 1, Bypasses: 2}); got != want {
 		t.Errorf("users: %+v; want %+v", got, want)
 	}
+	var none *cashews.Cache // nil: counts nowhere, and never panics
+	none.RouteCounter("users").Hit()
+	if s := none.Stats(); len(s.Backends) != 0 || len(s.Routes) != 0 {
+		t.Errorf("Stats of a nil Cache = %+v; want nothing", s)
+	}
 }
 
 func TestLatencyBounds(t *testing.T) {
