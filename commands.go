@@ -176,11 +176,21 @@ func (c *Cache) SetRaw(ctx context.Context, key string, value any, ttl time.Dura
 	return c.set(ctx, r, key, value, ttl, sc)
 }
 
-// get runs the get command and returns the stored value as the backend keeps it.
+// get runs the get command and returns the stored value as the backend keeps it. It is every read's
+// path, so route and off are written out here (the compiler inlines neither).
 func (c *Cache) get(ctx context.Context, key string) (*route, any, bool, error) {
-	r, err := c.route(key)
-	if err != nil || c.off(ctx, r, CmdGet) {
-		return r, nil, false, err
+	if c == nil {
+		return nil, nil, false, errNilCache
+	}
+	r := c.only.Load()
+	if r == nil {
+		var err error
+		if r, err = c.match(key); err != nil {
+			return r, nil, false, err
+		}
+	}
+	if r.disabled.Load()&(1<<CmdGet) != 0 || ctxSwitches.Load() && offInContext(ctx, CmdGet) {
+		return r, nil, false, nil
 	}
 	if c.hooked() {
 		return c.getHooked(ctx, r, key)

@@ -73,14 +73,14 @@ func WithEnabled(ctx context.Context, cmds ...Command) context.Context {
 	return context.WithValue(ctx, ctxMaskKey{}, m&^maskOf(cmds))
 }
 
-// off reports whether cmd is disabled for route r in ctx.
+// off reports whether cmd is disabled for route r in ctx. It is small enough to be inlined into every
+// command; the context is searched only once some context has disabled a command.
 func (c *Cache) off(ctx context.Context, r *route, cmd Command) bool {
-	if r.disabled.Load()&(1<<cmd) != 0 {
-		return true
-	}
-	if !ctxSwitches.Load() {
-		return false
-	}
+	return r.disabled.Load()&(1<<cmd) != 0 || ctxSwitches.Load() && offInContext(ctx, cmd)
+}
+
+// offInContext reports whether ctx disables cmd (see WithDisabled).
+func offInContext(ctx context.Context, cmd Command) bool {
 	m, _ := ctx.Value(ctxMaskKey{}).(commandMask)
 	return m&(1<<cmd) != 0
 }

@@ -185,6 +185,16 @@
 // order added, the first outermost, and see each command as a read-only [Call]. [LogMiddleware]
 // logs commands with log/slog; [Cache.OnCommand] adds callbacks.
 //
+// # Observability
+//
+// [Cache.Stats] returns what the Cache counted: per backend (hits, misses, sets, deletes, errors,
+// suppressed errors, openings of the health breaker, evictions by cause), per wrapped function
+// (calls, hits, misses, loads, load errors and latency, stale results served, refreshes, refusals
+// by rate limits and breakers) and per route of the HTTP response cache. Counting is striped per
+// processor, so the hit path writes no shared cache line. [OnDeletion] is a setup option that has
+// mem:// report every value that leaves it, with the cause. The modules contrib/prometheus and
+// contrib/otel export the statistics (and, for OpenTelemetry, a span per command).
+//
 // # Concurrency and lifetime
 //
 // A Cache is safe for concurrent use. [GetOrSet] runs one load per key among concurrent callers;

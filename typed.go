@@ -34,6 +34,13 @@ func Get[T any](ctx context.Context, c *Cache, key string) (T, bool, error) {
 		var zero T
 		return zero, false, err
 	}
+	if r.goValues { // the memory backend's hit, without a call to decode
+		if _, wrapped := v.(*storedEntry); !wrapped {
+			if t, ok := v.(T); ok {
+				return t, true, nil
+			}
+		}
+	}
 	return decode[T](c, r, key, v)
 }
 

@@ -24,7 +24,15 @@ func redisAddr(tb testing.TB) string {
 type op func(i int) (hit, lookup bool)
 
 // seq runs f(0), f(1), ... on one goroutine, timed, and reports the hit ratio of its lookups.
+// cmd/report counts instructions inside this function, found by its name (valgrind
+// --toggle-collect=*bench.seq): keep the name. Callgrind counts per thread, so for the count the
+// report sets CASHEWS_BENCH_LOCK_THREAD=1, which keeps the goroutine on its thread across system
+// calls (the Go scheduler would otherwise resume it on another, uncounted thread).
 func seq(b *testing.B, f op) {
+	if os.Getenv("CASHEWS_BENCH_LOCK_THREAD") == "1" {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+	}
 	b.ReportAllocs()
 	var hits, gets int64
 	i := 0

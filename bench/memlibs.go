@@ -40,6 +40,7 @@ func MemLibs() []MemLib {
 		{Name: "cashews", Ours: true, Bounded: true, New: newCashewsMem},
 		{Name: "cashews-backend", Ours: true, Bounded: true, New: newMemoryBackend},
 		{Name: "otter", Bounded: true, New: newOtter},
+		{Name: "otter-coarse", Bounded: true, New: newOtterCoarse},
 		{Name: "ristretto", Bounded: true, New: newRistretto},
 		{Name: "golang-lru", Bounded: true, New: newGolangLRU},
 		{Name: "ttlcache", Bounded: true, New: newTTLCache},
@@ -86,7 +87,10 @@ func (m memoryBackend) Set(key string, v *Value) { m.b.Set(bg, key, v, TTL, back
 func (m memoryBackend) Close()                   { m.b.Close() }
 
 // otter v2: MaximumSize and ExpiryWriting(TTL).
-type otterCache struct{ c *otter.Cache[string, *Value] }
+type otterCache struct {
+	c     *otter.Cache[string, *Value]
+	clock *otter.CoarseClock // nil: otter's default clock
+}
 
 func newOtter(capacity int) (MemCache, error) {
 	c, err := otter.New(&otter.Options[string, *Value]{
@@ -96,12 +100,38 @@ func newOtter(capacity int) (MemCache, error) {
 	if err != nil {
 		return nil, err
 	}
-	return otterCache{c}, nil
+	return otterCache{c: c}, nil
+}
+
+// otter v2 as above, with its CoarseClock (read once per millisecond by a goroutine) in place of the
+// default clock, which reads the time on every Get: otter's own advice for read-heavy caches with
+// expiry, and the closest to the memory backend's coarse clock.
+func newOtterCoarse(capacity int) (MemCache, error) {
+	clock := otter.NewCoarseClock(time.Millisecond)
+	c, err := otter.New(&otter.Options[string, *Value]{
+		MaximumSize:      capacity,
+		ExpiryCalculator: otter.ExpiryWriting[string, *Value](TTL),
+		Clock:            clock,
+	})
+	if err != nil {
+		clock.Stop()
+		return nil, err
+	}
+	return otterCache{c: c, clock: clock}, nil
 }
 
 func (o otterCache) Get(key string) (*Value, bool) { return o.c.GetIfPresent(key) }
 func (o otterCache) Set(key string, v *Value)      { o.c.Set(key, v) }
-func (o otterCache) Close()                        { o.c.StopAllGoroutines() }
+func (o otterCache) Close() {
+	o.c.StopAllGoroutines()
+	if o.clock != nil {
+		o.clock.Stop()
+	}
+}
+
+// Wait runs otter's pending maintenance (its writes reach the eviction policy through a buffer that
+// another goroutine drains), so that the hit-ratio replay sees otter at its bound, not above it.
+func (o otterCache) Wait() { o.c.CleanUp() }
 
 // ristretto v2: cost 1 per entry, MaxCost = capacity, NumCounters = 10 x capacity as its README
 // advises, IgnoreInternalCost so that the cost is the entry count (ristretto#363).
@@ -182,7 +212,8 @@ func (g goCache) Get(key string) (*Value, bool) {
 func (g goCache) Set(key string, v *Value) { g.c.Set(key, v, gocache.DefaultExpiration) }
 func (g goCache) Close()                   {}
 
-// waiter is implemented by caches whose writes become visible asynchronously (ristretto).
+// waiter is implemented by caches whose writes become visible, or reach their bound, asynchronously
+// (ristretto, otter).
 type waiter interface{ Wait() }
 
 // Settle waits until c's pending writes are visible, for the caches that buffer them.

@@ -51,6 +51,8 @@ type Backend struct {
 
 	lastStamp atomic.Int64 // the last used_at handed out
 
+	evictedBytes, evictedExpired atomic.Int64 // entries this process evicted (see Evictions)
+
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
@@ -63,7 +65,19 @@ type Backend struct {
 var (
 	_ backends.Backend           = (*Backend)(nil)
 	_ backends.CompareAndSwapper = (*Backend)(nil)
+	_ backends.EvictionCounter   = (*Backend)(nil)
 )
+
+// Evictions returns how many entries this process removed by itself since it opened the backend:
+// expired ones (by the purge every check interval, Cull, or an eviction that found expired entries
+// first) and, to keep a shard within its share of size_limit, the least recently used ones (Bytes;
+// the disk backend has no bound on entries, so Size stays zero). Other processes sharing the
+// directory count their own. The disk backend does not report deletions one by one
+// (backends.DeletionNotifier): entries also leave through the other processes that share its
+// files, which one process cannot see.
+func (b *Backend) Evictions() backends.Evictions {
+	return backends.Evictions{Bytes: b.evictedBytes.Load(), Expired: b.evictedExpired.Load()}
+}
 
 // shard is one SQLite file: a pool of reading connections and one writing connection, so that the
 // writers of this process queue in Go (honouring their contexts) instead of spinning on SQLite's
@@ -202,13 +216,18 @@ func (s *shard) prepare(ctx context.Context) error {
 	p := func(db *sql.DB, dst **stmt, query string) { *dst = newStmt(db, query) }
 	// put writes an entry in place: an existing live entry keeps its tags, an expired one loses them.
 	// putValue (Set) gives the entry the tagged flag ?8, ending the tags of the entry it replaces.
-	const putHead = `INSERT INTO cashews_entries (key, kind, value, expire_at, used_at, size) VALUES (?1, ?3, ?4, ?5, ?6, ?7)
+	// Inserts give the row its buckets (see bucketShift), so that the insert trigger finds nothing
+	// to fix; updates leave them to the triggers, which change them only when a time changes bucket.
+	buckets := expireBucketSQL("?5") + ", " + usedBucketSQL("?6")
+	putHead := `INSERT INTO cashews_entries (key, kind, value, expire_at, used_at, size, expire_bucket, used_bucket) VALUES (?1, ?3, ?4, ?5, ?6, ?7, ` + buckets + `)
 		ON CONFLICT (key) DO UPDATE SET kind = excluded.kind, value = excluded.value, expire_at = excluded.expire_at,
 		used_at = excluded.used_at, size = excluded.size,
 		tagged = CASE WHEN cashews_entries.expire_at <> 0 AND cashews_entries.expire_at <= ?2 THEN 0 ELSE cashews_entries.tagged END`
-	const putValueHead = `INSERT INTO cashews_entries (key, kind, value, expire_at, used_at, size, tagged) VALUES (?1, ?3, ?4, ?5, ?6, ?7, ?8)
+	putValueHead := `INSERT INTO cashews_entries (key, kind, value, expire_at, used_at, size, tagged, expire_bucket, used_bucket) VALUES (?1, ?3, ?4, ?5, ?6, ?7, ?8, ` + buckets + `)
 		ON CONFLICT (key) DO UPDATE SET kind = excluded.kind, value = excluded.value, expire_at = excluded.expire_at,
 		used_at = excluded.used_at, size = excluded.size, tagged = excluded.tagged`
+	// expiredBefore selects the entries expired at ?1: by bucket (the index), then by time.
+	expiredBefore := `expire_bucket > 0 AND expire_bucket <= ` + expireBucketSQL("?1") + ` AND expire_at <= ?1`
 	// Reads.
 	p(s.r, &s.get, `SELECT kind, value FROM cashews_entries WHERE key = ?1 AND `+live)
 	p(s.r, &s.exists, `SELECT 1 FROM cashews_entries WHERE key = ?1 AND `+live)
@@ -219,7 +238,7 @@ func (s *shard) prepare(ctx context.Context) error {
 	p(s.r, &s.scanAll, `SELECT key FROM cashews_entries WHERE key >= ?1 AND `+live+` ORDER BY key LIMIT ?3`)
 	p(s.r, &s.scanRange, `SELECT key FROM cashews_entries WHERE key >= ?1 AND key < ?4 AND `+live+` ORDER BY key LIMIT ?3`)
 	p(s.r, &s.keysCount, `SELECT (SELECT count FROM cashews_stats WHERE id = 0) -
-		(SELECT count(*) FROM cashews_entries WHERE expire_at > 0 AND expire_at <= ?1)`)
+		(SELECT count(*) FROM cashews_entries WHERE `+expiredBefore+`)`)
 	p(s.r, &s.stats, `SELECT size FROM cashews_stats WHERE id = 0`)
 	// Writes. ?1 is the key and ?2 the time wherever they appear.
 	p(s.w, &s.put, putHead)
@@ -244,9 +263,10 @@ func (s *shard) prepare(ctx context.Context) error {
 	p(s.w, &s.popMembers, `SELECT member FROM cashews_members WHERE key = ?1 LIMIT ?2`)
 	p(s.w, &s.resize, `UPDATE cashews_entries SET size = size + ?2 WHERE key = ?1`)
 	p(s.w, &s.cull, `DELETE FROM cashews_entries WHERE id IN
-		(SELECT id FROM cashews_entries WHERE expire_at > 0 AND expire_at <= ?1 LIMIT ?2)`)
+		(SELECT id FROM cashews_entries WHERE `+expiredBefore+` LIMIT ?2)`)
 	p(s.w, &s.size, `SELECT size FROM cashews_stats WHERE id = 0`)
-	p(s.w, &s.oldest, `SELECT id, size FROM cashews_entries ORDER BY used_at LIMIT ?1`)
+	// The index gives the buckets in order; SQLite sorts each bucket's entries by their time.
+	p(s.w, &s.oldest, `SELECT id, size FROM cashews_entries ORDER BY used_bucket, used_at LIMIT ?1`)
 	p(s.w, &s.deleteID, `DELETE FROM cashews_entries WHERE id = ?1`)
 	p(s.w, &s.touch, `UPDATE cashews_entries SET used_at = max(used_at, ?2) WHERE key = ?1`)
 	p(s.w, &s.clear, `DELETE FROM cashews_entries WHERE id IN (SELECT id FROM cashews_entries LIMIT ?1)`)
@@ -391,6 +411,7 @@ func (b *Backend) cullShard(ctx context.Context, s *shard, all bool) (int, error
 		if err != nil {
 			return total, err
 		}
+		b.evictedExpired.Add(n)
 		if !all || n < int64(b.opts.CullLimit) {
 			break
 		}
@@ -411,8 +432,9 @@ func (b *Backend) cullShard(ctx context.Context, s *shard, all bool) (int, error
 // its limit, at most CullLimit of them in one transaction. It returns how many it removed: zero
 // when the shard is within its limit.
 func (b *Backend) evictBatch(ctx context.Context, s *shard) (int, error) {
-	removed := 0
+	removed, expired := 0, false
 	err := s.tx(ctx, []*stmt{s.size, s.cull, s.oldest, s.deleteID}, func(tx *sql.Tx) error {
+		removed, expired = 0, false
 		var size int64
 		if err := s.size.in(ctx, tx).QueryRowContext(ctx).Scan(&size); err != nil {
 			return err
@@ -426,7 +448,7 @@ func (b *Backend) evictBatch(ctx context.Context, s *shard) (int, error) {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n > 0 {
-			removed = int(n)
+			removed, expired = int(n), true
 			return nil
 		}
 		rows, err := s.oldest.in(ctx, tx).QueryContext(ctx, b.opts.CullLimit)
@@ -455,6 +477,13 @@ func (b *Backend) evictBatch(ctx context.Context, s *shard) (int, error) {
 		removed = len(ids)
 		return nil
 	})
+	switch {
+	case err != nil:
+	case expired:
+		b.evictedExpired.Add(int64(removed))
+	default:
+		b.evictedBytes.Add(int64(removed))
+	}
 	return removed, err
 }
 

@@ -89,11 +89,13 @@
 // 1/64 of a shard's share written, so a shard may run over it by that much per process between
 // checks.
 //
-// The price of expiry and eviction is paid by writes: a Set that replaces a small value with a TTL
-// writes about five pages to the log (the row's page, and the old and new places of the entry in
-// each of the two indexes, by expiry time and by store or use time) where an upsert into a table
-// without indexes writes one, so it costs two to three times as much; a read costs what a plain
-// point select costs (see bench_test.go).
+// The price of expiry and eviction is paid by writes, and kept small: the indexes that find expired
+// entries and the eviction order hold the times by second (a bucket of about 1.07 s) rather than by
+// nanosecond, so a Set of a key written less than a second before (most writes of a hot key) writes
+// only the row's own page, as a plain upsert does; a key that moves to another second moves its
+// index entries too (up to four more pages, as every Set did before format version 3). Culling,
+// KeysCount and the eviction order stay exact: they find the candidates by bucket and check, or sort
+// by, the time itself. A read costs what a plain point select costs (see bench_test.go).
 //
 // # Values and commands
 //
@@ -114,7 +116,7 @@
 // transaction that writes the key, and removed by trigger whenever the entry goes (deleted, culled,
 // evicted, cleared) or is rewritten by a Set without them. So eviction never drops a tag while its key
 // lives, a DeleteTags that starts after a tagged Set returned finds the key, and no tag row outlives
-// its key. Tag rows do not count against size_limit. Directories of format version 1 (no tags) are
-// migrated in place when opened; the keys that the tag sets of older versions list are still deleted
-// by DeleteTags.
+// its key. Tag rows do not count against size_limit. Directories of format versions 1 (no tags) and
+// 2 (times indexed to the nanosecond) are migrated in place when opened; the keys that the tag sets
+// of version 1 list are still deleted by DeleteTags.
 package disk

@@ -134,19 +134,7 @@ func TestMigrateFromVersion1(t *testing.T) {
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
-	for i := range 2 {
-		db, err := sql.Open("sqlite", filepath.Join(dir, fmt.Sprintf("shard-%03d.db", i)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, st := range []string{"DROP TRIGGER cashews_tags_delete", "DROP TRIGGER cashews_tags_untag", "DROP TABLE cashews_tags",
-			"ALTER TABLE cashews_entries DROP COLUMN tagged", "PRAGMA user_version = 1"} {
-			if _, err := db.Exec(st); err != nil {
-				t.Fatalf("making a version 1 file: %s: %v", st, err)
-			}
-		}
-		db.Close()
-	}
+	downgrade(t, dir, 2, 1)
 	b = openT(t, disk.Options{Dir: dir, Shards: 2, CheckInterval: -1})
 	if v, found := mustGet(t, b, "untagged"); !found || v != "v" {
 		t.Fatalf("after the migration, Get(untagged) = %q, %v", v, found)

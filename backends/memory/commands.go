@@ -67,29 +67,28 @@ func (b *Backend) out(v any) any {
 }
 
 // Get returns the value stored at key. A key holding a set, bit array or sliding window is an error
-// wrapping [backends.ErrWrongType]. A hit takes only the shard's read lock and allocates nothing
-// (unless the backend copies).
+// wrapping [backends.ErrWrongType]. A hit takes no lock, writes nothing that other readers read
+// (bar the key's SIEVE bit, once per sweep) and allocates nothing (unless the backend copies).
 func (b *Backend) Get(_ context.Context, key string) (any, bool, error) {
 	if b.closed.Load() {
 		return nil, false, errClosed
 	}
-	s := b.shardFor(key)
-	s.mu.RLock()
-	e := s.m[key]
-	if e == nil || (e.expireAt != 0 && b.now() >= e.expireAt) {
-		s.mu.RUnlock()
+	s, h := b.shardFor(key)
+	e := s.find(key, h)
+	if e == nil {
 		return nil, false, nil
 	}
-	if e.kind != kindValue {
-		k := e.kind
-		s.mu.RUnlock()
-		return nil, false, wrongType(key, k)
+	if exp := e.expiry(); exp != 0 && b.readNow() >= exp {
+		return nil, false, nil
 	}
-	if !e.visited.Load() {
+	st := e.stored()
+	if st.kind != kindValue {
+		return nil, false, wrongType(key, st.kind)
+	}
+	if !e.visited.Load() { // written once per sweep of the hand, not on every hit
 		e.visited.Store(true)
 	}
-	v := e.value
-	s.mu.RUnlock()
+	v := st.value
 	if b.copy {
 		v = b.out(v)
 	}
@@ -138,12 +137,12 @@ func (b *Backend) Set(_ context.Context, key string, value any, ttl time.Duratio
 // set stores value at key with ttl and tags (nil: none) when mode allows it.
 func (b *Backend) set(key string, value any, size int64, ttl time.Duration, mode backends.SetMode, tags *tagSet) bool {
 	c := clockReader{b: b}
-	s := b.shardFor(key)
+	s, h := b.shardFor(key)
 	s.mu.Lock()
-	e := s.m[key]
+	e := s.find(key, h)
 	live := e != nil && !c.expired(e)
 	if (mode == backends.SetIfAbsent && live) || (mode == backends.SetIfPresent && !live) {
-		s.mu.Unlock()
+		b.unlock(s)
 		return false
 	}
 	exp := c.expireAt(ttl)
@@ -151,7 +150,7 @@ func (b *Backend) set(key string, value any, size int64, ttl time.Duration, mode
 		b.replaceLocked(s, e, kindValue, value, size, exp)
 		e.visited.Store(true)
 	} else {
-		e = b.renewLocked(s, e, key, kindValue, value, size, exp)
+		e = b.renewLocked(s, e, key, h, kindValue, value, size, exp)
 	}
 	if e.tags != nil || tags != nil {
 		b.setTagsLocked(s, e, tags)
@@ -183,17 +182,18 @@ func (b *Backend) SetMany(_ context.Context, items []backends.Item) error {
 	return nil
 }
 
-// Exists reports whether key is present and not expired.
+// Exists reports whether key is present and not expired. Like Get, it takes no lock.
 func (b *Backend) Exists(_ context.Context, key string) (bool, error) {
 	if b.closed.Load() {
 		return false, errClosed
 	}
-	c := clockReader{b: b}
-	s := b.shardFor(key)
-	s.mu.RLock()
-	e := s.live(key, &c)
-	s.mu.RUnlock()
-	return e != nil, nil
+	s, h := b.shardFor(key)
+	e := s.find(key, h)
+	if e == nil {
+		return false, nil
+	}
+	exp := e.expiry()
+	return exp == 0 || b.readNow() < exp, nil
 }
 
 // Delete removes key and reports whether it was present (an expired key is removed too, but was not
@@ -207,15 +207,15 @@ func (b *Backend) Delete(_ context.Context, key string) (bool, error) {
 }
 
 func (b *Backend) delete(key string, c *clockReader) bool {
-	s := b.shardFor(key)
+	s, h := b.shardFor(key)
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	e := s.m[key]
+	defer b.unlock(s)
+	e := s.find(key, h)
 	if e == nil {
 		return false
 	}
 	live := !c.expired(e)
-	b.removeLocked(s, e)
+	b.removeLocked(s, e, deleted(live))
 	return live
 }
 
@@ -279,15 +279,17 @@ func (b *Backend) DeleteMatch(ctx context.Context, pattern string) (int, error) 
 		}
 		s := &b.shards[i]
 		s.mu.Lock()
-		for k, e := range s.m {
-			if m.match(k) {
-				if !c.expired(e) {
+		s.each(func(e *entry) bool {
+			if m.match(e.key) {
+				live := !c.expired(e)
+				if live {
 					n++
 				}
-				b.removeLocked(s, e)
+				b.removeLocked(s, e, deleted(live))
 			}
-		}
-		s.mu.Unlock()
+			return true
+		})
+		b.unlock(s)
 	}
 	return n, nil
 }
@@ -328,11 +330,12 @@ func (b *Backend) Scan(ctx context.Context, pattern string, batch int) iter.Seq2
 			}
 			s := &b.shards[i]
 			s.mu.RLock()
-			for k, e := range s.m {
-				if m.match(k) && !c.expired(e) {
-					buf = append(buf, k)
+			s.each(func(e *entry) bool {
+				if m.match(e.key) && !c.expired(e) {
+					buf = append(buf, e.key)
 				}
-			}
+				return true
+			})
 			s.mu.RUnlock()
 			for len(buf) >= batch {
 				out := append([]string(nil), buf[:batch]...)
@@ -361,31 +364,31 @@ func (b *Backend) Incr(_ context.Context, key string, by int64, ttl time.Duratio
 		return 0, err
 	}
 	c := clockReader{b: b}
-	s := b.shardFor(key)
+	s, h := b.shardFor(key)
 	s.mu.Lock()
-	e := s.m[key]
+	e := s.find(key, h)
 	if e == nil || c.expired(e) {
 		v, size := b.intValue(by)
-		e = b.renewLocked(s, e, key, kindValue, v, size, c.expireAt(ttl))
+		e = b.renewLocked(s, e, key, h, kindValue, v, size, c.expireAt(ttl))
 		b.wrote(s, e, &c)
 		return by, nil
 	}
-	if e.kind != kindValue {
-		s.mu.Unlock()
-		return 0, wrongType(key, e.kind)
+	if e.stored().kind != kindValue {
+		b.unlock(s)
+		return 0, wrongType(key, e.stored().kind)
 	}
-	n, ok := b.toInt64(e.value)
+	n, ok := b.toInt64(e.stored().value)
 	if !ok {
-		s.mu.Unlock()
-		return 0, fmt.Errorf("cashews: memory backend: key %s holds %T: %w", quote.String(key), e.value, backends.ErrNotInteger)
+		b.unlock(s)
+		return 0, fmt.Errorf("cashews: memory backend: key %s holds %T: %w", quote.String(key), e.stored().value, backends.ErrNotInteger)
 	}
 	sum := n + by
 	if (by > 0 && sum < n) || (by < 0 && sum > n) {
-		s.mu.Unlock()
+		b.unlock(s)
 		return 0, fmt.Errorf("cashews: memory backend: incrementing %d at key %s by %d overflows int64: %w", n, quote.String(key), by, backends.ErrInvalidArgument)
 	}
 	v, size := b.intValue(sum)
-	e.value = v
+	e.store(kindValue, v)
 	b.resizeLocked(e, size)
 	b.wrote(s, e, &c)
 	return sum, nil
@@ -469,19 +472,18 @@ func (b *Backend) CompareAndSwap(_ context.Context, key string, old, new []byte)
 		value = cloneBytes(new) // prepare copies only in copy mode
 	}
 	c := clockReader{b: b}
-	s := b.shardFor(key)
+	s, h := b.shardFor(key)
 	s.mu.Lock()
-	e := s.live(key, &c)
-	if e == nil || e.kind != kindValue {
-		s.mu.Unlock()
+	e := s.live(key, h, &c)
+	if e == nil || e.stored().kind != kindValue {
+		b.unlock(s)
 		return false, backends.Entry{}, nil
 	}
-	if !holdsBytes(e.value, old) {
-		cur := backends.Entry{Value: b.out(e.value), Found: true}
-		s.mu.Unlock()
-		return false, cur, nil
+	if cur := e.stored().value; !holdsBytes(cur, old) {
+		b.unlock(s)
+		return false, backends.Entry{Value: b.out(cur), Found: true}, nil
 	}
-	e.value = value
+	e.store(kindValue, value)
 	b.resizeLocked(e, size)
 	e.visited.Store(true)
 	b.wrote(s, e, &c)
@@ -509,10 +511,10 @@ func (b *Backend) Expire(_ context.Context, key string, ttl time.Duration) (bool
 		return false, err
 	}
 	c := clockReader{b: b}
-	s := b.shardFor(key)
+	s, h := b.shardFor(key)
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	e := s.live(key, &c)
+	defer b.unlock(s)
+	e := s.live(key, h, &c)
 	if e == nil {
 		return false, nil
 	}
@@ -526,17 +528,18 @@ func (b *Backend) GetExpire(_ context.Context, key string) (time.Duration, bool,
 		return 0, false, errClosed
 	}
 	c := clockReader{b: b}
-	s := b.shardFor(key)
+	s, h := b.shardFor(key)
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	e := s.live(key, &c)
+	e := s.live(key, h, &c)
 	if e == nil {
 		return 0, false, nil
 	}
-	if e.expireAt == 0 {
+	exp := e.expiry()
+	if exp == 0 {
 		return backends.NoExpiration, true, nil
 	}
-	return time.Duration(e.expireAt - c.now()), true, nil
+	return time.Duration(exp - c.now()), true, nil
 }
 
 // Ping reports whether the backend is open.
@@ -552,31 +555,45 @@ func (b *Backend) Clear(context.Context) error {
 	if b.closed.Load() {
 		return errClosed
 	}
-	b.clear()
+	b.clear(true)
 	return nil
 }
 
-func (b *Backend) clear() {
+// clear drops every entry. Called by Clear (report set), it counts the expired entries among them
+// and reports what it removes to OnDeletion; called by Close, neither.
+func (b *Backend) clear(report bool) {
+	c := clockReader{b: b}
 	for i := range b.shards {
 		s := &b.shards[i]
 		s.mu.Lock()
 		var bytes int64
-		if b.maxBytes > 0 || s.tagged > 0 {
-			for _, e := range s.m {
+		notify := report && b.onDeletion.Load() != nil
+		if b.maxBytes > 0 || s.tagged > 0 || notify || (report && s.withTTL > 0) {
+			s.each(func(e *entry) bool {
 				bytes += e.cost()
 				if e.tags != nil {
 					b.unindexLocked(e.key, e.tags)
 				}
-			}
+				if report {
+					cause := deleted(!c.expired(e))
+					if cause == backends.CauseExpired {
+						b.evictedExpired.Add(1)
+					}
+					b.goneLocked(s, e, e.stored(), cause)
+				}
+				return true
+			})
 		}
 		if b.maxBytes == 0 {
 			bytes = 0
 		}
-		b.count.Add(-int64(len(s.m)))
+		b.count.Add(-int64(s.entries))
 		b.bytes.Add(-bytes)
-		s.m = nil
+		s.tab.Store(nil)
+		s.entries, s.used = 0, 0
 		s.head, s.tail, s.hand, s.withTTL, s.tagged = nil, nil, nil, 0, 0
-		s.mu.Unlock()
+		s.ghost.reset()
+		b.unlock(s)
 	}
 }
 
@@ -608,10 +625,10 @@ func checkLockTTL(ttl time.Duration) error {
 
 // heldBy reports whether the stored value is the lock token.
 func heldBy(e *entry, token string) bool {
-	if e.kind != kindValue {
+	if e.stored().kind != kindValue {
 		return false
 	}
-	switch v := e.value.(type) {
+	switch v := e.stored().value.(type) {
 	case string:
 		return v == token
 	case []byte:
@@ -626,14 +643,14 @@ func (b *Backend) Unlock(_ context.Context, key, token string) (bool, error) {
 		return false, errClosed
 	}
 	c := clockReader{b: b}
-	s := b.shardFor(key)
+	s, h := b.shardFor(key)
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	e := s.live(key, &c)
+	defer b.unlock(s)
+	e := s.live(key, h, &c)
 	if e == nil || !heldBy(e, token) {
 		return false, nil
 	}
-	b.removeLocked(s, e)
+	b.removeLocked(s, e, backends.CauseDeleted)
 	return true, nil
 }
 
@@ -646,10 +663,10 @@ func (b *Backend) ExtendLock(_ context.Context, key, token string, ttl time.Dura
 		return false, err
 	}
 	c := clockReader{b: b}
-	s := b.shardFor(key)
+	s, h := b.shardFor(key)
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	e := s.live(key, &c)
+	defer b.unlock(s)
+	e := s.live(key, h, &c)
 	if e == nil || !heldBy(e, token) {
 		return false, nil
 	}
@@ -674,13 +691,14 @@ func (b *Backend) KeysCount(context.Context) (int64, error) {
 	for i := range b.shards {
 		s := &b.shards[i]
 		s.mu.RLock()
-		n += int64(len(s.m))
+		n += int64(s.entries)
 		if s.withTTL > 0 {
-			for _, e := range s.m {
+			s.each(func(e *entry) bool {
 				if c.expired(e) {
 					n--
 				}
-			}
+				return true
+			})
 		}
 		s.mu.RUnlock()
 	}
@@ -694,9 +712,9 @@ func (b *Backend) ValueSize(_ context.Context, key string) (int64, error) {
 		return 0, errClosed
 	}
 	c := clockReader{b: b}
-	s := b.shardFor(key)
+	s, h := b.shardFor(key)
 	s.mu.RLock()
-	e := s.live(key, &c)
+	e := s.live(key, h, &c)
 	if e == nil {
 		s.mu.RUnlock()
 		return 0, nil
@@ -706,12 +724,21 @@ func (b *Backend) ValueSize(_ context.Context, key string) (int64, error) {
 		s.mu.RUnlock()
 		return n, nil
 	}
-	if e.kind != kindValue {
+	if e.stored().kind != kindValue {
 		n := b.structSize(e)
 		s.mu.RUnlock()
 		return n, nil
 	}
-	v := e.value
+	v := e.stored().value
 	s.mu.RUnlock()
 	return b.valueSize(v), nil
+}
+
+// deleted returns the cause of a command's removal of an entry: deleted when it was live, expired
+// when its TTL had run out already.
+func deleted(live bool) backends.Cause {
+	if live {
+		return backends.CauseDeleted
+	}
+	return backends.CauseExpired
 }

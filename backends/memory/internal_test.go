@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"math/rand"
 	"reflect"
 	"slices"
@@ -79,26 +80,42 @@ func checkInvariants(t *testing.T, b *Backend) {
 	for i := range b.shards {
 		s := &b.shards[i]
 		s.mu.RLock()
-		inQueue, withTTL := 0, 0
+		inQueue, withTTL, inTable, used := 0, 0, 0, 0
 		for e := s.tail; e != nil; e = e.newer {
 			inQueue++
-			if s.m[e.key] != e {
-				t.Errorf("shard %d: queued entry %q is not the map's", i, e.key)
+			if s.find(e.key, e.hash) != e {
+				t.Errorf("shard %d: queued entry %q is not the table's", i, e.key)
 			}
 		}
-		for _, e := range s.m {
-			if e.expireAt != 0 {
-				withTTL++
+		if tab := s.tab.Load(); tab != nil {
+			for j := range tab.slots {
+				switch e := tab.slots[j].Load(); e {
+				case nil:
+				case tombstone:
+					used++
+				default:
+					used++
+					inTable++
+					if e.hash != maphash.String(b.seed, e.key) {
+						t.Errorf("shard %d: entry %q has hash %x, want the key's", i, e.key, e.hash)
+					}
+					if e.expiry() != 0 {
+						withTTL++
+					}
+					bytes += e.cost()
+				}
 			}
-			bytes += e.cost()
+			if 4*used > 3*len(tab.slots) {
+				t.Errorf("shard %d: %d of %d slots used; want at most 3/4", i, used, len(tab.slots))
+			}
 		}
-		if inQueue != len(s.m) {
-			t.Errorf("shard %d: queue holds %d entries, map %d", i, inQueue, len(s.m))
+		if inQueue != inTable || inTable != s.entries || used != s.used {
+			t.Errorf("shard %d: queue holds %d entries, table %d (%d slots used), counts %d (%d used)", i, inQueue, inTable, used, s.entries, s.used)
 		}
 		if withTTL != s.withTTL {
 			t.Errorf("shard %d: withTTL = %d, want %d", i, s.withTTL, withTTL)
 		}
-		n += int64(len(s.m))
+		n += int64(inTable)
 		s.mu.RUnlock()
 	}
 	if got := b.count.Load(); got != n {
@@ -120,18 +137,19 @@ func checkTagIndex(t *testing.T, b *Backend) {
 		s := &b.shards[i]
 		s.mu.RLock()
 		tagged := 0
-		for k, e := range s.m {
+		s.each(func(e *entry) bool {
 			if e.tags == nil {
-				continue
+				return true
 			}
 			tagged++
 			for _, tag := range e.tags.names {
 				if want[tag] == nil {
 					want[tag] = map[string]struct{}{}
 				}
-				want[tag][k] = struct{}{}
+				want[tag][e.key] = struct{}{}
 			}
-		}
+			return true
+		})
 		if tagged != s.tagged {
 			t.Errorf("shard %d: tagged = %d, want %d", i, s.tagged, tagged)
 		}

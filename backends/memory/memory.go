@@ -77,6 +77,7 @@ type Sizer interface {
 // Backend is the memory backend. It implements [backends.Backend] and [backends.GoValueStore]; all
 // methods are safe for concurrent use. Create it with [New] or through the mem:// URL scheme.
 type Backend struct {
+	// Read by every command, written only by New and Close.
 	shards     []shard
 	mask       uint64
 	seed       maphash.Seed
@@ -84,19 +85,25 @@ type Backend struct {
 	maxBytes   int64
 	copy       bool
 	clock      backends.Clock // nil means the system clock, read as start + monotonic time since
+	coarse     *coarseClock   // the system clock for lock-free readers; nil with an injected clock
 	start      time.Time      // when New ran, with its monotonic reading
 	startNano  int64          // start in unix nanoseconds
 	sizer      func(any) int64
+	closed     atomic.Bool
+	_          [64]byte // the counters below change on every insert: keep them off the line above
 
 	count     atomic.Int64  // entries in all shards, expired or not
 	bytes     atomic.Int64  // sum of entry costs, when maxBytes > 0
 	evictNext atomic.Uint64 // round-robin start for evictions in other shards
 
+	evictedSize, evictedBytes, evictedExpired atomic.Int64 // see Evictions
+
+	onDeletion atomic.Pointer[func(backends.Deletion)] // see OnDeletion; nil: deletions are not recorded
+
 	tags [tagShards]tagShard // tag → keys (see tags.go)
 
-	closed    atomic.Bool
 	closeOnce sync.Once
-	stop      chan struct{} // closed by Close to stop the janitor
+	stop      chan struct{} // closed by Close to stop the janitor and the coarse clock
 	done      chan struct{} // closed by the janitor when it returns; nil without janitor
 }
 
@@ -106,7 +113,34 @@ var (
 	_ backends.GoValueStore      = (*Backend)(nil)
 	_ backends.CompareAndSwapper = (*Backend)(nil)
 	_ backends.Tagger            = (*Backend)(nil)
+	_ backends.EvictionCounter   = (*Backend)(nil)
+	_ backends.DeletionNotifier  = (*Backend)(nil)
 )
+
+// Evictions returns how many entries the backend removed by itself since New: to stay within
+// MaxEntries (Size) or MaxBytes (Bytes), and because their TTL ran out (Expired: removed by the
+// purge, or found expired by a write, a delete or an eviction). Sets, bit arrays and sliding
+// windows count as entries.
+func (b *Backend) Evictions() backends.Evictions {
+	return backends.Evictions{Size: b.evictedSize.Load(), Bytes: b.evictedBytes.Load(), Expired: b.evictedExpired.Load()}
+}
+
+// OnDeletion makes the backend call fn for every value that leaves it from now on: evicted for
+// MaxEntries or MaxBytes, expired (removed by the purge, or found expired by a write, a delete or an
+// eviction), deleted (Delete, DeleteMany, DeleteMatch, DeleteTags, Unlock, Clear) or replaced (by
+// Set, SetMany or a tagged Set of a live key; Incr and CompareAndSwap change a value in place and
+// report nothing). Values include counters and lock tokens; sets, bit arrays and sliding windows
+// are not reported. fn runs in the goroutine that removed the value (a command's, or the purge's)
+// after the backend released its locks, so it may call the backend; a command returns after its
+// deletions were reported. Value is the value as stored: the Go value, or in copy mode a copy of its
+// bytes. Close reports nothing. A nil fn stops the reports.
+func (b *Backend) OnDeletion(fn func(backends.Deletion)) {
+	if fn == nil {
+		b.onDeletion.Store(nil)
+		return
+	}
+	b.onDeletion.Store(&fn)
+}
 
 var errClosed = fmt.Errorf("cashews: memory backend: %w", backends.ErrClosed)
 
@@ -134,6 +168,11 @@ func New(opts Options) *Backend {
 	}
 	b.start = time.Now()
 	b.startNano = b.start.UnixNano()
+	if b.clock == nil {
+		b.coarse = newCoarseClock()
+		b.coarse.stop = b.stop
+		go b.coarse.run(b.now)
+	}
 	interval := opts.CheckInterval
 	if interval == 0 {
 		interval = DefaultCheckInterval
@@ -215,7 +254,10 @@ func (b *Backend) Close() error {
 		if b.done != nil {
 			<-b.done
 		}
-		b.clear()
+		if b.coarse != nil {
+			<-b.coarse.done
+		}
+		b.clear(false)
 	})
 	return nil
 }
@@ -250,11 +292,12 @@ func (b *Backend) purge() int {
 		expired = expired[:0]
 		s.mu.RLock()
 		if s.withTTL > 0 {
-			for _, e := range s.m {
-				if e.expireAt != 0 && now >= e.expireAt {
+			s.each(func(e *entry) bool {
+				if exp := e.expiry(); exp != 0 && now >= exp {
 					expired = append(expired, e)
 				}
-			}
+				return true
+			})
 		}
 		s.mu.RUnlock()
 		if len(expired) == 0 {
@@ -263,12 +306,12 @@ func (b *Backend) purge() int {
 		s.mu.Lock()
 		for _, e := range expired {
 			// The entry may have been removed, replaced or given a new TTL meanwhile.
-			if s.m[e.key] == e && e.expireAt != 0 && now >= e.expireAt {
-				b.removeLocked(s, e)
+			if exp := e.expiry(); s.find(e.key, e.hash) == e && exp != 0 && now >= exp {
+				b.removeLocked(s, e, backends.CauseExpired)
 				n++
 			}
 		}
-		s.mu.Unlock()
+		b.unlock(s)
 		clear(expired)
 	}
 	return n

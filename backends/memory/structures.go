@@ -27,7 +27,7 @@ type window struct {
 
 // structSize is the value size of a set, bit array or sliding window. The shard's lock must be held.
 func (b *Backend) structSize(e *entry) int64 {
-	switch v := e.value.(type) {
+	switch v := e.stored().value.(type) {
 	case memberSet:
 		var n int64
 		for m := range v {
@@ -54,28 +54,28 @@ func (b *Backend) SetAdd(_ context.Context, key string, ttl time.Duration, membe
 		return 0, err
 	}
 	c := clockReader{b: b}
-	s := b.shardFor(key)
+	s, h := b.shardFor(key)
 	s.mu.Lock()
-	e := s.m[key]
+	e := s.find(key, h)
 	live := e != nil && !c.expired(e)
-	if live && e.kind != kindSet {
-		s.mu.Unlock()
-		return 0, wrongType(key, e.kind)
+	if live && e.stored().kind != kindSet {
+		b.unlock(s)
+		return 0, wrongType(key, e.stored().kind)
 	}
 	if len(members) == 0 {
-		s.mu.Unlock()
+		b.unlock(s)
 		return 0, nil
 	}
 	exp := c.expireAt(ttl)
 	var set memberSet
 	if live {
-		set = e.value.(memberSet)
-		if ttl == 0 || (e.expireAt != 0 && e.expireAt < exp) {
+		set = e.stored().value.(memberSet)
+		if old := e.expiry(); ttl == 0 || (old != 0 && old < exp) {
 			s.setExpireLocked(e, exp)
 		}
 	} else {
 		set = make(memberSet, len(members))
-		e = b.renewLocked(s, e, key, kindSet, set, 0, exp)
+		e = b.renewLocked(s, e, key, h, kindSet, set, 0, exp)
 	}
 	added, grown := 0, int64(0)
 	for _, m := range members {
@@ -92,13 +92,13 @@ func (b *Backend) SetAdd(_ context.Context, key string, ttl time.Duration, membe
 
 // liveSet returns the live set entry at key, nil for a missing key, or an error for another kind.
 // s.mu must be held.
-func (s *shard) liveSet(key string, c *clockReader) (*entry, error) {
-	e := s.live(key, c)
+func (s *shard) liveSet(key string, h uint64, c *clockReader) (*entry, error) {
+	e := s.live(key, h, c)
 	if e == nil {
 		return nil, nil
 	}
-	if e.kind != kindSet {
-		return nil, wrongType(key, e.kind)
+	if e.stored().kind != kindSet {
+		return nil, wrongType(key, e.stored().kind)
 	}
 	return e, nil
 }
@@ -110,14 +110,14 @@ func (b *Backend) SetRemove(_ context.Context, key string, members ...string) (i
 		return 0, errClosed
 	}
 	c := clockReader{b: b}
-	s := b.shardFor(key)
+	s, h := b.shardFor(key)
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	e, err := s.liveSet(key, &c)
+	defer b.unlock(s)
+	e, err := s.liveSet(key, h, &c)
 	if e == nil {
 		return 0, err
 	}
-	set := e.value.(memberSet)
+	set := e.stored().value.(memberSet)
 	removed, shrunk := 0, int64(0)
 	for _, m := range members {
 		if _, ok := set[m]; ok {
@@ -127,7 +127,7 @@ func (b *Backend) SetRemove(_ context.Context, key string, members ...string) (i
 		}
 	}
 	if len(set) == 0 {
-		b.removeLocked(s, e)
+		b.removeLocked(s, e, backends.CauseDeleted)
 	} else {
 		b.resizeLocked(e, e.vsize-shrunk)
 	}
@@ -144,14 +144,14 @@ func (b *Backend) SetPop(_ context.Context, key string, count int) ([]string, er
 		return nil, fmt.Errorf("cashews: memory backend: SetPop count %d is negative: %w", count, backends.ErrInvalidArgument)
 	}
 	c := clockReader{b: b}
-	s := b.shardFor(key)
+	s, h := b.shardFor(key)
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	e, err := s.liveSet(key, &c)
+	defer b.unlock(s)
+	e, err := s.liveSet(key, h, &c)
 	if e == nil || count == 0 {
 		return []string{}, err
 	}
-	set := e.value.(memberSet)
+	set := e.stored().value.(memberSet)
 	out := make([]string, 0, min(count, len(set)))
 	var shrunk int64
 	for m := range set { // map order is unspecified, which is what SPOP promises
@@ -163,7 +163,7 @@ func (b *Backend) SetPop(_ context.Context, key string, count int) ([]string, er
 		shrunk += int64(len(m)) + setMemberOverhead
 	}
 	if len(set) == 0 {
-		b.removeLocked(s, e)
+		b.removeLocked(s, e, backends.CauseDeleted)
 	} else {
 		b.resizeLocked(e, e.vsize-shrunk)
 	}
@@ -177,17 +177,17 @@ func (b *Backend) SetMembers(_ context.Context, key string) ([]string, error) {
 		return nil, errClosed
 	}
 	c := clockReader{b: b}
-	s := b.shardFor(key)
+	s, h := b.shardFor(key)
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	e, err := s.liveSet(key, &c)
+	e, err := s.liveSet(key, h, &c)
 	if e == nil {
 		if err != nil {
 			return nil, err
 		}
 		return []string{}, nil
 	}
-	set := e.value.(memberSet)
+	set := e.stored().value.(memberSet)
 	out := make([]string, 0, len(set))
 	for m := range set {
 		out = append(out, m)
@@ -250,17 +250,17 @@ func (b *Backend) GetBits(_ context.Context, key string, size int, indexes ...in
 	}
 	out := make([]int64, len(indexes))
 	c := clockReader{b: b}
-	s := b.shardFor(key)
+	s, h := b.shardFor(key)
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	e := s.live(key, &c)
+	e := s.live(key, h, &c)
 	if e == nil {
 		return out, nil
 	}
-	if e.kind != kindBits {
-		return nil, wrongType(key, e.kind)
+	if e.stored().kind != kindBits {
+		return nil, wrongType(key, e.stored().kind)
 	}
-	buf := e.value.(*bitArray).buf
+	buf := e.stored().value.(*bitArray).buf
 	for j, i := range indexes {
 		out[j] = int64(field(buf, uint64(i)*uint64(size), uint(size)))
 	}
@@ -280,24 +280,24 @@ func (b *Backend) IncrBits(_ context.Context, key string, size int, by int64, in
 	}
 	out := make([]int64, len(indexes))
 	c := clockReader{b: b}
-	s := b.shardFor(key)
+	s, h := b.shardFor(key)
 	s.mu.Lock()
-	e := s.m[key]
+	e := s.find(key, h)
 	live := e != nil && !c.expired(e)
-	if live && e.kind != kindBits {
-		s.mu.Unlock()
-		return nil, wrongType(key, e.kind)
+	if live && e.stored().kind != kindBits {
+		b.unlock(s)
+		return nil, wrongType(key, e.stored().kind)
 	}
 	if len(indexes) == 0 {
-		s.mu.Unlock()
+		b.unlock(s)
 		return out, nil
 	}
 	var arr *bitArray
 	if live {
-		arr = e.value.(*bitArray)
+		arr = e.stored().value.(*bitArray)
 	} else {
 		arr = &bitArray{}
-		e = b.renewLocked(s, e, key, kindBits, arr, 0, 0)
+		e = b.renewLocked(s, e, key, h, kindBits, arr, 0, 0)
 	}
 	if need > len(arr.buf) {
 		buf := make([]byte, need)
@@ -344,17 +344,17 @@ func (b *Backend) SliceIncr(_ context.Context, key string, now time.Time, win ti
 	t := now.UnixNano()
 	from := t - int64(win)
 	c := clockReader{b: b}
-	s := b.shardFor(key)
+	s, h := b.shardFor(key)
 	s.mu.Lock()
-	e := s.m[key]
+	e := s.find(key, h)
 	live := e != nil && !c.expired(e)
-	if live && e.kind != kindWindow {
-		s.mu.Unlock()
-		return 0, false, wrongType(key, e.kind)
+	if live && e.stored().kind != kindWindow {
+		b.unlock(s)
+		return 0, false, wrongType(key, e.stored().kind)
 	}
 	var w *window
 	if live {
-		w = e.value.(*window)
+		w = e.stored().value.(*window)
 	} else {
 		w = &window{}
 	}
@@ -396,9 +396,9 @@ func (b *Backend) SliceIncr(_ context.Context, key string, now time.Time, win ti
 	}
 	if len(w.events) == 0 {
 		if e != nil {
-			b.removeLocked(s, e)
+			b.removeLocked(s, e, backends.CauseDeleted)
 		}
-		s.mu.Unlock()
+		b.unlock(s)
 		return count, recorded, nil
 	}
 	exp := newest + int64(win)
@@ -410,7 +410,7 @@ func (b *Backend) SliceIncr(_ context.Context, key string, now time.Time, win ti
 		b.resizeLocked(e, size)
 		s.setExpireLocked(e, exp)
 	} else {
-		e = b.renewLocked(s, e, key, kindWindow, w, size, exp)
+		e = b.renewLocked(s, e, key, h, kindWindow, w, size, exp)
 	}
 	b.wrote(s, e, &c)
 	return count, recorded, nil

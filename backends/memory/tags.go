@@ -169,15 +169,16 @@ func (b *Backend) DeleteTags(_ context.Context, tags ...string) (int, error) {
 	n := 0
 	for _, tag := range tags {
 		for _, k := range b.tagKeys(tag) {
-			s := b.shardFor(k)
+			s, h := b.shardFor(k)
 			s.mu.Lock()
-			if e := s.m[k]; e != nil && e.tags != nil && e.tags.has(tag) {
-				if !c.expired(e) {
+			if e := s.find(k, h); e != nil && e.tags != nil && e.tags.has(tag) {
+				live := !c.expired(e)
+				if live {
 					n++
 				}
-				b.removeLocked(s, e)
+				b.removeLocked(s, e, deleted(live))
 			}
-			s.mu.Unlock()
+			b.unlock(s)
 		}
 	}
 	return n, nil
@@ -192,9 +193,9 @@ func (b *Backend) TagKeys(_ context.Context, tag string) ([]string, error) {
 	keys := b.tagKeys(tag)
 	out := keys[:0]
 	for _, k := range keys {
-		s := b.shardFor(k)
+		s, h := b.shardFor(k)
 		s.mu.RLock()
-		if e := s.m[k]; e != nil && e.tags != nil && e.tags.has(tag) && !c.expired(e) {
+		if e := s.find(k, h); e != nil && e.tags != nil && e.tags.has(tag) && !c.expired(e) {
 			out = append(out, k)
 		}
 		s.mu.RUnlock()

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"math"
 	"strings"
 
 	"github.com/cashews-go/cashews/bench"
@@ -15,7 +14,7 @@ type coldResult struct {
 }
 
 // render writes RESULTS.md.
-func render(e env, cfg config, res results, hits []bench.HitRatio, cold []coldResult, notes []string) string {
+func render(e env, cfg config, res *results, hits []bench.HitRatio, cold []coldResult, notes []string) string {
 	var b strings.Builder
 	b.WriteString("# cashews against its peers\n\n")
 	if cfg.quick {
@@ -28,33 +27,44 @@ func render(e env, cfg config, res results, hits []bench.HitRatio, cold []coldRe
 	fmt.Fprintf(&b, "| run | %s; wall time %s |\n", e.Config, e.Wall)
 	fmt.Fprintf(&b, "| machine | %s, %d cores |\n", e.CPU, e.Cores)
 	fmt.Fprintf(&b, "| load average (1, 5, 15 min) | start %s; end %s |\n", e.LoadStart, e.LoadEnd)
+	if e.Busy != "" {
+		fmt.Fprintf(&b, "| busy runs (other processes above %.0f%% of the machine) | %s |\n", res.maxForeign*100, e.Busy)
+	}
 	fmt.Fprintf(&b, "| Go | %s |\n", e.GoVersion)
 	fmt.Fprintf(&b, "| redis-server | %s (loopback, `--save \"\" --appendonly no`, same machine as the client) |\n", e.Redis)
 	b.WriteString("| peers | otter v2.4.0, ristretto v2.4.2, golang-lru v2.0.7 (expirable), ttlcache v3.4.1, go-cache v2.1.0, sturdyc v1.1.5, go-redis/cache v9.0.0, rueidis v1.0.79, go-redis v9.22.0, modernc.org/sqlite v1.59.0, gregjones/httpcache (2019-06-11) |\n\n")
 
-	b.WriteString(`How to read the tables: **ns/op** is the median wall time per operation over the rounds, and
-**spread** the fastest and slowest round (load only ever adds time, so the fastest round is the
-estimate the machine's load disturbs least). **cpu-ns/op** is the median CPU time the benchmark
-process spent per operation (all its goroutines and GC, not redis-server's; on a virtual machine
-it may include time the hypervisor took away). **× best peer** divides the median by the best
-peer's median (below 1 means faster than every peer). Our rows are in bold. Allocations do not
-depend on the load.
+	b.WriteString(`How to read the tables: each round runs every library of a table one after the other, each
+in its own run of the benchmark binary (the order rotates from round to round), so a library and
+the table's reference library run seconds apart. **× ref (median of rounds)** is the median over
+the rounds of that round's ns/op divided by the same round's reference ns/op, and **best round**
+the lowest of those ratios: a burst of load slows both sides of a ratio alike, or shows as one
+bad round that the median ignores. Below 1 means faster than the reference. **ns/op** is the
+median wall time per operation, **fastest round** the lowest; **cpu-ns/op** the median CPU time
+the benchmark process spent per operation (all its goroutines and GC, not redis-server's).
+Allocations do not depend on the load. For every run the report measured the share of the
+machine that other processes used meanwhile (from /proc/stat, minus the benchmark's own CPU time
+and redis-server's); runs above the threshold in the header are *busy*, and a library's figures
+leave them out when it has at least 3 quiet rounds (the tables say where it had not).
+**instructions/op**, where shown, is counted by valgrind's callgrind inside the timed loop only
+(the harness's loop included, the same for every library; GOGC=off), which no load can change;
+it ignores cache misses and the cost of instructions a hypervisor traps (reading the time-stamp
+counter, on some virtual machines). Our rows are in bold.
 
 `)
 	if !cfg.quick && loadHigh(e) {
-		b.WriteString("> **The machine was busy during this run** (see the load averages above, on " + fmt.Sprint(e.Cores) + " cores): wall times spread widely and the ratios between libraries are uncertain. Compare the fastest rounds (the target table shows their ratios too) and the allocations, and rerun on a quiet machine before quoting a time.\n\n")
+		b.WriteString("> **The machine was busy during this run** (see the load averages above, on " + fmt.Sprint(e.Cores) + " cores): wall times spread widely. The per-round ratios hold up better than the times (both sides of a ratio ran under the same load), but rerun on a quiet machine before quoting a time.\n\n")
 	}
 	b.WriteString("![memory benchmarks](chart.svg)\n\n")
 
-	b.WriteString("## Targets (issue 7)\n\n")
-	b.WriteString("Judged on the medians; the ratios of the fastest rounds are shown next to them. The hit ratio and the loader runs are counts, which the load does not change.\n\n")
+	b.WriteString("## Targets (issues 7 and 16)\n\n")
+	b.WriteString("Judged on the median of the per-round ratios (on the worst round where a target says *every round*); the best and worst rounds are shown next to it. The hit ratio and the loader runs are counts, which the load does not change.\n\n")
 	b.WriteString("| target | measured | result |\n|---|---|---|\n")
 	ts := evaluate(res, hits, cold)
-	busy := !cfg.quick && loadHigh(e) || cfg.quick
 	for _, t := range ts {
 		v := t.verdict()
-		if t.timed && busy && t.status != unknown {
-			v += " (provisional: busy machine or quick run)"
+		if t.timed && t.status != unknown && (cfg.quick || t.busy) {
+			v += " (provisional: quick run, or judged on busy rounds)"
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s |\n", t.name, t.measured, v)
 	}
@@ -156,11 +166,15 @@ func hitRatioTable(hits []bench.HitRatio) string {
 	}
 	var b strings.Builder
 	b.WriteString("#### Hit ratio at a fixed capacity (a count, not a time)\n\n")
-	fmt.Fprintf(&b, "Seeded Zipf traces (seed 42) of %d requests over %d keys, replayed as a cache-aside client would (Get; Set on a miss); ristretto is settled (`Wait`) after each Set so that it drops no write for lack of time. go-cache has no size bound: its figure is the ceiling (only first-time misses).\n\n",
-		hits[0].Requests, bench.HitRatioKeyspace)
+	fmt.Fprintf(&b, "Seeded traces of %d requests each, replayed as a cache-aside client would (Get; Set on a miss); ristretto and otter are settled (`Wait`, `CleanUp`) after each Set, so that ristretto drops no write for lack of time and otter's buffered writes reach its bound. go-cache has no size bound: its figure is the ceiling (only first-time misses). The traces:\n\n",
+		hits[0].Requests)
+	for _, tr := range bench.HitRatioTraces() {
+		fmt.Fprintf(&b, "- **%s**: %s\n", tr.Name, tr.Doc)
+	}
+	b.WriteString("\n")
 	type col struct {
-		s   float64
-		cap int
+		trace    string
+		capacity int
 	}
 	var cols []col
 	seen := map[col]bool{}
@@ -168,7 +182,7 @@ func hitRatioTable(hits []bench.HitRatio) string {
 	seenLib := map[string]bool{}
 	val := map[string]map[col]bench.HitRatio{}
 	for _, h := range hits {
-		c := col{h.S, h.Capacity}
+		c := col{h.Trace, h.Capacity}
 		if !seen[c] {
 			seen[c] = true
 			cols = append(cols, c)
@@ -182,7 +196,7 @@ func hitRatioTable(hits []bench.HitRatio) string {
 	}
 	b.WriteString("| library |")
 	for _, c := range cols {
-		fmt.Fprintf(&b, " s=%.2f, capacity %d |", c.s, c.cap)
+		fmt.Fprintf(&b, " %s, capacity %d |", c.trace, c.capacity)
 	}
 	b.WriteString("\n|---|")
 	for range cols {
@@ -255,14 +269,3 @@ the server process's own (getrusage and runtime.MemStats around the timed loop),
 cached GET costs the server, without the client's work diluting it; ns/op is what the client saw.
 
 `
-
-// ratio returns the ratio of the medians of benchmarks a and b, and the ratio of their fastest
-// rounds, or NaN when either is missing.
-func ratio(res results, a, b string) (med, fastest float64) {
-	sa, ok1 := res.get(a)
-	sb, ok2 := res.get(b)
-	if !ok1 || !ok2 || sb.ns == 0 || sb.min == 0 {
-		return math.NaN(), math.NaN()
-	}
-	return sa.ns / sb.ns, sa.min / sb.min
-}

@@ -10,7 +10,7 @@ import (
 // chart renders the memory tables as horizontal bar panels (median ns/op, lower is better, on one
 // log scale shared by every panel, with a line per decade): one row of panels per workload, one
 // column per goroutine count.
-func (r results) chart(tables []table, subtitle string) string {
+func (r *results) chart(tables []table, subtitle string) string {
 	const (
 		colW   = 440 // width of one panel
 		labelW = 120 // library names

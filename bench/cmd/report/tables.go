@@ -15,11 +15,35 @@ type row struct {
 	ours  bool
 }
 
-// A table compares libraries on one operation.
+// A table compares libraries on one operation. Each round runs its rows one after the other, in an
+// order that rotates from round to round, so that every per-round ratio to ref compares two runs
+// taken seconds apart.
 type table struct {
 	section string // the comparison it belongs to (Memory, Loader, ...)
+	suite   string // the suite whose iteration count its benchmarks run with
 	title   string
+	ref     string // label of the reference row: ratios are to it
+	seq     bool   // its benchmarks run on one goroutine (instruction counts apply)
 	rows    []row
+}
+
+// refBench returns the benchmark of the reference row, or "".
+func (t table) refBench() string {
+	for _, rw := range t.rows {
+		if rw.label == t.ref {
+			return rw.bench
+		}
+	}
+	return ""
+}
+
+// allTables returns every table of the report, in its order.
+func allTables() []table {
+	var ts []table
+	for _, f := range []func() []table{memTables, loaderTables, redisTables, diskTables, httpTables} {
+		ts = append(ts, f()...)
+	}
+	return ts
 }
 
 func memTables() []table {
@@ -28,7 +52,7 @@ func memTables() []table {
 		{"Get", "Get (hit)"}, {"Set", "Set (evicting, bound = 1/4 of the keys)"}, {"Mixed", "75% Get / 25% Set"},
 	} {
 		for _, m := range []struct{ mode, what string }{{"seq", "1 goroutine"}, {"par", "GOMAXPROCS goroutines"}} {
-			t := table{section: "Memory", title: fmt.Sprintf("Memory %s, %s", w.what, m.what)}
+			t := table{section: "Memory", suite: "memory", title: fmt.Sprintf("Memory %s, %s", w.what, m.what), ref: "otter", seq: m.mode == "seq"}
 			for _, lib := range bench.MemLibs() {
 				t.rows = append(t.rows, row{lib.Name, fmt.Sprintf("BenchmarkMemory/%s/%s/%s", w.name, lib.Name, m.mode), lib.Ours})
 			}
@@ -49,7 +73,9 @@ func loaderTables() []table {
 		{true, "Redis tier", [2]string{"1 goroutine", "64 goroutines"}},
 	} {
 		for i, mode := range []string{"seq", "par"} {
-			t := table{section: "Loader", title: fmt.Sprintf("Wrapped loader hit, %s, %s", tier.what, tier.modes[i])}
+			t := table{section: "Loader", suite: map[bool]string{false: "loader", true: "loader-redis"}[tier.redis],
+				title: fmt.Sprintf("Wrapped loader hit, %s, %s", tier.what, tier.modes[i]), seq: mode == "seq",
+				ref: map[bool]string{false: "sturdyc", true: "go-redis-cache-redis"}[tier.redis]}
 			for _, lib := range bench.LoaderLibs() {
 				if lib.Redis != tier.redis {
 					continue
@@ -80,7 +106,7 @@ func redisTables() []table {
 	var ts []table
 	for _, op := range []string{"Get", "Set"} {
 		for _, g := range []struct{ name, what string }{{"g1", "1 goroutine"}, {"g64", "64 goroutines"}} {
-			t := table{section: "Redis", title: fmt.Sprintf("Redis %s, %s", op, g.what)}
+			t := table{section: "Redis", suite: "redis", title: fmt.Sprintf("Redis %s, %s", op, g.what), ref: "rueidis", seq: g.name == "g1"}
 			for _, l := range redisLibs {
 				t.rows = append(t.rows, row{l.name, fmt.Sprintf("BenchmarkRedis/%s/%s/%s", op, l.name, g.name), l.ours})
 			}
@@ -88,7 +114,7 @@ func redisTables() []table {
 		}
 	}
 	for _, m := range []struct{ mode, what string }{{"seq", "1 goroutine"}, {"par", "GOMAXPROCS goroutines"}} {
-		t := table{section: "Redis", title: "Client-side cache hit, " + m.what}
+		t := table{section: "Redis", suite: "redis-csc", title: "Client-side cache hit, " + m.what, ref: "rueidis-docache", seq: m.mode == "seq"}
 		for _, l := range cscLibs {
 			t.rows = append(t.rows, row{l.name, fmt.Sprintf("BenchmarkRedisClientSide/Hit/%s/%s", l.name, m.mode), l.ours})
 		}
@@ -102,7 +128,7 @@ func diskTables() []table {
 	for _, c := range []struct{ op, mode, what string }{
 		{"Get", "seq", "Get, 1 goroutine"}, {"Get", "par", "Get, GOMAXPROCS goroutines"}, {"Set", "seq", "Set, 1 goroutine"},
 	} {
-		ts = append(ts, table{section: "Disk", title: "Disk " + c.what, rows: []row{
+		ts = append(ts, table{section: "Disk", suite: "disk", title: "Disk " + c.what, ref: "sqlite (plain)", seq: c.mode == "seq", rows: []row{
 			{"cashews-disk", fmt.Sprintf("BenchmarkDisk/%s/cashews-disk/%s", c.op, c.mode), true},
 			{"sqlite (plain)", fmt.Sprintf("BenchmarkDisk/%s/sqlite/%s", c.op, c.mode), false},
 		}})
@@ -121,7 +147,7 @@ func httpTables() []table {
 		{"server", "served by a child process over loopback (cpu-ns/op, B/op and allocs/op are the server process's)", []string{"cashews-middleware", "httpcache-proxy", "bare-handler"}},
 	} {
 		for _, m := range []struct{ mode, what string }{{"seq", "1 goroutine"}, {"par", "GOMAXPROCS goroutines"}} {
-			t := table{section: "HTTP", title: fmt.Sprintf("HTTP cached GET %s, %s", g.what, m.what)}
+			t := table{section: "HTTP", suite: "http", title: fmt.Sprintf("HTTP cached GET %s, %s", g.what, m.what), ref: g.libs[1], seq: m.mode == "seq"}
 			for _, l := range g.libs {
 				t.rows = append(t.rows, row{l, fmt.Sprintf("BenchmarkHTTP/%s/%s/%s", g.name, l, m.mode), l == "cashews-middleware"})
 			}
@@ -156,40 +182,42 @@ func trimFloat(v float64) string {
 	}
 }
 
-// bestPeer returns the lowest median ns/op among the peers of t, and its label.
-func (r results) bestPeer(t table) (float64, string) {
-	best, label := math.Inf(1), ""
-	for _, rw := range t.rows {
-		if rw.ours {
-			continue
-		}
-		if st, ok := r.get(rw.bench); ok && st.ns < best {
-			best, label = st.ns, rw.label
-		}
-	}
-	return best, label
-}
-
-// markdown renders t with the results.
-func (r results) markdown(t table) string {
+// markdown renders t with the results: per library the median ns/op over the rounds it uses and its
+// fastest round, the CPU time, the allocations, and the median and best of its per-round ratios to
+// the reference library (and the instructions per operation when they were counted).
+func (r *results) markdown(t table) string {
 	var b strings.Builder
-	hasHit := false
+	hasHit, hasInstr := false, false
+	quiet, all, busy := 0, 0, false
 	for _, rw := range t.rows {
-		if st, ok := r.get(rw.bench); ok && st.hit >= 0 {
-			hasHit = true
+		if st, ok := r.get(rw.bench); ok {
+			hasHit = hasHit || st.hit >= 0
+			if !st.busy {
+				quiet += st.n
+			}
+			all += st.all
+			busy = busy || st.busy
+		}
+		if _, ok := r.instr[rw.bench]; ok {
+			hasInstr = true
 		}
 	}
-	best, bestLabel := r.bestPeer(t)
+	ref := t.refBench()
+	refInstr := r.instr[ref]
 	fmt.Fprintf(&b, "#### %s\n\n", t.title)
-	b.WriteString("| library | ns/op (median) | spread (min–max) | cpu-ns/op | B/op | allocs/op |")
+	b.WriteString("| library | ns/op (median) | fastest round | cpu-ns/op | B/op | allocs/op |")
+	align := "|---|---:|---:|---:|---:|---:|"
 	if hasHit {
 		b.WriteString(" hit ratio |")
+		align += "---:|"
 	}
-	b.WriteString(" × best peer |\n|---|---:|---:|---:|---:|---:|")
-	if hasHit {
-		b.WriteString("---:|")
+	fmt.Fprintf(&b, " × %s (median of rounds) | × %s (best round) |", t.ref, t.ref)
+	align += "---:|---:|"
+	if hasInstr {
+		b.WriteString(" instructions/op |")
+		align += "---:|"
 	}
-	b.WriteString("---:|\n")
+	b.WriteString("\n" + align + "\n")
 	for _, rw := range t.rows {
 		label := rw.label
 		if rw.ours {
@@ -197,21 +225,10 @@ func (r results) markdown(t table) string {
 		}
 		st, ok := r.get(rw.bench)
 		if !ok {
-			fmt.Fprintf(&b, "| %s | not run |  |  |  |  |", label)
-			if hasHit {
-				b.WriteString("  |")
-			}
-			b.WriteString("  |\n")
+			fmt.Fprintf(&b, "| %s | not run |%s\n", label, strings.Repeat(" |", strings.Count(align, "|")-3))
 			continue
 		}
-		ratio := "–"
-		if !math.IsInf(best, 1) && best > 0 {
-			ratio = fmt.Sprintf("%.2f×", st.ns/best)
-			if rw.label == bestLabel {
-				ratio = "1.00× (best peer)"
-			}
-		}
-		fmt.Fprintf(&b, "| %s | %s | %s – %s | %s | %.0f | %.0f |", label, fmtNS(st.ns), fmtNS(st.min), fmtNS(st.max), fmtNS(st.cpu), st.bytes, st.allocs)
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %.0f | %.0f |", label, fmtNS(st.ns), fmtNS(st.min), fmtNS(st.cpu), st.bytes, st.allocs)
 		if hasHit {
 			if st.hit >= 0 {
 				fmt.Fprintf(&b, " %.3f |", st.hit)
@@ -219,8 +236,42 @@ func (r results) markdown(t table) string {
 				b.WriteString(" |")
 			}
 		}
-		fmt.Fprintf(&b, " %s |\n", ratio)
+		switch rs, ok := r.ratio(rw.bench, ref); {
+		case rw.bench == ref:
+			b.WriteString(" 1 (reference) | |")
+		case ok:
+			fmt.Fprintf(&b, " %.2f× | %.2f× |", rs.median, rs.best)
+		default:
+			b.WriteString(" – | – |")
+		}
+		if hasInstr {
+			if n, ok := r.instr[rw.bench]; ok {
+				if refInstr > 0 && rw.bench != ref {
+					fmt.Fprintf(&b, " %s (%.2f×) |", fmtCount(n), n/refInstr)
+				} else {
+					fmt.Fprintf(&b, " %s |", fmtCount(n))
+				}
+			} else {
+				b.WriteString(" |")
+			}
+		}
+		b.WriteString("\n")
+	}
+	if busy {
+		fmt.Fprintf(&b, "\n*Busy machine:* fewer than %d rounds of some libraries ran while other processes used at most %.0f%% of the machine, so their figures include busy rounds (%d quiet of %d samples in this table).\n", minQuiet, r.maxForeign*100, quiet, all)
 	}
 	b.WriteString("\n")
 	return b.String()
+}
+
+// fmtCount formats an instruction count with three significant digits.
+func fmtCount(n float64) string {
+	switch {
+	case n >= 1e6:
+		return trimFloat(n/1e6) + " M"
+	case n >= 1e4:
+		return trimFloat(n/1e3) + " k"
+	default:
+		return fmt.Sprintf("%.0f", n)
+	}
 }
