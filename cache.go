@@ -13,10 +13,11 @@ import (
 	"time"
 
 	"github.com/cashews-go/cashews/backends"
-	"github.com/cashews-go/cashews/backends/memory" // registers mem://
+	_ "github.com/cashews-go/cashews/backends/memory" // registers mem://
 	"github.com/cashews-go/cashews/codec"
 	"github.com/cashews-go/cashews/internal/flight"
 	"github.com/cashews-go/cashews/internal/quote"
+	"github.com/cashews-go/cashews/internal/stats"
 )
 
 // Cache routes each key to a backend by the longest matching prefix and runs the commands of the
@@ -36,6 +37,8 @@ type Cache struct {
 	strict      bool          // WithStrict: wrapped functions and GetOrSet return backend errors
 	loadTimeout time.Duration // WithLoadTimeout: the default bound of a shared load
 	bypassLog   burstLog      // failures routed around at keys that no route takes
+
+	stats statsRegistry // the counters behind Stats
 
 	encodeErrors atomic.Int64 // results of wrapped functions their backend's codec could not encode
 	encodeLog    burstLog
@@ -57,6 +60,7 @@ type route struct {
 	disabled atomic.Uint64   // commandMask of disabled commands
 	bypass   burstLog        // failures of this backend routed around by Wrap and GetOrSet
 	tampered burstLog        // entries that failed to decode, replaced by Wrap and GetOrSet
+	stats    *backendStats   // the backend's counters
 }
 
 // Option configures a Cache.
@@ -116,13 +120,35 @@ func New(opts ...Option) *Cache {
 type SetupOption func(*setupConfig)
 
 type setupConfig struct {
-	prefix string
+	prefix     string
+	onDeletion func(backends.Deletion)
+	errs       []error
 }
 
 // WithPrefix routes the keys that start with p to the backend being set up. The prefix stays part of
 // the key. Without it the backend gets every key that no other prefix claims.
 func WithPrefix(p string) SetupOption {
 	return func(s *setupConfig) { s.prefix = p }
+}
+
+// OnDeletion makes the backend being set up call fn for every entry that leaves it, with the cause:
+// evicted for its bound on entries (backends.CauseSize) or bytes (CauseBytes), expired
+// (CauseExpired), deleted by a command (CauseDeleted) or replaced by a write (CauseReplaced). fn
+// runs in the goroutine that removed the entry (a command's, or the backend's purge), outside the
+// backend's locks, so it may use the Cache; the command returns after fn did. The Value of a wrapped
+// function's entry is its result. Keep fn fast: it runs on the write path.
+//
+// The backend must be able to tell (backends.DeletionNotifier): mem:// can, and its documentation
+// says which entries it reports; disk:// and Redis cannot know of entries that other processes or
+// the server remove, so Setup of one with OnDeletion is an error, as is a nil fn.
+// Evictions are also counted without a callback, in [Cache.Stats].
+func OnDeletion(fn func(backends.Deletion)) SetupOption {
+	return func(s *setupConfig) {
+		if fn == nil {
+			s.errs = append(s.errs, fmt.Errorf("%w: OnDeletion with a nil function", ErrInvalidArgument))
+		}
+		s.onDeletion = fn
+	}
 }
 
 // Setup opens the backend the URL names and routes keys to it. The scheme picks the backend (mem://
@@ -168,7 +194,7 @@ func (c *Cache) Setup(rawURL string, opts ...SetupOption) error {
 		b.Close()
 		return err
 	}
-	if err := c.add(b, backends.Redact(u), sc.prefix, common); err != nil {
+	if err := c.add(b, backends.Redact(u), sc, common); err != nil {
 		b.Close()
 		return err
 	}
@@ -198,7 +224,7 @@ func (c *Cache) SetupBackend(b backends.Backend, params string, opts ...SetupOpt
 	if err := p.CheckUnused(); err != nil {
 		return err
 	}
-	return c.add(b, fmt.Sprintf("%T", b), sc.prefix, common)
+	return c.add(b, fmt.Sprintf("%T", b), sc, common)
 }
 
 // setupOptions applies opts; a nil one is an error.
@@ -210,7 +236,7 @@ func setupOptions(opts []SetupOption) (setupConfig, error) {
 		}
 		o(&sc)
 	}
-	return sc, nil
+	return sc, errors.Join(sc.errs...)
 }
 
 // isNil reports whether v is nil or holds a nil pointer, map, slice, channel or function.
@@ -267,8 +293,22 @@ func parseCommon(p *backends.Params) (commonParams, error) {
 	return cp, nil
 }
 
-func (c *Cache) add(b backends.Backend, name, prefix string, cp commonParams) error {
-	r := &route{prefix: prefix, url: name, goValues: backends.StoresGoValues(b)}
+func (c *Cache) add(b backends.Backend, name string, sc setupConfig, cp commonParams) error {
+	prefix := sc.prefix
+	r := &route{prefix: prefix, url: name, goValues: backends.StoresGoValues(b), stats: newBackendStats(name, prefix, b)}
+	if sc.onDeletion != nil {
+		n, ok := b.(backends.DeletionNotifier)
+		if !ok {
+			return fmt.Errorf("cashews: %s cannot report deletions (it does not implement backends.DeletionNotifier): OnDeletion is for mem://", name)
+		}
+		fn := sc.onDeletion
+		n.OnDeletion(func(d backends.Deletion) {
+			if se, ok := d.Value.(*storedEntry); ok {
+				d.Value = se.Value
+			}
+			fn(d)
+		})
+	}
 	if r.goValues && cp.encoding {
 		return fmt.Errorf("cashews: %s keeps Go values as they are, so codec, compress, secret and digest do not apply (add copy=true to encode values)", name)
 	}
@@ -283,25 +323,19 @@ func (c *Cache) add(b backends.Backend, name, prefix string, cp commonParams) er
 		r.disabled.Store(uint64(allCommands))
 	}
 	// Layers, innermost first: the backend; signed counters (they need the backend's own
-	// compare-and-swap); the health breaker; suppression.
+	// compare-and-swap); the health breaker, which also counts the stats (the breaker's fast
+	// failures, and the errors suppression hides, count as errors); suppression.
 	inner := b
 	if len(cp.format.Secret) > 0 && !r.goValues {
 		inner = withSignedCounters(b, r.format, name)
 	}
-	if _, inProcess := b.(*memory.Backend); inProcess {
-		// The memory backend answers in process and never fails as unavailable: a breaker would
-		// only add two calls to every command of the hottest path.
-		r.backend = inner
-		r.tagger, _ = b.(backends.Tagger)
-	} else {
-		hb := newHealthy(c, inner, name)
-		r.backend = hb
-		if t, ok := b.(backends.Tagger); ok {
-			r.tagger = healthyTagger{hb.h, t}
-		}
+	hb := newHealthy(c, inner, name, r.stats)
+	r.backend = hb
+	if t, ok := b.(backends.Tagger); ok {
+		r.tagger = healthyTagger{hb, t}
 	}
 	if cp.suppress {
-		s := &suppressed{Backend: r.backend, cache: c, name: name}
+		s := &suppressed{Backend: r.backend, cache: c, name: name, st: r.stats}
 		r.backend = s
 		if r.tagger != nil {
 			r.tagger = suppressedTagger{s, r.tagger}
@@ -326,6 +360,7 @@ func (c *Cache) add(b backends.Backend, name, prefix string, cp commonParams) er
 	if len(routes) == 1 && routes[0].prefix == "" {
 		c.only.Store(routes[0])
 	}
+	c.stats.addBackend(r.stats)
 	return nil
 }
 
@@ -421,6 +456,7 @@ func (c *Cache) Bypass(ctx context.Context, key string, err error) {
 	b, name := &c.bypassLog, ""
 	if r, rerr := c.route(key); rerr == nil {
 		b, name = &r.bypass, r.url
+		r.stats.n.Inc(stats.Suppressed)
 	}
 	b.log(ctx, c, slog.LevelError, "cashews: cache error routed around",
 		slog.String("backend", name), slog.String("key", shortKey(key)), slog.Any("error", err))
@@ -429,6 +465,7 @@ func (c *Cache) Bypass(ctx context.Context, key string, err error) {
 // replaced records an entry at key that failed to decode and is computed again, which replaces it.
 func (c *Cache) replaced(ctx context.Context, r *route, key string, err error) {
 	c.suppressed.Add(1)
+	r.stats.n.Inc(stats.Suppressed)
 	r.tampered.log(ctx, c, slog.LevelError, "cashews: stored entry failed to decode; computing it again",
 		slog.String("backend", r.url), slog.String("key", shortKey(key)), slog.Any("error", err))
 }

@@ -64,8 +64,7 @@
 // its result is returned; when the result cannot be stored, it is returned all the same; the failure
 // is logged once per burst and counted. [WithStrict] and [Strict] return the cache's errors instead.
 // An entry that fails to decode (tampered with, corrupted) is a miss in either mode, and the
-// function's result replaces it. Every backend but the memory backend (which answers in process) has
-// a health breaker: after 5 commands in a row fail
+// function's result replaces it. Every backend has a health breaker: after 5 commands in a row fail
 // with [ErrUnavailable], commands fail at once with it while a goroutine of the Cache pings the
 // backend every 100 ms, until it answers. A shared load is cancelled when every caller waiting for it
 // has given up; [LoadTimeout] and [WithLoadTimeout] bound it even while callers wait.
@@ -185,6 +184,16 @@
 // can run with the cache off). [Cache.Use] adds middlewares around every command; they run in the
 // order added, the first outermost, and see each command as a read-only [Call]. [LogMiddleware]
 // logs commands with log/slog; [Cache.OnCommand] adds callbacks.
+//
+// # Observability
+//
+// [Cache.Stats] returns what the Cache counted: per backend (hits, misses, sets, deletes, errors,
+// suppressed errors, openings of the health breaker, evictions by cause), per wrapped function
+// (calls, hits, misses, loads, load errors and latency, stale results served, refreshes, refusals
+// by rate limits and breakers) and per route of the HTTP response cache. Counting is striped per
+// processor, so the hit path writes no shared cache line. [OnDeletion] is a setup option that has
+// mem:// report every value that leaves it, with the cause. The modules contrib/prometheus and
+// contrib/otel export the statistics (and, for OpenTelemetry, a span per command).
 //
 // # Concurrency and lifetime
 //

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cashews-go/cashews/backends"
+	"github.com/cashews-go/cashews/internal/stats"
 )
 
 // suppressed wraps a backend set up with suppress=true: backend errors become misses, false and
@@ -21,6 +22,7 @@ type suppressed struct {
 	backends.Backend
 	cache *Cache
 	name  string
+	st    *backendStats
 	log   burstLog
 }
 
@@ -35,6 +37,7 @@ func (s *suppressed) swallow(ctx context.Context, cmd Command, err error) bool {
 		}
 	}
 	s.cache.suppressed.Add(1)
+	s.st.n.Inc(stats.Suppressed)
 	s.log.log(ctx, s.cache, slog.LevelError, "cashews: backend error suppressed",
 		slog.String("backend", s.name), slog.String("command", cmd.String()), slog.Any("error", err))
 	return true

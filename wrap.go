@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cashews-go/cashews/backends"
+	"github.com/cashews-go/cashews/internal/stats"
 	"github.com/cashews-go/cashews/keytemplate"
 	"github.com/cashews-go/cashews/strategies"
 )
@@ -276,6 +277,7 @@ func TryWrap[A, R any](c *Cache, fn func(context.Context, A) (R, error), opts ..
 	if strategy == nil {
 		strategy = strategies.Simple()
 	}
+	st := c.stats.fn(statsName(name, tmpl.String()))
 	env := &strategies.Env{
 		Cache:       c,
 		Entries:     newEntries[R](c, shapeOf[R](cfg.Version), cfg.Replay),
@@ -283,13 +285,19 @@ func TryWrap[A, R any](c *Cache, fn func(context.Context, A) (R, error), opts ..
 		Name:        name,
 		Strict:      cfg.Strict || c.strict,
 		LoadTimeout: cfg.LoadTimeout,
+		Stats:       st,
 	}
 	if env.LoadTimeout == 0 {
 		env.LoadTimeout = c.loadTimeout
 	}
 	inner := func(ctx context.Context, call strategies.Call) (any, error) {
 		a, _ := call.Arg.(A)
-		return fn(ctx, a)
+		start := c.clock.Now()
+		failed := true // until fn returns: a panic is a failure
+		defer func() { st.Load(c.clock.Now().Sub(start), failed) }()
+		r, err := fn(ctx, a)
+		failed = err != nil && !errors.Is(err, strategies.ErrNotFound)
+		return r, err
 	}
 	chain, err := strategy.Decorate(inner, env)
 	if err != nil {
@@ -297,6 +305,7 @@ func TryWrap[A, R any](c *Cache, fn func(context.Context, A) (R, error), opts ..
 	}
 
 	return func(ctx context.Context, a A) (R, error) {
+		st.Inc(stats.Calls)
 		var zero R
 		key, err := tmpl.Render(ctx, a)
 		if err != nil {
@@ -327,6 +336,17 @@ func TryWrap[A, R any](c *Cache, fn func(context.Context, A) (R, error), opts ..
 		}
 		return r, err
 	}, nil
+}
+
+// statsName returns the name under which a Wrap counts its calls (see Stats.Funcs): its name (the
+// Name option, else the function's qualified name), or its key template when that name is an
+// anonymous function's ("main.main.func1" says little, and every nested Wrap would share
+// "cashews.TryWrap[...].func2").
+func statsName(name, template string) string {
+	if anonymous(name) {
+		return template
+	}
+	return name
 }
 
 // isIterator reports whether t is an iterator: a function of the shape of iter.Seq or iter.Seq2,

@@ -54,13 +54,15 @@ func Cache(c *cashews.Cache, opts ...Option) (func(http.Handler) http.Handler, e
 		cfg.targets = append([]string{"Surrogate-Control"}, cfg.targets...)
 	}
 	shared, g := &flights{}, &gate{}
+	stats := c.RouteCounter(cfg.route)
 	return func(next http.Handler) http.Handler {
-		return &handler{c: c, cfg: &cfg, next: next, flights: shared, gate: g}
+		return &handler{c: c, cfg: &cfg, next: next, flights: shared, gate: g, stats: stats}
 	}, nil
 }
 
 type handler struct {
 	c       *cashews.Cache
+	stats   *cashews.RouteCounter
 	cfg     *config
 	next    http.Handler
 	flights *flights
@@ -85,9 +87,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case http.MethodGet, http.MethodHead:
 		h.serveCacheable(w, r)
 	case http.MethodOptions, http.MethodTrace, http.MethodConnect:
+		h.stats.Bypass()
 		h.status(w.Header(), "fwd=bypass")
 		h.next.ServeHTTP(w, marked(r))
 	default:
+		h.stats.Bypass()
 		h.serveUnsafe(w, r)
 	}
 }
@@ -146,6 +150,7 @@ func (h *handler) serveCacheable(w http.ResponseWriter, r *http.Request) {
 	if hasBody(r) {
 		// A GET (or HEAD) with content: the content is not part of the key and its meaning is not
 		// defined (RFC 9110 9.3.1), so the cache neither answers it nor stores its response.
+		h.stats.Bypass()
 		h.status(w.Header(), "fwd=bypass; detail=request-content")
 		h.next.ServeHTTP(w, marked(r))
 		return
@@ -169,10 +174,16 @@ func (h *handler) serveCacheable(w http.ResponseWriter, r *http.Request) {
 			rl := h.rulesOf(resp)
 			if !auth || rl.sharedForAuth {
 				switch u, age := h.decide(resp, rl, reqCC, now); u {
-				case useFresh, useStale:
+				case useFresh:
+					h.stats.Hit()
+					h.serveStored(w, r, resp, look.key, age, "hit")
+					return
+				case useStale:
+					h.stats.Stale()
 					h.serveStored(w, r, resp, look.key, age, "hit")
 					return
 				case useSWR:
+					h.stats.Stale()
 					h.serveStored(w, r, resp, look.key, age, "hit; detail=stale-while-revalidate")
 					h.revalidateInBackground(r, base, look)
 					return
@@ -181,6 +192,7 @@ func (h *handler) serveCacheable(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		if _, ok := reqCC["only-if-cached"]; ok {
+			h.stats.Miss()
 			h.status(w.Header(), "fwd=miss; detail=only-if-cached")
 			http.Error(w, "not in cache (only-if-cached)", http.StatusGatewayTimeout)
 			return
@@ -194,6 +206,7 @@ func (h *handler) serveCacheable(w http.ResponseWriter, r *http.Request) {
 			case fl != nil:
 				switch h.follow(w, r, fl) {
 				case followServed:
+					h.stats.Miss() // collapsed: it waited for another request's response
 					return
 				case followRetry:
 					continue // the leader stored or refreshed it

@@ -31,6 +31,11 @@ type fetch struct {
 func (h *handler) forward(w http.ResponseWriter, f *fetch) {
 	r := f.r
 	reqTime := h.now()
+	if f.stored != nil {
+		h.stats.Revalidation()
+	} else {
+		h.stats.Miss()
+	}
 	revalidating := f.stored != nil && h.rulesOf(f.stored).validator
 	fl := f.flight
 	if fl == nil {
@@ -171,6 +176,7 @@ func (h *handler) forward(w http.ResponseWriter, f *fetch) {
 		}
 	case coverErr:
 		if !f.background {
+			h.stats.Stale()
 			h.serveStored(w, r, f.stored, f.look.key, h.rulesOf(f.stored).age(f.stored.ResponseTime, respTime), "hit; detail=stale-if-error")
 		}
 	case resp != nil && whole:

@@ -42,6 +42,7 @@ type config struct {
 	ttlStatuses  map[int]bool // statuses DefaultTTL applies to besides 2xx and 3xx
 	staleIfError time.Duration
 	collapseWait time.Duration
+	route        string // the route's name in the Cache's Stats
 }
 
 func defaultConfig() config {
@@ -52,6 +53,20 @@ func defaultConfig() config {
 		statusName:   "cashews",
 		targets:      []string{"Cdn-Cache-Control"},
 		collapseWait: 5 * time.Second,
+		route:        "default",
+	}
+}
+
+// Route names the route this middleware caches, for the Cache's statistics: cashews.Cache.Stats
+// reports what it did (hits, stale responses served, misses, revalidations, bypasses) in Routes
+// under this name (default "default"). Middlewares given the same name add up.
+func Route(name string) Option {
+	return func(c *config) error {
+		if name == "" {
+			return configError("Route(\"\"): a route needs a name")
+		}
+		c.route = name
+		return nil
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"math"
 	"strconv"
 	"time"
+
+	"github.com/cashews-go/cashews/internal/stats"
 )
 
 // BreakerOption configures [CircuitBreaker].
@@ -193,6 +195,7 @@ func (b *breakerRun) call(ctx context.Context, call Call) (any, error) {
 	if state > 0 && state%2 == 0 {
 		until := state / 2 * int64(time.Microsecond)
 		if now < until {
+			b.env.Stats.Inc(stats.BreakerRefused)
 			return nil, fmt.Errorf("%w: %s: open until %s", ErrCircuitOpen, b.env.Name, time.Unix(0, until).UTC().Format(time.RFC3339Nano))
 		}
 		return b.trial(ctx, call, reg, state, until, now)
@@ -260,6 +263,7 @@ func (b *breakerRun) trial(ctx context.Context, call Call, reg casRegister, stat
 		return b.down(ctx, call, err)
 	}
 	if n > b.cfg.halfOpen {
+		b.env.Stats.Inc(stats.BreakerRefused)
 		return nil, fmt.Errorf("%w: %s: half-open, %d trial calls under way", ErrCircuitOpen, b.env.Name, b.cfg.halfOpen)
 	}
 	done := false
@@ -288,6 +292,7 @@ func (b *breakerRun) down(ctx context.Context, call Call, err error) (any, error
 		return nil, err
 	}
 	if b.cfg.fail == FailClosed {
+		b.env.Stats.Inc(stats.BreakerRefused)
 		return nil, fmt.Errorf("%w: %s: the breaker's backend failed: %w", ErrCircuitOpen, b.env.Name, err)
 	}
 	if !errors.Is(err, errNoAnswer) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cashews-go/cashews/detect"
+	"github.com/cashews-go/cashews/internal/stats"
 )
 
 // DefaultRefreshTimeout bounds a background refresh of [Early] and [Hit] when [RefreshTimeout] is
@@ -103,10 +104,14 @@ func (e *early) Decorate(next Func, env *Env) (Func, error) {
 		} else if found {
 			env.Hit(ctx, "early", call, entry, nil)
 			if env.Stale(entry) {
+				env.Stats.Inc2(stats.FuncHits, stats.StaleEarly)
 				e.refresh(ctx, env, next, call, &refreshing)
+			} else {
+				env.Stats.Inc(stats.FuncHits)
 			}
 			return entry.Value, entry.Err
 		}
+		env.Stats.Inc(stats.FuncMisses)
 		return env.Fill(ctx, next, call, e.earlyTTL, mark)
 	}, nil
 }
@@ -137,7 +142,9 @@ func (e *early) refresh(ctx context.Context, env *Env, next Func, call Call, ref
 	})
 	if !started { // the Cache is closed
 		unlock(ctx)
+		return
 	}
+	env.Stats.Inc(stats.Refreshes)
 }
 
 // goRefresh runs refresh in a goroutine that the Cache owns and reports whether it started (it does

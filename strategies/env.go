@@ -10,6 +10,7 @@ import (
 	"github.com/cashews-go/cashews/backends"
 	"github.com/cashews-go/cashews/detect"
 	"github.com/cashews-go/cashews/internal/flight"
+	"github.com/cashews-go/cashews/internal/stats"
 )
 
 // Option configures cashews.Wrap. The root package's options (TTL, Key, Tags...) and every strategy
@@ -77,6 +78,9 @@ type Env struct {
 	// LoadTimeout bounds each shared run of the function (cashews.LoadTimeout, or the Cache's
 	// default); zero means no bound of its own.
 	LoadTimeout time.Duration
+	// Stats counts what the strategies do with the function's calls (hits, misses, stale results
+	// served, refreshes, refusals), for cashews.Cache.Stats; Wrap sets it, and nil counts nothing.
+	Stats *stats.Func
 
 	group flight.Group[any]
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/cashews-go/cashews/internal/quote"
+	"github.com/cashews-go/cashews/internal/stats"
 )
 
 type failover struct {
@@ -82,22 +83,26 @@ func (f *failover) Decorate(next Func, env *Env) (Func, error) {
 		if err == nil || ctx.Err() != nil || !f.cover.covers(err) {
 			return v, err
 		}
-		return fallback(ctx, env, "failover", call, v, err)
+		v, served, err := fallback(ctx, env, "failover", call, v, err)
+		if served {
+			env.Stats.Inc(stats.StaleFailover)
+		}
+		return v, err
 	}, nil
 }
 
-// fallback returns the result stored for call in place of err, the covered error, and records a hit;
-// or the function's result v, err when no result is stored.
-func fallback(ctx context.Context, env *Env, strategy string, call Call, v any, err error) (any, error) {
+// fallback returns the result stored for call in place of err, the covered error, records a hit and
+// reports true; or it returns the function's result v, err when no result is stored.
+func fallback(ctx context.Context, env *Env, strategy string, call Call, v any, err error) (any, bool, error) {
 	entry, found, gerr := env.Get(ctx, call.Key)
 	if gerr != nil {
-		return v, errors.Join(err, fmt.Errorf("cashews: %s: %s fallback for %s: %w", env.Name, strategy, quote.String(call.Key), gerr))
+		return v, false, errors.Join(err, fmt.Errorf("cashews: %s: %s fallback for %s: %w", env.Name, strategy, quote.String(call.Key), gerr))
 	}
 	if !found || entry.Err != nil {
-		return v, err
+		return v, false, err
 	}
 	env.Hit(ctx, strategy, call, entry, err)
-	return entry.Value, nil
+	return entry.Value, true, nil
 }
 
 // errorCover decides which errors failover and soft cover with a stored result.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cashews-go/cashews/internal/quote"
+	"github.com/cashews-go/cashews/internal/stats"
 )
 
 // HitCounterSuffix is appended to a call's key, followed by the stored entry's expiry in Unix
@@ -133,15 +134,18 @@ func (h *hit) Decorate(next Func, env *Env) (Func, error) {
 				n = 0 // the counter cannot count: the entry serves until its TTL ends, as with incr disabled
 			}
 			if n <= hits {
+				env.Stats.Inc(stats.FuncHits)
 				env.Hit(ctx, "hit", call, entry, nil)
-				if refreshAt > 0 && n == refreshAt {
-					goRefresh(ctx, env, h.timeout, func(ctx context.Context) { store(ctx, call, entry) })
+				if refreshAt > 0 && n == refreshAt &&
+					goRefresh(ctx, env, h.timeout, func(ctx context.Context) { store(ctx, call, entry) }) {
+					env.Stats.Inc(stats.Refreshes)
 				}
 				return entry.Value, entry.Err
 			}
 		} else {
 			entry = nil
 		}
+		env.Stats.Inc(stats.FuncMisses)
 		return env.LoadAfter(ctx, call.Key, mark, func(ctx context.Context) (any, error) {
 			return store(ctx, call, entry)
 		})

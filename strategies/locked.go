@@ -11,6 +11,7 @@ import (
 
 	"github.com/cashews-go/cashews/backends"
 	"github.com/cashews-go/cashews/internal/quote"
+	"github.com/cashews-go/cashews/internal/stats"
 )
 
 // FailMode says what a guard (a lock, a rate limit, a circuit breaker) does when the backend that
@@ -214,9 +215,11 @@ func (l *lockRun) cached(ctx context.Context, call Call) (any, error) {
 			return nil, err
 		}
 	} else if found {
+		l.env.Stats.Inc(stats.FuncHits)
 		l.env.Hit(ctx, "locked", call, entry, nil)
 		return entry.Value, entry.Err
 	}
+	l.env.Stats.Inc(stats.FuncMisses)
 	return l.env.LoadAfter(ctx, call.Key, mark, func(ctx context.Context) (any, error) { return l.fill(ctx, call) })
 }
 

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/cashews-go/cashews/internal/stats"
 )
 
 // RateLimitOption configures [RateLimit] and [SlidingRateLimit].
@@ -185,6 +187,7 @@ func (r *rateRun) count(ctx context.Context, call Call, now time.Time) (bool, er
 
 // refuse answers a call over the limit.
 func (r *rateRun) refuse(ctx context.Context, call Call, why string) (any, error) {
+	r.env.Stats.Inc(stats.RateLimited)
 	if r.cfg.action != nil {
 		return r.cfg.action(ctx, call)
 	}
@@ -197,6 +200,7 @@ func (r *rateRun) down(ctx context.Context, call Call, err error) (any, error) {
 		return nil, err
 	}
 	if r.cfg.fail == FailClosed {
+		r.env.Stats.Inc(stats.RateLimited)
 		return nil, fmt.Errorf("%w: %s: the rate limit's backend failed: %w", ErrRateLimited, r.env.Name, err)
 	}
 	if !errors.Is(err, errNoAnswer) {

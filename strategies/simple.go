@@ -3,6 +3,8 @@ package strategies
 import (
 	"context"
 	"sync/atomic"
+
+	"github.com/cashews-go/cashews/internal/stats"
 )
 
 // recomputeUsed becomes true the first time Recompute is called; until then Get skips the lookup.
@@ -31,9 +33,11 @@ func (simple) Decorate(next Func, env *Env) (Func, error) {
 				return nil, err
 			}
 		} else if found {
+			env.Stats.Inc(stats.FuncHits)
 			env.Hit(ctx, "simple", call, entry, nil)
 			return entry.Value, entry.Err
 		}
+		env.Stats.Inc(stats.FuncMisses)
 		return env.Fill(ctx, next, call, 0, mark)
 	}, nil
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/cashews-go/cashews/internal/stats"
 )
 
 type soft struct {
@@ -78,15 +80,18 @@ func (s *soft) Decorate(next Func, env *Env) (Func, error) {
 			found = false
 		}
 		if found && !env.Stale(entry) {
+			env.Stats.Inc(stats.FuncHits)
 			env.Hit(ctx, "soft", call, entry, nil)
 			return entry.Value, entry.Err
 		}
+		env.Stats.Inc(stats.FuncMisses)
 		v, err := env.LoadAfter(ctx, call.Key, mark, func(ctx context.Context) (any, error) {
 			return env.Run(ctx, next, call, s.softTTL)
 		})
 		if err == nil || !found || entry.Err != nil || ctx.Err() != nil || !s.cover.covers(err) {
 			return v, err
 		}
+		env.Stats.Inc(stats.StaleSoft)
 		env.Hit(ctx, "soft", call, entry, err)
 		return entry.Value, nil
 	}, nil

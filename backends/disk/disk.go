@@ -51,6 +51,8 @@ type Backend struct {
 
 	lastStamp atomic.Int64 // the last used_at handed out
 
+	evictedBytes, evictedExpired atomic.Int64 // entries this process evicted (see Evictions)
+
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
@@ -63,7 +65,19 @@ type Backend struct {
 var (
 	_ backends.Backend           = (*Backend)(nil)
 	_ backends.CompareAndSwapper = (*Backend)(nil)
+	_ backends.EvictionCounter   = (*Backend)(nil)
 )
+
+// Evictions returns how many entries this process removed by itself since it opened the backend:
+// expired ones (by the purge every check interval, Cull, or an eviction that found expired entries
+// first) and, to keep a shard within its share of size_limit, the least recently used ones (Bytes;
+// the disk backend has no bound on entries, so Size stays zero). Other processes sharing the
+// directory count their own. The disk backend does not report deletions one by one
+// (backends.DeletionNotifier): entries also leave through the other processes that share its
+// files, which one process cannot see.
+func (b *Backend) Evictions() backends.Evictions {
+	return backends.Evictions{Bytes: b.evictedBytes.Load(), Expired: b.evictedExpired.Load()}
+}
 
 // shard is one SQLite file: a pool of reading connections and one writing connection, so that the
 // writers of this process queue in Go (honouring their contexts) instead of spinning on SQLite's
@@ -397,6 +411,7 @@ func (b *Backend) cullShard(ctx context.Context, s *shard, all bool) (int, error
 		if err != nil {
 			return total, err
 		}
+		b.evictedExpired.Add(n)
 		if !all || n < int64(b.opts.CullLimit) {
 			break
 		}
@@ -417,8 +432,9 @@ func (b *Backend) cullShard(ctx context.Context, s *shard, all bool) (int, error
 // its limit, at most CullLimit of them in one transaction. It returns how many it removed: zero
 // when the shard is within its limit.
 func (b *Backend) evictBatch(ctx context.Context, s *shard) (int, error) {
-	removed := 0
+	removed, expired := 0, false
 	err := s.tx(ctx, []*stmt{s.size, s.cull, s.oldest, s.deleteID}, func(tx *sql.Tx) error {
+		removed, expired = 0, false
 		var size int64
 		if err := s.size.in(ctx, tx).QueryRowContext(ctx).Scan(&size); err != nil {
 			return err
@@ -432,7 +448,7 @@ func (b *Backend) evictBatch(ctx context.Context, s *shard) (int, error) {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n > 0 {
-			removed = int(n)
+			removed, expired = int(n), true
 			return nil
 		}
 		rows, err := s.oldest.in(ctx, tx).QueryContext(ctx, b.opts.CullLimit)
@@ -461,6 +477,13 @@ func (b *Backend) evictBatch(ctx context.Context, s *shard) (int, error) {
 		removed = len(ids)
 		return nil
 	})
+	switch {
+	case err != nil:
+	case expired:
+		b.evictedExpired.Add(int64(removed))
+	default:
+		b.evictedBytes.Add(int64(removed))
+	}
 	return removed, err
 }
 

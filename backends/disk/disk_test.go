@@ -398,6 +398,9 @@ func TestExpiryAndCull(t *testing.T) {
 	if err != nil || n != 250 {
 		t.Errorf("Cull = %d, %v; want 250", n, err)
 	}
+	if got, want := b.Evictions(), (backends.Evictions{Expired: 250}); got != want {
+		t.Errorf("Evictions = %+v; want %+v", got, want)
+	}
 	if ttl, found, err := b.GetExpire(ctx, "long"); err != nil || !found || ttl <= 59*time.Minute || ttl > time.Hour {
 		t.Errorf("GetExpire(long) = %v, %v, %v; want about 58m", ttl, found, err)
 	}
@@ -416,6 +419,9 @@ func TestSizeLimitEvictsLeastRecentlyStored(t *testing.T) {
 	n, err := b.KeysCount(ctx)
 	if err != nil || n < 90 || n > 100 {
 		t.Errorf("KeysCount = %d, %v; want 90 to 100 entries of 100 bytes under a 10000-byte limit", n, err)
+	}
+	if got, want := b.Evictions(), (backends.Evictions{Bytes: 300 - n}); got != want {
+		t.Errorf("Evictions = %+v; want %+v: every entry gone was evicted for the size limit", got, want)
 	}
 	if _, found := mustGet(t, b, "k"+pad(0)); found {
 		t.Errorf("the first key stored survived; want it evicted first")

@@ -142,7 +142,7 @@ func (b *Backend) set(key string, value any, size int64, ttl time.Duration, mode
 	e := s.find(key, h)
 	live := e != nil && !c.expired(e)
 	if (mode == backends.SetIfAbsent && live) || (mode == backends.SetIfPresent && !live) {
-		s.mu.Unlock()
+		b.unlock(s)
 		return false
 	}
 	exp := c.expireAt(ttl)
@@ -209,13 +209,13 @@ func (b *Backend) Delete(_ context.Context, key string) (bool, error) {
 func (b *Backend) delete(key string, c *clockReader) bool {
 	s, h := b.shardFor(key)
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer b.unlock(s)
 	e := s.find(key, h)
 	if e == nil {
 		return false
 	}
 	live := !c.expired(e)
-	b.removeLocked(s, e)
+	b.removeLocked(s, e, deleted(live))
 	return live
 }
 
@@ -281,14 +281,15 @@ func (b *Backend) DeleteMatch(ctx context.Context, pattern string) (int, error) 
 		s.mu.Lock()
 		s.each(func(e *entry) bool {
 			if m.match(e.key) {
-				if !c.expired(e) {
+				live := !c.expired(e)
+				if live {
 					n++
 				}
-				b.removeLocked(s, e)
+				b.removeLocked(s, e, deleted(live))
 			}
 			return true
 		})
-		s.mu.Unlock()
+		b.unlock(s)
 	}
 	return n, nil
 }
@@ -373,17 +374,17 @@ func (b *Backend) Incr(_ context.Context, key string, by int64, ttl time.Duratio
 		return by, nil
 	}
 	if e.stored().kind != kindValue {
-		s.mu.Unlock()
+		b.unlock(s)
 		return 0, wrongType(key, e.stored().kind)
 	}
 	n, ok := b.toInt64(e.stored().value)
 	if !ok {
-		s.mu.Unlock()
+		b.unlock(s)
 		return 0, fmt.Errorf("cashews: memory backend: key %s holds %T: %w", quote.String(key), e.stored().value, backends.ErrNotInteger)
 	}
 	sum := n + by
 	if (by > 0 && sum < n) || (by < 0 && sum > n) {
-		s.mu.Unlock()
+		b.unlock(s)
 		return 0, fmt.Errorf("cashews: memory backend: incrementing %d at key %s by %d overflows int64: %w", n, quote.String(key), by, backends.ErrInvalidArgument)
 	}
 	v, size := b.intValue(sum)
@@ -475,11 +476,11 @@ func (b *Backend) CompareAndSwap(_ context.Context, key string, old, new []byte)
 	s.mu.Lock()
 	e := s.live(key, h, &c)
 	if e == nil || e.stored().kind != kindValue {
-		s.mu.Unlock()
+		b.unlock(s)
 		return false, backends.Entry{}, nil
 	}
 	if cur := e.stored().value; !holdsBytes(cur, old) {
-		s.mu.Unlock()
+		b.unlock(s)
 		return false, backends.Entry{Value: b.out(cur), Found: true}, nil
 	}
 	e.store(kindValue, value)
@@ -512,7 +513,7 @@ func (b *Backend) Expire(_ context.Context, key string, ttl time.Duration) (bool
 	c := clockReader{b: b}
 	s, h := b.shardFor(key)
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer b.unlock(s)
 	e := s.live(key, h, &c)
 	if e == nil {
 		return false, nil
@@ -554,20 +555,31 @@ func (b *Backend) Clear(context.Context) error {
 	if b.closed.Load() {
 		return errClosed
 	}
-	b.clear()
+	b.clear(true)
 	return nil
 }
 
-func (b *Backend) clear() {
+// clear drops every entry. Called by Clear (report set), it counts the expired entries among them
+// and reports what it removes to OnDeletion; called by Close, neither.
+func (b *Backend) clear(report bool) {
+	c := clockReader{b: b}
 	for i := range b.shards {
 		s := &b.shards[i]
 		s.mu.Lock()
 		var bytes int64
-		if b.maxBytes > 0 || s.tagged > 0 {
+		notify := report && b.onDeletion.Load() != nil
+		if b.maxBytes > 0 || s.tagged > 0 || notify || (report && s.withTTL > 0) {
 			s.each(func(e *entry) bool {
 				bytes += e.cost()
 				if e.tags != nil {
 					b.unindexLocked(e.key, e.tags)
+				}
+				if report {
+					cause := deleted(!c.expired(e))
+					if cause == backends.CauseExpired {
+						b.evictedExpired.Add(1)
+					}
+					b.goneLocked(s, e, e.stored(), cause)
 				}
 				return true
 			})
@@ -581,7 +593,7 @@ func (b *Backend) clear() {
 		s.entries, s.used = 0, 0
 		s.head, s.tail, s.hand, s.withTTL, s.tagged = nil, nil, nil, 0, 0
 		s.ghost.reset()
-		s.mu.Unlock()
+		b.unlock(s)
 	}
 }
 
@@ -633,12 +645,12 @@ func (b *Backend) Unlock(_ context.Context, key, token string) (bool, error) {
 	c := clockReader{b: b}
 	s, h := b.shardFor(key)
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer b.unlock(s)
 	e := s.live(key, h, &c)
 	if e == nil || !heldBy(e, token) {
 		return false, nil
 	}
-	b.removeLocked(s, e)
+	b.removeLocked(s, e, backends.CauseDeleted)
 	return true, nil
 }
 
@@ -653,7 +665,7 @@ func (b *Backend) ExtendLock(_ context.Context, key, token string, ttl time.Dura
 	c := clockReader{b: b}
 	s, h := b.shardFor(key)
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer b.unlock(s)
 	e := s.live(key, h, &c)
 	if e == nil || !heldBy(e, token) {
 		return false, nil
@@ -720,4 +732,13 @@ func (b *Backend) ValueSize(_ context.Context, key string) (int64, error) {
 	v := e.stored().value
 	s.mu.RUnlock()
 	return b.valueSize(v), nil
+}
+
+// deleted returns the cause of a command's removal of an entry: deleted when it was live, expired
+// when its TTL had run out already.
+func deleted(live bool) backends.Cause {
+	if live {
+		return backends.CauseDeleted
+	}
+	return backends.CauseExpired
 }

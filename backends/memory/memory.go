@@ -96,6 +96,10 @@ type Backend struct {
 	bytes     atomic.Int64  // sum of entry costs, when maxBytes > 0
 	evictNext atomic.Uint64 // round-robin start for evictions in other shards
 
+	evictedSize, evictedBytes, evictedExpired atomic.Int64 // see Evictions
+
+	onDeletion atomic.Pointer[func(backends.Deletion)] // see OnDeletion; nil: deletions are not recorded
+
 	tags [tagShards]tagShard // tag → keys (see tags.go)
 
 	closeOnce sync.Once
@@ -109,7 +113,34 @@ var (
 	_ backends.GoValueStore      = (*Backend)(nil)
 	_ backends.CompareAndSwapper = (*Backend)(nil)
 	_ backends.Tagger            = (*Backend)(nil)
+	_ backends.EvictionCounter   = (*Backend)(nil)
+	_ backends.DeletionNotifier  = (*Backend)(nil)
 )
+
+// Evictions returns how many entries the backend removed by itself since New: to stay within
+// MaxEntries (Size) or MaxBytes (Bytes), and because their TTL ran out (Expired: removed by the
+// purge, or found expired by a write, a delete or an eviction). Sets, bit arrays and sliding
+// windows count as entries.
+func (b *Backend) Evictions() backends.Evictions {
+	return backends.Evictions{Size: b.evictedSize.Load(), Bytes: b.evictedBytes.Load(), Expired: b.evictedExpired.Load()}
+}
+
+// OnDeletion makes the backend call fn for every value that leaves it from now on: evicted for
+// MaxEntries or MaxBytes, expired (removed by the purge, or found expired by a write, a delete or an
+// eviction), deleted (Delete, DeleteMany, DeleteMatch, DeleteTags, Unlock, Clear) or replaced (by
+// Set, SetMany or a tagged Set of a live key; Incr and CompareAndSwap change a value in place and
+// report nothing). Values include counters and lock tokens; sets, bit arrays and sliding windows
+// are not reported. fn runs in the goroutine that removed the value (a command's, or the purge's)
+// after the backend released its locks, so it may call the backend; a command returns after its
+// deletions were reported. Value is the value as stored: the Go value, or in copy mode a copy of its
+// bytes. Close reports nothing. A nil fn stops the reports.
+func (b *Backend) OnDeletion(fn func(backends.Deletion)) {
+	if fn == nil {
+		b.onDeletion.Store(nil)
+		return
+	}
+	b.onDeletion.Store(&fn)
+}
 
 var errClosed = fmt.Errorf("cashews: memory backend: %w", backends.ErrClosed)
 
@@ -226,7 +257,7 @@ func (b *Backend) Close() error {
 		if b.coarse != nil {
 			<-b.coarse.done
 		}
-		b.clear()
+		b.clear(false)
 	})
 	return nil
 }
@@ -276,11 +307,11 @@ func (b *Backend) purge() int {
 		for _, e := range expired {
 			// The entry may have been removed, replaced or given a new TTL meanwhile.
 			if exp := e.expiry(); s.find(e.key, e.hash) == e && exp != 0 && now >= exp {
-				b.removeLocked(s, e)
+				b.removeLocked(s, e, backends.CauseExpired)
 				n++
 			}
 		}
-		s.mu.Unlock()
+		b.unlock(s)
 		clear(expired)
 	}
 	return n

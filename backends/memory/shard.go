@@ -83,13 +83,14 @@ type shard struct {
 	tab atomic.Pointer[table] // nil until the first write
 	_   [56]byte
 
-	mu            sync.RWMutex // held by writers; readers of sets, bit arrays and windows take it shared
-	entries, used int          // entries in tab, and its slots holding an entry or a tombstone
-	head, tail    *entry       // newest and oldest
-	hand          *entry       // next eviction candidate; nil means the tail
-	withTTL       int          // entries with an expiry
-	tagged        int          // entries with tags
-	ghost         ghost        // recently evicted keys (see ghost.go)
+	mu            sync.RWMutex        // held by writers; readers of sets, bit arrays and windows take it shared
+	entries, used int                 // entries in tab, and its slots holding an entry or a tombstone
+	head, tail    *entry              // newest and oldest
+	hand          *entry              // next eviction candidate; nil means the tail
+	withTTL       int                 // entries with an expiry
+	tagged        int                 // entries with tags
+	ghost         ghost               // recently evicted keys (see ghost.go)
+	gone          []backends.Deletion // deletions to report once the lock is released (see unlock)
 	_             [64]byte
 }
 
@@ -228,8 +229,18 @@ func (b *Backend) insertLocked(s *shard, key string, h uint64, k kind, value any
 	return e
 }
 
-// removeLocked removes e from s. s.mu must be held.
-func (b *Backend) removeLocked(s *shard, e *entry) {
+// removeLocked removes e from s, which leaves for cause: it counts an eviction, and records the
+// deletion for OnDeletion. s.mu must be held.
+func (b *Backend) removeLocked(s *shard, e *entry, cause backends.Cause) {
+	switch cause {
+	case backends.CauseSize:
+		b.evictedSize.Add(1)
+	case backends.CauseBytes:
+		b.evictedBytes.Add(1)
+	case backends.CauseExpired:
+		b.evictedExpired.Add(1)
+	}
+	b.goneLocked(s, e, e.stored(), cause)
 	if s.hand == e {
 		s.hand = e.newer
 	}
@@ -259,6 +270,32 @@ func (b *Backend) removeLocked(s *shard, e *entry) {
 	}
 }
 
+// goneLocked records that the value box of e leaves for cause, when deletions are reported: values
+// only, not sets, bit arrays or sliding windows. s.mu must be held.
+func (b *Backend) goneLocked(s *shard, e *entry, box *valueBox, cause backends.Cause) {
+	if b.onDeletion.Load() == nil || box.kind != kindValue {
+		return
+	}
+	s.gone = append(s.gone, backends.Deletion{Key: e.key, Value: b.out(box.value), Cause: cause})
+}
+
+// unlock releases s.mu, held for writing, then reports the deletions recorded meanwhile, so that
+// OnDeletion's function runs outside the backend's locks.
+func (b *Backend) unlock(s *shard) {
+	if s.gone == nil {
+		s.mu.Unlock()
+		return
+	}
+	gone := s.gone
+	s.gone = nil
+	s.mu.Unlock()
+	if fn := b.onDeletion.Load(); fn != nil {
+		for _, d := range gone {
+			(*fn)(d)
+		}
+	}
+}
+
 // setExpireLocked changes the expiry of e. s.mu must be held.
 func (s *shard) setExpireLocked(e *entry, expireAt int64) {
 	if (e.expiry() != 0) != (expireAt != 0) {
@@ -283,13 +320,15 @@ func (b *Backend) resizeLocked(e *entry, vsize int64) {
 // the head of the queue as any new key does. s.mu must be held.
 func (b *Backend) renewLocked(s *shard, old *entry, key string, h uint64, k kind, value any, vsize, expireAt int64) *entry {
 	if old != nil {
-		b.removeLocked(s, old)
+		b.removeLocked(s, old, backends.CauseExpired)
 	}
 	return b.insertLocked(s, key, h, k, value, vsize, expireAt)
 }
 
-// replaceLocked gives the live entry e a new value, kind and expiry. s.mu must be held.
+// replaceLocked gives the live entry e a new value, kind and expiry, and records the replaced value
+// for OnDeletion. s.mu must be held.
 func (b *Backend) replaceLocked(s *shard, e *entry, k kind, value any, vsize, expireAt int64) {
+	b.goneLocked(s, e, e.stored(), backends.CauseReplaced)
 	e.store(k, value)
 	b.resizeLocked(e, vsize)
 	s.setExpireLocked(e, expireAt)
@@ -322,10 +361,15 @@ func (b *Backend) evictLocked(s *shard, keep *entry, c *clockReader) bool {
 		}
 	}
 	s.hand = h
+	cause := backends.CauseExpired
 	if !c.expired(h) {
 		s.ghost.add(h.hash, s.entries)
+		cause = backends.CauseBytes
+		if b.maxEntries > 0 && b.count.Load() > b.maxEntries {
+			cause = backends.CauseSize
+		}
 	}
-	b.removeLocked(s, h) // moves the hand on to the next newer entry
+	b.removeLocked(s, h, cause) // moves the hand on to the next newer entry
 	return true
 }
 
@@ -354,7 +398,7 @@ func (b *Backend) shrinkOthers(from *shard, keep *entry) {
 			if b.evictLocked(s, k, &c) {
 				progress = true
 			}
-			s.mu.Unlock()
+			b.unlock(s)
 		}
 		if !progress {
 			return
@@ -366,11 +410,11 @@ func (b *Backend) shrinkOthers(from *shard, keep *entry) {
 // bound, unlocks s, and evicts from other shards if s had nothing left to give.
 func (b *Backend) wrote(s *shard, keep *entry, c *clockReader) {
 	if b.maxEntries == 0 && b.maxBytes == 0 {
-		s.mu.Unlock()
+		b.unlock(s)
 		return
 	}
 	b.shrinkLocked(s, keep, c)
-	s.mu.Unlock()
+	b.unlock(s)
 	if b.overLimit() {
 		b.shrinkOthers(s, keep)
 	}

@@ -59,11 +59,11 @@ func (b *Backend) SetAdd(_ context.Context, key string, ttl time.Duration, membe
 	e := s.find(key, h)
 	live := e != nil && !c.expired(e)
 	if live && e.stored().kind != kindSet {
-		s.mu.Unlock()
+		b.unlock(s)
 		return 0, wrongType(key, e.stored().kind)
 	}
 	if len(members) == 0 {
-		s.mu.Unlock()
+		b.unlock(s)
 		return 0, nil
 	}
 	exp := c.expireAt(ttl)
@@ -112,7 +112,7 @@ func (b *Backend) SetRemove(_ context.Context, key string, members ...string) (i
 	c := clockReader{b: b}
 	s, h := b.shardFor(key)
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer b.unlock(s)
 	e, err := s.liveSet(key, h, &c)
 	if e == nil {
 		return 0, err
@@ -127,7 +127,7 @@ func (b *Backend) SetRemove(_ context.Context, key string, members ...string) (i
 		}
 	}
 	if len(set) == 0 {
-		b.removeLocked(s, e)
+		b.removeLocked(s, e, backends.CauseDeleted)
 	} else {
 		b.resizeLocked(e, e.vsize-shrunk)
 	}
@@ -146,7 +146,7 @@ func (b *Backend) SetPop(_ context.Context, key string, count int) ([]string, er
 	c := clockReader{b: b}
 	s, h := b.shardFor(key)
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer b.unlock(s)
 	e, err := s.liveSet(key, h, &c)
 	if e == nil || count == 0 {
 		return []string{}, err
@@ -163,7 +163,7 @@ func (b *Backend) SetPop(_ context.Context, key string, count int) ([]string, er
 		shrunk += int64(len(m)) + setMemberOverhead
 	}
 	if len(set) == 0 {
-		b.removeLocked(s, e)
+		b.removeLocked(s, e, backends.CauseDeleted)
 	} else {
 		b.resizeLocked(e, e.vsize-shrunk)
 	}
@@ -285,11 +285,11 @@ func (b *Backend) IncrBits(_ context.Context, key string, size int, by int64, in
 	e := s.find(key, h)
 	live := e != nil && !c.expired(e)
 	if live && e.stored().kind != kindBits {
-		s.mu.Unlock()
+		b.unlock(s)
 		return nil, wrongType(key, e.stored().kind)
 	}
 	if len(indexes) == 0 {
-		s.mu.Unlock()
+		b.unlock(s)
 		return out, nil
 	}
 	var arr *bitArray
@@ -349,7 +349,7 @@ func (b *Backend) SliceIncr(_ context.Context, key string, now time.Time, win ti
 	e := s.find(key, h)
 	live := e != nil && !c.expired(e)
 	if live && e.stored().kind != kindWindow {
-		s.mu.Unlock()
+		b.unlock(s)
 		return 0, false, wrongType(key, e.stored().kind)
 	}
 	var w *window
@@ -396,9 +396,9 @@ func (b *Backend) SliceIncr(_ context.Context, key string, now time.Time, win ti
 	}
 	if len(w.events) == 0 {
 		if e != nil {
-			b.removeLocked(s, e)
+			b.removeLocked(s, e, backends.CauseDeleted)
 		}
-		s.mu.Unlock()
+		b.unlock(s)
 		return count, recorded, nil
 	}
 	exp := newest + int64(win)

@@ -172,12 +172,13 @@ func (b *Backend) DeleteTags(_ context.Context, tags ...string) (int, error) {
 			s, h := b.shardFor(k)
 			s.mu.Lock()
 			if e := s.find(k, h); e != nil && e.tags != nil && e.tags.has(tag) {
-				if !c.expired(e) {
+				live := !c.expired(e)
+				if live {
 					n++
 				}
-				b.removeLocked(s, e)
+				b.removeLocked(s, e, deleted(live))
 			}
-			s.mu.Unlock()
+			b.unlock(s)
 		}
 	}
 	return n, nil

@@ -442,7 +442,9 @@ func literal(pattern string) (string, bool) {
 
 // DeleteMatch removes every key matching the glob pattern and returns how many it removed: SCAN
 // MATCH with COUNT 1000 on every master, then each page's keys with their records (as DeleteMany). A
-// pattern without wildcards is one Delete. The backend's own bookkeeping is never matched. Each round trip has the backend's timeout; the caller's context bounds the whole.
+// pattern without wildcards is one Delete. The backend's own bookkeeping is never matched. On Cluster
+// it stays exact while slots migrate (see the package documentation). Each round trip has the
+// backend's timeout; the caller's context bounds the whole.
 func (b *Backend) DeleteMatch(ctx context.Context, pattern string) (int, error) {
 	if b.closed.Load() {
 		return 0, errClosed
@@ -452,6 +454,9 @@ func (b *Backend) DeleteMatch(ctx context.Context, pattern string) (int, error) 
 			return 0, nil
 		}
 		return b.deleteKeys(ctx, []string{key})
+	}
+	if b.isCluster() {
+		return b.clusterDeleteMatch(ctx, pattern)
 	}
 	nodes, err := b.masters(ctx)
 	if err != nil {
@@ -522,8 +527,10 @@ func (b *Backend) scanNode(ctx context.Context, node executor, pattern string, c
 }
 
 // Scan yields the keys matching the glob pattern in batches of about batch keys (100 when batch is
-// not positive), with SCAN MATCH pattern COUNT batch on every master in turn. A key may be yielded
-// twice, as SCAN may return it twice.
+// not positive), with SCAN MATCH pattern COUNT batch on every master in turn. On a single server a
+// key may be yielded twice, as SCAN may return it twice; on Cluster each key is yielded once (Scan
+// remembers the keys it yielded) and none that existed the whole time is missed, even while slots
+// migrate (see the package documentation).
 func (b *Backend) Scan(ctx context.Context, pattern string, batch int) iter.Seq2[[]string, error] {
 	if batch <= 0 {
 		batch = defaultScanBatch
@@ -544,6 +551,10 @@ func (b *Backend) Scan(ctx context.Context, pattern string, batch int) iter.Seq2
 			case found:
 				yield([]string{key}, nil)
 			}
+			return
+		}
+		if b.isCluster() {
+			b.clusterScan(ctx, pattern, batch, yield)
 			return
 		}
 		nodes, err := b.masters(ctx)
@@ -691,11 +702,14 @@ func (b *Backend) Clear(ctx context.Context) error {
 	if b.closed.Load() {
 		return errClosed
 	}
+	defer b.wroteAll()
+	if b.isCluster() {
+		return b.clusterClear(ctx)
+	}
 	nodes, err := b.masters(ctx)
 	if err != nil {
 		return err
 	}
-	defer b.wroteAll()
 	for _, n := range nodes {
 		cctx, cancel := b.withTimeout(ctx)
 		_, _, err := n.do(cctx, plainCmd(false, "FLUSHDB")).str()
@@ -762,11 +776,15 @@ func (b *Backend) IsLocked(ctx context.Context, key string) (bool, error) {
 	return b.Exists(ctx, key)
 }
 
-// KeysCount returns the number of keys in the database: DBSIZE, summed over the masters on Cluster.
-// Keys that have expired but that Redis has not yet evicted are counted.
+// KeysCount returns the number of keys in the database: DBSIZE, summed over the masters on Cluster
+// (while slots migrate, counted slot by slot, each key once). Keys that have expired but that Redis
+// has not yet evicted are counted.
 func (b *Backend) KeysCount(ctx context.Context) (int64, error) {
 	if b.closed.Load() {
 		return 0, errClosed
+	}
+	if b.isCluster() {
+		return b.clusterKeysCount(ctx)
 	}
 	nodes, err := b.masters(ctx)
 	if err != nil {

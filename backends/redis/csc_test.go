@@ -385,3 +385,40 @@ func TestClientSideCluster(t *testing.T) {
 	}
 	testInvalidation(t, cl.URL(), 100)
 }
+
+// TestClientSideTTLBound: a value stays local for at most client_side_ttl even when no
+// invalidation can come: with the server frozen, a cached key is served from memory until its
+// client_side_ttl runs out, and then the read goes to the server (and fails at its deadline).
+func TestClientSideTTLBound(t *testing.T) {
+	testenv.RequireTiming(t)
+	srv := server(t)
+	ctx := testCtx(t)
+	reader := openURL(t, withParams(srv.URL(), "client_side=true&client_side_ttl=500ms&timeout=200ms"))
+	mustSet(t, ctx, reader, "bound", "v", 0)
+	if v, _ := getString(t, ctx, reader, "bound"); v != "v" { // a miss: cached for 500ms from now
+		t.Fatalf("Get: got %q, want v", v)
+	}
+	cached := time.Now()
+	srv.Freeze()
+	defer srv.Thaw()
+	var lastHit time.Time
+	for time.Since(cached) < 2*time.Second {
+		start := time.Now()
+		v, err := getString(t, ctx, reader, "bound")
+		if err != nil {
+			break
+		}
+		if v != "v" {
+			t.Fatalf("Get while frozen: got %q, want v", v)
+		}
+		lastHit = start
+		time.Sleep(10 * time.Millisecond)
+	}
+	if lastHit.IsZero() || lastHit.Sub(cached) < 300*time.Millisecond {
+		t.Fatalf("the value was served from memory for %s after it was cached, want about client_side_ttl (500ms)", lastHit.Sub(cached))
+	}
+	if age := lastHit.Sub(cached); age > 500*time.Millisecond {
+		t.Fatalf("a value was served from memory %s after it was cached, beyond client_side_ttl=500ms", age)
+	}
+	t.Logf("served from memory until %s after it was cached (client_side_ttl=500ms)", lastHit.Sub(cached).Round(time.Millisecond))
+}

@@ -25,8 +25,13 @@ const entryOverhead = 160
 // returns. For read-your-writes, the backend invalidates its own writes here as soon as they return
 // (see storeSet): the cached value goes, and a read in flight, which may have read the old value,
 // is neither cached nor joined by later reads.
+//
+// On Cluster a store also knows which node its connection goes to (see slotGuard): it caches a
+// reply only while that node serves the key's slot and answers its health checks, and a value it
+// holds stops counting as soon as either changes.
 type localStore struct {
-	set *storeSet
+	set  *storeSet
+	node atomic.Int32 // Cluster: the node of the connection (index in slotGuard.nodes); -1 until known
 
 	mu               sync.RWMutex
 	items            map[string]*lsEntry
@@ -43,6 +48,8 @@ type lsEntry struct {
 	has     bool
 	xat     int64 // local expiry, unix ms
 	size    int
+	slot    uint16 // Cluster: the key's hash slot
+	gen     uint32 // Cluster: the slot's generation when the value was read (see slotGuard)
 	visited atomic.Bool
 	prev    *lsEntry
 	next    *lsEntry
@@ -54,8 +61,9 @@ type flight struct {
 	ch    chan struct{}
 	val   rueidis.RedisMessage
 	err   error
-	xat   int64 // when a value read now must leave the local cache at the latest
-	stale bool  // a write by this backend returned while the read was in flight: do not cache it
+	xat   int64  // when a value read now must leave the local cache at the latest
+	stale bool   // a write by this backend returned while the read was in flight: do not cache it
+	gen   uint32 // Cluster: the slot's generation when the read was sent
 }
 
 // Wait waits for the read's reply.
@@ -69,7 +77,15 @@ func (f *flight) Wait(ctx context.Context) (rueidis.RedisMessage, error) {
 }
 
 func newLocalStore(max int, set *storeSet) *localStore {
-	return &localStore{set: set, items: make(map[string]*lsEntry), max: max}
+	s := &localStore{set: set, items: make(map[string]*lsEntry), max: max}
+	s.node.Store(-1)
+	return s
+}
+
+// valid reports whether e's value still counts: always on a single server; on Cluster while the
+// generation of its slot is the one it was read in.
+func (s *localStore) valid(e *lsEntry, g *slotGuard) bool {
+	return g == nil || g.gens[e.slot].Load() == e.gen
 }
 
 // Flight returns the cached reply for a hit; otherwise a read in flight to wait for, or neither,
@@ -78,9 +94,13 @@ func (s *localStore) Flight(key, cmd string, ttl time.Duration, now time.Time) (
 	if cmd != cachedCmd {
 		return rueidis.RedisMessage{}, nil // not cached: Update and Cancel ignore it
 	}
+	g := s.set.slots.Load()
+	if g != nil && g.probe(s, key) {
+		return rueidis.RedisMessage{}, nil // a probe of the connection's node: read, never cached
+	}
 	ms := now.UnixMilli()
 	s.mu.RLock()
-	if e := s.items[key]; e != nil && e.has && ms < e.xat {
+	if e := s.items[key]; e != nil && e.has && ms < e.xat && s.valid(e, g) {
 		e.visited.Store(true)
 		v := e.val
 		s.mu.RUnlock()
@@ -92,7 +112,7 @@ func (s *localStore) Flight(key, cmd string, ttl time.Duration, now time.Time) (
 	defer s.mu.Unlock()
 	e := s.items[key]
 	if e != nil && e.has {
-		if ms < e.xat {
+		if ms < e.xat && s.valid(e, g) {
 			e.visited.Store(true)
 			return e.val, nil
 		}
@@ -103,12 +123,19 @@ func (s *localStore) Flight(key, cmd string, ttl time.Duration, now time.Time) (
 	}
 	if e == nil {
 		e = &lsEntry{key: key}
+		if g != nil {
+			e.slot = keySlot(key)
+		}
 		s.items[key] = e
 	}
-	if n := len(e.flights); n > 0 && !e.flights[n-1].stale {
+	var gen uint32
+	if g != nil {
+		gen = g.gens[e.slot].Load()
+	}
+	if n := len(e.flights); n > 0 && !e.flights[n-1].stale && e.flights[n-1].gen == gen {
 		return rueidis.RedisMessage{}, e.flights[n-1]
 	}
-	e.flights = append(e.flights, &flight{ch: make(chan struct{}), xat: now.Add(ttl).UnixMilli()})
+	e.flights = append(e.flights, &flight{ch: make(chan struct{}), xat: now.Add(ttl).UnixMilli(), gen: gen})
 	return rueidis.RedisMessage{}, nil
 }
 
@@ -134,14 +161,14 @@ func (s *localStore) Update(key, cmd string, val rueidis.RedisMessage) int64 {
 	}
 	f.val = val
 	close(f.ch)
-	if f.stale || len(e.flights) > 0 || s.closed {
+	if f.stale || len(e.flights) > 0 || s.closed || !s.set.slots.Load().mayCache(s, e.slot, f.gen) {
 		s.forgetIfEmpty(e)
 		return xat
 	}
 	if e.has {
 		s.dropValue(e)
 	}
-	e.val, e.has, e.xat = val, true, xat
+	e.val, e.has, e.xat, e.gen = val, true, xat, f.gen
 	e.size = len(key) + val.CacheSize() + entryOverhead
 	e.visited.Store(false)
 	s.pushFront(e)
@@ -217,10 +244,10 @@ func (s *localStore) Close(err error) {
 }
 
 // peek returns the cached reply of key at now, as Flight does for a hit.
-func (s *localStore) peek(key string, ms int64) (rueidis.RedisMessage, bool) {
+func (s *localStore) peek(key string, ms int64, g *slotGuard) (rueidis.RedisMessage, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if e := s.items[key]; e != nil && e.has && ms < e.xat {
+	if e := s.items[key]; e != nil && e.has && ms < e.xat && s.valid(e, g) {
 		e.visited.Store(true)
 		return e.val, true
 	}
@@ -319,6 +346,7 @@ func (s *localStore) evict() {
 type storeSet struct {
 	mu     sync.Mutex                    // serialises changes of stores
 	stores atomic.Pointer[[]*localStore] // copied on change, so readers take no lock
+	slots  atomic.Pointer[slotGuard]     // Cluster: which node serves each slot (nil on one server)
 }
 
 func newStoreSet() *storeSet {
@@ -334,6 +362,9 @@ func (ss *storeSet) newStore(max int) rueidis.CacheStore {
 	next := append(append([]*localStore(nil), *ss.stores.Load()...), s)
 	ss.stores.Store(&next)
 	ss.mu.Unlock()
+	if g := ss.slots.Load(); g != nil {
+		g.newStore() // the store caches nothing until a probe tells it its node
+	}
 	return s
 }
 
@@ -351,15 +382,25 @@ func (ss *storeSet) remove(s *localStore) {
 }
 
 // peek returns key's cached reply from whichever connection's store holds it. A key is read through
-// one connection per node, so at most one store holds it.
+// one connection per node, so at most one store holds a value that counts: on Cluster, that of the
+// node serving its slot (see slotGuard).
 func (ss *storeSet) peek(key string, now time.Time) (rueidis.RedisMessage, bool) {
 	ms := now.UnixMilli()
+	g := ss.slots.Load()
 	for _, s := range *ss.stores.Load() {
-		if v, ok := s.peek(key, ms); ok {
+		if v, ok := s.peek(key, ms, g); ok {
 			return v, true
 		}
 	}
 	return rueidis.RedisMessage{}, false
+}
+
+// guard returns the Cluster slot guard, or nil (also for a nil set).
+func (ss *storeSet) guard() *slotGuard {
+	if ss == nil {
+		return nil
+	}
+	return ss.slots.Load()
 }
 
 // invalidate applies the backend's own write of keys (of everything when all) to every store.

@@ -103,6 +103,29 @@
 // key in a pipeline, so keys may be in any slots; Scan, DeleteMatch, KeysCount and
 // Clear run on every master. A Cluster has only database 0.
 //
+// The masters come from the cluster's own account of itself: CLUSTER NODES, asked of the masters
+// of the last call (at first, of every node the driver knows); a replica, or a node that does not
+// answer, is skipped unless it serves slots (for each slot, the claim of the highest config epoch
+// heard counts, as in Redis). Scan, DeleteMatch and KeysCount stay exact while
+// slots move between masters (a reshard): each takes the topology before and after its pass over
+// the masters, and goes over again, slot by slot (CLUSTER GETKEYSINSLOT, COUNTKEYSINSLOT, the
+// source of a migration before its target), the slots that migrated or changed master meanwhile,
+// until a round finds them unchanged. So Scan never misses a key that existed the whole time and
+// yields each key once (it remembers the keys it yielded), KeysCount counts each key once, and
+// DeleteMatch leaves none behind. Without migrations this costs two CLUSTER NODES per master.
+//
+// Both drivers follow a failover: go-redis reloads its slot map when a node stops answering or a
+// redirection reaches the backend (it otherwise reloads only on MOVED, or every
+// cluster_refresh_interval), asking several nodes at once so that a frozen one does not hold the
+// reload; rueidis does so itself. A command on several keys of a slot (a script over a key and its
+// tag record) that meets TRYAGAIN while the slot migrates runs again until its deadline. A MOVED or
+// ASK that the driver did not follow before the deadline, and CLUSTERDOWN, TRYAGAIN and LOADING, are
+// failures of the backend (matching ErrUnavailable), never replies. With rueidis,
+// a monitor sends PING to every master every 100 ms over the client's own connections; a master
+// that has not answered for a second, and that the cluster too sees down (or has replaced), has its
+// connections closed, so that the commands waiting on them fail at once and rueidis reloads its slot
+// map and follows the promotion of its replica.
+//
 // # Client-side caching
 //
 // With client_side=true (rueidis, RESP3, Redis 6 or later) Get and GetMany go through a local
@@ -117,6 +140,14 @@
 // trip. [Backend.Stats] counts hits and misses. It works on Cluster too: each node's connection
 // tracks its own keys. Writes by other clients are seen once their invalidation arrives, typically
 // well under a millisecond on a local network.
+//
+// On Cluster a local value never outlives the health of the node it came from. A master that
+// stops answering while its connections stay open (a frozen process, a partition) sends no
+// invalidations, and once its replica is promoted the writes go there. So a connection's cache
+// serves and stores only the keys of the slots its node serves now, while that node answers the
+// monitor's PING within 300 ms: a missed PING or a slot that changes master (a failover, a
+// migration, a new config epoch) makes the values go at once, and a reply to a read sent before
+// such a change is not kept.
 //
 // # URL parameters
 //
@@ -145,6 +176,8 @@
 //	client_side               true: client-side caching (rueidis only); default false
 //	client_side_size          local cache bytes per connection, such as 64MiB (default 128MiB)
 //	client_side_ttl           longest time a value stays local, such as 1m (default 10m)
+//	cluster_refresh_interval  Cluster: how often the slot map is reloaded when nothing prompts it
+//	                          (default 1m); it is also reloaded when a node redirects or stops answering
 //	driver                    rueidis (default) or go-redis
 //	connect_at_setup          true: connect before Setup returns and fail when Redis cannot be
 //	                          reached; default false (connect in the background)

@@ -2,9 +2,11 @@ package redis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -15,8 +17,15 @@ import (
 type rueidisExec struct {
 	c       rueidis.Client
 	cluster bool
-	owns    bool      // close closes c
-	stores  *storeSet // the client-side caches, when the client has them
+	owns    bool            // close closes c
+	stores  *storeSet       // the client-side caches, when the client has them
+	monitor *clusterMonitor // Cluster: watches the masters' health
+
+	// dialNode (Cluster) opens a client of one node the cluster client does not know (a master
+	// importing its first slots); such clients are kept in extra and closed with the executor.
+	dialNode func(addr string) (rueidis.Client, error)
+	mu       sync.Mutex
+	extra    map[string]rueidis.Client
 }
 
 func newRueidisExec(c rueidis.Client, owns bool) *rueidisExec {
@@ -34,7 +43,11 @@ func (e *rueidisExec) build(c command) rueidis.Completed {
 }
 
 func (e *rueidisExec) do(ctx context.Context, c command) reply {
-	return fromRueidis(e.c.Do(ctx, e.build(c)))
+	r := fromRueidis(e.c.Do(ctx, e.build(c)))
+	if e.cluster {
+		return retryTryAgain(ctx, r, func() reply { return fromRueidis(e.c.Do(ctx, e.build(c))) })
+	}
+	return r
 }
 
 func (e *rueidisExec) doMulti(ctx context.Context, cs []command) []reply {
@@ -49,6 +62,9 @@ func (e *rueidisExec) doMulti(ctx context.Context, cs []command) []reply {
 	out := make([]reply, len(res))
 	for i, r := range res {
 		out[i] = fromRueidis(r)
+		if e.cluster {
+			out[i] = retryTryAgain(ctx, out[i], func() reply { return fromRueidis(e.c.Do(ctx, e.build(cs[i]))) })
+		}
 	}
 	return out
 }
@@ -79,34 +95,48 @@ func (e *rueidisExec) getManyCached(ctx context.Context, keys []string, ttl time
 }
 
 func (e *rueidisExec) masters(ctx context.Context) ([]executor, error) {
-	if !e.cluster {
-		return []executor{e}, nil
+	if e.cluster {
+		return nil, errors.New("on Cluster the masters come from the topology")
 	}
-	nodes := e.c.Nodes()
-	addrs := make([]string, 0, len(nodes))
-	for a := range nodes {
-		addrs = append(addrs, a)
-	}
-	sort.Strings(addrs)
-	// Nodes include replicas; ROLE tells the masters apart.
-	var out []executor
-	for _, a := range addrs {
-		n := nodes[a]
-		role, err := fromRueidis(n.Do(ctx, n.B().Arbitrary("ROLE").Build())).arr()
-		if err != nil {
-			return nil, fmt.Errorf("ROLE on node %s: %w", a, err)
-		}
-		if len(role) > 0 && role[0].s == "master" {
-			out = append(out, &rueidisExec{c: n}) // a node's client shares the cluster's connection: never closed
-		}
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("no master among the cluster nodes %v", addrs)
-	}
-	return out, nil
+	return []executor{e}, nil
 }
 
 func (e *rueidisExec) isCluster() bool { return e.cluster }
+
+func (e *rueidisExec) knownNodes() []string {
+	if !e.cluster {
+		return nil
+	}
+	addrs := make([]string, 0, 8)
+	for a := range e.c.Nodes() {
+		addrs = append(addrs, a)
+	}
+	sort.Strings(addrs)
+	return addrs
+}
+
+func (e *rueidisExec) node(addr string) (executor, error) {
+	if n, ok := e.c.Nodes()[addr]; ok {
+		return &rueidisExec{c: n}, nil // a node's client shares the cluster's connection: never closed
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if n, ok := e.extra[addr]; ok {
+		return &rueidisExec{c: n}, nil
+	}
+	if e.dialNode == nil {
+		return nil, fmt.Errorf("node %s is not known to the client", addr)
+	}
+	n, err := e.dialNode(addr)
+	if err != nil {
+		return nil, fmt.Errorf("connect to node %s: %w", addr, err)
+	}
+	if e.extra == nil {
+		e.extra = map[string]rueidis.Client{}
+	}
+	e.extra[addr] = n
+	return &rueidisExec{c: n}, nil
+}
 
 // connectKeys returns 256 keys whose hash slots differ in their low 8 bits: reading them through
 // the cache path, which picks a node's connection by the key's slot, touches every connection.
@@ -127,12 +157,31 @@ func (e *rueidisExec) connectKeys() []string {
 // connectAll opens every connection now: rueidis opens a node's pipelined connections, and a
 // Cluster's nodes, when a command first needs them, and a connection opened while Redis hangs can
 // hold its command beyond the deadline (see guard). On a single server it reads connectKeys (GETs
-// of keys nobody writes, cached for a millisecond with client-side caching); on Cluster it asks
-// every node for its role.
+// of keys nobody writes, cached for a millisecond with client-side caching); on Cluster it sends
+// PING to every node the client knows, and fails only if none answers (a replica may be down).
 func (e *rueidisExec) connectAll(ctx context.Context) error {
 	if e.cluster {
-		_, err := e.masters(ctx)
-		return err
+		nodes := e.c.Nodes()
+		errs := make(chan error, len(nodes))
+		for addr, n := range nodes {
+			go func() { // owned by connectAll: it reads every result
+				err := n.Do(ctx, n.B().Ping().Build()).Error()
+				if err != nil {
+					err = fmt.Errorf("%s: %w", addr, err)
+				}
+				errs <- err
+			}()
+		}
+		var all []error
+		for range nodes {
+			if err := <-errs; err != nil {
+				all = append(all, err)
+			}
+		}
+		if len(all) == len(nodes) && len(all) > 0 {
+			return errors.Join(all...)
+		}
+		return nil
 	}
 	keys := e.connectKeys()
 	cmds := make([]rueidis.CacheableTTL, len(keys))
@@ -148,6 +197,15 @@ func (e *rueidisExec) connectAll(ctx context.Context) error {
 }
 
 func (e *rueidisExec) close() {
+	if e.monitor != nil {
+		e.monitor.close()
+	}
+	e.mu.Lock()
+	for _, n := range e.extra {
+		n.Close()
+	}
+	e.extra = nil
+	e.mu.Unlock()
 	if e.owns {
 		e.c.Close()
 	}
@@ -161,7 +219,7 @@ func fromRueidis(r rueidis.RedisResult) reply {
 			return reply{}
 		}
 		if _, ok := rueidis.IsRedisErr(err); ok {
-			return errReply(err)
+			return redisErrReply(err)
 		}
 		return faultReply(err)
 	}
@@ -188,6 +246,10 @@ func fromMessage(m *rueidis.RedisMessage) reply {
 	}
 	if err := m.Error(); err != nil {
 		return errReply(err)
+	}
+	// A verbatim string (CLUSTER NODES on RESP3) keeps its format: "txt:...".
+	if s, err := m.ToString(); err == nil && len(s) >= 4 && s[3] == ':' {
+		return reply{kind: kindStr, s: s[4:]}
 	}
 	return reply{kind: kindOther}
 }

@@ -20,6 +20,12 @@ type executor interface {
 	masters(ctx context.Context) ([]executor, error)
 	// isCluster reports whether the executor talks to a Redis Cluster.
 	isCluster() bool
+	// knownNodes (Cluster) returns the addresses of the nodes the driver knows, masters and
+	// replicas, to ask for the topology.
+	knownNodes() []string
+	// node (Cluster) returns an executor that sends commands to the node at addr, over the
+	// driver's connection to it when it has one.
+	node(addr string) (executor, error)
 	// close releases the client if the executor owns it.
 	close()
 }

@@ -202,6 +202,17 @@ func (g *guard) masters(ctx context.Context) ([]executor, error) {
 
 func (g *guard) isCluster() bool { return g.ex.isCluster() }
 
+func (g *guard) knownNodes() []string { return g.ex.knownNodes() }
+
+// node returns the node's executor, guarded like g.
+func (g *guard) node(addr string) (executor, error) {
+	n, err := g.ex.node(addr)
+	if err != nil {
+		return nil, err
+	}
+	return &guard{ex: n, st: g.st}, nil
+}
+
 // close closes the executor, which makes guarded commands return, and waits for them (at most 5s).
 func (g *guard) close() {
 	g.ex.close()

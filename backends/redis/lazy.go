@@ -231,6 +231,23 @@ func (l *lazyExec) masters(ctx context.Context) ([]executor, error) {
 	return cn.ex.masters(ctx)
 }
 
+func (l *lazyExec) knownNodes() []string {
+	if c := l.cur.Load(); c != nil {
+		return c.ex.knownNodes()
+	}
+	return nil
+}
+
+func (l *lazyExec) node(addr string) (executor, error) {
+	if c := l.cur.Load(); c != nil {
+		return c.ex.node(addr)
+	}
+	if p := l.lastErr.Load(); p != nil {
+		return nil, fmt.Errorf("%w to %s: %w", errConnecting, l.addrs, *p)
+	}
+	return nil, fmt.Errorf("%w to %s: connecting", errConnecting, l.addrs)
+}
+
 func (l *lazyExec) isCluster() bool {
 	if c := l.cur.Load(); c != nil {
 		return c.ex.isCluster()

@@ -38,6 +38,9 @@ const (
 	DefaultClientSideSize = 128 << 20
 	// DefaultAddr is the server's address when [Options.Addrs] is empty.
 	DefaultAddr = "localhost:6379"
+	// DefaultClusterRefreshInterval is how often a Cluster client reloads the slot map when
+	// nothing prompts it, when [Options.ClusterRefreshInterval] is zero.
+	DefaultClusterRefreshInterval = time.Minute
 )
 
 // Mode chooses between a single server and Redis Cluster.
@@ -124,6 +127,11 @@ type Options struct {
 	// own TTL bounds it too.
 	ClientSideTTL time.Duration
 
+	// ClusterRefreshInterval (Cluster) is how often the client reloads the slot map when nothing
+	// prompts it (DefaultClusterRefreshInterval when zero). Both drivers also reload it at once
+	// when a node redirects a command (MOVED) or stops answering.
+	ClusterRefreshInterval time.Duration
+
 	// Driver is DriverRueidis (the default when empty) or DriverGoRedis.
 	Driver string
 	// ConnectAtSetup makes New connect before it returns and fail when the servers cannot be
@@ -150,6 +158,8 @@ type Backend struct {
 	logger    *slog.Logger
 	logs      *logSink // the go-redis driver's messages for this backend, or nil
 	memberPfx string   // makes SliceIncr members unique across processes
+
+	lastMasters atomic.Pointer[[]string] // Cluster: the masters of the last topology, asked first
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -345,7 +355,7 @@ func (o Options) check() error {
 		return bad("pool size %d is negative", o.PoolSize)
 	case o.ClientSideSize < 0 || o.ClientSideSize > 1<<40:
 		return bad("client-side cache size %d: want 0 to 1TiB", o.ClientSideSize)
-	case o.DialTimeout < 0 || o.ReadTimeout < 0 || o.WriteTimeout < 0 || o.ConnMaxLifetime < 0 || o.ClientSideTTL < 0:
+	case o.DialTimeout < 0 || o.ReadTimeout < 0 || o.WriteTimeout < 0 || o.ConnMaxLifetime < 0 || o.ClientSideTTL < 0 || o.ClusterRefreshInterval < 0:
 		return bad("negative duration in Options")
 	}
 	return nil
@@ -369,16 +379,14 @@ func newRueidis(ctx context.Context, o Options, st *guardState, stores *storeSet
 		CacheSizeEachConn: int(o.ClientSideSize),
 		ConnWriteTimeout:  max(o.ReadTimeout, o.WriteTimeout),
 		AlwaysPipelining:  o.AlwaysPipelining,
+		ClusterOption:     rueidis.ClusterOption{ShardsRefreshInterval: o.clusterRefresh()},
 	}
 	opt.Dialer.Timeout = o.DialTimeout
+	conns := newConnRegistry()
 	// Dialing again means a connection broke or was never made: the driver's slow path.
 	opt.DialCtxFn = func(ctx context.Context, addr string, d *net.Dialer, cfg *tls.Config) (net.Conn, error) {
 		st.trip()
-		if cfg != nil {
-			td := tls.Dialer{NetDialer: d, Config: cfg}
-			return td.DialContext(ctx, "tcp", addr)
-		}
-		return d.DialContext(ctx, "tcp", addr)
+		return conns.dial(ctx, addr, d, cfg)
 	}
 	if o.ClientSide {
 		if opt.CacheSizeEachConn == 0 {
@@ -394,6 +402,12 @@ func newRueidis(ctx context.Context, o Options, st *guardState, stores *storeSet
 	}
 	ex := newRueidisExec(c, true)
 	ex.stores = stores
+	if ex.cluster {
+		ex.dialNode = nodeDialer(opt, o)
+		if stores != nil {
+			stores.slots.Store(newSlotGuard(1 << max(opt.PipelineMultiplex, 0)))
+		}
+	}
 	dial := o.DialTimeout
 	if dial <= 0 {
 		dial = rueidis.DefaultDialTimeout
@@ -403,6 +417,9 @@ func newRueidis(ctx context.Context, o Options, st *guardState, stores *storeSet
 	if err := ex.connectAll(ctx); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("cashews: redis: connect to %s: %w", strings.Join(o.addrs(), ","), err)
+	}
+	if ex.cluster {
+		ex.monitor = startClusterMonitor(ex, stores.guard(), conns)
 	}
 	return ex, nil
 }
@@ -417,13 +434,16 @@ func newGoredis(ctx context.Context, o Options, st *guardState) (executor, error
 		retries = -1
 	}
 	var c goredis.UniversalClient
+	ex := &goredisExec{owns: true}
 	if o.Mode == ModeCluster || len(o.Addrs) > 1 {
-		c = goredis.NewClusterClient(&goredis.ClusterOptions{
+		ex.copts = &goredis.ClusterOptions{
 			Addrs: o.addrs(), Username: o.Username, Password: o.Password, ClientName: o.ClientName,
 			Protocol: proto, TLSConfig: o.TLS, DialTimeout: o.DialTimeout, ReadTimeout: o.ReadTimeout,
 			WriteTimeout: o.WriteTimeout, ContextTimeoutEnabled: true, PoolSize: o.PoolSize,
 			MaxRetries: retries, ConnMaxLifetime: o.ConnMaxLifetime, DialerRetries: 1,
-		})
+			ClusterStateReloadInterval: o.clusterRefresh(), ClusterSlots: ex.loadSlots,
+		}
+		c = goredis.NewClusterClient(ex.copts)
 	} else {
 		c = goredis.NewClient(&goredis.Options{
 			Addr: o.addrs()[0], Username: o.Username, Password: o.Password, ClientName: o.ClientName,
@@ -441,8 +461,9 @@ func newGoredis(ctx context.Context, o Options, st *guardState) (executor, error
 	}
 	ctx, cancel := context.WithTimeout(ctx, dial)
 	defer cancel()
+	ex.c = c
 	if err := c.Ping(ctx).Err(); err != nil {
-		_ = c.Close()
+		ex.close()
 		if dialErr := hook.last.get(); dialErr != nil && !errors.Is(err, dialErr) {
 			// go-redis retries a failed dial until the deadline and then reports only the
 			// deadline; the dial's own error (a certificate, a refused port) is the cause.
@@ -450,7 +471,7 @@ func newGoredis(ctx context.Context, o Options, st *guardState) (executor, error
 		}
 		return nil, fmt.Errorf("cashews: redis: connect to %s: %w", strings.Join(o.addrs(), ","), err)
 	}
-	return &goredisExec{c: c, owns: true}, nil
+	return ex, nil
 }
 
 // Stats returns the client-side cache's hit and miss counts (zero without client-side caching).

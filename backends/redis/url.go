@@ -114,6 +114,7 @@ func ParseURL(u *url.URL, params *backends.Params) (Options, error) {
 		{"timeout", &o.Timeout, DefaultTimeout, 0},
 		{"conn_max_lifetime", &o.ConnMaxLifetime, 0, time.Second},
 		{"client_side_ttl", &o.ClientSideTTL, DefaultClientSideTTL, time.Millisecond},
+		{"cluster_refresh_interval", &o.ClusterRefreshInterval, DefaultClusterRefreshInterval, 100 * time.Millisecond},
 	}
 	for _, d := range durations {
 		if *d.dst, err = params.Duration(d.name, d.def, d.min, 24*time.Hour); err != nil {

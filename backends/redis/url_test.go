@@ -37,6 +37,8 @@ func defaults() Options {
 		ClientSideSize: DefaultClientSideSize,
 		ClientSideTTL:  DefaultClientSideTTL,
 		Driver:         DriverRueidis,
+
+		ClusterRefreshInterval: DefaultClusterRefreshInterval,
 	}
 }
 
@@ -96,6 +98,10 @@ func TestParseURL(t *testing.T) {
 			o.ClientSideTTL = time.Minute
 		})},
 		{"redis://h?client_side", with(func(o *Options) { o.Addrs = []string{"h:6379"}; o.ClientSide = true })},
+		{"redis://a:1,b:2?cluster_refresh_interval=5s", with(func(o *Options) {
+			o.Addrs = []string{"a:1", "b:2"}
+			o.ClusterRefreshInterval = 5 * time.Second
+		})},
 		{"redis://h?driver=go-redis", with(func(o *Options) { o.Addrs = []string{"h:6379"}; o.Driver = DriverGoRedis })},
 		{"redis://h?driver=rueidis", with(func(o *Options) { o.Addrs = []string{"h:6379"} })},
 	}
@@ -141,6 +147,7 @@ func TestParseURLErrors(t *testing.T) {
 		{"redis://h?client_side=yes&protocol=2", "needs protocol=3"},
 		{"redis://h?client_side_size=lots", "client_side_size="},
 		{"redis://h?client_side_ttl=0", "client_side_ttl="},
+		{"redis://h?cluster_refresh_interval=10ms", "cluster_refresh_interval="},
 		{"redis://h?driver=redigo", "driver="},
 		{"redis://h?client_name=", "client_name is empty"},
 		{"redis://h?tls_ca=/x.pem", "needs TLS"},

@@ -12,6 +12,11 @@
 //	cl := redistest.StartCluster(t, 3)     // 3 masters, all 16384 slots assigned, cluster_state:ok
 //	err = c.Setup(cl.URL())                // "redis://127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3/?cluster=true"
 //
+//	cl = redistest.StartClusterWith(t, redistest.ClusterOptions{Masters: 3, Replicas: 1, NodeTimeout: 2 * time.Second})
+//	m := cl.Masters()[0]; r := cl.ReplicaOf(m)
+//	err = cl.Migrate(m, cl.Masters()[1]).Run(cl.SlotsOf(m)[:100], nil) // a reshard, as redis-cli does it
+//	m.Kill(); promoted := cl.WaitRole(r, "master", 30*time.Second)       // a failover, and when it happened
+//
 // When redis-server is not on PATH the tests that need it are skipped with a message saying so; with
 // the environment variable CASHEWS_REQUIRE_REDIS=1 (as CI sets it) they fail instead.
 //
@@ -177,6 +182,13 @@ func (s *Server) signal(sig syscall.Signal, frozen bool) {
 	s.frozen = frozen
 }
 
+// answering reports whether the server runs and is not frozen.
+func (s *Server) answering() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cmd != nil && !s.frozen
+}
+
 // Do sends one command over a new connection and returns its reply: a string for simple and bulk
 // strings, an int64, a []any for arrays, nil for a nil reply, or an error for an error reply. The
 // call gives up after 5 seconds.
@@ -292,15 +304,45 @@ func Do(addr string, args ...string) (any, error) {
 	}
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(conn, encode(args)); err != nil {
+		return nil, err
+	}
+	return readReply(bufio.NewReader(conn))
+}
+
+// conn is a connection kept open for many commands (see [Do] for the replies).
+type conn struct {
+	c net.Conn
+	r *bufio.Reader
+}
+
+func dialConn(addr string) (*conn, error) {
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	return &conn{c: c, r: bufio.NewReader(c)}, nil
+}
+
+// do sends one command and reads its reply, within 5 seconds.
+func (c *conn) do(args ...string) (any, error) {
+	_ = c.c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(c.c, encode(args)); err != nil {
+		return nil, err
+	}
+	return readReply(c.r)
+}
+
+func (c *conn) close() { _ = c.c.Close() }
+
+// encode returns a command as a RESP array of bulk strings.
+func encode(args []string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "*%d\r\n", len(args))
 	for _, a := range args {
 		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
 	}
-	if _, err := io.WriteString(conn, b.String()); err != nil {
-		return nil, err
-	}
-	return readReply(bufio.NewReader(conn))
+	return b.String()
 }
 
 // replyError is an error reply from the server.

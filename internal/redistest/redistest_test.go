@@ -1,6 +1,7 @@
 package redistest
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -66,5 +67,72 @@ func TestCluster(t *testing.T) {
 		if owners != 1 {
 			t.Fatalf("key %q: %d nodes accepted it, want 1", key, owners)
 		}
+	}
+}
+
+// TestClusterReplicasMigrateFailover: a cluster of 3 masters with a replica each; slots migrate
+// with their keys; a killed master's replica is promoted; the old master rejoins as a replica.
+func TestClusterReplicasMigrateFailover(t *testing.T) {
+	c := StartClusterWith(t, ClusterOptions{Masters: 3, Replicas: 1, NodeTimeout: 2 * time.Second})
+	if got := len(c.Masters()); got != 3 {
+		t.Fatalf("masters: got %d, want 3", got)
+	}
+	for _, key := range []string{"", "foo", "{user1000}.following", "foo{}{bar}", "{}foo", "a{b", "x}{y}"} {
+		if got, want := Slot(key), c.Nodes()[0].MustDo("CLUSTER", "KEYSLOT", key); int64(got) != want {
+			t.Fatalf("Slot(%q) = %d, want %v (CLUSTER KEYSLOT)", key, got, want)
+		}
+	}
+	for i, m := range c.Nodes() {
+		if r := c.ReplicaOf(m); r != c.Replicas()[i] {
+			t.Fatalf("replica of %s: got %v, want %s", m.Addr(), r, c.Replicas()[i].Addr())
+		}
+	}
+	// Keys of the first 100 slots of master 0, written where they belong.
+	from, to := c.Nodes()[0], c.Nodes()[1]
+	slots := c.SlotsOf(from)[:100]
+	keys := map[int]string{}
+	for i := 0; len(keys) < 100; i++ {
+		k := "k" + strconv.Itoa(i)
+		if s := Slot(k); s < 100 && keys[s] == "" {
+			keys[s] = k
+			from.MustDo("SET", k, k)
+		}
+	}
+	var moved int
+	if err := c.Migrate(from, to).Run(slots, func(int) { moved++ }); err != nil {
+		t.Fatal(err)
+	}
+	if moved != 100 || len(c.SlotsOf(from)) != 16384/3-100 || c.MasterOf(0) != to {
+		t.Fatalf("after migrating 100 slots: moved %d, source serves %d slots, slot 0 served by %v", moved, len(c.SlotsOf(from)), c.MasterOf(0))
+	}
+	for _, k := range keys {
+		if got, err := to.Do("GET", k); got != k || err != nil {
+			t.Fatalf("GET %s on the target: got %v, %v", k, got, err)
+		}
+	}
+	// A master killed: its replica takes over (with every write: WAIT until it has them).
+	r := c.ReplicaOf(to)
+	if n := to.MustDo("WAIT", "1", "5000"); n != int64(1) {
+		t.Fatalf("WAIT 1: got %v, want the replica to acknowledge the writes", n)
+	}
+	to.Kill()
+	start := time.Now()
+	at := c.WaitRole(r, "master", 30*time.Second)
+	t.Logf("replica promoted %s after the kill", at.Sub(start))
+	c.WaitOK(30 * time.Second)
+	if got, err := r.Do("GET", keys[0]); got != keys[0] || err != nil {
+		for _, s := range c.Servers() {
+			v, err := s.Do("EXISTS", keys[0])
+			role, _ := c.Role(s)
+			n, _ := s.Do("DBSIZE")
+			t.Logf("%s (%s): EXISTS %s: %v, %v; DBSIZE %v", s.Addr(), role, keys[0], v, err, n)
+		}
+		t.Fatalf("GET %s on the promoted replica %s: got %v, %v", keys[0], r.Addr(), got, err)
+	}
+	to.Restart()
+	c.WaitRole(to, "slave", 30*time.Second)
+	c.WaitOK(30 * time.Second)
+	if got := len(c.Masters()); got != 3 {
+		t.Fatalf("masters after the old one rejoined: got %d, want 3", got)
 	}
 }
