@@ -393,6 +393,44 @@ func (c *Cluster) nodesLines(s *Server) []nodeLine {
 	return out
 }
 
+// WaitReplicated waits until replica has processed every write that master made up to now, and
+// fails the test after timeout. WAIT covers only the writes of the connection it is sent on, so it
+// cannot wait for keys that a migration brought to master; the replication offsets that ROLE
+// reports can.
+func (c *Cluster) WaitReplicated(master, replica *Server, timeout time.Duration) {
+	c.t.Helper()
+	offset := func(s *Server, role string, at int) (int64, error) {
+		v, err := s.Do("ROLE")
+		if err != nil {
+			return 0, err
+		}
+		a, ok := v.([]any)
+		if !ok || len(a) <= at || a[0] != role {
+			return 0, fmt.Errorf("ROLE on %s = %v, want a %s", s.Addr(), v, role)
+		}
+		n, ok := a[at].(int64)
+		if !ok {
+			return 0, fmt.Errorf("ROLE on %s = %v: no offset", s.Addr(), v)
+		}
+		return n, nil
+	}
+	target, err := offset(master, "master", 1)
+	if err != nil {
+		c.t.Fatalf("redistest: WaitReplicated: %v", err)
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		got, err := offset(replica, "slave", 4)
+		if err == nil && got >= target {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("redistest: replica %s at offset %d (error %v) after %s, want %d as its master %s", replica.Addr(), got, err, timeout, target, master.Addr())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // WaitRole waits until s says it is role ("master" or "slave") and returns when it first saw it,
 // polling every millisecond; it fails the test after timeout.
 func (c *Cluster) WaitRole(s *Server, role string, timeout time.Duration) time.Time {
