@@ -448,10 +448,11 @@ func (c *Cache) Clock() backends.Clock { return c.clock }
 // and were replaced.
 func (c *Cache) SuppressedErrors() int64 { return c.suppressed.Load() }
 
-// Bypass records that a caller routed around a failure of the cache at key: it counts err in
+// bypass records that a caller routed around a failure of the cache at key: it counts err in
 // [Cache.SuppressedErrors] and logs it once per burst per backend (the first at once, then one
-// record every 10 seconds with the count). The strategies call it when they fail open.
-func (c *Cache) Bypass(ctx context.Context, key string, err error) {
+// record every 10 seconds with the count). The strategies call it when they fail open
+// ([Env.RouteAround], [Env.Bypass]).
+func (c *Cache) bypass(ctx context.Context, key string, err error) {
 	c.suppressed.Add(1)
 	b, name := &c.bypassLog, ""
 	if r, rerr := c.route(key); rerr == nil {

@@ -10,7 +10,6 @@ import (
 
 	"github.com/cashews-go/cashews/backends"
 	"github.com/cashews-go/cashews/internal/quote"
-	"github.com/cashews-go/cashews/strategies"
 )
 
 // NoExpiration is the TTL that [Cache.GetExpire] reports for a key that never expires.
@@ -68,8 +67,8 @@ type TagsOption []string
 
 func (t TagsOption) applySet(s *setConfig) { s.tags = append(s.tags, t...) }
 
-// ApplyWrap adds the tags to a Wrap call; there they are templates over the argument, like the key.
-func (t TagsOption) ApplyWrap(c *strategies.Config) { c.Tags = append(c.Tags, t...) }
+// applyWrap adds the tags to a Wrap call; there they are templates over the argument, like the key.
+func (t TagsOption) applyWrap(c *WrapConfig) { c.Tags = append(c.Tags, t...) }
 
 // Tags attaches tags to stored keys, so that [Cache.DeleteTags] removes them and [Cache.TagKeys]
 // finds them. With Set, the tags are attached to the key; with Wrap, they are templates rendered from

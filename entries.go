@@ -11,7 +11,6 @@ import (
 
 	"github.com/cashews-go/cashews/codec"
 	"github.com/cashews-go/cashews/internal/quote"
-	"github.com/cashews-go/cashews/strategies"
 )
 
 // entries stores the entries of one wrapped function with result type R: as *storedEntry Go values in
@@ -32,7 +31,7 @@ func newEntries[R any](c *Cache, shape uint64, replay []error) *entries[R] {
 // storedEntry is an entry as the memory backend keeps it. An error result is kept as the
 // *ReplayedError that byte backends rebuild, so that hits replay the same error on every backend.
 type storedEntry struct {
-	strategies.Entry
+	Entry
 	shape uint64
 }
 
@@ -74,7 +73,7 @@ func (s *entries[R]) replayed(err error) (*ReplayedError, int) {
 // Get returns the entry at key. An entry that fails to decode is a miss: the function runs and its
 // result replaces the bad bytes. One that fails its signature check (tampered with) is also logged
 // once per burst and counted in Cache.SuppressedErrors.
-func (s *entries[R]) Get(ctx context.Context, key string) (*strategies.Entry, bool, error) {
+func (s *entries[R]) Get(ctx context.Context, key string) (*Entry, bool, error) {
 	r, v, found, err := s.c.get(ctx, key)
 	if err != nil || !found {
 		return nil, false, err
@@ -87,10 +86,10 @@ func (s *entries[R]) Get(ctx context.Context, key string) (*strategies.Entry, bo
 			}
 			return &x.Entry, true, nil
 		case R:
-			return &strategies.Entry{Value: x}, true, nil // a value Set stored
+			return &Entry{Value: x}, true, nil // a value Set stored
 		}
 		if rv, err := convert[R](key, v); err == nil {
-			return &strategies.Entry{Value: rv}, true, nil // an integer of another type, or nil
+			return &Entry{Value: rv}, true, nil // an integer of another type, or nil
 		}
 		return nil, false, nil // a value of another type: recompute and replace it
 	}
@@ -113,12 +112,12 @@ func (s *entries[R]) Get(ctx context.Context, key string) (*strategies.Entry, bo
 		if m.Legacy {
 			return nil, false, nil // an entry of an older version's layout, or a foreign value
 		}
-		return &strategies.Entry{Value: rv}, true, nil // a value Set stored, checked to be an R
+		return &Entry{Value: rv}, true, nil // a value Set stored, checked to be an R
 	}
 	if m.Entry.Shape != s.shape || s.c.expired(m.Entry.Expires) {
 		return nil, false, nil
 	}
-	e := &strategies.Entry{Value: rv, Expires: m.Entry.Expires, Stale: m.Entry.Stale}
+	e := &Entry{Value: rv, Expires: m.Entry.Expires, Stale: m.Entry.Stale}
 	if m.Entry.Err {
 		re := &ReplayedError{Msg: m.Entry.ErrMsg}
 		if i := m.Entry.ErrTarget; i >= 0 && i < len(s.replay) {
@@ -129,7 +128,7 @@ func (s *entries[R]) Get(ctx context.Context, key string) (*strategies.Entry, bo
 	return e, true, nil
 }
 
-func (s *entries[R]) Set(ctx context.Context, key string, e *strategies.Entry, ttl time.Duration, tags []string) (bool, error) {
+func (s *entries[R]) Set(ctx context.Context, key string, e *Entry, ttl time.Duration, tags []string) (bool, error) {
 	if err := checkTTL(CmdSet, ttl); err != nil {
 		return false, err
 	}

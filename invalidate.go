@@ -9,7 +9,6 @@ import (
 
 	"github.com/cashews-go/cashews/internal/quote"
 	"github.com/cashews-go/cashews/keytemplate"
-	"github.com/cashews-go/cashews/strategies"
 )
 
 // ErrInvalidation is matched by the error of a function wrapped by [InvalidateAfter] or
@@ -65,13 +64,12 @@ func (k *KeyTemplate[A]) Render(ctx context.Context, arg A) (string, error) {
 	return k.t.Render(ctx, arg)
 }
 
-// ApplyWrap makes k the key template of a Wrap call.
-func (k *KeyTemplate[A]) ApplyWrap(c *strategies.Config) {
+// applyWrap makes k the key template of a Wrap call, compiled already.
+func (k *KeyTemplate[A]) applyWrap(c *WrapConfig) {
 	if c.Prefix != "" {
-		c.Errs = append(c.Errs, fmt.Errorf("%w: KeyPrefix(%q) with the KeyTemplate %q: the prefix would not be in the keys the KeyTemplate renders; put it into the template", strategies.ErrConfig, c.Prefix, k.String()))
+		c.errs = append(c.errs, fmt.Errorf("%w: KeyPrefix(%q) with the KeyTemplate %q: the prefix would not be in the keys the KeyTemplate renders; put it into the template", ErrConfig, c.Prefix, k.String()))
 	}
-	c.Key = k.String()
-	c.Errs = append(c.Errs, argTypeCheck{reflect.TypeFor[A](), fmt.Sprintf("the KeyTemplate %q", k.String())})
+	c.Key, c.key, c.keyArg = k.String(), k.t, reflect.TypeFor[A]()
 }
 
 // InvalidateAfter returns fn wrapped so that, each time fn succeeds, the keys matching patterns are
@@ -103,10 +101,10 @@ func InvalidateAfter[A, R any](c *Cache, fn func(context.Context, A) (R, error),
 // [ErrConfig], or the template error of a pattern.
 func TryInvalidateAfter[A, R any](c *Cache, fn func(context.Context, A) (R, error), patterns ...string) (func(context.Context, A) (R, error), error) {
 	if c == nil || fn == nil {
-		return nil, fmt.Errorf("%w: InvalidateAfter needs a Cache and a function", strategies.ErrConfig)
+		return nil, fmt.Errorf("%w: InvalidateAfter needs a Cache and a function", ErrConfig)
 	}
 	if len(patterns) == 0 {
-		return nil, fmt.Errorf("%w: InvalidateAfter without patterns", strategies.ErrConfig)
+		return nil, fmt.Errorf("%w: InvalidateAfter without patterns", ErrConfig)
 	}
 	compiled := make([]*invPattern[A], len(patterns))
 	for i, src := range patterns {
@@ -152,7 +150,7 @@ func InvalidateKey[A, R, B any](c *Cache, fn func(context.Context, A) (R, error)
 // [ErrConfig].
 func TryInvalidateKey[A, R, B any](c *Cache, fn func(context.Context, A) (R, error), key *KeyTemplate[B], arg func(A) B) (func(context.Context, A) (R, error), error) {
 	if c == nil || fn == nil || key == nil || arg == nil {
-		return nil, fmt.Errorf("%w: InvalidateKey needs a Cache, a function, a KeyTemplate and a function mapping the argument", strategies.ErrConfig)
+		return nil, fmt.Errorf("%w: InvalidateKey needs a Cache, a function, a KeyTemplate and a function mapping the argument", ErrConfig)
 	}
 	return func(ctx context.Context, a A) (R, error) {
 		r, err := fn(ctx, a)

@@ -16,7 +16,6 @@ import (
 	"github.com/cashews-go/cashews/backends"
 	"github.com/cashews-go/cashews/codec"
 	"github.com/cashews-go/cashews/internal/quote"
-	"github.com/cashews-go/cashews/strategies"
 )
 
 // signedCounters runs Incr on a byte backend set up with a secret. Every value there is signed,
@@ -265,7 +264,7 @@ func checkResultType[R any](c *Cache, keyPrefix string) error {
 			continue
 		}
 		if err := r.format.CheckType(t); err != nil {
-			return fmt.Errorf("%w: its results (%v) go to %s, whose codec cannot store them: %w", strategies.ErrConfig, t, r.url, err)
+			return fmt.Errorf("%w: its results (%v) go to %s, whose codec cannot store them: %w", ErrConfig, t, r.url, err)
 		}
 	}
 	return nil

@@ -15,7 +15,6 @@ import (
 
 	"github.com/cashews-go/cashews"
 	"github.com/cashews-go/cashews/detect"
-	"github.com/cashews-go/cashews/strategies"
 )
 
 type query struct {
@@ -94,7 +93,7 @@ func TestWrapConfigMistakes(t *testing.T) {
 		{"bad syntax", []cashews.WrapOption{cashews.TTL(time.Minute), cashews.Key("user:{ID")}, loadUser, "unclosed"},
 		{"bad tag", []cashews.WrapOption{cashews.TTL(time.Minute), cashews.Tags("t:{Nope}")}, loadUser, "Nope"},
 		{"negative TTL", []cashews.WrapOption{cashews.TTL(-time.Minute)}, loadUser, "negative TTL"},
-		{"two strategies", []cashews.WrapOption{cashews.TTL(time.Minute), strategies.Simple(), strategies.Simple()}, loadUser, "two strategies"},
+		{"two strategies", []cashews.WrapOption{cashews.TTL(time.Minute), cashews.Simple(), cashews.Simple()}, loadUser, "two strategies"},
 		{"anonymous", []cashews.WrapOption{cashews.TTL(time.Minute)}, anon, "anonymous function"},
 		{"TTLFunc type", []cashews.WrapOption{cashews.TTLFunc(func(int) time.Duration { return time.Second })}, loadUser, "TTLFunc takes int"},
 		{"StoreErrors()", []cashews.WrapOption{cashews.TTL(time.Minute), cashews.StoreErrors()}, loadUser, "StoreErrors() without errors"},
@@ -153,7 +152,7 @@ func TestWrapRejectsIterators(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			err := try()
-			if !errors.Is(err, strategies.ErrConfig) || !strings.Contains(err.Error(), "iterator") {
+			if !errors.Is(err, cashews.ErrConfig) || !strings.Contains(err.Error(), "iterator") {
 				t.Fatalf("Wrap of a function returning an iterator: err = %v; want ErrConfig naming the iterator", err)
 			}
 		})

@@ -224,11 +224,11 @@ func TestBloomMisuse(t *testing.T) {
 		"Ready":  bf.Ready(ctx),
 		"Remove": strategies.Bloom(100, 0.01, strategies.BloomCounting()).Remove(ctx, "k"),
 	} {
-		if !errors.Is(err, strategies.ErrConfig) || !strings.Contains(err.Error(), "before cashews.Wrap") {
+		if !errors.Is(err, cashews.ErrConfig) || !strings.Contains(err.Error(), "before cashews.Wrap") {
 			t.Errorf("%s before Wrap = %v; want ErrConfig saying it is before Wrap", name, err)
 		}
 	}
-	if _, err := bf.Contains(ctx, "k"); !errors.Is(err, strategies.ErrConfig) {
+	if _, err := bf.Contains(ctx, "k"); !errors.Is(err, cashews.ErrConfig) {
 		t.Errorf("Contains before Wrap = %v; want ErrConfig", err)
 	}
 
@@ -237,10 +237,10 @@ func TestBloomMisuse(t *testing.T) {
 	if _, err := cashews.TryWrap(c, exists, cashews.Key("a:{.}"), bf); err != nil {
 		t.Fatal(err)
 	}
-	if err := bf.Remove(ctx, "a:1"); !errors.Is(err, strategies.ErrConfig) || !strings.Contains(err.Error(), "BloomCounting") {
+	if err := bf.Remove(ctx, "a:1"); !errors.Is(err, cashews.ErrConfig) || !strings.Contains(err.Error(), "BloomCounting") {
 		t.Errorf("Remove on a filter of bits = %v; want ErrConfig naming BloomCounting", err)
 	}
-	bad := map[string]strategies.Option{
+	bad := map[string]cashews.WrapOption{
 		"capacity 0":     strategies.Bloom(0, 0.01),
 		"rate 0":         strategies.Bloom(10, 0),
 		"rate 1":         strategies.Bloom(10, 1),
@@ -256,7 +256,7 @@ func TestBloomMisuse(t *testing.T) {
 			opts = append(opts, strategies.Bloom(10, 0.1))
 		}
 		_, err := cashews.TryWrap(c, exists, opts...)
-		if !errors.Is(err, strategies.ErrConfig) {
+		if !errors.Is(err, cashews.ErrConfig) {
 			t.Errorf("%s: TryWrap error = %v; want ErrConfig", name, err)
 		}
 	}

@@ -267,7 +267,7 @@ func TestEarlyConfig(t *testing.T) {
 		"negative RefreshTime": {ttl, strategies.Early(time.Second, strategies.RefreshTimeout(-time.Second))},
 	} {
 		_, err := cashews.TryWrap(c, load, append(opts, cashews.Key("early:{.}"))...)
-		if !errors.Is(err, strategies.ErrConfig) {
+		if !errors.Is(err, cashews.ErrConfig) {
 			t.Errorf("%s: TryWrap error = %v; want one matching ErrConfig", name, err)
 		}
 	}

@@ -28,7 +28,7 @@ func ExampleCircuitBreaker() {
 
 	for range 5 {
 		_, err := price(context.Background(), "sku-1")
-		if errors.Is(err, strategies.ErrCircuitOpen) {
+		if errors.Is(err, cashews.ErrCircuitOpen) {
 			fmt.Println("refused: the circuit is open")
 			continue
 		}

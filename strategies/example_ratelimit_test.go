@@ -47,7 +47,7 @@ func ExampleSlidingRateLimit() {
 	// an error.
 	limited := cashews.Wrap(c, search, cashews.Key("search"),
 		strategies.SlidingRateLimit(3, time.Minute, strategies.RateLimitAction(
-			func(ctx context.Context, call strategies.Call) (any, error) {
+			func(ctx context.Context, call cashews.WrapCall) (any, error) {
 				return "slow down, try again in a minute", nil
 			})))
 

@@ -92,8 +92,8 @@ func TestFailoverServesLastGoodResult(t *testing.T) {
 }
 
 func TestFailoverChosenErrors(t *testing.T) {
-	circuit := fmt.Errorf("payments breaker: %w", strategies.ErrCircuitOpen)
-	limited := fmt.Errorf("payments limiter: %w", strategies.ErrRateLimited)
+	circuit := fmt.Errorf("payments breaker: %w", cashews.ErrCircuitOpen)
+	limited := fmt.Errorf("payments limiter: %w", cashews.ErrRateLimited)
 	isOther := func(err error) bool { return errors.Is(err, errFailoverOther) }
 	tests := []struct {
 		name    string
@@ -147,8 +147,8 @@ func TestFailoverAroundWrappedBreaker(t *testing.T) {
 		foCall(t, ctx, outer, src, 7, "7:v1", nil, 1) // the inner Wrap's cache
 
 		for i, err := range []error{
-			fmt.Errorf("payments breaker: %w", strategies.ErrCircuitOpen),
-			fmt.Errorf("payments limiter: %w", strategies.ErrRateLimited),
+			fmt.Errorf("payments breaker: %w", cashews.ErrCircuitOpen),
+			fmt.Errorf("payments limiter: %w", cashews.ErrRateLimited),
 		} {
 			src.fail(err)
 			clock.Advance(2 * time.Second) // the inner entry expired: the inner function runs and fails
@@ -196,11 +196,11 @@ func TestFailoverStoresOnlyGoodResults(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, c *cashews.Cache, clock *backendtest.Clock) {
 		ctx := context.Background()
 		src := &foSource{}
-		storeAll := func(v any, err error) strategies.Decision {
+		storeAll := func(v any, err error) cashews.Decision {
 			if err != nil {
-				return strategies.StoreError
+				return cashews.StoreError
 			}
-			return strategies.StoreValue
+			return cashews.StoreValue
 		}
 		get := cashews.Wrap(c, src.load, cashews.TTL(time.Hour), cashews.Key("fo:{.}"),
 			strategies.Failover(), cashews.StoreIf(storeAll))
@@ -221,12 +221,12 @@ func TestFailoverConfig(t *testing.T) {
 	for name, opts := range map[string][]cashews.WrapOption{
 		"no TTL":          {strategies.Failover()},
 		"nil predicate":   {cashews.TTL(time.Minute), strategies.Failover(strategies.FailoverIf(nil))},
-		"two strategies":  {cashews.TTL(time.Minute), strategies.Failover(), strategies.Simple()},
+		"two strategies":  {cashews.TTL(time.Minute), strategies.Failover(), cashews.Simple()},
 		"StoreErrors":     {cashews.TTL(time.Minute), strategies.Failover(), cashews.StoreErrors(errFailoverOther)},
 		"OnlyStoreErrors": {cashews.TTL(time.Minute), strategies.Failover(), cashews.OnlyStoreErrors(errFailoverOther)},
 	} {
 		_, err := cashews.TryWrap(c, load, append(opts, cashews.Key("fo:{.}"))...)
-		if !errors.Is(err, strategies.ErrConfig) {
+		if !errors.Is(err, cashews.ErrConfig) {
 			t.Errorf("%s: TryWrap error = %v; want one matching ErrConfig", name, err)
 		}
 	}

@@ -290,7 +290,7 @@ func TestHitErrors(t *testing.T) {
 
 		zero := cashews.Wrap(c, src.load, cashews.TTLFunc(func(int) time.Duration { return 0 }),
 			cashews.Key("hit0:{.}"), strategies.Hit(2))
-		if _, err := zero(ctx, 1); !errors.Is(err, strategies.ErrConfig) {
+		if _, err := zero(ctx, 1); !errors.Is(err, cashews.ErrConfig) {
 			t.Fatalf("call with a zero TTL: error = %v; want one matching ErrConfig", err)
 		}
 	})
@@ -312,7 +312,7 @@ func TestHitConfig(t *testing.T) {
 		"RefreshTimeout 0": {ttl, strategies.Hit(3, strategies.RefreshTimeout(0))},
 	} {
 		_, err := cashews.TryWrap(c, load, append(opts, cashews.Key("hit:{.}"))...)
-		if !errors.Is(err, strategies.ErrConfig) {
+		if !errors.Is(err, cashews.ErrConfig) {
 			t.Errorf("%s: TryWrap error = %v; want one matching ErrConfig", name, err)
 		}
 	}

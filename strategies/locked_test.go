@@ -428,7 +428,7 @@ func TestLockedConfig(t *testing.T) {
 	fn := func(ctx context.Context, id int) (int, error) { return id, nil }
 	for _, tc := range []struct {
 		name string
-		s    strategies.Strategy
+		s    cashews.WrapOption
 		want string
 	}{
 		{"zero TTL", strategies.Locked(strategies.LockTTL(0)), "lock TTL 0s must be positive"},
@@ -439,7 +439,7 @@ func TestLockedConfig(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := cashews.TryWrap(c, fn, tc.s, cashews.Name("lkfn"))
-			if !errors.Is(err, strategies.ErrConfig) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "locked") || !strings.Contains(err.Error(), "lkfn") {
+			if !errors.Is(err, cashews.ErrConfig) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "locked") || !strings.Contains(err.Error(), "lkfn") {
 				t.Fatalf("TryWrap error = %v; want ErrConfig naming lkfn, locked and %q", err, tc.want)
 			}
 		})

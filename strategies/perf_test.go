@@ -40,7 +40,7 @@ func pfCall(t *testing.T, l *pfLoader, f func(context.Context, string) (string, 
 	l.latency.Store(int64(latency))
 	v, err := f(context.Background(), "q")
 	if wantDegraded {
-		if !errors.Is(err, strategies.ErrPerfDegraded) || v != "" {
+		if !errors.Is(err, cashews.ErrPerfDegraded) || v != "" {
 			t.Fatalf("call = %q, %v; want \"\" and ErrPerfDegraded", v, err)
 		}
 	} else if err != nil || v != "found q" {
@@ -179,7 +179,7 @@ func TestPerfCondition(t *testing.T) {
 func TestPerfConfigMistakes(t *testing.T) {
 	c, _ := bfNewCache(t)
 	search := func(context.Context, string) (string, error) { return "", nil }
-	for name, s := range map[string]strategies.Strategy{
+	for name, s := range map[string]cashews.WrapOption{
 		"zero duration":   strategies.Perf(0),
 		"negative trace":  strategies.Perf(time.Second, strategies.PerfTrace(-1)),
 		"factor 1":        strategies.Perf(time.Second, strategies.PerfFactor(1)),
@@ -187,7 +187,7 @@ func TestPerfConfigMistakes(t *testing.T) {
 		"factor infinite": strategies.Perf(time.Second, strategies.PerfFactor(math.Inf(1))),
 	} {
 		_, err := cashews.TryWrap(c, search, cashews.Name("search"), s)
-		if !errors.Is(err, strategies.ErrConfig) || !strings.Contains(err.Error(), "perf") {
+		if !errors.Is(err, cashews.ErrConfig) || !strings.Contains(err.Error(), "perf") {
 			t.Errorf("%s: TryWrap error = %v; want ErrConfig naming perf", name, err)
 		}
 	}

@@ -95,7 +95,7 @@ func TestSoftChosenErrors(t *testing.T) {
 		softCall(t, ctx, get, src, "v1", nil, 1)
 		clock.Advance(10 * time.Second)
 		runs := int64(1)
-		for _, err := range []error{errFailoverUpstream, errFailoverThird, fmt.Errorf("breaker: %w", strategies.ErrCircuitOpen), fmt.Errorf("limiter: %w", strategies.ErrRateLimited)} {
+		for _, err := range []error{errFailoverUpstream, errFailoverThird, fmt.Errorf("breaker: %w", cashews.ErrCircuitOpen), fmt.Errorf("limiter: %w", cashews.ErrRateLimited)} {
 			src.fail(err)
 			runs++
 			softCall(t, ctx, get, src, "v1", nil, runs)
@@ -165,7 +165,7 @@ func TestSoftConfig(t *testing.T) {
 		"nil predicate":  {ttl, strategies.Soft(time.Second, strategies.SoftIf(nil))},
 	} {
 		_, err := cashews.TryWrap(c, load, append(opts, cashews.Key("soft:{.}"))...)
-		if !errors.Is(err, strategies.ErrConfig) {
+		if !errors.Is(err, cashews.ErrConfig) {
 			t.Errorf("%s: TryWrap error = %v; want one matching ErrConfig", name, err)
 		}
 	}

@@ -20,7 +20,6 @@ import (
 	_ "github.com/cashews-go/cashews/backends/disk"
 	_ "github.com/cashews-go/cashews/backends/redis"
 	"github.com/cashews-go/cashews/internal/redistest"
-	"github.com/cashews-go/cashews/strategies"
 )
 
 const testSecret = "0123456789abcdef0123456789abcdef"
@@ -536,11 +535,11 @@ func TestReplayedErrorsAlike(t *testing.T) {
 	forEachSetup(t, nil, func(t *testing.T, c *cashews.Cache, _ *backendtest.Clock, s *setup) {
 		ctx := context.Background()
 		fail := func(context.Context, int) (string, error) { return "", fmt.Errorf("lookup 1: %w", errCustom) }
-		storeAll := func(_ any, err error) strategies.Decision {
+		storeAll := func(_ any, err error) cashews.Decision {
 			if err != nil {
-				return strategies.StoreError
+				return cashews.StoreError
 			}
-			return strategies.StoreValue
+			return cashews.StoreValue
 		}
 		custom := cashews.Wrap(c, fail, cashews.TTL(time.Hour), cashews.Key("c:{.}"), cashews.StoreIf(storeAll))
 		listed := cashews.Wrap(c, fail, cashews.TTL(time.Hour), cashews.Key("l:{.}"), cashews.StoreErrors(errCustom))
