@@ -246,7 +246,7 @@ func TestDisableByContext(t *testing.T) {
 	if err != nil || l == nil {
 		t.Fatalf("Lock with the cache off = %v, %v; want a granted no-op lock", l, err)
 	}
-	if locked, _ := c.IsLocked(ctx, "lock", 0); locked {
+	if locked, _ := cashews.IsLocked(ctx, c, "lock", 0); locked {
 		t.Fatal("a lock taken with the cache off is held")
 	}
 	on := cashews.WithEnabled(off, cashews.CmdGet)

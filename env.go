@@ -275,8 +275,8 @@ func matchAny(err error, targets []error) bool {
 // [Cache.TryLock], a set_lock command that is off ([Cache.Disable], [WithDisabled]) or whose
 // failure the backend hides (suppress=true) takes nothing and reports false.
 func (e *Env) Claim(ctx context.Context, key string, ttl time.Duration) (*Lock, bool, error) {
-	token := NewToken()
-	ok, err := e.Cache.SetLock(ctx, key, token, ttl)
+	token := newToken()
+	ok, err := e.Cache.setLock(ctx, key, token, ttl)
 	if err != nil || !ok {
 		return nil, false, err
 	}
@@ -285,5 +285,5 @@ func (e *Env) Claim(ctx context.Context, key string, ttl time.Duration) (*Lock, 
 
 // Locked reports whether the lock at key is held.
 func (e *Env) Locked(ctx context.Context, key string) (bool, error) {
-	return e.Cache.IsLocked(ctx, key, 0)
+	return e.Cache.isLocked(ctx, key, 0)
 }

@@ -477,7 +477,7 @@ func TestLocksAndCountersNeverPretend(t *testing.T) {
 	check("SliceIncr", err)
 	_, err = c.IncrBits(ctx, "b", 1, 1, 3)
 	check("IncrBits", err)
-	_, err = c.IsLocked(ctx, "lk", 0)
+	_, err = cashews.IsLocked(ctx, c, "lk", 0)
 	check("IsLocked", err)
 	// Reads and writes still miss and report false.
 	if _, found, err := cashews.Get[int](ctx, c, "k"); found || err != nil {

@@ -25,7 +25,7 @@ const (
 // earlyRefreshed waits until the refresh lock of earlyKey is free, which it is once a refresh ended.
 func earlyRefreshed(t *testing.T, c *cashews.Cache) {
 	t.Helper()
-	locked, err := c.IsLocked(context.Background(), earlyLock, 10*time.Second)
+	locked, err := lockHeldAfter(context.Background(), c, earlyLock, 10*time.Second)
 	if locked || err != nil {
 		t.Fatalf("IsLocked(%q) after waiting = %v, %v; want false, nil (the refresh ended)", earlyLock, locked, err)
 	}
@@ -63,7 +63,7 @@ func TestEarlyRefreshesOnceInTheBackground(t *testing.T) {
 		earlyWant(t, ctx, get, "v1")
 		clock.Advance(earlyFor - time.Second)
 		earlyWant(t, ctx, get, "v1") // fresh
-		if locked, _ := c.IsLocked(ctx, earlyLock, 0); locked {
+		if locked, _ := lockHeld(ctx, c, earlyLock); locked {
 			t.Fatal("a fresh entry took the refresh lock")
 		}
 		earlyRuns(t, &runs, 1)
@@ -92,7 +92,7 @@ func TestEarlyRefreshesOnceInTheBackground(t *testing.T) {
 			t.Fatal("no refresh started")
 		}
 		earlyWant(t, ctx, get, "v1") // while the refresh runs
-		if locked, _ := c.IsLocked(ctx, earlyLock, 0); !locked {
+		if locked, _ := lockHeld(ctx, c, earlyLock); !locked {
 			t.Fatal("the refresh runs without its lock")
 		}
 		earlyRuns(t, &runs, 2)
@@ -126,15 +126,16 @@ func TestEarlyLockHeldElsewhere(t *testing.T) {
 		}
 		get := cashews.Wrap(c, load, cashews.TTL(earlyTTL), cashews.Key("early:{.}"), strategies.Early(earlyFor))
 		earlyWant(t, ctx, get, "v1")
-		if ok, err := c.SetLock(ctx, earlyLock, "another process", time.Minute); !ok || err != nil {
-			t.Fatalf("SetLock = %v, %v; want true, nil", ok, err)
+		other, ok, err := c.TryLock(ctx, earlyLock, time.Minute) // as another process
+		if !ok || err != nil {
+			t.Fatalf("TryLock = %v, %v; want true, nil", ok, err)
 		}
 		clock.Advance(earlyFor)
 		for range 10 {
 			earlyWant(t, ctx, get, "v1")
 		}
-		if ok, err := c.Unlock(ctx, earlyLock, "another process"); !ok || err != nil {
-			t.Fatalf("Unlock = %v, %v; want true, nil (no refresh may have taken the lock)", ok, err)
+		if err := other.Unlock(ctx); err != nil {
+			t.Fatalf("Unlock = %v; want nil (no refresh may have taken the lock)", err)
 		}
 		earlyWant(t, ctx, get, "v1") // starts the refresh
 		earlyRefreshed(t, c)

@@ -31,8 +31,10 @@ func ExampleEarly() {
 	fmt.Println(page(ctx, "home"))
 	clock.Advance(8 * time.Minute)
 	fmt.Println(page(ctx, "home")) // the stored page; a refresh starts
-	// The refresh holds a lock until it ends: wait for it.
-	c.IsLocked(ctx, "page:home"+strategies.EarlyLockSuffix, time.Minute)
+	// The refresh holds a lock until it ends: wait for it by taking the lock, and give it back.
+	if l, err := c.Lock(ctx, "page:home"+strategies.EarlyLockSuffix, time.Minute); err == nil {
+		l.Unlock(ctx)
+	}
 	fmt.Println(page(ctx, "home"))
 	// Output:
 	// home v1 <nil>

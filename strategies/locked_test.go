@@ -114,7 +114,7 @@ func (s *lkSource) load(ctx context.Context, id int) (string, error) {
 
 func lkLocked(t *testing.T, c *cashews.Cache, key string) bool {
 	t.Helper()
-	held, err := c.IsLocked(context.Background(), key+strategies.LockSuffix, 0)
+	held, err := lockHeld(context.Background(), c, key+strategies.LockSuffix)
 	if err != nil {
 		t.Fatalf("IsLocked: %v", err)
 	}
