@@ -78,7 +78,7 @@
 //		ID   int
 //		Lang string
 //	}
-//	getUser := cashews.Wrap(c, fetchUser, // fetchUser: func(context.Context, Query) (User, error)
+//	getUser := cashews.MustWrap(c, fetchUser, // fetchUser: func(context.Context, Query) (User, error)
 //		cashews.TTL(time.Hour), cashews.Key("user:{ID}:{Lang:lower}"))
 //	u, err := getUser(ctx, Query{ID: 1, Lang: "EN"}) // key "user:1:en"
 //
@@ -93,8 +93,9 @@
 //
 // Configuration mistakes are found when Wrap is called, not on the first request: a template that
 // does not parse or names a field the argument does not have, a missing TTL, two strategies, a result
-// type that the codec of the backend its keys go to cannot encode. Wrap panics with the error, as
-// regexp.MustCompile does; [TryWrap] returns it.
+// type that the codec of the backend its keys go to cannot encode. Wrap returns the error; [MustWrap]
+// panics with it, as regexp.MustCompile does. The same convention holds across the module: X returns
+// an error, MustX panics (NewKey and MustNewKey, keytemplate.Compile and MustCompile).
 //
 // After a write, [InvalidateAfter] deletes keys by pattern and [InvalidateKey] the key another
 // wrapped function renders for the changed argument; [Cache.DeleteTags] deletes by tag; [Recompute]
@@ -107,9 +108,9 @@
 // one strategy, and strategies stack by nesting Wrap calls, as Python decorators stack: the outer Wrap
 // sees the inner wrapped function as its function.
 //
-//	price := cashews.Wrap(c, fetchPrice, cashews.Key("price:{.}"),
+//	price := cashews.MustWrap(c, fetchPrice, cashews.Key("price:{.}"),
 //		strategies.CircuitBreaker(50, time.Minute, 30*time.Second)) // open 30s after a minute of 50% failures
-//	price = cashews.Wrap(c, price, cashews.Key("price:{.}"), cashews.TTL(time.Hour),
+//	price = cashews.MustWrap(c, price, cashews.Key("price:{.}"), cashews.TTL(time.Hour),
 //		strategies.Failover()) // the last good price while the breaker is open
 //
 // [strategies.Failover] serves the last good result when the function fails; [strategies.Soft]

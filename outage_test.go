@@ -223,7 +223,7 @@ func TestWrapFailsOpen(t *testing.T) {
 				if strict == "Strict" {
 					opts = append(opts, cashews.Strict())
 				}
-				get := cashews.Wrap(c, fn, opts...)
+				get := cashews.MustWrap(c, fn, opts...)
 				outage(c).Store(true)
 				refuse := tc.wantErr || (strict != "" && tc.caching)
 				for i := range 20 {
@@ -256,7 +256,7 @@ func TestWrapFailsOpen(t *testing.T) {
 func TestWrapFailsOpenOnStore(t *testing.T) {
 	c, _ := newCache(t, "mem://")
 	var runs atomic.Int64
-	get := cashews.Wrap(c, counted(&runs), cashews.TTL(time.Hour), cashews.Key("st:{ID}"))
+	get := cashews.MustWrap(c, counted(&runs), cashews.TTL(time.Hour), cashews.Key("st:{ID}"))
 	outage(c, cashews.CmdSet).Store(true)
 	for i := range 3 {
 		if got, err := get(context.Background(), query{ID: 1}); got != "user 1 " || err != nil {
@@ -329,7 +329,7 @@ func TestTamperedEntryIsRecomputed(t *testing.T) {
 	}
 
 	var runs atomic.Int64
-	get := cashews.Wrap(c, counted(&runs), cashews.TTL(time.Hour), cashews.Key("t:{ID}"))
+	get := cashews.MustWrap(c, counted(&runs), cashews.TTL(time.Hour), cashews.Key("t:{ID}"))
 	for _, want := range []int64{1, 1} {
 		if got, err := get(ctx, query{ID: 5}); got != "user 5 " || err != nil || runs.Load() != want {
 			t.Fatalf("call = %q, %v, runs %d; want the result, nil, runs %d", got, err, runs.Load(), want)
@@ -570,7 +570,7 @@ func TestHungSourceDeadlines(t *testing.T) {
 			return took, err
 		}
 
-		get := cashews.Wrap(c, hang, cashews.TTL(time.Minute), cashews.Key("hang:{.}"))
+		get := cashews.MustWrap(c, hang, cashews.TTL(time.Minute), cashews.Key("hang:{.}"))
 		took, err := call(get, 100*time.Millisecond)
 		if !errors.Is(err, context.DeadlineExceeded) || took != 100*time.Millisecond {
 			t.Fatalf("call with a 100ms deadline = %v after %v; want DeadlineExceeded after 100ms", err, took)
@@ -582,7 +582,7 @@ func TestHungSourceDeadlines(t *testing.T) {
 			t.Fatalf("second call = %v, runs %d; want a new run of the function", err, runs.Load())
 		}
 
-		bounded := cashews.Wrap(c, hang, cashews.TTL(time.Minute), cashews.Key("bounded:{.}"), cashews.LoadTimeout(50*time.Millisecond))
+		bounded := cashews.MustWrap(c, hang, cashews.TTL(time.Minute), cashews.Key("bounded:{.}"), cashews.LoadTimeout(50*time.Millisecond))
 		took, err = call(bounded, 0)
 		if !errors.Is(err, context.DeadlineExceeded) || took != 50*time.Millisecond || time.Duration(ended.Load()) != 50*time.Millisecond {
 			t.Fatalf("call with LoadTimeout(50ms) = %v after %v, source ended at %v; want DeadlineExceeded, all at 50ms", err, took, time.Duration(ended.Load()))
@@ -594,7 +594,7 @@ func TestHungSourceDeadlines(t *testing.T) {
 		if err := c2.Setup("mem://"); err != nil {
 			t.Fatal(err)
 		}
-		took, err = call(cashews.Wrap(c2, hang, cashews.TTL(time.Minute), cashews.Key("d:{.}")), 0)
+		took, err = call(cashews.MustWrap(c2, hang, cashews.TTL(time.Minute), cashews.Key("d:{.}")), 0)
 		if !errors.Is(err, context.DeadlineExceeded) || took != 50*time.Millisecond {
 			t.Fatalf("Wrap of a Cache WithLoadTimeout(50ms) = %v after %v; want DeadlineExceeded at 50ms", err, took)
 		}
@@ -635,7 +635,7 @@ func TestSharedLoadOutlivesOneWaiter(t *testing.T) {
 			u, _ := ctx.Value(userKey{}).(string)
 			return u, nil
 		}
-		get := cashews.Wrap(c, slow, cashews.TTL(time.Minute), cashews.Key("s:{.}"))
+		get := cashews.MustWrap(c, slow, cashews.TTL(time.Minute), cashews.Key("s:{.}"))
 		first, cancel := context.WithTimeout(context.WithValue(context.Background(), userKey{}, "ann"), 100*time.Millisecond)
 		defer cancel()
 		errc := make(chan error, 1)
@@ -688,7 +688,7 @@ func TestWrapOneReadPerMiss(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 			return id, nil
 		}
-		get := cashews.Wrap(c, fn, cashews.TTL(time.Minute), cashews.Key("r:{.}"))
+		get := cashews.MustWrap(c, fn, cashews.TTL(time.Minute), cashews.Key("r:{.}"))
 		ctx := context.Background()
 		get(ctx, 0)
 		if gets.Load() != 1 || sets.Load() != 1 {
@@ -757,7 +757,7 @@ func TestBreakerDefaultKeyPerFunction(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, _ := newCache(t, "mem://")
-			get := cashews.Wrap(c, failing, append(tc.opts, strategies.CircuitBreaker(50, time.Minute, time.Minute))...)
+			get := cashews.MustWrap(c, failing, append(tc.opts, strategies.CircuitBreaker(50, time.Minute, time.Minute))...)
 			refused := 0
 			for id := range 200 {
 				if _, err := get(context.Background(), id); errors.Is(err, cashews.ErrCircuitOpen) {
@@ -776,7 +776,7 @@ func TestBreakerDefaultKeyPerFunction(t *testing.T) {
 func TestDetectStillSeesHitsAfterOutage(t *testing.T) {
 	c, _ := newCache(t, "mem://")
 	var runs atomic.Int64
-	get := cashews.Wrap(c, counted(&runs), cashews.TTL(time.Hour), cashews.Key("d:{ID}"))
+	get := cashews.MustWrap(c, counted(&runs), cashews.TTL(time.Hour), cashews.Key("d:{ID}"))
 	down := outage(c)
 	down.Store(true)
 	get(context.Background(), query{ID: 1})

@@ -152,35 +152,11 @@ func Version(v string) WrapOption {
 // function without Name or Key, a function that returns an iterator (iter.Seq or iter.Seq2: Wrap
 // would cache the iterator, not its values), StoreErrors or OnlyStoreErrors without errors, a result
 // type that the codec of the backend its keys go to cannot encode (a struct with a chan field under
-// JSON; see Cache.EncodeErrors for what only run time shows). Wrap panics with the error, as
-// regexp.MustCompile does, because such a mistake is in the program, not in its input; [TryWrap]
-// returns it instead. The error matches ErrConfig, or is a *keytemplate.SyntaxError or
-// *keytemplate.FieldError.
-func Wrap[A, R any](c *Cache, fn func(context.Context, A) (R, error), opts ...WrapOption) func(context.Context, A) (R, error) {
-	w, err := TryWrap(c, fn, opts...)
-	if err != nil {
-		panic(err)
-	}
-	return w
-}
-
-// Wrap0 is [Wrap] for a function without an argument. Its key template may use only context values
-// ("{@tenant}"); without one, the key is the function's name.
-func Wrap0[R any](c *Cache, fn func(context.Context) (R, error), opts ...WrapOption) func(context.Context) (R, error) {
-	if fn == nil {
-		panic(fmt.Errorf("%w: Wrap0 of a nil function", ErrConfig))
-	}
-	name := funcName(fn)
-	adapted := func(ctx context.Context, _ struct{}) (R, error) { return fn(ctx) }
-	w, err := TryWrap(c, adapted, append([]WrapOption{Name(name)}, opts...)...)
-	if err != nil {
-		panic(err)
-	}
-	return func(ctx context.Context) (R, error) { return w(ctx, struct{}{}) }
-}
-
-// TryWrap is [Wrap] that returns configuration mistakes instead of panicking.
-func TryWrap[A, R any](c *Cache, fn func(context.Context, A) (R, error), opts ...WrapOption) (func(context.Context, A) (R, error), error) {
+// JSON; see Cache.EncodeErrors for what only run time shows). Wrap returns the error; [MustWrap]
+// panics with it, as regexp.MustCompile does, for wrapped functions made where a mistake can only be
+// in the program (a package-level var, say). The error matches ErrConfig, or is a
+// *keytemplate.SyntaxError or *keytemplate.FieldError.
+func Wrap[A, R any](c *Cache, fn func(context.Context, A) (R, error), opts ...WrapOption) (func(context.Context, A) (R, error), error) {
 	switch {
 	case fn == nil:
 		return nil, fmt.Errorf("%w: Wrap of a nil function", ErrConfig)
@@ -300,10 +276,43 @@ func TryWrap[A, R any](c *Cache, fn func(context.Context, A) (R, error), opts ..
 	}, nil
 }
 
+// MustWrap is [Wrap] that panics with a configuration mistake instead of returning it.
+func MustWrap[A, R any](c *Cache, fn func(context.Context, A) (R, error), opts ...WrapOption) func(context.Context, A) (R, error) {
+	w, err := Wrap(c, fn, opts...)
+	if err != nil {
+		panic(err)
+	}
+	return w
+}
+
+// Wrap0 is [Wrap] for a function without an argument. Its key template may use only context values
+// ("{@tenant}"); without one, the key is the function's name.
+func Wrap0[R any](c *Cache, fn func(context.Context) (R, error), opts ...WrapOption) (func(context.Context) (R, error), error) {
+	if fn == nil {
+		return nil, fmt.Errorf("%w: Wrap0 of a nil function", ErrConfig)
+	}
+	name := funcName(fn)
+	adapted := func(ctx context.Context, _ struct{}) (R, error) { return fn(ctx) }
+	w, err := Wrap(c, adapted, append([]WrapOption{Name(name)}, opts...)...)
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context) (R, error) { return w(ctx, struct{}{}) }, nil
+}
+
+// MustWrap0 is [Wrap0] that panics with a configuration mistake instead of returning it.
+func MustWrap0[R any](c *Cache, fn func(context.Context) (R, error), opts ...WrapOption) func(context.Context) (R, error) {
+	w, err := Wrap0(c, fn, opts...)
+	if err != nil {
+		panic(err)
+	}
+	return w
+}
+
 // statsName returns the name under which a Wrap counts its calls (see Stats.Funcs): its name (the
 // Name option, else the function's qualified name), or its key template when that name is an
 // anonymous function's ("main.main.func1" says little, and every nested Wrap would share
-// "cashews.TryWrap[...].func2").
+// "cashews.MustWrap[...].func2").
 func statsName(name, template string) string {
 	if anonymous(name) {
 		return template

@@ -70,7 +70,7 @@ func BloomCounting() BloomOption {
 // records no detect hit. Bloom stores no results: nest it inside a caching Wrap to cache them too.
 //
 //	exists := strategies.Bloom(1_000_000, 0.01)
-//	userExists := cashews.Wrap(c, lookupUser, cashews.Key("user:{.}"), exists)
+//	userExists := cashews.MustWrap(c, lookupUser, cashews.Key("user:{.}"), exists)
 //	err := exists.Add(ctx, "user:42") // a user created after the filter was filled
 //
 // # Filling the filter

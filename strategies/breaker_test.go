@@ -106,7 +106,7 @@ func cbRun(t *testing.T, clock *backendtest.Clock, get func(context.Context, int
 }
 
 func cbWrap(t *testing.T, c *cashews.Cache, src *cbSource, s cashews.WrapOption) func(context.Context, int) (string, error) {
-	return cashews.Wrap(c, src.load, s, cashews.KeyPrefix(t.Name()+":"), cashews.Key("{.}"))
+	return cashews.MustWrap(c, src.load, s, cashews.KeyPrefix(t.Name()+":"), cashews.Key("{.}"))
 }
 
 func TestCircuitBreakerTransitions(t *testing.T) {
@@ -369,9 +369,9 @@ func TestCircuitBreakerConfig(t *testing.T) {
 		{"TTL", strategies.CircuitBreaker(50, ok[0], ok[1]), []cashews.WrapOption{cashews.TTL(time.Minute)}, "stores no results"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := cashews.TryWrap(c, fn, append([]cashews.WrapOption{tc.s, cashews.Name("cbfn")}, tc.extra...)...)
+			_, err := cashews.Wrap(c, fn, append([]cashews.WrapOption{tc.s, cashews.Name("cbfn")}, tc.extra...)...)
 			if !errors.Is(err, cashews.ErrConfig) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "circuit_breaker") || !strings.Contains(err.Error(), "cbfn") {
-				t.Fatalf("TryWrap error = %v; want ErrConfig naming cbfn, circuit_breaker and %q", err, tc.want)
+				t.Fatalf("Wrap error = %v; want ErrConfig naming cbfn, circuit_breaker and %q", err, tc.want)
 			}
 		})
 	}

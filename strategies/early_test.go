@@ -58,7 +58,7 @@ func TestEarlyRefreshesOnceInTheBackground(t *testing.T) {
 			}
 			return fmt.Sprintf("v%d", n), nil
 		}
-		get := cashews.Wrap(c, load, cashews.TTL(earlyTTL), cashews.Key("early:{.}"), strategies.Early(earlyFor))
+		get := cashews.MustWrap(c, load, cashews.TTL(earlyTTL), cashews.Key("early:{.}"), strategies.Early(earlyFor))
 
 		earlyWant(t, ctx, get, "v1")
 		clock.Advance(earlyFor - time.Second)
@@ -124,7 +124,7 @@ func TestEarlyLockHeldElsewhere(t *testing.T) {
 		load := func(ctx context.Context, id int) (string, error) {
 			return fmt.Sprintf("v%d", runs.Add(1)), nil
 		}
-		get := cashews.Wrap(c, load, cashews.TTL(earlyTTL), cashews.Key("early:{.}"), strategies.Early(earlyFor))
+		get := cashews.MustWrap(c, load, cashews.TTL(earlyTTL), cashews.Key("early:{.}"), strategies.Early(earlyFor))
 		earlyWant(t, ctx, get, "v1")
 		other, ok, err := c.TryLock(ctx, earlyLock, time.Minute) // as another process
 		if !ok || err != nil {
@@ -166,7 +166,7 @@ func TestEarlyRefreshDetachedAndBounded(t *testing.T) {
 			}
 			return fmt.Sprintf("v%d", n), nil
 		}
-		get := cashews.Wrap(c, load, cashews.TTL(earlyTTL), cashews.Key("early:{.}"),
+		get := cashews.MustWrap(c, load, cashews.TTL(earlyTTL), cashews.Key("early:{.}"),
 			strategies.Early(earlyFor, strategies.RefreshTimeout(50*time.Millisecond)))
 		earlyWant(t, context.Background(), get, "v1")
 		clock.Advance(earlyFor)
@@ -206,7 +206,7 @@ func TestEarlyCloseStopsRefresh(t *testing.T) {
 			}
 			return fmt.Sprintf("v%d", n), nil
 		}
-		get := cashews.Wrap(c, load, cashews.TTL(earlyTTL), cashews.Key("early:{.}"), strategies.Early(earlyFor))
+		get := cashews.MustWrap(c, load, cashews.TTL(earlyTTL), cashews.Key("early:{.}"), strategies.Early(earlyFor))
 		earlyWant(t, context.Background(), get, "v1")
 		clock.Advance(earlyFor)
 		earlyWant(t, context.Background(), get, "v1")
@@ -239,7 +239,7 @@ func TestEarlyRefreshPanics(t *testing.T) {
 			}
 			return fmt.Sprintf("v%d", n), nil
 		}
-		get := cashews.Wrap(c, load, cashews.TTL(earlyTTL), cashews.Key("early:{.}"), strategies.Early(earlyFor))
+		get := cashews.MustWrap(c, load, cashews.TTL(earlyTTL), cashews.Key("early:{.}"), strategies.Early(earlyFor))
 		earlyWant(t, ctx, get, "v1")
 		clock.Advance(earlyFor)
 		earlyWant(t, ctx, get, "v1") // the refresh panics; the process goes on
@@ -267,9 +267,9 @@ func TestEarlyConfig(t *testing.T) {
 		"zero RefreshTimeout":  {ttl, strategies.Early(time.Second, strategies.RefreshTimeout(0))},
 		"negative RefreshTime": {ttl, strategies.Early(time.Second, strategies.RefreshTimeout(-time.Second))},
 	} {
-		_, err := cashews.TryWrap(c, load, append(opts, cashews.Key("early:{.}"))...)
+		_, err := cashews.Wrap(c, load, append(opts, cashews.Key("early:{.}"))...)
 		if !errors.Is(err, cashews.ErrConfig) {
-			t.Errorf("%s: TryWrap error = %v; want one matching ErrConfig", name, err)
+			t.Errorf("%s: Wrap error = %v; want one matching ErrConfig", name, err)
 		}
 	}
 }

@@ -24,7 +24,7 @@ func ExampleEarly() {
 	}
 	// Stored for 10 minutes; after 8 the first caller starts one refresh in the background and,
 	// like every caller until it ends, gets the stored page at once.
-	page := cashews.Wrap(c, build, cashews.TTL(10*time.Minute), cashews.Key("page:{.}"),
+	page := cashews.MustWrap(c, build, cashews.TTL(10*time.Minute), cashews.Key("page:{.}"),
 		strategies.Early(8*time.Minute))
 
 	ctx := context.Background()

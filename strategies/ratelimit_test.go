@@ -50,7 +50,7 @@ func rlRun(t *testing.T, clock *backendtest.Clock, get func(context.Context, int
 }
 
 func rlWrap(t *testing.T, c *cashews.Cache, src *rlSource, s cashews.WrapOption) func(context.Context, int) (string, error) {
-	return cashews.Wrap(c, src.load, s, cashews.KeyPrefix(t.Name()+":"), cashews.Key("{.}"))
+	return cashews.MustWrap(c, src.load, s, cashews.KeyPrefix(t.Name()+":"), cashews.Key("{.}"))
 }
 
 func TestRateLimitFixedWindow(t *testing.T) {
@@ -247,9 +247,9 @@ func TestRateLimitConfig(t *testing.T) {
 		{"TTL", strategies.RateLimit(1, time.Minute), []cashews.WrapOption{cashews.TTL(time.Minute)}, "stores no results"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := cashews.TryWrap(c, fn, append([]cashews.WrapOption{tc.s, cashews.Name("rlfn")}, tc.extra...)...)
+			_, err := cashews.Wrap(c, fn, append([]cashews.WrapOption{tc.s, cashews.Name("rlfn")}, tc.extra...)...)
 			if !errors.Is(err, cashews.ErrConfig) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "rlfn") {
-				t.Fatalf("TryWrap error = %v; want ErrConfig naming rlfn and %q", err, tc.want)
+				t.Fatalf("Wrap error = %v; want ErrConfig naming rlfn and %q", err, tc.want)
 			}
 		})
 	}

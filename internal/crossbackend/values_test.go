@@ -386,7 +386,7 @@ func TestBulkReadsSkipNonValues(t *testing.T) {
 			t.Fatal(err)
 		}
 		mustSet(t, c, "v", "value")
-		failing := cashews.Wrap(c, func(context.Context, int) (string, error) { return "", errBoom },
+		failing := cashews.MustWrap(c, func(context.Context, int) (string, error) { return "", errBoom },
 			cashews.TTL(time.Hour), cashews.Key("e"), cashews.StoreErrors(errBoom))
 		failing(ctx, 1)
 
@@ -495,7 +495,7 @@ func TestWrapEntriesReadableByKey(t *testing.T) {
 	forEachSetup(t, nil, func(t *testing.T, c *cashews.Cache, clock *backendtest.Clock, s *setup) {
 		ctx := context.Background()
 		var runs atomic.Int64
-		get := cashews.Wrap(c, counted(&runs), cashews.TTL(time.Hour), cashews.Key("q:{ID}:{Lang:lower}"))
+		get := cashews.MustWrap(c, counted(&runs), cashews.TTL(time.Hour), cashews.Key("q:{ID}:{Lang:lower}"))
 		if v, err := get(ctx, query{1, "EN"}); v != "user 1 EN" || err != nil {
 			t.Fatalf("first call = %q, %v", v, err)
 		}
@@ -541,8 +541,8 @@ func TestReplayedErrorsAlike(t *testing.T) {
 			}
 			return cashews.StoreValue
 		}
-		custom := cashews.Wrap(c, fail, cashews.TTL(time.Hour), cashews.Key("c:{.}"), cashews.StoreIf(storeAll))
-		listed := cashews.Wrap(c, fail, cashews.TTL(time.Hour), cashews.Key("l:{.}"), cashews.StoreErrors(errCustom))
+		custom := cashews.MustWrap(c, fail, cashews.TTL(time.Hour), cashews.Key("c:{.}"), cashews.StoreIf(storeAll))
+		listed := cashews.MustWrap(c, fail, cashews.TTL(time.Hour), cashews.Key("l:{.}"), cashews.StoreErrors(errCustom))
 		for name, f := range map[string]func(context.Context, int) (string, error){"custom": custom, "listed": listed} {
 			if _, err := f(ctx, 1); !errors.Is(err, errCustom) {
 				t.Fatalf("%s: first call = %v; want the function's own error", name, err)
@@ -573,7 +573,7 @@ func TestUnstorableResults(t *testing.T) {
 
 	c, _ := newCache(t, "mem://", "b:=mem://?copy=true", "g:=mem://?copy=true&codec=gob")
 	for key, bad := range map[string]bool{"a:{.}": false, "b:{.}": true, "{.}": true, "g:{.}": false, "b{{x}}:{.}": false} {
-		_, err := cashews.TryWrap(c, fn, cashews.TTL(time.Hour), cashews.Key(key))
+		_, err := cashews.Wrap(c, fn, cashews.TTL(time.Hour), cashews.Key(key))
 		if bad && (!errors.Is(err, cashews.ErrConfig) || !strings.Contains(err.Error(), "chan int at .C")) {
 			t.Errorf("TryWrap with Key %q (keys may go to b:, json) = %v; want ErrConfig naming the chan field", key, err)
 		}
@@ -581,7 +581,7 @@ func TestUnstorableResults(t *testing.T) {
 			t.Errorf("TryWrap with Key %q = %v; want nil", key, err)
 		}
 	}
-	if _, err := cashews.TryWrap(c, fn, cashews.TTL(time.Hour), cashews.Name("fn"), cashews.KeyPrefix("b:")); !errors.Is(err, cashews.ErrConfig) {
+	if _, err := cashews.Wrap(c, fn, cashews.TTL(time.Hour), cashews.Name("fn"), cashews.KeyPrefix("b:")); !errors.Is(err, cashews.ErrConfig) {
 		t.Errorf("TryWrap with the default key under KeyPrefix(b:) = %v; want ErrConfig", err)
 	}
 
@@ -594,7 +594,7 @@ func TestUnstorableResults(t *testing.T) {
 	if err := c2.Setup("mem://?copy=true"); err != nil {
 		t.Fatal(err)
 	}
-	get := cashews.Wrap(c2, func(_ context.Context, i int) (holder, error) { return holder{V: make(chan int)}, nil },
+	get := cashews.MustWrap(c2, func(_ context.Context, i int) (holder, error) { return holder{V: make(chan int)}, nil },
 		cashews.TTL(time.Hour), cashews.Key("h:{.}"))
 	ctx := context.Background()
 	for i := range 3 {
