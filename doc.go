@@ -20,8 +20,8 @@
 // it; booleans take 1/0, true/false, yes/no, on/off; durations take Go syntax plus days ("1d2h3m");
 // sizes take units ("64MiB", "1GB").
 //
-// A package-level default Cache serves small programs: cashews.Setup, cashews.Set and the other
-// package-level functions call it, and [Default] returns it for the generic functions.
+// A package-level default Cache serves small programs: [Setup] and [Close] act on it, and [Default]
+// returns it for everything else (its methods, the generic functions, Wrap).
 //
 // # Prefix routing
 //
@@ -126,6 +126,11 @@
 // cannot answer. Refused calls return errors matching
 // [ErrRateLimited], [ErrCircuitOpen] or [ErrPerfDegraded], which a Failover Wrap around the guard
 // always covers with the cached result.
+//
+// A strategy is a [Strategy]: a name and a Decorate method that puts a behaviour around a [Func]
+// once, at Wrap time. [WithStrategy] makes one an option of Wrap; package strategies is built on this
+// package that way, and a strategy of your own is written the same way, working through [Env] (the
+// Cache, the Wrap's [WrapConfig], reads and writes of [Entry] values, shared loads, detect hits).
 //
 // # Key templates
 //

@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"github.com/cashews-go/cashews/backends"
 	"github.com/cashews-go/cashews/internal/quote"
 	"github.com/cashews-go/cashews/internal/stats"
 )
@@ -62,7 +61,7 @@ func backendOutage(ctx context.Context, err error) bool {
 	if err == nil || ctx.Err() != nil {
 		return false
 	}
-	for _, e := range []error{backends.ErrInvalidArgument, backends.ErrWrongType, backends.ErrNotInteger, backends.ErrClosed} {
+	for _, e := range []error{cashews.ErrInvalidArgument, cashews.ErrWrongType, cashews.ErrNotInteger, cashews.ErrClosed} {
 		if errors.Is(err, e) {
 			return false
 		}
