@@ -242,7 +242,7 @@ func TestInvalidateConfigMistakes(t *testing.T) {
 		t.Errorf("nil KeyTemplate: err = %v; want ErrConfig", err)
 	}
 	if _, err := cashews.NewKey[invUser]("user:{Nope}"); !errors.As(err, &fieldErr) {
-		t.Errorf("TryNewKey with a missing field: err = %v; want a *keytemplate.FieldError", err)
+		t.Errorf("NewKey with a missing field: err = %v; want a *keytemplate.FieldError", err)
 	}
 	invPanics(t, "InvalidateAfter with a bad pattern", func() { cashews.MustInvalidateAfter(c, save, "user:{Nope}") })
 	invPanics(t, "NewKey with a bad template", func() { cashews.MustNewKey[invUser]("{") })

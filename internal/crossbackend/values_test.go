@@ -575,14 +575,14 @@ func TestUnstorableResults(t *testing.T) {
 	for key, bad := range map[string]bool{"a:{.}": false, "b:{.}": true, "{.}": true, "g:{.}": false, "b{{x}}:{.}": false} {
 		_, err := cashews.Wrap(c, fn, cashews.TTL(time.Hour), cashews.Key(key))
 		if bad && (!errors.Is(err, cashews.ErrConfig) || !strings.Contains(err.Error(), "chan int at .C")) {
-			t.Errorf("TryWrap with Key %q (keys may go to b:, json) = %v; want ErrConfig naming the chan field", key, err)
+			t.Errorf("Wrap with Key %q (keys may go to b:, json) = %v; want ErrConfig naming the chan field", key, err)
 		}
 		if !bad && err != nil {
-			t.Errorf("TryWrap with Key %q = %v; want nil", key, err)
+			t.Errorf("Wrap with Key %q = %v; want nil", key, err)
 		}
 	}
 	if _, err := cashews.Wrap(c, fn, cashews.TTL(time.Hour), cashews.Name("fn"), cashews.KeyPrefix("b:")); !errors.Is(err, cashews.ErrConfig) {
-		t.Errorf("TryWrap with the default key under KeyPrefix(b:) = %v; want ErrConfig", err)
+		t.Errorf("Wrap with the default key under KeyPrefix(b:) = %v; want ErrConfig", err)
 	}
 
 	// What the type does not show: an interface field holding a chan.
