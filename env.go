@@ -23,7 +23,7 @@ type Env struct {
 	// Strict is true when backend errors reach the caller ([Strict], or a Cache made with
 	// [WithStrict]); otherwise strategies route around a cache that fails (see [Env.RouteAround]).
 	Strict bool
-	// LoadTimeout bounds each shared run of the function (cashews.LoadTimeout, or the Cache's
+	// LoadTimeout bounds each shared run of the function ([LoadTimeout], or the Cache's
 	// default); zero means no bound of its own.
 	LoadTimeout time.Duration
 	// Stats counts what the strategies do with the function's calls (hits, misses, stale results
