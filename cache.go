@@ -427,8 +427,9 @@ func (c *Cache) Close() error {
 }
 
 // Go runs fn in a goroutine owned by the Cache: its context is cancelled by Close, and Close waits for
-// it to return. After Close, Go runs nothing and returns false. Strategies use it for background
-// refreshes. A nil fn runs nothing and returns false.
+// it to return. After Close, Go runs nothing and returns false. Layers built on the Cache use it for
+// their background work (early refreshes in package strategies, background revalidation in package
+// middleware), so that Close stops it. A nil fn runs nothing and returns false.
 func (c *Cache) Go(fn func(ctx context.Context)) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -443,7 +444,8 @@ func (c *Cache) Go(fn func(ctx context.Context)) bool {
 	return true
 }
 
-// Clock returns the clock of the Cache.
+// Clock returns the clock of the Cache ([WithClock]), for layers built on the Cache that make time
+// decisions (package middleware), so that a test's clock moves them too.
 func (c *Cache) Clock() backends.Clock { return c.clock }
 
 // SuppressedErrors returns how many backend errors were routed around so far: turned into misses
@@ -476,7 +478,8 @@ func (c *Cache) replaced(ctx context.Context, r *route, key string, err error) {
 }
 
 // BackendName returns the URL of the backend that key routes to, with passwords and secrets
-// redacted, or "" when no backend takes the key.
+// redacted, or "" when no backend takes the key: for logs ("caching in redis://cache:6379/0") and
+// for the detect hits of layers built on the Cache.
 func (c *Cache) BackendName(key string) string {
 	r, err := c.route(key)
 	if err != nil {
