@@ -228,17 +228,7 @@ func TryWrap[A, R any](c *Cache, fn func(context.Context, A) (R, error), opts ..
 	if name == "" {
 		name = funcName(fn)
 	}
-	var errs []error
-	for _, err := range cfg.Errs {
-		if chk, ok := err.(argTypeCheck); ok {
-			if chk.t != reflect.TypeFor[A]() {
-				errs = append(errs, fmt.Errorf("%w: %s: %s takes %v, but the function takes %v", strategies.ErrConfig, name, chk.what, chk.t, reflect.TypeFor[A]()))
-			}
-			continue
-		}
-		errs = append(errs, err)
-	}
-	if len(errs) > 0 {
+	if errs := checkOptions(cfg, name, reflect.TypeFor[A](), reflect.TypeFor[R]()); len(errs) > 0 {
 		return nil, fmt.Errorf("cashews: Wrap %s: %w", name, errors.Join(errs...))
 	}
 	if isIterator(reflect.TypeFor[R]()) {
