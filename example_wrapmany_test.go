@@ -3,6 +3,7 @@ package cashews_test
 import (
 	"context"
 	"fmt"
+	"iter"
 	"maps"
 	"slices"
 	"time"
@@ -84,4 +85,34 @@ func ExampleResultTTL() {
 	// Output:
 	// true 9m0s
 	// false
+}
+
+func ExampleWrapSeq() {
+	c := cashews.New()
+	defer c.Close()
+	c.Setup("mem://")
+	ctx := context.Background()
+
+	// lines streams the lines of a document from a slow source.
+	lines := func(ctx context.Context, doc string) (iter.Seq[string], error) {
+		fmt.Println("reading", doc)
+		return slices.Values([]string{"one", "two", "three"}), nil
+	}
+	cached := cashews.WrapSeq(c, lines, cashews.Key("doc:{.}"), cashews.TTL(time.Hour))
+
+	seq, _ := cached(ctx, "a")
+	for line := range seq { // stopped early: nothing is stored
+		fmt.Println(line)
+		break
+	}
+	seq, _ = cached(ctx, "a")
+	fmt.Println(slices.Collect(seq)) // read to its end: stored
+	seq, _ = cached(ctx, "a")
+	fmt.Println(slices.Collect(seq)) // replayed: the source is not called
+	// Output:
+	// reading a
+	// one
+	// reading a
+	// [one two three]
+	// [one two three]
 }
