@@ -614,11 +614,12 @@ func (s *entries[R]) setMany(ctx context.Context, items []manyItem) error {
 	var errs []error
 	groups := map[*route][]backends.Item{}
 	var order []*route
+	inTx := s.c.txOf(ctx) != nil // a transaction buffers each Set
 	for _, it := range items {
 		if err := checkTTL(CmdSetMany, it.ttl); err != nil {
 			return err
 		}
-		if len(it.tags) > 0 {
+		if len(it.tags) > 0 || inTx {
 			if _, err := s.Set(ctx, it.key, it.entry, it.ttl, it.tags); err != nil {
 				errs = append(errs, err)
 			}
