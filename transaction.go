@@ -292,6 +292,9 @@ func (t *tx) lock(ctx context.Context, key string) error {
 	for {
 		ok, err := t.c.SetLock(octx, lk, t.token, 2*t.timeout)
 		if err != nil {
+			if ctx.Err() != nil { // the transaction's time ran out while the backend was busy
+				return fmt.Errorf("%w: key %s: %w", ErrTxLocked, quote.String(key), err)
+			}
 			return fmt.Errorf("cashews: transaction: lock %s: %w", quote.String(key), err)
 		}
 		if ok {
