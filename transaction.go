@@ -162,7 +162,9 @@ func (c *Cache) Transaction(ctx context.Context, fn func(ctx context.Context) er
 	}
 	txUsed.Store(true)
 	t := &tx{c: c, mode: cfg.mode, timeout: cfg.timeout, ops: map[string]*txOp{}}
-	fctx, cancel := context.WithTimeout(context.WithValue(ctx, txCtxKey{}, t), cfg.timeout)
+	link := &txLink{t: t}
+	link.next, _ = ctx.Value(txCtxKey{}).(*txLink) // a transaction of another Cache goes on
+	fctx, cancel := context.WithTimeout(context.WithValue(ctx, txCtxKey{}, link), cfg.timeout)
 	defer cancel()
 	if cfg.mode == TxSerializable {
 		if err := c.tx.acquire(fctx); err != nil {
@@ -198,11 +200,20 @@ func (c *Cache) txOf(ctx context.Context) *tx {
 	if !txUsed.Load() {
 		return nil
 	}
-	t, _ := ctx.Value(txCtxKey{}).(*tx)
-	if t == nil || t.c != c {
-		return nil
+	l, _ := ctx.Value(txCtxKey{}).(*txLink)
+	for ; l != nil && l.t != nil; l = l.next {
+		if l.t.c == c {
+			return l.t
+		}
 	}
-	return t
+	return nil
+}
+
+// txLink is what a context carries: the transactions of one or more Caches, innermost first. A
+// link without a transaction ends the list (see outside).
+type txLink struct {
+	t    *tx
+	next *txLink
 }
 
 // tx is one transaction: the state of every key it wrote, as the backends will hold it.
@@ -250,7 +261,7 @@ func (s *txSet) remaining(now time.Time) (time.Duration, bool) {
 
 // outside returns ctx without the transaction: commands made with it reach the backends.
 func outside(ctx context.Context) context.Context {
-	return context.WithValue(ctx, txCtxKey{}, (*tx)(nil))
+	return context.WithValue(ctx, txCtxKey{}, &txLink{})
 }
 
 // begin locks t and reports whether it still runs.
