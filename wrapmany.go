@@ -590,6 +590,9 @@ type manyItem struct {
 // getMany reads the entries at keys in one GetMany per backend and returns them in the order of
 // keys, nil for a miss (see [entries.Get] for what reads as one).
 func (s *entries[R]) getMany(ctx context.Context, keys []string) ([]*strategies.Entry, error) {
+	if r := s.c.only.Load(); r != nil && s.c.txOf(ctx) == nil {
+		return s.getManyOn(ctx, r, keys) // one backend takes every key: no grouping
+	}
 	at := make(map[string]int, len(keys))
 	for i, k := range keys {
 		at[k] = i
@@ -606,6 +609,38 @@ func (s *entries[R]) getMany(ctx context.Context, keys []string) ([]*strategies.
 		return nil
 	})
 	return out, err
+}
+
+// getManyOn is getMany when every key goes to r.
+func (s *entries[R]) getManyOn(ctx context.Context, r *route, keys []string) ([]*strategies.Entry, error) {
+	out := make([]*strategies.Entry, len(keys))
+	if s.c.off(ctx, r, CmdGetMany) {
+		return out, nil
+	}
+	res, err := s.c.exec(ctx, r, Call{cmd: CmdGetMany, keys: keys}, func(ctx context.Context) (Result, error) {
+		entries, err := r.backend.GetMany(ctx, keys)
+		return Result{Value: entries, OK: err == nil}, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	entries, _ := res.Value.([]backends.Entry)
+	if len(entries) != len(keys) {
+		return nil, fmt.Errorf("cashews: get_many on %s returned %d entries for %d keys", r.url, len(entries), len(keys))
+	}
+	for i, e := range entries {
+		if !e.Found {
+			continue
+		}
+		d, found, err := s.decode(ctx, r, keys[i], e.Value)
+		if err != nil {
+			return nil, err
+		}
+		if found {
+			out[i] = d
+		}
+	}
+	return out, nil
 }
 
 // setMany stores items: one SetMany per backend, or one Set per item when an item has tags (SetMany

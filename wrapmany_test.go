@@ -290,3 +290,40 @@ func TestResultTTLEarly(t *testing.T) {
 		t.Errorf("%d runs; want 2", runs.Load())
 	}
 }
+
+// TestWrapManyTwoBackends: a batch whose keys go to two backends reads each in one get_many and
+// writes each in one set_many.
+func TestWrapManyTwoBackends(t *testing.T) {
+	c, _ := newCache(t, "mem://", "a:=mem://")
+	ctx := context.Background()
+	var mu sync.Mutex
+	n := map[string]int{}
+	c.OnCommand(func(ctx context.Context, call *cashews.Call, res cashews.Result, err error) {
+		mu.Lock()
+		n[call.Command().String()+" "+call.Prefix()]++
+		mu.Unlock()
+	})
+	var loads atomic.Int64
+	get := cashews.WrapMany(c, func(ctx context.Context, ids []string) (map[string]string, error) {
+		loads.Add(int64(len(ids)))
+		out := map[string]string{}
+		for _, id := range ids {
+			out[id] = "v" + id
+		}
+		return out, nil
+	}, cashews.Name("two"), cashews.Key("{.}"), cashews.TTL(time.Hour))
+	ids := []string{"a:1", "b:1", "a:2", "b:2"}
+	for range 2 {
+		got, err := get(ctx, ids)
+		if err != nil || len(got) != 4 || got["a:2"] != "va:2" {
+			t.Fatalf("%v, %v", got, err)
+		}
+	}
+	if loads.Load() != 4 {
+		t.Errorf("%d ids loaded; want 4", loads.Load())
+	}
+	want := map[string]int{"get_many a:": 2, "get_many ": 2, "set_many a:": 1, "set_many ": 1}
+	if !maps.Equal(n, want) {
+		t.Errorf("commands %v; want %v", n, want)
+	}
+}
