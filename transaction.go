@@ -818,41 +818,6 @@ func appendErr(errs []error, what, key string, err error) []error {
 	return append(errs, fmt.Errorf("%s %s: %w", what, quote.String(key), err))
 }
 
-// setItems stores encoded values with their own TTLs, in one SetMany per backend.
-func (c *Cache) setItems(ctx context.Context, items []backends.Item) error {
-	groups := map[*route][]backends.Item{}
-	var order []*route
-	for _, it := range items {
-		r, err := c.route(it.Key)
-		if err != nil {
-			return err
-		}
-		if c.off(ctx, r, CmdSetMany) {
-			continue
-		}
-		if _, ok := groups[r]; !ok {
-			order = append(order, r)
-		}
-		groups[r] = append(groups[r], it)
-	}
-	var errs []error
-	for _, r := range order {
-		batch := groups[r]
-		keys := make([]string, len(batch))
-		for i, it := range batch {
-			keys[i] = it.Key
-		}
-		_, err := c.exec(ctx, r, Call{cmd: CmdSetMany, keys: keys}, func(ctx context.Context) (Result, error) {
-			err := r.backend.SetMany(ctx, batch)
-			return Result{OK: err == nil}, err
-		})
-		if err != nil {
-			errs = append(errs, fmt.Errorf("set %s: %w", quote.Strings(keys), err))
-		}
-	}
-	return errors.Join(errs...)
-}
-
 // existsCmd is Cache.Exists inside the transaction.
 func (t *tx) existsCmd(ctx context.Context, key string) (bool, error) {
 	if err := t.begin(); err != nil {

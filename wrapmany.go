@@ -12,6 +12,7 @@ import (
 	"github.com/cashews-go/cashews/backends"
 	"github.com/cashews-go/cashews/detect"
 	"github.com/cashews-go/cashews/internal/flight"
+	"github.com/cashews-go/cashews/internal/quote"
 	"github.com/cashews-go/cashews/internal/stats"
 	"github.com/cashews-go/cashews/keytemplate"
 	"github.com/cashews-go/cashews/strategies"
@@ -647,8 +648,7 @@ func (s *entries[R]) getManyOn(ctx context.Context, r *route, keys []string) ([]
 // keeps no tags). An item that fails to encode is left out (and counted, see Cache.EncodeErrors).
 func (s *entries[R]) setMany(ctx context.Context, items []manyItem) error {
 	var errs []error
-	groups := map[*route][]backends.Item{}
-	var order []*route
+	batch := make([]backends.Item, 0, len(items))
 	inTx := s.c.txOf(ctx) != nil // a transaction buffers each Set
 	for _, it := range items {
 		if err := checkTTL(CmdSetMany, it.ttl); err != nil {
@@ -664,30 +664,49 @@ func (s *entries[R]) setMany(ctx context.Context, items []manyItem) error {
 		if err != nil {
 			return err
 		}
-		if s.c.off(ctx, r, CmdSetMany) {
-			continue
-		}
 		v, err := s.encode(ctx, r, it.key, it.entry)
 		if err != nil {
 			continue // counted and logged by encode
 		}
+		batch = append(batch, backends.Item{Key: it.key, Value: v, TTL: it.ttl})
+	}
+	if err := s.c.setItems(ctx, batch); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// setItems stores encoded values with their own TTLs, in one SetMany per backend (WrapMany and
+// the commit of a transaction).
+func (c *Cache) setItems(ctx context.Context, items []backends.Item) error {
+	groups := map[*route][]backends.Item{}
+	var order []*route
+	for _, it := range items {
+		r, err := c.route(it.Key)
+		if err != nil {
+			return err
+		}
+		if c.off(ctx, r, CmdSetMany) {
+			continue
+		}
 		if _, ok := groups[r]; !ok {
 			order = append(order, r)
 		}
-		groups[r] = append(groups[r], backends.Item{Key: it.key, Value: v, TTL: it.ttl})
+		groups[r] = append(groups[r], it)
 	}
+	var errs []error
 	for _, r := range order {
 		batch := groups[r]
 		keys := make([]string, len(batch))
 		for i, it := range batch {
 			keys[i] = it.Key
 		}
-		_, err := s.c.exec(ctx, r, Call{cmd: CmdSetMany, keys: keys}, func(ctx context.Context) (Result, error) {
+		_, err := c.exec(ctx, r, Call{cmd: CmdSetMany, keys: keys}, func(ctx context.Context) (Result, error) {
 			err := r.backend.SetMany(ctx, batch)
 			return Result{OK: err == nil}, err
 		})
 		if err != nil {
-			errs = append(errs, err)
+			errs = append(errs, fmt.Errorf("set %s: %w", quote.Strings(keys), err))
 		}
 	}
 	return errors.Join(errs...)
