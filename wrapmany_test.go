@@ -327,3 +327,33 @@ func TestWrapManyTwoBackends(t *testing.T) {
 		t.Errorf("commands %v; want %v", n, want)
 	}
 }
+
+// TestWrapManyCloseStopsRefresh: Close cancels a background batch refresh and waits for it.
+func TestWrapManyCloseStopsRefresh(t *testing.T) {
+	c, clock := newCache(t, "mem://")
+	ctx := context.Background()
+	started, stopped := make(chan struct{}), make(chan struct{})
+	first := true
+	get := cashews.WrapMany(c, func(ctx context.Context, ids []int) (map[int]string, error) {
+		if first {
+			first = false
+			return map[int]string{1: "v"}, nil
+		}
+		close(started)
+		<-ctx.Done() // the refresh waits until Close cancels it
+		close(stopped)
+		return nil, ctx.Err()
+	}, cashews.Name("cl"), cashews.TTL(time.Hour), strategies.Early(time.Minute))
+	get(ctx, []int{1})
+	clock.Advance(2 * time.Minute)
+	if got, err := get(ctx, []int{1}); err != nil || got[1] != "v" {
+		t.Fatalf("stale call: %v, %v; want the stale value", got, err)
+	}
+	<-started
+	c.Close() // returns once the refresh has returned
+	select {
+	case <-stopped:
+	default:
+		t.Error("Close returned before the refresh ended")
+	}
+}
