@@ -78,6 +78,11 @@ func (s *entries[R]) Get(ctx context.Context, key string) (*Entry, bool, error) 
 	if err != nil || !found {
 		return nil, false, err
 	}
+	return s.decode(ctx, r, key, v)
+}
+
+// decode turns the raw value v that key's route r holds into an entry, as Get describes.
+func (s *entries[R]) decode(ctx context.Context, r *route, key string, v any) (*Entry, bool, error) {
 	if r.goValues {
 		switch x := v.(type) {
 		case *storedEntry:
@@ -136,6 +141,16 @@ func (s *entries[R]) Set(ctx context.Context, key string, e *Entry, ttl time.Dur
 	if err != nil || s.c.off(ctx, r, CmdSet) {
 		return false, err
 	}
+	v, err := s.encode(ctx, r, key, e)
+	if err != nil {
+		return false, err
+	}
+	return s.c.set(ctx, r, key, v, ttl, setConfig{tags: tags})
+}
+
+// encode returns what route r stores for entry e at key: a *storedEntry for the memory backend,
+// the encoded bytes for the others.
+func (s *entries[R]) encode(ctx context.Context, r *route, key string, e *Entry) (any, error) {
 	var re *ReplayedError
 	target := -1
 	if e.Err != nil {
@@ -156,7 +171,7 @@ func (s *entries[R]) Set(ctx context.Context, key string, e *Entry, ttl time.Dur
 		} else if e.Value != nil {
 			rv, ok := e.Value.(R)
 			if !ok {
-				return false, fmt.Errorf("%w: entry value %T for %s, want %v", ErrWrongType, e.Value, quote.String(key), reflect.TypeFor[R]())
+				return nil, fmt.Errorf("%w: entry value %T for %s, want %v", ErrWrongType, e.Value, quote.String(key), reflect.TypeFor[R]())
 			}
 			value = rv
 		}
@@ -164,11 +179,11 @@ func (s *entries[R]) Set(ctx context.Context, key string, e *Entry, ttl time.Dur
 		if err != nil {
 			err = fmt.Errorf("cashews: encode %s for %s: %w", quote.String(key), r.url, err)
 			s.c.encodeFailed(ctx, r, key, err)
-			return false, err
+			return nil, err
 		}
 		v = data
 	}
-	return s.c.set(ctx, r, key, v, ttl, setConfig{tags: tags})
+	return v, nil
 }
 
 // shapeOf returns a fingerprint of T's shape as reflection sees it (kinds, type names, field names,

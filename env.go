@@ -172,6 +172,12 @@ func (e *Env) Save(ctx context.Context, call WrapCall, v any, err error, elapsed
 	if d == Skip || elapsed < e.Config.MinLatency {
 		return false, nil
 	}
+	if e.Config.ResultTTL != nil {
+		if call.TTL = e.Config.ResultTTL(v, err); call.TTL <= 0 {
+			return false, nil
+		}
+		call.TTL = backends.CapTTL(call.TTL)
+	}
 	entry := e.NewEntry(call, staleAfter)
 	if d == StoreValue {
 		entry.Value = v

@@ -98,6 +98,9 @@ type WrapConfig struct {
 	LoadTimeout time.Duration               // bounds each run of the function (0: the Cache's default)
 	Name        string                      // the function's name, for the default key and errors
 	Version     string                      // bumped by hand to make old entries misses
+	// ResultTTL is the TTL as a function of the result (and error), or nil; a TTL of zero or less
+	// stores nothing.
+	ResultTTL func(v any, err error) time.Duration
 
 	strategy Strategy // nil: simple
 	errs     []error  // mistakes found while applying the options
@@ -108,6 +111,11 @@ type WrapConfig struct {
 	// Wrap does not compile it again, and the type A it takes; nil when Key is a template string.
 	key    any
 	keyArg reflect.Type
+	// resultTTL is the function of ResultTTL as given (a func(R, error) time.Duration); Wrap checks
+	// its result type against the wrapped function's and sets ResultTTL.
+	resultTTL any
+	// seqOnly is set by an option that only WrapSeq and WrapSeq2 take (SeqLimit).
+	seqOnly bool
 }
 
 // setStrategy sets the strategy of the Wrap call, and records a mistake when one is already set:
@@ -124,13 +132,22 @@ func (c *WrapConfig) setStrategy(s Strategy) {
 }
 
 // HasTTL reports whether the Wrap call has a TTL.
-func (c *WrapConfig) HasTTL() bool { return c.TTL > 0 || c.TTLFunc != nil || c.ttlFunc != nil }
+func (c *WrapConfig) HasTTL() bool {
+	return c.TTL > 0 || c.TTLFunc != nil || c.ttlFunc != nil || c.ResultTTL != nil || c.resultTTL != nil
+}
 
-// resolve finishes the configuration for a function taking an A: it checks the argument types of
-// TTLFunc and KeyTemplate options against A, and returns the options' mistakes.
-func resolve[A any](c *WrapConfig, name string) []error {
+// FixedTTL reports whether every result is stored for TTL (no TTLFunc, no ResultTTL).
+func (c *WrapConfig) FixedTTL() bool {
+	return c.TTLFunc == nil && c.ttlFunc == nil && c.ResultTTL == nil && c.resultTTL == nil
+}
+
+// resolve finishes the configuration for a function taking an A and returning an R: it checks the
+// argument types of TTLFunc and KeyTemplate options against A and the result type of ResultTTL
+// against R, and returns the options' mistakes. WrapSeq calls it with the sequence's []V as R, and
+// WrapMany with an id and a value.
+func resolve[A, R any](c *WrapConfig, name string) []error {
 	errs := c.errs
-	argType := reflect.TypeFor[A]()
+	argType, resultType := reflect.TypeFor[A](), reflect.TypeFor[R]()
 	mismatch := func(what string, t reflect.Type) {
 		errs = append(errs, fmt.Errorf("%w: %s: %s takes %v, but the function takes %v", ErrConfig, name, what, t, argType))
 	}
@@ -148,6 +165,22 @@ func resolve[A any](c *WrapConfig, name string) []error {
 		if _, ok := c.key.(*keytemplate.Template[A]); !ok {
 			mismatch(fmt.Sprintf("the KeyTemplate %q", c.Key), c.keyArg)
 		}
+	}
+	if c.resultTTL != nil {
+		if f, ok := c.resultTTL.(func(R, error) time.Duration); ok {
+			c.ResultTTL = func(v any, err error) time.Duration {
+				r, _ := v.(R)
+				return f(r, err)
+			}
+		} else {
+			errs = append(errs, fmt.Errorf("%w: %s: ResultTTL takes %v, but the function returns %v", ErrConfig, name, reflect.TypeOf(c.resultTTL).In(0), resultType))
+		}
+		if c.TTL > 0 || c.ttlFunc != nil {
+			errs = append(errs, fmt.Errorf("%w: %s: ResultTTL with TTL or TTLFunc: give one way to set the TTL", ErrConfig, name))
+		}
+	}
+	if c.seqOnly {
+		errs = append(errs, fmt.Errorf("%w: SeqLimit applies to WrapSeq and WrapSeq2 only", ErrConfig))
 	}
 	return errs
 }

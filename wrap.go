@@ -150,9 +150,10 @@ func Version(v string) WrapOption {
 // Configuration mistakes are found here, not on the first call: a key or tag template that does not
 // parse or names a field the argument does not have, a missing TTL, two strategies, an anonymous
 // function without Name or Key, a function that returns an iterator (iter.Seq or iter.Seq2: Wrap
-// would cache the iterator, not its values), StoreErrors or OnlyStoreErrors without errors, a result
-// type that the codec of the backend its keys go to cannot encode (a struct with a chan field under
-// JSON; see Cache.EncodeErrors for what only run time shows). Wrap returns the error; [MustWrap]
+// would cache the iterator, not its values; [WrapSeq] and [WrapSeq2] cache sequences), StoreErrors
+// or OnlyStoreErrors without errors, a result type that the codec of the backend its keys go to
+// cannot encode (a struct with a chan field under JSON; see Cache.EncodeErrors for what only run
+// time shows). Wrap returns the error; [MustWrap]
 // panics with it, as regexp.MustCompile does, for wrapped functions made where a mistake can only be
 // in the program (a package-level var, say). The error matches ErrConfig, or is a
 // *keytemplate.SyntaxError or *keytemplate.FieldError.
@@ -174,25 +175,17 @@ func Wrap[A, R any](c *Cache, fn func(context.Context, A) (R, error), opts ...Wr
 	if name == "" {
 		name = funcName(fn)
 	}
-	if errs := resolve[A](cfg, name); len(errs) > 0 {
+	if errs := resolve[A, R](cfg, name); len(errs) > 0 {
 		return nil, fmt.Errorf("cashews: Wrap %s: %w", name, errors.Join(errs...))
 	}
 	if isIterator(reflect.TypeFor[R]()) {
-		return nil, fmt.Errorf("%w: %s returns %v, an iterator: Wrap does not cache iterators (it would store the iterator, not what it yields); wrap a function that returns the collected values (slices.Collect, maps.Collect) instead", ErrConfig, name, reflect.TypeFor[R]())
+		return nil, fmt.Errorf("%w: %s returns %v, an iterator: Wrap does not cache iterators (it would store the iterator, not what it yields): use WrapSeq or WrapSeq2, or wrap a function that returns the collected values (slices.Collect, maps.Collect)", ErrConfig, name, reflect.TypeFor[R]())
 	}
 	if cfg.Key == "" && anonymous(name) {
 		return nil, fmt.Errorf("%w: %s is an anonymous function: give it a Key template or a Name, so that its keys mean something and stay the same across builds", ErrConfig, name)
 	}
 
-	var tmpl *keytemplate.Template[A]
-	var err error
-	if t, ok := cfg.key.(*keytemplate.Template[A]); ok && cfg.Prefix == "" {
-		tmpl = t // compiled by NewKey
-	} else if cfg.Key == "" {
-		tmpl, err = keytemplate.Default[A](name)
-	} else {
-		tmpl, err = keytemplate.Compile[A](escapeTemplate(cfg.Prefix) + cfg.Key)
-	}
+	tmpl, err := keyTemplate[A](cfg, name)
 	if err != nil {
 		return nil, fmt.Errorf("cashews: Wrap %s: %w", name, err)
 	}
@@ -307,6 +300,19 @@ func MustWrap0[R any](c *Cache, fn func(context.Context) (R, error), opts ...Wra
 		panic(err)
 	}
 	return w
+}
+
+// keyTemplate returns the key template of a Wrap call for arguments of type A: the one a
+// KeyTemplate option compiled already, the Key template compiled with the KeyPrefix in front, or
+// the default key (whose KeyPrefix the caller puts in front of each rendered key).
+func keyTemplate[A any](cfg *WrapConfig, name string) (*keytemplate.Template[A], error) {
+	if t, ok := cfg.key.(*keytemplate.Template[A]); ok && cfg.Prefix == "" {
+		return t, nil // compiled by NewKey
+	}
+	if cfg.Key == "" {
+		return keytemplate.Default[A](name)
+	}
+	return keytemplate.Compile[A](escapeTemplate(cfg.Prefix) + cfg.Key)
 }
 
 // statsName returns the name under which a Wrap counts its calls (see Stats.Funcs): its name (the

@@ -77,6 +77,10 @@ func Early(earlyTTL time.Duration, opts ...EarlyOption) cashews.WrapOption {
 
 func (*early) Name() string { return "early" }
 
+// EarlyRefresh returns the early TTL and the refresh timeout, for cashews.WrapMany, which refreshes
+// the stale ids of a batch together.
+func (e *early) EarlyRefresh() (earlyTTL, timeout time.Duration) { return e.earlyTTL, e.timeout }
+
 func (e *early) Decorate(next cashews.Func, env *cashews.Env) (cashews.Func, error) {
 	if err := env.RequireTTL("early"); err != nil {
 		return nil, err
@@ -84,7 +88,7 @@ func (e *early) Decorate(next cashews.Func, env *cashews.Env) (cashews.Func, err
 	if e.earlyTTL <= 0 {
 		return nil, fmt.Errorf("%w: %s: early: the early TTL %v must be positive", cashews.ErrConfig, env.Name, e.earlyTTL)
 	}
-	if env.Config.TTLFunc == nil && e.earlyTTL >= env.Config.TTL {
+	if env.Config.FixedTTL() && e.earlyTTL >= env.Config.TTL {
 		return nil, fmt.Errorf("%w: %s: early: the early TTL %v must be shorter than the TTL %v", cashews.ErrConfig, env.Name, e.earlyTTL, env.Config.TTL)
 	}
 	if e.timeout <= 0 {

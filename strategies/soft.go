@@ -63,7 +63,7 @@ func (s *soft) Decorate(next cashews.Func, env *cashews.Env) (cashews.Func, erro
 	if s.softTTL <= 0 {
 		return nil, fmt.Errorf("%w: %s: soft: the soft TTL %v must be positive", cashews.ErrConfig, env.Name, s.softTTL)
 	}
-	if env.Config.TTLFunc == nil && s.softTTL >= env.Config.TTL {
+	if env.Config.FixedTTL() && s.softTTL >= env.Config.TTL {
 		return nil, fmt.Errorf("%w: %s: soft: the soft TTL %v must be shorter than the TTL %v", cashews.ErrConfig, env.Name, s.softTTL, env.Config.TTL)
 	}
 	if err := s.cover.check(env, "soft", "SoftIf"); err != nil {
