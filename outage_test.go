@@ -29,7 +29,7 @@ var errRefused = errors.New("dial tcp 127.0.0.1:6379: connect: connection refuse
 // the memory backend cannot produce one. With unavailable set, its errors match ErrUnavailable, as
 // the Redis backend's do; otherwise they are the bare cause.
 type downBackend struct {
-	backends.Backend
+	backends.Full
 	down        atomic.Bool
 	unavailable bool
 	calls       atomic.Int64 // commands that reached the backend
@@ -50,84 +50,84 @@ func (d *downBackend) Get(ctx context.Context, key string) (any, bool, error) {
 	if err := d.fail(); err != nil {
 		return nil, false, err
 	}
-	return d.Backend.Get(ctx, key)
+	return d.Full.Get(ctx, key)
 }
 
 func (d *downBackend) Set(ctx context.Context, key string, v any, ttl time.Duration, m backends.SetMode) (bool, error) {
 	if err := d.fail(); err != nil {
 		return false, err
 	}
-	return d.Backend.Set(ctx, key, v, ttl, m)
+	return d.Full.Set(ctx, key, v, ttl, m)
 }
 
 func (d *downBackend) Delete(ctx context.Context, key string) (bool, error) {
 	if err := d.fail(); err != nil {
 		return false, err
 	}
-	return d.Backend.Delete(ctx, key)
+	return d.Full.Delete(ctx, key)
 }
 
 func (d *downBackend) DeleteMany(ctx context.Context, keys []string) (int, error) {
 	if err := d.fail(); err != nil {
 		return 0, err
 	}
-	return d.Backend.DeleteMany(ctx, keys)
+	return d.Full.DeleteMany(ctx, keys)
 }
 
 func (d *downBackend) DeleteMatch(ctx context.Context, pattern string) (int, error) {
 	if err := d.fail(); err != nil {
 		return 0, err
 	}
-	return d.Backend.DeleteMatch(ctx, pattern)
+	return d.Full.DeleteMatch(ctx, pattern)
 }
 
 func (d *downBackend) Clear(ctx context.Context) error {
 	if err := d.fail(); err != nil {
 		return err
 	}
-	return d.Backend.Clear(ctx)
+	return d.Full.Clear(ctx)
 }
 
 func (d *downBackend) Ping(ctx context.Context) error {
 	if err := d.fail(); err != nil {
 		return err
 	}
-	return d.Backend.Ping(ctx)
+	return d.Full.Ping(ctx)
 }
 
 func (d *downBackend) SetLock(ctx context.Context, key, token string, ttl time.Duration) (bool, error) {
 	if err := d.fail(); err != nil {
 		return false, err
 	}
-	return d.Backend.SetLock(ctx, key, token, ttl)
+	return d.Full.SetLock(ctx, key, token, ttl)
 }
 
 func (d *downBackend) IsLocked(ctx context.Context, key string) (bool, error) {
 	if err := d.fail(); err != nil {
 		return false, err
 	}
-	return d.Backend.IsLocked(ctx, key)
+	return d.Full.IsLocked(ctx, key)
 }
 
 func (d *downBackend) Incr(ctx context.Context, key string, by int64, ttl time.Duration) (int64, error) {
 	if err := d.fail(); err != nil {
 		return 0, err
 	}
-	return d.Backend.Incr(ctx, key, by, ttl)
+	return d.Full.Incr(ctx, key, by, ttl)
 }
 
 func (d *downBackend) SliceIncr(ctx context.Context, key string, now time.Time, window time.Duration, limit int64) (int64, bool, error) {
 	if err := d.fail(); err != nil {
 		return 0, false, err
 	}
-	return d.Backend.SliceIncr(ctx, key, now, window, limit)
+	return d.Full.SliceIncr(ctx, key, now, window, limit)
 }
 
 func (d *downBackend) IncrBits(ctx context.Context, key string, size int, by int64, idx ...int64) ([]int64, error) {
 	if err := d.fail(); err != nil {
 		return nil, err
 	}
-	return d.Backend.IncrBits(ctx, key, size, by, idx...)
+	return d.Full.IncrBits(ctx, key, size, by, idx...)
 }
 
 // newDown returns a Cache on a downBackend set up with params, and the buffer its logs go to.
@@ -138,7 +138,7 @@ func newDown(t *testing.T, params string, unavailable bool, opts ...cashews.Opti
 	opts = append([]cashews.Option{cashews.WithClock(clock), cashews.WithLogger(slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil)))}, opts...)
 	c := cashews.New(opts...)
 	t.Cleanup(func() { c.Close() })
-	d := &downBackend{Backend: newMemory(t, clock), unavailable: unavailable}
+	d := &downBackend{Full: newMemory(t, clock), unavailable: unavailable}
 	if err := c.SetupBackend(d, params); err != nil {
 		t.Fatal(err)
 	}

@@ -277,6 +277,9 @@ func TryWrap[A, R any](c *Cache, fn func(context.Context, A) (R, error), opts ..
 	if strategy == nil {
 		strategy = strategies.Simple()
 	}
+	if err := c.requireStrategy(strategy.Name(), defaultKeyPrefix+literalPrefix(tmpl.String())); err != nil {
+		return nil, fmt.Errorf("cashews: Wrap %s: %w", name, err)
+	}
 	st := c.stats.fn(statsName(name, tmpl.String()))
 	env := &strategies.Env{
 		Cache:       c,

@@ -63,7 +63,7 @@ type Backend struct {
 }
 
 var (
-	_ backends.Backend           = (*Backend)(nil)
+	_ backends.Full              = (*Backend)(nil)
 	_ backends.CompareAndSwapper = (*Backend)(nil)
 	_ backends.EvictionCounter   = (*Backend)(nil)
 )

@@ -109,7 +109,7 @@ type Backend struct {
 
 // Compile-time checks.
 var (
-	_ backends.Backend           = (*Backend)(nil)
+	_ backends.Full              = (*Backend)(nil)
 	_ backends.GoValueStore      = (*Backend)(nil)
 	_ backends.CompareAndSwapper = (*Backend)(nil)
 	_ backends.Tagger            = (*Backend)(nil)

@@ -170,7 +170,7 @@ type Backend struct {
 }
 
 var (
-	_ backends.Backend           = (*Backend)(nil)
+	_ backends.Full              = (*Backend)(nil)
 	_ backends.CompareAndSwapper = (*Backend)(nil)
 )
 
