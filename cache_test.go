@@ -258,10 +258,10 @@ func TestDisableByContext(t *testing.T) {
 	}
 }
 
-func TestMiddlewareOrder(t *testing.T) {
+func TestHookOrder(t *testing.T) {
 	c, _ := newCache(t, "mem://")
 	var trace []string
-	mw := func(name string) cashews.Middleware {
+	mw := func(name string) cashews.Hook {
 		return func(next cashews.Handler) cashews.Handler {
 			return func(ctx context.Context, call *cashews.Call) (cashews.Result, error) {
 				trace = append(trace, name+" start "+call.Command().String())
@@ -279,7 +279,7 @@ func TestMiddlewareOrder(t *testing.T) {
 	}
 }
 
-func TestMiddlewareCanAnswer(t *testing.T) {
+func TestHookCanAnswer(t *testing.T) {
 	c, _ := newCache(t, "mem://")
 	c.Use(func(next cashews.Handler) cashews.Handler {
 		return func(ctx context.Context, call *cashews.Call) (cashews.Result, error) {
@@ -318,10 +318,10 @@ func TestOnCommandSeesHitsAndMisses(t *testing.T) {
 	}
 }
 
-func TestLogMiddleware(t *testing.T) {
+func TestLogHook(t *testing.T) {
 	c, _ := newCache(t, "mem://")
 	var buf bytes.Buffer
-	c.Use(cashews.LogMiddleware(slog.New(slog.NewTextHandler(&buf, nil)), slog.LevelInfo))
+	c.Use(cashews.LogHook(slog.New(slog.NewTextHandler(&buf, nil)), slog.LevelInfo))
 	ctx := context.Background()
 	c.Set(ctx, "user:1", "secret value", 0)
 	cashews.Get[string](ctx, c, "user:1")

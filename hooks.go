@@ -99,10 +99,20 @@ func (c *Call) Key() string { return c.key }
 func (c *Call) Keys() []string { return slices.Clone(c.keys) }
 
 // Backend returns the URL of the backend, with passwords and secrets redacted.
-func (c *Call) Backend() string { return c.r.url }
+func (c *Call) Backend() string {
+	if c.r == nil {
+		return ""
+	}
+	return c.r.url
+}
 
 // Prefix returns the routing prefix of the backend.
-func (c *Call) Prefix() string { return c.r.prefix }
+func (c *Call) Prefix() string {
+	if c.r == nil {
+		return ""
+	}
+	return c.r.prefix
+}
 
 // Value returns the value of set as the backend will store it (encoded bytes for byte backends, the
 // Go value for the memory backend); nil for other commands. Do not modify it.
@@ -264,7 +274,7 @@ func LogHook(logger *slog.Logger, level slog.Level) Hook {
 			}
 			attrs := []slog.Attr{
 				slog.String("command", call.cmd.String()),
-				slog.String("backend", call.r.url),
+				slog.String("backend", call.Backend()),
 				slog.Bool("ok", res.OK),
 				slog.Duration("duration", time.Since(start)),
 			}

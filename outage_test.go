@@ -787,3 +787,46 @@ func TestDetectStillSeesHitsAfterOutage(t *testing.T) {
 		t.Fatalf("after the outage: %q, %v, hits %v, runs %d; want a hit", got, err, d.Hits(), runs.Load())
 	}
 }
+
+// TestBuiltinHooksAroundUserHooks: the built-in hooks sit on the chain the user extends, in the
+// documented order: the switches outside the user's hooks, suppression and the health breaker with
+// the stats inside them.
+func TestBuiltinHooksAroundUserHooks(t *testing.T) {
+	c, d, _ := newDown(t, "suppress=true", true)
+	ctx := context.Background()
+	type seen struct {
+		cmd cashews.Command
+		ok  bool
+		err error
+	}
+	var calls []seen
+	if err := c.OnCommand(func(ctx context.Context, call *cashews.Call, res cashews.Result, err error) {
+		calls = append(calls, seen{call.Command(), res.OK, err})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	d.down.Store(true)
+	if _, found, err := c.GetRaw(ctx, "k"); found || err != nil {
+		t.Fatalf("GetRaw on a failing backend under suppress=true = (found %v, %v), want a miss", found, err)
+	}
+	if len(calls) != 1 || calls[0] != (seen{cashews.CmdGet, false, nil}) {
+		t.Errorf("the user's hook saw %v, want one get that missed without an error (suppression is inside the user's hooks)", calls)
+	}
+	if s := c.Stats().Total; s.Errors != 1 || s.Suppressed != 1 {
+		t.Errorf("Stats: Errors %d, Suppressed %d, want 1 and 1 (the health hook counts under suppression)", s.Errors, s.Suppressed)
+	}
+	calls = nil
+	c.Disable(cashews.CmdGet)
+	if _, found, err := c.GetRaw(ctx, "k"); found || err != nil {
+		t.Fatalf("GetRaw disabled = (found %v, %v), want a miss", found, err)
+	}
+	if _, err := c.Exists(cashews.WithDisabled(ctx, cashews.CmdExists), "k"); err != nil {
+		t.Fatalf("Exists disabled in the context = %v, want nil", err)
+	}
+	if len(calls) != 0 {
+		t.Errorf("the user's hook saw %v for disabled commands, want nothing (the switches are outside it)", calls)
+	}
+	if s := c.Stats().Total; s.Errors != 1 {
+		t.Errorf("Stats().Total.Errors = %d after disabled commands, want still 1", s.Errors)
+	}
+}
