@@ -132,7 +132,7 @@ func (c *Cache) set(ctx context.Context, r *route, key string, v any, ttl time.D
 
 // setHooked runs set through the chain; apart from set for the reason given at getHooked.
 func (c *Cache) setHooked(ctx context.Context, r *route, key string, v any, ttl time.Duration, sc setConfig) (bool, error) {
-	res, err := c.run(ctx, &Call{cmd: CmdSet, key: key, value: v, tags: sc.tags, r: r, do: func(ctx context.Context) (Result, error) {
+	res, err := c.run(ctx, Call{cmd: CmdSet, key: key, value: v, tags: sc.tags, r: r, do: func(ctx context.Context) (Result, error) {
 		var ok bool
 		var err error
 		if len(sc.tags) > 0 {
@@ -219,7 +219,7 @@ func (c *Cache) get(ctx context.Context, key string) (*route, any, bool, error) 
 // getHooked runs get through the chain. It is apart from get so that the closure's captures do
 // not move get's variables to the heap.
 func (c *Cache) getHooked(ctx context.Context, r *route, key string) (*route, any, bool, error) {
-	res, err := c.run(ctx, &Call{cmd: CmdGet, key: key, r: r, do: func(ctx context.Context) (Result, error) {
+	res, err := c.run(ctx, Call{cmd: CmdGet, key: key, r: r, do: func(ctx context.Context) (Result, error) {
 		v, ok, err := r.backend.Get(ctx, key)
 		return Result{Value: v, OK: ok}, err
 	}})
@@ -267,7 +267,7 @@ func (c *Cache) keyBool(ctx context.Context, cmd Command, key string, fn func(co
 	if err := r.supports(cmd); err != nil {
 		return false, err
 	}
-	res, err := c.run(ctx, &Call{cmd: cmd, key: key, r: r, do: func(ctx context.Context) (Result, error) {
+	res, err := c.run(ctx, Call{cmd: cmd, key: key, r: r, do: func(ctx context.Context) (Result, error) {
 		ok, err := fn(ctx, r)
 		return Result{OK: ok}, err
 	}})
@@ -282,7 +282,7 @@ func (c *Cache) GetExpire(ctx context.Context, key string) (ttl time.Duration, f
 	if err != nil {
 		return 0, false, err
 	}
-	res, err := c.run(ctx, &Call{cmd: CmdGetExpire, key: key, r: r, do: func(ctx context.Context) (Result, error) {
+	res, err := c.run(ctx, Call{cmd: CmdGetExpire, key: key, r: r, do: func(ctx context.Context) (Result, error) {
 		ttl, found, err := r.backend.GetExpire(ctx, key)
 		return Result{Value: ttl, OK: found}, err
 	}})
@@ -304,7 +304,7 @@ func (c *Cache) Incr(ctx context.Context, key string, by int64, ttl time.Duratio
 	if err := r.supports(CmdIncr); err != nil {
 		return 0, err
 	}
-	res, err := c.run(ctx, &Call{cmd: CmdIncr, key: key, r: r, do: func(ctx context.Context) (Result, error) {
+	res, err := c.run(ctx, Call{cmd: CmdIncr, key: key, r: r, do: func(ctx context.Context) (Result, error) {
 		n, err := r.counter.Incr(ctx, key, by, ttl)
 		return Result{Value: n, OK: err == nil}, err
 	}})
@@ -322,7 +322,7 @@ func (c *Cache) ValueSize(ctx context.Context, key string) (int64, error) {
 	if err := r.supports(CmdValueSize); err != nil {
 		return 0, err
 	}
-	res, err := c.run(ctx, &Call{cmd: CmdValueSize, key: key, r: r, do: func(ctx context.Context) (Result, error) {
+	res, err := c.run(ctx, Call{cmd: CmdValueSize, key: key, r: r, do: func(ctx context.Context) (Result, error) {
 		n, err := r.admin.ValueSize(ctx, key)
 		return Result{Value: n, OK: n > 0}, err
 	}})
@@ -372,7 +372,7 @@ func (c *Cache) SetMany(ctx context.Context, items map[string]any, ttl time.Dura
 			}
 			batch = append(batch, backends.Item{Key: k, Value: v, TTL: ttl})
 		}
-		_, err := c.run(ctx, &Call{cmd: CmdSetMany, keys: groups[r], r: r, do: func(ctx context.Context) (Result, error) {
+		_, err := c.run(ctx, Call{cmd: CmdSetMany, keys: groups[r], r: r, do: func(ctx context.Context) (Result, error) {
 			err := r.setMany(ctx, batch)
 			return Result{OK: err == nil}, err
 		}})
@@ -391,7 +391,7 @@ func (c *Cache) getMany(ctx context.Context, keys []string, fn func(r *route, ke
 	}
 	for _, r := range order {
 		ks := groups[r]
-		res, err := c.run(ctx, &Call{cmd: CmdGetMany, keys: ks, r: r, do: func(ctx context.Context) (Result, error) {
+		res, err := c.run(ctx, Call{cmd: CmdGetMany, keys: ks, r: r, do: func(ctx context.Context) (Result, error) {
 			entries, err := r.getMany(ctx, ks)
 			return Result{Value: entries, OK: err == nil}, err
 		}})
@@ -423,7 +423,7 @@ func (c *Cache) DeleteMany(ctx context.Context, keys ...string) (int, error) {
 	total := 0
 	for _, r := range order {
 		ks := groups[r]
-		res, err := c.run(ctx, &Call{cmd: CmdDeleteMany, keys: ks, r: r, do: func(ctx context.Context) (Result, error) {
+		res, err := c.run(ctx, Call{cmd: CmdDeleteMany, keys: ks, r: r, do: func(ctx context.Context) (Result, error) {
 			n, err := r.deleteMany(ctx, ks)
 			return Result{Value: n, OK: n > 0}, err
 		}})
@@ -460,7 +460,7 @@ func (c *Cache) DeleteMatch(ctx context.Context, pattern string) (int, error) {
 		if err := r.supports(CmdDeleteMatch); err != nil {
 			return total, err
 		}
-		res, err := c.run(ctx, &Call{cmd: CmdDeleteMatch, key: pattern, r: r, do: func(ctx context.Context) (Result, error) {
+		res, err := c.run(ctx, Call{cmd: CmdDeleteMatch, key: pattern, r: r, do: func(ctx context.Context) (Result, error) {
 			n, err := r.deleteMatch(ctx, pattern)
 			return Result{Value: n, OK: n > 0}, err
 		}})
@@ -507,7 +507,7 @@ func (c *Cache) scan(ctx context.Context, pattern string, opts []ScanOption, fn 
 		// One scan of a backend is one command for the hooks, however many batches it takes;
 		// its result's Value is the number of keys it yielded.
 		more := true
-		_, err := c.run(ctx, &Call{cmd: CmdScan, key: pattern, r: r, do: func(ctx context.Context) (Result, error) {
+		_, err := c.run(ctx, Call{cmd: CmdScan, key: pattern, r: r, do: func(ctx context.Context) (Result, error) {
 			n := 0
 			for keys, err := range r.scanner.Scan(ctx, pattern, sc.batch) {
 				if err != nil {
@@ -604,7 +604,7 @@ func (c *Cache) eachRoute(ctx context.Context, cmd Command, fn func(context.Cont
 			errs = append(errs, err)
 			continue
 		}
-		if _, err := c.run(ctx, &Call{cmd: cmd, r: r, do: func(ctx context.Context) (Result, error) { return fn(ctx, r) }}); err != nil {
+		if _, err := c.run(ctx, Call{cmd: cmd, r: r, do: func(ctx context.Context) (Result, error) { return fn(ctx, r) }}); err != nil {
 			errs = append(errs, fmt.Errorf("cashews: %s on %s: %w", cmd, r.url, err))
 		}
 	}
@@ -628,7 +628,7 @@ func (c *Cache) DeleteTags(ctx context.Context, tags ...string) (int, error) {
 		if tg == nil {
 			continue // it holds no tagged keys: Set with tags fails there
 		}
-		res, err := c.run(ctx, &Call{cmd: CmdDeleteTags, tags: tags, r: r, do: func(ctx context.Context) (Result, error) {
+		res, err := c.run(ctx, Call{cmd: CmdDeleteTags, tags: tags, r: r, do: func(ctx context.Context) (Result, error) {
 			n, err := tg.DeleteTags(ctx, tags...)
 			return Result{Value: n, OK: n > 0}, err
 		}})
@@ -652,7 +652,7 @@ func (c *Cache) TagKeys(ctx context.Context, tag string) ([]string, error) {
 		if tg == nil {
 			continue
 		}
-		res, err := c.run(ctx, &Call{cmd: CmdTagKeys, tags: []string{tag}, r: r, do: func(ctx context.Context) (Result, error) {
+		res, err := c.run(ctx, Call{cmd: CmdTagKeys, tags: []string{tag}, r: r, do: func(ctx context.Context) (Result, error) {
 			keys, err := tg.TagKeys(ctx, tag)
 			return Result{Value: keys, OK: len(keys) > 0}, err
 		}})
@@ -691,7 +691,7 @@ func (c *Cache) keyInt(ctx context.Context, cmd Command, key string, fn func(con
 	if err := r.supports(cmd); err != nil {
 		return 0, err
 	}
-	res, err := c.run(ctx, &Call{cmd: cmd, key: key, r: r, do: func(ctx context.Context) (Result, error) {
+	res, err := c.run(ctx, Call{cmd: cmd, key: key, r: r, do: func(ctx context.Context) (Result, error) {
 		n, err := fn(ctx, r)
 		return Result{Value: n, OK: n > 0}, err
 	}})
@@ -721,7 +721,7 @@ func (c *Cache) keyStrings(ctx context.Context, cmd Command, key string, fn func
 	if err := r.supports(cmd); err != nil {
 		return nil, err
 	}
-	res, err := c.run(ctx, &Call{cmd: cmd, key: key, r: r, do: func(ctx context.Context) (Result, error) {
+	res, err := c.run(ctx, Call{cmd: cmd, key: key, r: r, do: func(ctx context.Context) (Result, error) {
 		s, err := fn(ctx, r)
 		return Result{Value: s, OK: len(s) > 0}, err
 	}})
@@ -759,7 +759,7 @@ func (c *Cache) keyBits(ctx context.Context, cmd Command, key string, n int, fn 
 	if err := r.supports(cmd); err != nil {
 		return nil, err
 	}
-	res, err := c.run(ctx, &Call{cmd: cmd, key: key, r: r, do: func(ctx context.Context) (Result, error) {
+	res, err := c.run(ctx, Call{cmd: cmd, key: key, r: r, do: func(ctx context.Context) (Result, error) {
 		v, err := fn(ctx, r)
 		return Result{Value: v, OK: err == nil}, err
 	}})
@@ -788,7 +788,7 @@ func (c *Cache) SliceIncr(ctx context.Context, key string, window time.Duration,
 		return 0, false, err
 	}
 	now := c.clock.Now()
-	res, err := c.run(ctx, &Call{cmd: CmdSliceIncr, key: key, r: r, do: func(ctx context.Context) (Result, error) {
+	res, err := c.run(ctx, Call{cmd: CmdSliceIncr, key: key, r: r, do: func(ctx context.Context) (Result, error) {
 		n, rec, err := r.window.SliceIncr(ctx, key, now, window, limit)
 		return Result{Value: n, OK: rec}, err
 	}})

@@ -83,15 +83,17 @@ func (r *route) off(ctx context.Context, cmd Command) bool {
 	return r.disabled.Load()&(1<<cmd) != 0 || ctxSwitches.Load() && offInContext(ctx, cmd)
 }
 
-// switches is the disable switches, the outermost built-in hook (see Hook): a disabled command
+// switchHook is the disable switches, the outermost built-in hook (see Hook): a disabled command
 // reaches neither the other hooks nor the backend, and answers as if the cache were empty. Commands
 // that do work before they reach the chain (encoding a value to set, say) ask off first, so as not
 // to do it for nothing; the hot path of get writes it out.
-func switches(ctx context.Context, call *Call, next Handler) (Result, error) {
-	if call.r.off(ctx, call.cmd) {
-		return offResult(call), nil
+func switchHook(next Handler) Handler {
+	return func(ctx context.Context, call *Call) (Result, error) {
+		if call.r.off(ctx, call.cmd) {
+			return offResult(call), nil
+		}
+		return next(ctx, call)
 	}
-	return next(ctx, call)
 }
 
 // offResult is the answer of a disabled command: an empty cache's. Reads miss (get_many: one

@@ -29,7 +29,7 @@ const (
 // that gets any answer (a value, a miss, an error about its arguments) resets the count.
 //
 // Its seam is narrow on purpose: allow before a command, record after it, and the probe, which
-// needs only a Ping. [healthCheck] is the hook that puts it around every command of a backend.
+// needs only a Ping. The hook healthHook (and builtins) puts it around every command of a backend.
 type health struct {
 	cache *Cache
 	name  string                      // the backend's redacted URL, for logs and errors
@@ -127,27 +127,47 @@ func (h *health) close() {
 		slog.String("backend", h.name), slog.Duration("failed_fast_for", time.Since(s.since)))
 }
 
-// healthCheck is the health breaker and the stats as a built-in hook, the innermost (see Hook):
-// while the breaker is open a command fails at once, and every answer of the backend is recorded
-// by the breaker and counted in the backend's stats (the breaker's fast failures count as errors,
-// and so do the errors that suppression, outside it, hides). Ping is not held back: it asks the
-// backend, and an answer closes the breaker.
-func healthCheck(ctx context.Context, call *Call, next Handler) (Result, error) {
+// The health breaker and the stats are the innermost built-in hook (see Hook): while the breaker is
+// open a command fails at once, and every answer of the backend is recorded by the breaker and
+// counted in the backend's stats (the breaker's fast failures count as errors, and so do the errors
+// that suppression, outside it, hides). Ping is not held back: it asks the backend, and an answer
+// closes the breaker. healthBefore and healthAfter are the hook's two halves, which healthHook puts
+// around the next handler and builtins around the command itself.
+
+// healthBefore returns the breaker's error while it is open (counted), and nil otherwise.
+func healthBefore(ctx context.Context, call *Call) error {
+	if call.cmd == CmdPing {
+		return nil
+	}
+	if err := call.r.health.allow(); err != nil {
+		call.r.stats.failed(ctx, err)
+		return err
+	}
+	return nil
+}
+
+// healthAfter records the backend's answer to call in the breaker and the stats.
+func healthAfter(ctx context.Context, call *Call, res Result, err error) {
 	r := call.r
 	if call.cmd == CmdPing {
-		res, err := next(ctx, call)
 		if err == nil || !errors.Is(err, backends.ErrUnavailable) {
 			r.health.close()
 		}
 		r.stats.failed(ctx, err)
-		return res, err
+		return
 	}
-	if err := r.health.allow(); err != nil {
-		r.stats.failed(ctx, err)
-		return Result{}, err
-	}
-	res, err := next(ctx, call)
 	r.health.record(err)
 	r.stats.count(ctx, call, res, err)
-	return res, err
+}
+
+// healthHook is the health breaker and the stats as a hook.
+func healthHook(next Handler) Handler {
+	return func(ctx context.Context, call *Call) (Result, error) {
+		if err := healthBefore(ctx, call); err != nil {
+			return Result{}, err
+		}
+		res, err := next(ctx, call)
+		healthAfter(ctx, call, res, err)
+		return res, err
+	}
 }

@@ -190,32 +190,34 @@ func (c *Cache) Use(hooks ...Hook) error {
 // dispatch is the innermost handler: it runs the command's operation on the backend.
 func dispatch(ctx context.Context, call *Call) (Result, error) { return call.do(ctx) }
 
-// The built-in chain without hooks of the user's, as functions, so that running it allocates
-// nothing: switches → suppression → health → dispatch.
+// builtinInner is the part of the built-in chain inside the user's hooks: suppression, then the
+// health breaker and the stats, then the backend.
+var builtinInner = suppressionHook(healthHook(dispatch))
+
+// builtins runs call through the built-in hooks when the user added none, written out as direct
+// calls (the same halves the hooks are made of), so that call stays on the caller's stack:
+// switches, suppression, health, the backend.
 func builtins(ctx context.Context, call *Call) (Result, error) {
-	return switches(ctx, call, builtinInner)
-}
-
-// builtinInner is the part of the built-in chain inside the user's hooks.
-func builtinInner(ctx context.Context, call *Call) (Result, error) {
-	return suppression(ctx, call, healthInner)
-}
-
-func healthInner(ctx context.Context, call *Call) (Result, error) {
-	return healthCheck(ctx, call, dispatch)
-}
-
-// switchHook is the disable switches as a hook: the outermost of the chain.
-func switchHook(next Handler) Handler {
-	return func(ctx context.Context, call *Call) (Result, error) { return switches(ctx, call, next) }
-}
-
-// run runs call through the chain: the built-in hooks and the user's.
-func (c *Cache) run(ctx context.Context, call *Call) (Result, error) {
-	if h := c.handler.Load(); h != nil {
-		return (*h)(ctx, call)
+	if call.r.off(ctx, call.cmd) {
+		return offResult(call), nil
 	}
-	return builtins(ctx, call)
+	var res Result
+	err := healthBefore(ctx, call)
+	if err == nil {
+		res, err = call.do(ctx)
+		healthAfter(ctx, call, res, err)
+	}
+	return suppressed(ctx, call, res, err)
+}
+
+// run runs call through the chain: the built-in hooks and the user's. call is copied to the heap
+// only when the user's hooks may keep it.
+func (c *Cache) run(ctx context.Context, call Call) (Result, error) {
+	if h := c.handler.Load(); h != nil {
+		cl := call
+		return (*h)(ctx, &cl)
+	}
+	return builtins(ctx, &call)
 }
 
 // hooked reports whether the user added hooks, so that the chain is more than the built-in hooks.

@@ -37,9 +37,9 @@ var neverPretends = [numCommands]bool{
 // them as they are.
 var callerErrors = []error{backends.ErrInvalidArgument, backends.ErrWrongType, backends.ErrNotInteger, backends.ErrClosed}
 
-// suppression is the built-in hook of suppress=true; a backend without it passes through.
-func suppression(ctx context.Context, call *Call, next Handler) (Result, error) {
-	res, err := next(ctx, call)
+// suppressed is suppression's part in a command: it returns res and err as the caller gets them
+// from a backend set up with suppress=true (a backend without it passes everything through).
+func suppressed(ctx context.Context, call *Call, res Result, err error) (Result, error) {
 	if err == nil || call.r.sup == nil {
 		return res, err
 	}
@@ -54,6 +54,14 @@ func suppression(ctx context.Context, call *Call, next Handler) (Result, error) 
 		return Result{Value: make([]backends.Entry, len(call.keys))}, nil
 	}
 	return Result{}, nil // get_bits: its caller makes the zeros
+}
+
+// suppressionHook is suppression as a hook.
+func suppressionHook(next Handler) Handler {
+	return func(ctx context.Context, call *Call) (Result, error) {
+		res, err := next(ctx, call)
+		return suppressed(ctx, call, res, err)
+	}
 }
 
 // filter takes the error of cmd (not nil) and returns it as the caller gets it, or reports that it is
