@@ -39,8 +39,9 @@ func open(cfg backends.Config) (backends.Backend, error) {
 	return New(o)
 }
 
-// Backend is a cache in SQLite files on a local disk. It implements [backends.Backend] for []byte
-// values. Several Backends, in one process or many, may share a directory.
+// Backend is a cache in SQLite files on a local disk. It implements [backends.Full] (the core and
+// every capability) for []byte values. Several Backends, in one process or many, may share a
+// directory.
 type Backend struct {
 	opts       Options
 	dir        string
