@@ -123,7 +123,7 @@ func TestKitCatchesMutants(t *testing.T) {
 		{"window-keeps-over-limit", "GoValues", "SliceIncrLowerLimit"},
 		{"unlock-ignores-token", "BytesRealTime", "LockExpiry"},
 		{"setifabsent-always", "CoreOnly", "SetIfAbsentRace"},
-		{"expired-still-found", "CoreOnly", "SetReplacesTTL|Expire"},
+		{"expired-still-found", "CoreOnly", "Expire"},
 	} {
 		t.Run(m.mutant+"/"+m.harness, func(t *testing.T) {
 			run := "^TestRefBackend$/^" + m.harness + "$/^(" + m.cases + ")$"
