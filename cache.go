@@ -44,6 +44,8 @@ type Cache struct {
 	encodeLog    burstLog
 	tamperedLog  burstLog // values that bulk reads left out for failing their signature check
 
+	tx txState // transactions (see Transaction)
+
 	bgCtx    context.Context // cancelled by Close; background work runs under it
 	bgCancel context.CancelFunc
 	bgWG     sync.WaitGroup

@@ -105,6 +105,11 @@ func (c *Cache) set(ctx context.Context, r *route, key string, v any, ttl time.D
 	if len(sc.tags) > 0 && r.tagger == nil {
 		return false, fmt.Errorf("cashews: set %s with tags: the backend %s keeps no tags (it does not implement backends.Tagger): %w", quote.String(key), r.url, errors.ErrUnsupported)
 	}
+	if txUsed.Load() {
+		if t := c.txOf(ctx); t != nil {
+			return t.set(ctx, r, key, v, ttl, sc)
+		}
+	}
 	if c.hooked() {
 		return c.setHooked(ctx, r, key, v, ttl, sc)
 	}
@@ -197,6 +202,11 @@ func (c *Cache) get(ctx context.Context, key string) (*route, any, bool, error) 
 	if r.disabled.Load()&(1<<CmdGet) != 0 || ctxSwitches.Load() && offInContext(ctx, CmdGet) {
 		return r, nil, false, nil
 	}
+	if txUsed.Load() {
+		if t := c.txOf(ctx); t != nil {
+			return t.get(ctx, r, key)
+		}
+	}
 	if c.hooked() {
 		return c.getHooked(ctx, r, key)
 	}
@@ -235,6 +245,9 @@ func (c *Cache) GetRaw(ctx context.Context, key string) (any, bool, error) {
 
 // Exists reports whether key is present; false when exists is disabled.
 func (c *Cache) Exists(ctx context.Context, key string) (bool, error) {
+	if t := c.txOf(ctx); t != nil {
+		return t.existsCmd(ctx, key)
+	}
 	return c.keyBool(ctx, CmdExists, key, func(ctx context.Context, r *route) (bool, error) {
 		return r.backend.Exists(ctx, key)
 	})
@@ -242,6 +255,10 @@ func (c *Cache) Exists(ctx context.Context, key string) (bool, error) {
 
 // Delete removes key and reports whether it was present.
 func (c *Cache) Delete(ctx context.Context, key string) (bool, error) {
+	if t := c.txOf(ctx); t != nil {
+		n, err := t.delete(ctx, key)
+		return n > 0, err
+	}
 	return c.keyBool(ctx, CmdDelete, key, func(ctx context.Context, r *route) (bool, error) {
 		return r.backend.Delete(ctx, key)
 	})
@@ -252,6 +269,9 @@ func (c *Cache) Delete(ctx context.Context, key string) (bool, error) {
 func (c *Cache) Expire(ctx context.Context, key string, ttl time.Duration) (bool, error) {
 	if err := checkTTL(CmdExpire, ttl); err != nil {
 		return false, err
+	}
+	if t := c.txOf(ctx); t != nil {
+		return t.expire(ctx, key, ttl)
 	}
 	return c.keyBool(ctx, CmdExpire, key, func(ctx context.Context, r *route) (bool, error) {
 		return r.backend.Expire(ctx, key, ttl)
@@ -278,6 +298,9 @@ func (c *Cache) keyBool(ctx context.Context, cmd Command, key string, fn func(co
 // a missing key is (0, false, nil); a key without expiry is ([NoExpiration], true, nil); otherwise
 // ttl is positive.
 func (c *Cache) GetExpire(ctx context.Context, key string) (ttl time.Duration, found bool, err error) {
+	if t := c.txOf(ctx); t != nil {
+		return t.getExpire(ctx, key)
+	}
 	r, err := c.route(key)
 	if err != nil {
 		return 0, false, err
@@ -303,6 +326,9 @@ func (c *Cache) Incr(ctx context.Context, key string, by int64, ttl time.Duratio
 	}
 	if err := r.supports(CmdIncr); err != nil {
 		return 0, err
+	}
+	if t := c.txOf(ctx); t != nil && !c.off(ctx, r, CmdIncr) { // disabled: the switches answer 0
+		return t.incr(ctx, r, key, by, ttl)
 	}
 	res, err := c.run(ctx, Call{cmd: CmdIncr, key: key, r: r, do: func(ctx context.Context) (Result, error) {
 		n, err := r.counter.Incr(ctx, key, by, ttl)
@@ -352,6 +378,9 @@ func (c *Cache) SetMany(ctx context.Context, items map[string]any, ttl time.Dura
 	if err := checkTTL(CmdSetMany, ttl); err != nil {
 		return err
 	}
+	if t := c.txOf(ctx); t != nil {
+		return t.setMany(ctx, items, ttl)
+	}
 	keys := make([]string, 0, len(items))
 	for k := range items {
 		keys = append(keys, k)
@@ -385,6 +414,9 @@ func (c *Cache) SetMany(ctx context.Context, items map[string]any, ttl time.Dura
 
 // getMany reads keys route by route and calls fn for each key found, with its route and raw value.
 func (c *Cache) getMany(ctx context.Context, keys []string, fn func(r *route, key string, v any) error) error {
+	if t := c.txOf(ctx); t != nil {
+		return t.getMany(ctx, keys, fn)
+	}
 	order, groups, err := c.byRoute(keys)
 	if err != nil {
 		return err
@@ -416,6 +448,9 @@ func (c *Cache) getMany(ctx context.Context, keys []string, fn func(r *route, ke
 
 // DeleteMany removes keys and returns how many were present.
 func (c *Cache) DeleteMany(ctx context.Context, keys ...string) (int, error) {
+	if t := c.txOf(ctx); t != nil {
+		return t.delete(ctx, keys...)
+	}
 	order, groups, err := c.byRoute(keys)
 	if err != nil {
 		return 0, err
@@ -454,6 +489,9 @@ func (c *Cache) patternRoutes(pattern string) []*route {
 func (c *Cache) DeleteMatch(ctx context.Context, pattern string) (int, error) {
 	if c == nil {
 		return 0, errNilCache
+	}
+	if t := c.txOf(ctx); t != nil {
+		return t.deleteMatch(ctx, pattern)
 	}
 	total := 0
 	for _, r := range c.patternRoutes(pattern) {
@@ -500,6 +538,9 @@ func (c *Cache) scan(ctx context.Context, pattern string, opts []ScanOption, fn 
 		}
 		o(&sc)
 	}
+	if t := c.txOf(ctx); t != nil {
+		return t.scan(ctx, pattern, opts, fn)
+	}
 	for _, r := range c.patternRoutes(pattern) {
 		if err := r.supports(CmdScan); err != nil {
 			return err
@@ -515,11 +556,11 @@ func (c *Cache) scan(ctx context.Context, pattern string, opts []ScanOption, fn 
 				}
 				kept := keys[:0:0]
 				for _, k := range keys {
-					if strings.HasPrefix(k, internalPrefix) {
-						continue
-					}
 					if kr, err := c.route(k); err != nil || kr != r {
 						continue
+					}
+					if strings.HasPrefix(k[len(r.prefix):], internalPrefix) {
+						continue // the Cache's own, after the route's prefix (a transaction's lock)
 					}
 					kept = append(kept, k)
 				}
@@ -573,6 +614,9 @@ func (c *Cache) Ping(ctx context.Context) error {
 // Clear removes every key of every backend, including keys that other programs sharing the store
 // wrote (for Redis, this is FLUSHDB).
 func (c *Cache) Clear(ctx context.Context) error {
+	if c.txOf(ctx) != nil {
+		return fmt.Errorf("%w: Clear inside a transaction", ErrInvalidArgument)
+	}
 	return c.eachRoute(ctx, CmdClear, func(ctx context.Context, r *route) (Result, error) {
 		err := r.admin.Clear(ctx)
 		return Result{OK: err == nil}, err
@@ -623,6 +667,9 @@ func (c *Cache) DeleteTags(ctx context.Context, tags ...string) (int, error) {
 	if len(tags) == 0 {
 		return 0, nil
 	}
+	if t := c.txOf(ctx); t != nil {
+		return t.deleteTags(ctx, tags...)
+	}
 	for _, r := range c.routeList() {
 		tg := r.tagger
 		if tg == nil {
@@ -645,6 +692,9 @@ func (c *Cache) DeleteTags(ctx context.Context, tags ...string) (int, error) {
 func (c *Cache) TagKeys(ctx context.Context, tag string) ([]string, error) {
 	if c == nil {
 		return nil, errNilCache
+	}
+	if t := c.txOf(ctx); t != nil {
+		return t.tagKeys(ctx, tag)
 	}
 	var out []string
 	for _, r := range c.routeList() {

@@ -96,6 +96,12 @@
 // type that the codec of the backend its keys go to cannot encode. Wrap panics with the error, as
 // regexp.MustCompile does; [TryWrap] returns it.
 //
+// [ResultTTL] takes each entry's TTL from the result instead (a token's own expiry; zero stores
+// nothing). [WrapMany] wraps a function that loads many ids at once: one batched read per call, the
+// function called with the ids that missed, each id stored under its own key, concurrent batches
+// sharing the ids they have in common. [WrapSeq] and [WrapSeq2] wrap a function that returns a
+// sequence (iter.Seq, iter.Seq2): a miss streams from the source while recording, a hit replays.
+//
 // After a write, [InvalidateAfter] deletes keys by pattern and [InvalidateKey] the key another
 // wrapped function renders for the changed argument; [Cache.DeleteTags] deletes by tag; [Recompute]
 // makes wrapped functions ignore their entries, and store fresh results, for one context.
@@ -177,6 +183,14 @@
 // value, and a DeleteTags that starts after such a write returned always finds it, on every backend,
 // whatever its bounds and eviction: each backend keeps tags itself (backends.Tagger), never as
 // entries that eviction could drop.
+//
+// # Transactions
+//
+// [Cache.Transaction] runs a function with a context in which writes are buffered: its own reads see
+// them, others do not, and they are applied when the function returns nil and dropped when it fails
+// or panics. [TxLocked] (the default) locks the keys it writes in their backend until it ends,
+// [TxSerializable] also runs one transaction at a time per Cache, [TxFast] takes no locks. The
+// commit is not atomic: see Transaction for what a failure during it leaves.
 //
 // # Disabling and hooks
 //

@@ -79,6 +79,11 @@ func (s *entries[R]) Get(ctx context.Context, key string) (*strategies.Entry, bo
 	if err != nil || !found {
 		return nil, false, err
 	}
+	return s.decode(ctx, r, key, v)
+}
+
+// decode turns the raw value v that key's route r holds into an entry, as Get describes.
+func (s *entries[R]) decode(ctx context.Context, r *route, key string, v any) (*strategies.Entry, bool, error) {
 	if r.goValues {
 		switch x := v.(type) {
 		case *storedEntry:
@@ -137,6 +142,16 @@ func (s *entries[R]) Set(ctx context.Context, key string, e *strategies.Entry, t
 	if err != nil || s.c.off(ctx, r, CmdSet) {
 		return false, err
 	}
+	v, err := s.encode(ctx, r, key, e)
+	if err != nil {
+		return false, err
+	}
+	return s.c.set(ctx, r, key, v, ttl, setConfig{tags: tags})
+}
+
+// encode returns what route r stores for entry e at key: a *storedEntry for the memory backend,
+// the encoded bytes for the others.
+func (s *entries[R]) encode(ctx context.Context, r *route, key string, e *strategies.Entry) (any, error) {
 	var re *ReplayedError
 	target := -1
 	if e.Err != nil {
@@ -157,7 +172,7 @@ func (s *entries[R]) Set(ctx context.Context, key string, e *strategies.Entry, t
 		} else if e.Value != nil {
 			rv, ok := e.Value.(R)
 			if !ok {
-				return false, fmt.Errorf("%w: entry value %T for %s, want %v", ErrWrongType, e.Value, quote.String(key), reflect.TypeFor[R]())
+				return nil, fmt.Errorf("%w: entry value %T for %s, want %v", ErrWrongType, e.Value, quote.String(key), reflect.TypeFor[R]())
 			}
 			value = rv
 		}
@@ -165,11 +180,11 @@ func (s *entries[R]) Set(ctx context.Context, key string, e *strategies.Entry, t
 		if err != nil {
 			err = fmt.Errorf("cashews: encode %s for %s: %w", quote.String(key), r.url, err)
 			s.c.encodeFailed(ctx, r, key, err)
-			return false, err
+			return nil, err
 		}
 		v = data
 	}
-	return s.c.set(ctx, r, key, v, ttl, setConfig{tags: tags})
+	return v, nil
 }
 
 // shapeOf returns a fingerprint of T's shape as reflection sees it (kinds, type names, field names,

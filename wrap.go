@@ -180,7 +180,7 @@ func Recompute(ctx context.Context) context.Context { return strategies.Recomput
 // Configuration mistakes are found here, not on the first call: a key or tag template that does not
 // parse or names a field the argument does not have, a missing TTL, two strategies, an anonymous
 // function without Name or Key, a function that returns an iterator (iter.Seq or iter.Seq2: Wrap
-// would cache the iterator, not its values), StoreErrors or OnlyStoreErrors without errors, a result
+// would cache the iterator, not its values; [WrapSeq] and [WrapSeq2] cache sequences), StoreErrors or OnlyStoreErrors without errors, a result
 // type that the codec of the backend its keys go to cannot encode (a struct with a chan field under
 // JSON; see Cache.EncodeErrors for what only run time shows). Wrap panics with the error, as
 // regexp.MustCompile does, because such a mistake is in the program, not in its input; [TryWrap]
@@ -228,21 +228,11 @@ func TryWrap[A, R any](c *Cache, fn func(context.Context, A) (R, error), opts ..
 	if name == "" {
 		name = funcName(fn)
 	}
-	var errs []error
-	for _, err := range cfg.Errs {
-		if chk, ok := err.(argTypeCheck); ok {
-			if chk.t != reflect.TypeFor[A]() {
-				errs = append(errs, fmt.Errorf("%w: %s: %s takes %v, but the function takes %v", strategies.ErrConfig, name, chk.what, chk.t, reflect.TypeFor[A]()))
-			}
-			continue
-		}
-		errs = append(errs, err)
-	}
-	if len(errs) > 0 {
+	if errs := checkOptions(cfg, name, reflect.TypeFor[A](), reflect.TypeFor[R]()); len(errs) > 0 {
 		return nil, fmt.Errorf("cashews: Wrap %s: %w", name, errors.Join(errs...))
 	}
 	if isIterator(reflect.TypeFor[R]()) {
-		return nil, fmt.Errorf("%w: %s returns %v, an iterator: Wrap does not cache iterators (it would store the iterator, not what it yields); wrap a function that returns the collected values (slices.Collect, maps.Collect) instead", strategies.ErrConfig, name, reflect.TypeFor[R]())
+		return nil, fmt.Errorf("%w: %s returns %v, an iterator: Wrap does not cache iterators (it would store the iterator, not what it yields): use WrapSeq or WrapSeq2, or wrap a function that returns the collected values (slices.Collect, maps.Collect)", strategies.ErrConfig, name, reflect.TypeFor[R]())
 	}
 	if cfg.Key == "" && anonymous(name) {
 		return nil, fmt.Errorf("%w: %s is an anonymous function: give it a Key template or a Name, so that its keys mean something and stay the same across builds", strategies.ErrConfig, name)

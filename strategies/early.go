@@ -78,6 +78,10 @@ func Early(earlyTTL time.Duration, opts ...EarlyOption) Strategy {
 
 func (*early) Name() string { return "early" }
 
+// EarlyRefresh returns the early TTL and the refresh timeout, for cashews.WrapMany, which refreshes
+// the stale ids of a batch together.
+func (e *early) EarlyRefresh() (earlyTTL, timeout time.Duration) { return e.earlyTTL, e.timeout }
+
 func (e *early) ApplyWrap(c *Config) { c.SetStrategy(e) }
 
 func (e *early) Decorate(next Func, env *Env) (Func, error) {
@@ -87,7 +91,7 @@ func (e *early) Decorate(next Func, env *Env) (Func, error) {
 	if e.earlyTTL <= 0 {
 		return nil, fmt.Errorf("%w: %s: early: the early TTL %v must be positive", ErrConfig, env.Name, e.earlyTTL)
 	}
-	if env.Config.TTLFunc == nil && e.earlyTTL >= env.Config.TTL {
+	if env.Config.FixedTTL() && e.earlyTTL >= env.Config.TTL {
 		return nil, fmt.Errorf("%w: %s: early: the early TTL %v must be shorter than the TTL %v", ErrConfig, env.Name, e.earlyTTL, env.Config.TTL)
 	}
 	if e.timeout <= 0 {

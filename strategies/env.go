@@ -50,6 +50,10 @@ type Config struct {
 	Version     string                      // bumped by hand to make old entries misses
 	Strategy    Strategy                    // nil: simple
 	Errs        []error                     // mistakes found while applying the options
+
+	// ResultTTL is the TTL as a function of the result (and error), or nil; a TTL of zero or less
+	// stores nothing.
+	ResultTTL func(v any, err error) time.Duration
 }
 
 // SetStrategy sets the strategy of the Wrap call, and records a mistake when one is already set:
@@ -63,7 +67,10 @@ func (c *Config) SetStrategy(s Strategy) {
 }
 
 // HasTTL reports whether the Wrap call has a TTL.
-func (c *Config) HasTTL() bool { return c.TTL > 0 || c.TTLFunc != nil }
+func (c *Config) HasTTL() bool { return c.TTL > 0 || c.TTLFunc != nil || c.ResultTTL != nil }
+
+// FixedTTL reports whether every result is stored for Config.TTL (no TTLFunc, no ResultTTL).
+func (c *Config) FixedTTL() bool { return c.TTLFunc == nil && c.ResultTTL == nil }
 
 // Env is what a strategy works with: the cache, the entries of the wrapped function, and helpers that
 // apply the common options (deduplication, conditions, minimum latency, detect, failing open).
@@ -204,6 +211,12 @@ func (e *Env) Save(ctx context.Context, call Call, v any, err error, elapsed, st
 	d := e.decide(v, err)
 	if d == Skip || elapsed < e.Config.MinLatency {
 		return false, nil
+	}
+	if e.Config.ResultTTL != nil {
+		if call.TTL = e.Config.ResultTTL(v, err); call.TTL <= 0 {
+			return false, nil
+		}
+		call.TTL = backends.CapTTL(call.TTL)
 	}
 	entry := e.NewEntry(call, staleAfter)
 	if d == StoreValue {

@@ -85,6 +85,9 @@ func (h *hit) Decorate(next Func, env *Env) (Func, error) {
 	if h.timeout <= 0 {
 		return nil, fmt.Errorf("%w: %s: hit: RefreshTimeout %v must be positive", ErrConfig, env.Name, h.timeout)
 	}
+	if env.Config.ResultTTL != nil {
+		return nil, fmt.Errorf("%w: %s: hit: the hit strategy fixes an entry's expiry before the function runs, so it cannot take a TTL from the result (ResultTTL): use TTL or TTLFunc", ErrConfig, env.Name)
+	}
 	hits, refreshAt := int64(h.hits), int64(h.updateAfter)
 
 	// last is the latest expiry given to an entry by this Wrap. Entries' expiries name their hit

@@ -64,7 +64,7 @@ func (s *soft) Decorate(next Func, env *Env) (Func, error) {
 	if s.softTTL <= 0 {
 		return nil, fmt.Errorf("%w: %s: soft: the soft TTL %v must be positive", ErrConfig, env.Name, s.softTTL)
 	}
-	if env.Config.TTLFunc == nil && s.softTTL >= env.Config.TTL {
+	if env.Config.FixedTTL() && s.softTTL >= env.Config.TTL {
 		return nil, fmt.Errorf("%w: %s: soft: the soft TTL %v must be shorter than the TTL %v", ErrConfig, env.Name, s.softTTL, env.Config.TTL)
 	}
 	if err := s.cover.check(env, "soft", "SoftIf"); err != nil {

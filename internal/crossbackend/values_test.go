@@ -33,6 +33,7 @@ type setup struct {
 	url    func(t testing.TB) string
 	redis  func() *redistest.Server // the server of a Redis setup, once url has run
 	logs   *syncBuffer              // what the Cache logged
+	url0   string                   // the URL the last forEachSetup set up
 }
 
 // syncBuffer is a bytes.Buffer safe for concurrent writers.
@@ -99,7 +100,8 @@ func forEachSetup(t *testing.T, keep func(*setup) bool, test func(t *testing.T, 
 			s.logs = &syncBuffer{}
 			c := cashews.New(cashews.WithClock(clock), cashews.WithLogger(slog.New(slog.NewTextHandler(s.logs, nil))))
 			t.Cleanup(func() { c.Close() })
-			if err := c.Setup(s.url(t)); err != nil {
+			s.url0 = s.url(t)
+			if err := c.Setup(s.url0); err != nil {
 				t.Fatal(err)
 			}
 			test(t, c, clock, s)
