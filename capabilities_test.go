@@ -157,6 +157,31 @@ func TestCoreOnlyBackend(t *testing.T) {
 			t.Errorf("TryWrap with %s on a core-only backend: error = %v, want a configuration error (ErrConfig, errors.ErrUnsupported) naming backends.%s", tc.name, err, tc.iface)
 		}
 	}
+	// WrapMany with early (which takes a lock to refresh) is refused too; simple is fine.
+	many := func(ctx context.Context, ids []int) (map[int]int, error) { return nil, nil }
+	if _, err := cashews.TryWrapMany(c, many, cashews.Name("many"), cashews.TTL(time.Hour), strategies.Early(time.Minute)); !errors.Is(err, cashews.ErrConfig) || !strings.Contains(err.Error(), "backends.Locker") {
+		t.Errorf("TryWrapMany with early on a core-only backend: error = %v, want an ErrConfig naming backends.Locker", err)
+	}
+	loads := 0
+	batch, err := cashews.TryWrapMany(c, func(ctx context.Context, ids []int) (map[int]int, error) {
+		loads += len(ids)
+		out := map[int]int{}
+		for _, id := range ids {
+			out[id] = id * 10
+		}
+		return out, nil
+	}, cashews.Name("many"), cashews.TTL(time.Hour))
+	if err != nil {
+		t.Fatalf("TryWrapMany on a core-only backend = %v, want nil", err)
+	}
+	for range 2 { // the second call is served by the derived GetMany
+		if got, err := batch(ctx, []int{1, 2, 3}); err != nil || len(got) != 3 || got[2] != 20 {
+			t.Fatalf("batch(1, 2, 3) = (%v, %v), want (map[1:10 2:20 3:30], nil)", got, err)
+		}
+	}
+	if loads != 3 {
+		t.Errorf("the batch function loaded %d ids for two calls of the same 3, want 3", loads)
+	}
 	// Failover needs nothing more.
 	if _, err := cashews.TryWrap(c, func(ctx context.Context, q idArg) (int, error) { return q.ID, nil },
 		cashews.TTL(time.Hour), cashews.Key("f:{ID}"), strategies.Failover()); err != nil {
