@@ -26,9 +26,9 @@ import (
 type Cache struct {
 	mu          sync.Mutex // serializes Setup, Use and Close
 	routes      atomic.Pointer[[]*route]
-	only        atomic.Pointer[route] // the route when there is one and it takes every key (prefix ""); else nil
-	middlewares atomic.Pointer[[]Middleware]
-	handler     atomic.Pointer[Handler] // the middleware chain around dispatch; nil when empty
+	only        atomic.Pointer[route]   // the route when there is one and it takes every key (prefix ""); else nil
+	hooks       atomic.Pointer[[]Hook]  // the hooks added by Use and OnCommand
+	handler     atomic.Pointer[Handler] // the chain of hooks, built-in and the user's; nil when the user added none
 	clock       backends.Clock
 	logger      *slog.Logger
 	closed      atomic.Bool
@@ -51,18 +51,20 @@ type Cache struct {
 	bgWG     sync.WaitGroup
 }
 
-// route is one backend with its prefix and value format.
+// route is one backend with its prefix, value format, capabilities and built-in hooks.
 type route struct {
 	prefix   string
-	url      string // redacted, for middlewares and errors
-	backend  backends.Backend
-	tagger   backends.Tagger // the backend's tags (through the health breaker and suppression); nil: none
-	goValues bool            // the backend keeps Go values; format is nil
-	format   *codec.Format   // encodes values for a byte backend
-	disabled atomic.Uint64   // commandMask of disabled commands
-	bypass   burstLog        // failures of this backend routed around by Wrap and GetOrSet
-	tampered burstLog        // entries that failed to decode, replaced by Wrap and GetOrSet
-	stats    *backendStats   // the backend's counters
+	url      string           // redacted, for hooks and errors
+	backend  backends.Backend // the backend's core
+	caps                      // the backend's capabilities (nil: missing, derived where exact)
+	health   *health          // the health breaker (hook healthCheck)
+	sup      *suppressor      // suppress=true (hook suppression); nil: off
+	goValues bool             // the backend keeps Go values; format is nil
+	format   *codec.Format    // encodes values for a byte backend
+	disabled atomic.Uint64    // commandMask of disabled commands
+	bypass   burstLog         // failures of this backend routed around by Wrap and GetOrSet
+	tampered burstLog         // entries that failed to decode, replaced by Wrap and GetOrSet
+	stats    *backendStats    // the backend's counters
 }
 
 // Option configures a Cache.
@@ -328,24 +330,16 @@ func (c *Cache) add(b backends.Backend, name string, sc setupConfig, cp commonPa
 	if cp.disabled {
 		r.disabled.Store(uint64(allCommands))
 	}
-	// Layers, innermost first: the backend; signed counters (they need the backend's own
-	// compare-and-swap); the health breaker, which also counts the stats (the breaker's fast
-	// failures, and the errors suppression hides, count as errors); suppression.
-	inner := b
+	r.backend = b
+	r.caps = capsOf(b)
 	if len(cp.format.Secret) > 0 && !r.goValues {
-		inner = withSignedCounters(b, r.format, name)
+		// Counters are signed too: Incr reads, verifies, adds and signs with compare-and-swap.
+		r.counter = withSignedCounters(b, r.format, name)
 	}
-	hb := newHealthy(c, inner, name, r.stats)
-	r.backend = hb
-	if t, ok := b.(backends.Tagger); ok {
-		r.tagger = healthyTagger{hb, t}
-	}
+	// The built-in hooks of the backend (see Hook): the health breaker and stats, suppression.
+	r.health = &health{cache: c, name: name, ping: r.ping(), st: r.stats}
 	if cp.suppress {
-		s := &suppressed{Backend: r.backend, cache: c, name: name, st: r.stats}
-		r.backend = s
-		if r.tagger != nil {
-			r.tagger = suppressedTagger{s, r.tagger}
-		}
+		r.sup = &suppressor{cache: c, name: name, st: r.stats}
 	}
 
 	c.mu.Lock()

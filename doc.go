@@ -198,12 +198,25 @@
 // [TxSerializable] also runs one transaction at a time per Cache, [TxFast] takes no locks. The
 // commit is not atomic: see Transaction for what a failure during it leaves.
 //
-// # Disabling and middlewares
+// # Disabling and hooks
 //
-// [Cache.Disable] turns commands off for the whole Cache, [WithDisabled] for one context (a request
-// can run with the cache off). [Cache.Use] adds middlewares around every command; they run in the
-// order added, the first outermost, and see each command as a read-only [Call]. [LogMiddleware]
-// logs commands with log/slog; [Cache.OnCommand] adds callbacks.
+// Every command crosses one chain of hooks ([Hook]) on its way to its backend. The chain has
+// built-in hooks: the disable switches, outermost ([Cache.Disable] turns commands off for the whole
+// Cache, [WithDisabled] for one context: a request can run with the cache off); then the hooks the
+// user adds; then suppression (suppress=true) and the health breaker with the stats, innermost.
+// [Cache.Use] adds hooks; they run in the order added, the first outermost, and see each command as
+// a read-only [Call]. [LogHook] logs commands with log/slog; [Cache.OnCommand] adds callbacks.
+// ("Middleware", in this module, means net/http middleware: package middleware.)
+//
+// # Backends and capabilities
+//
+// A backend implements a small core (backends.Backend: Get, Set, Delete, Exists, Expire,
+// GetExpire, Close) and the capabilities its store has, each an interface of package backends found
+// at run time (batches, counters, locks, sets, bit arrays, sliding windows, scans, administration,
+// tags, compare-and-swap). The Cache derives what it can exactly (batches as loops, DeleteMatch as
+// Scan plus Delete, Ping as Exists); a command it cannot derive fails with an error matching
+// errors.ErrUnsupported that names the missing interface, and a strategy that needs one fails at
+// Wrap ([Cache.Require]).
 //
 // # Observability
 //

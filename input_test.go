@@ -66,7 +66,7 @@ func TestNilInputs(t *testing.T) {
 		{"SetupBackend(typed nil)", func() error { return c.SetupBackend(nilMem, "") }, cashews.ErrInvalidArgument},
 		{"Setup(nil option)", func() error { return c.Setup("mem://", nil) }, cashews.ErrInvalidArgument},
 		{"Use(nil)", func() error { return c.Use(nil) }, cashews.ErrInvalidArgument},
-		{"Use(mw, nil)", func() error { return c.Use(cashews.LogMiddleware(nil, 0), nil) }, cashews.ErrInvalidArgument},
+		{"Use(mw, nil)", func() error { return c.Use(cashews.LogHook(nil, 0), nil) }, cashews.ErrInvalidArgument},
 		{"Use(mw returning nil)", func() error {
 			return c.Use(func(cashews.Handler) cashews.Handler { return nil })
 		}, cashews.ErrInvalidArgument},
@@ -109,7 +109,7 @@ func TestNilInputs(t *testing.T) {
 		{"nil Cache Ping", func() error { return nilCache.Ping(ctx) }, cashews.ErrInvalidArgument},
 		{"nil Cache DeleteTags", func() error { _, err := nilCache.DeleteTags(ctx, "t"); return err }, cashews.ErrInvalidArgument},
 		{"nil Cache TagKeys", func() error { _, err := nilCache.TagKeys(ctx, "t"); return err }, cashews.ErrInvalidArgument},
-		{"nil Cache Use", func() error { return nilCache.Use(cashews.LogMiddleware(nil, 0)) }, cashews.ErrInvalidArgument},
+		{"nil Cache Use", func() error { return nilCache.Use(cashews.LogHook(nil, 0)) }, cashews.ErrInvalidArgument},
 		{"nil Cache Close", func() error { return nilCache.Close() }, cashews.ErrInvalidArgument},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/cashews-go/cashews/backends"
 	"github.com/cashews-go/cashews/internal/quote"
 )
 
@@ -122,15 +121,15 @@ func (c *Cache) setLock(ctx context.Context, key, token string, ttl time.Duratio
 	if ttl <= 0 {
 		return false, fmt.Errorf("%w: set_lock %s: TTL %v must be positive", ErrInvalidArgument, quote.String(key), ttl)
 	}
-	return c.keyBool(ctx, CmdSetLock, key, func(ctx context.Context, b backends.Backend) (bool, error) {
-		return b.SetLock(ctx, key, token, ttl)
+	return c.keyBool(ctx, CmdSetLock, key, func(ctx context.Context, r *route) (bool, error) {
+		return r.locker.SetLock(ctx, key, token, ttl)
 	})
 }
 
 // unlock releases the lock at key only when token holds it, and reports whether it did.
 func (c *Cache) unlock(ctx context.Context, key, token string) (bool, error) {
-	return c.keyBool(ctx, CmdUnlock, key, func(ctx context.Context, b backends.Backend) (bool, error) {
-		return b.Unlock(ctx, key, token)
+	return c.keyBool(ctx, CmdUnlock, key, func(ctx context.Context, r *route) (bool, error) {
+		return r.locker.Unlock(ctx, key, token)
 	})
 }
 
@@ -140,8 +139,8 @@ func (c *Cache) extendLock(ctx context.Context, key, token string, ttl time.Dura
 	if ttl <= 0 {
 		return false, fmt.Errorf("%w: extend_lock %s: TTL %v must be positive", ErrInvalidArgument, quote.String(key), ttl)
 	}
-	return c.keyBool(ctx, CmdExtendLock, key, func(ctx context.Context, b backends.Backend) (bool, error) {
-		return b.ExtendLock(ctx, key, token, ttl)
+	return c.keyBool(ctx, CmdExtendLock, key, func(ctx context.Context, r *route) (bool, error) {
+		return r.locker.ExtendLock(ctx, key, token, ttl)
 	})
 }
 
@@ -149,8 +148,8 @@ func (c *Cache) extendLock(ctx context.Context, key, token string, ttl time.Dura
 // ctx lasts) for the lock to be released, and reports whether it is still held.
 func (c *Cache) isLocked(ctx context.Context, key string, wait time.Duration) (bool, error) {
 	check := func(ctx context.Context) (bool, error) {
-		return c.keyBool(ctx, CmdIsLocked, key, func(ctx context.Context, b backends.Backend) (bool, error) {
-			return b.IsLocked(ctx, key)
+		return c.keyBool(ctx, CmdIsLocked, key, func(ctx context.Context, r *route) (bool, error) {
+			return r.locker.IsLocked(ctx, key)
 		})
 	}
 	locked, err := check(ctx)

@@ -29,7 +29,7 @@ var errRefused = errors.New("dial tcp 127.0.0.1:6379: connect: connection refuse
 // the memory backend cannot produce one. With unavailable set, its errors match ErrUnavailable, as
 // the Redis backend's do; otherwise they are the bare cause.
 type downBackend struct {
-	backends.Backend
+	backends.Full
 	down        atomic.Bool
 	unavailable bool
 	calls       atomic.Int64 // commands that reached the backend
@@ -50,84 +50,84 @@ func (d *downBackend) Get(ctx context.Context, key string) (any, bool, error) {
 	if err := d.fail(); err != nil {
 		return nil, false, err
 	}
-	return d.Backend.Get(ctx, key)
+	return d.Full.Get(ctx, key)
 }
 
 func (d *downBackend) Set(ctx context.Context, key string, v any, ttl time.Duration, m backends.SetMode) (bool, error) {
 	if err := d.fail(); err != nil {
 		return false, err
 	}
-	return d.Backend.Set(ctx, key, v, ttl, m)
+	return d.Full.Set(ctx, key, v, ttl, m)
 }
 
 func (d *downBackend) Delete(ctx context.Context, key string) (bool, error) {
 	if err := d.fail(); err != nil {
 		return false, err
 	}
-	return d.Backend.Delete(ctx, key)
+	return d.Full.Delete(ctx, key)
 }
 
 func (d *downBackend) DeleteMany(ctx context.Context, keys []string) (int, error) {
 	if err := d.fail(); err != nil {
 		return 0, err
 	}
-	return d.Backend.DeleteMany(ctx, keys)
+	return d.Full.DeleteMany(ctx, keys)
 }
 
 func (d *downBackend) DeleteMatch(ctx context.Context, pattern string) (int, error) {
 	if err := d.fail(); err != nil {
 		return 0, err
 	}
-	return d.Backend.DeleteMatch(ctx, pattern)
+	return d.Full.DeleteMatch(ctx, pattern)
 }
 
 func (d *downBackend) Clear(ctx context.Context) error {
 	if err := d.fail(); err != nil {
 		return err
 	}
-	return d.Backend.Clear(ctx)
+	return d.Full.Clear(ctx)
 }
 
 func (d *downBackend) Ping(ctx context.Context) error {
 	if err := d.fail(); err != nil {
 		return err
 	}
-	return d.Backend.Ping(ctx)
+	return d.Full.Ping(ctx)
 }
 
 func (d *downBackend) SetLock(ctx context.Context, key, token string, ttl time.Duration) (bool, error) {
 	if err := d.fail(); err != nil {
 		return false, err
 	}
-	return d.Backend.SetLock(ctx, key, token, ttl)
+	return d.Full.SetLock(ctx, key, token, ttl)
 }
 
 func (d *downBackend) IsLocked(ctx context.Context, key string) (bool, error) {
 	if err := d.fail(); err != nil {
 		return false, err
 	}
-	return d.Backend.IsLocked(ctx, key)
+	return d.Full.IsLocked(ctx, key)
 }
 
 func (d *downBackend) Incr(ctx context.Context, key string, by int64, ttl time.Duration) (int64, error) {
 	if err := d.fail(); err != nil {
 		return 0, err
 	}
-	return d.Backend.Incr(ctx, key, by, ttl)
+	return d.Full.Incr(ctx, key, by, ttl)
 }
 
 func (d *downBackend) SliceIncr(ctx context.Context, key string, now time.Time, window time.Duration, limit int64) (int64, bool, error) {
 	if err := d.fail(); err != nil {
 		return 0, false, err
 	}
-	return d.Backend.SliceIncr(ctx, key, now, window, limit)
+	return d.Full.SliceIncr(ctx, key, now, window, limit)
 }
 
 func (d *downBackend) IncrBits(ctx context.Context, key string, size int, by int64, idx ...int64) ([]int64, error) {
 	if err := d.fail(); err != nil {
 		return nil, err
 	}
-	return d.Backend.IncrBits(ctx, key, size, by, idx...)
+	return d.Full.IncrBits(ctx, key, size, by, idx...)
 }
 
 // newDown returns a Cache on a downBackend set up with params, and the buffer its logs go to.
@@ -138,7 +138,7 @@ func newDown(t *testing.T, params string, unavailable bool, opts ...cashews.Opti
 	opts = append([]cashews.Option{cashews.WithClock(clock), cashews.WithLogger(slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil)))}, opts...)
 	c := cashews.New(opts...)
 	t.Cleanup(func() { c.Close() })
-	d := &downBackend{Backend: newMemory(t, clock), unavailable: unavailable}
+	d := &downBackend{Full: newMemory(t, clock), unavailable: unavailable}
 	if err := c.SetupBackend(d, params); err != nil {
 		t.Fatal(err)
 	}
@@ -785,5 +785,48 @@ func TestDetectStillSeesHitsAfterOutage(t *testing.T) {
 	ctx, d := detect.New(context.Background())
 	if got, err := get(ctx, query{ID: 1}); got != "user 1 " || err != nil || len(d.Hits()) != 1 || runs.Load() != 2 {
 		t.Fatalf("after the outage: %q, %v, hits %v, runs %d; want a hit", got, err, d.Hits(), runs.Load())
+	}
+}
+
+// TestBuiltinHooksAroundUserHooks: the built-in hooks sit on the chain the user extends, in the
+// documented order: the switches outside the user's hooks, suppression and the health breaker with
+// the stats inside them.
+func TestBuiltinHooksAroundUserHooks(t *testing.T) {
+	c, d, _ := newDown(t, "suppress=true", true)
+	ctx := context.Background()
+	type seen struct {
+		cmd cashews.Command
+		ok  bool
+		err error
+	}
+	var calls []seen
+	if err := c.OnCommand(func(ctx context.Context, call *cashews.Call, res cashews.Result, err error) {
+		calls = append(calls, seen{call.Command(), res.OK, err})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	d.down.Store(true)
+	if _, found, err := c.GetRaw(ctx, "k"); found || err != nil {
+		t.Fatalf("GetRaw on a failing backend under suppress=true = (found %v, %v), want a miss", found, err)
+	}
+	if len(calls) != 1 || calls[0] != (seen{cashews.CmdGet, false, nil}) {
+		t.Errorf("the user's hook saw %v, want one get that missed without an error (suppression is inside the user's hooks)", calls)
+	}
+	if s := c.Stats().Total; s.Errors != 1 || s.Suppressed != 1 {
+		t.Errorf("Stats: Errors %d, Suppressed %d, want 1 and 1 (the health hook counts under suppression)", s.Errors, s.Suppressed)
+	}
+	calls = nil
+	c.Disable(cashews.CmdGet)
+	if _, found, err := c.GetRaw(ctx, "k"); found || err != nil {
+		t.Fatalf("GetRaw disabled = (found %v, %v), want a miss", found, err)
+	}
+	if _, err := c.Exists(cashews.WithDisabled(ctx, cashews.CmdExists), "k"); err != nil {
+		t.Fatalf("Exists disabled in the context = %v, want nil", err)
+	}
+	if len(calls) != 0 {
+		t.Errorf("the user's hook saw %v for disabled commands, want nothing (the switches are outside it)", calls)
+	}
+	if s := c.Stats().Total; s.Errors != 1 {
+		t.Errorf("Stats().Total.Errors = %d after disabled commands, want still 1", s.Errors)
 	}
 }

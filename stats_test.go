@@ -123,7 +123,7 @@ func TestStatsErrors(t *testing.T) {
 		cancel()
 		d.down.Store(false)
 		c.Ping(ctx) // closes the breaker
-		slow := &slowBackend{Backend: newMemory(t, backends.SystemClock{})}
+		slow := &slowBackend{Full: newMemory(t, backends.SystemClock{})}
 		c2 := cashews.New()
 		defer c2.Close()
 		if err := c2.SetupBackend(slow, ""); err != nil {
@@ -170,7 +170,7 @@ func TestStatsErrors(t *testing.T) {
 }
 
 // slowBackend answers a read only when its context ends, with the context's error.
-type slowBackend struct{ backends.Backend }
+type slowBackend struct{ backends.Full }
 
 func (s *slowBackend) Get(ctx context.Context, key string) (any, bool, error) {
 	<-ctx.Done()
@@ -494,7 +494,7 @@ func TestOnDeletionSetup(t *testing.T) {
 	if err := c.Setup("mem://", cashews.WithPrefix("n:"), cashews.OnDeletion(nil)); !errors.Is(err, cashews.ErrInvalidArgument) {
 		t.Errorf("OnDeletion(nil) = %v; want ErrInvalidArgument", err)
 	}
-	if err := c.SetupBackend(&slowBackend{Backend: newMemory(t, clock)}, "", cashews.WithPrefix("s:"), cashews.OnDeletion(func(backends.Deletion) {})); err == nil || !strings.Contains(err.Error(), "DeletionNotifier") {
+	if err := c.SetupBackend(&slowBackend{Full: newMemory(t, clock)}, "", cashews.WithPrefix("s:"), cashews.OnDeletion(func(backends.Deletion) {})); err == nil || !strings.Contains(err.Error(), "DeletionNotifier") {
 		t.Errorf("OnDeletion on a backend that cannot tell = %v; want an error naming backends.DeletionNotifier", err)
 	}
 }

@@ -208,6 +208,9 @@ func Wrap[A, R any](c *Cache, fn func(context.Context, A) (R, error), opts ...Wr
 	if strategy == nil {
 		strategy = simple{}
 	}
+	if err := c.requireStrategy(strategy.Name(), defaultKeyPrefix+literalPrefix(tmpl.String())); err != nil {
+		return nil, fmt.Errorf("cashews: Wrap %s: %w", name, err)
+	}
 	st := c.stats.fn(statsName(name, tmpl.String()))
 	env := &Env{
 		Cache:       c,

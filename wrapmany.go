@@ -115,6 +115,9 @@ func WrapMany[ID comparable, V any](c *Cache, fn func(context.Context, []ID) (ma
 		if _, err := s.Decorate(func(context.Context, WrapCall) (any, error) { return nil, nil }, m.env); err != nil {
 			return nil, fmt.Errorf("cashews: WrapMany %s: %w", name, err)
 		}
+		if err := c.requireStrategy(s.Name(), m.prefix+literalPrefix(tmpl.String())); err != nil {
+			return nil, fmt.Errorf("cashews: WrapMany %s: %w", name, err)
+		}
 		m.earlyTTL, m.refreshTimeout = s.EarlyRefresh()
 		m.strategy = s.Name()
 	default:
@@ -610,10 +613,10 @@ func (s *entries[R]) getManyOn(ctx context.Context, r *route, keys []string) ([]
 	if s.c.off(ctx, r, CmdGetMany) {
 		return out, nil
 	}
-	res, err := s.c.exec(ctx, r, Call{cmd: CmdGetMany, keys: keys}, func(ctx context.Context) (Result, error) {
-		entries, err := r.backend.GetMany(ctx, keys)
+	res, err := s.c.run(ctx, Call{cmd: CmdGetMany, keys: keys, r: r, do: func(ctx context.Context) (Result, error) {
+		entries, err := r.getMany(ctx, keys)
 		return Result{Value: entries, OK: err == nil}, err
-	})
+	}})
 	if err != nil {
 		return nil, err
 	}
@@ -693,10 +696,10 @@ func (c *Cache) setItems(ctx context.Context, items []backends.Item) error {
 		for i, it := range batch {
 			keys[i] = it.Key
 		}
-		_, err := c.exec(ctx, r, Call{cmd: CmdSetMany, keys: keys}, func(ctx context.Context) (Result, error) {
-			err := r.backend.SetMany(ctx, batch)
+		_, err := c.run(ctx, Call{cmd: CmdSetMany, keys: keys, r: r, do: func(ctx context.Context) (Result, error) {
+			err := r.setMany(ctx, batch)
 			return Result{OK: err == nil}, err
-		})
+		}})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("set %s: %w", quote.Strings(keys), err))
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/cashews-go/cashews/backends/backendtest"
 	_ "github.com/cashews-go/cashews/backends/disk"
 	_ "github.com/cashews-go/cashews/backends/redis"
+	_ "github.com/cashews-go/cashews/backends/redis/goredis" // driver=go-redis
 	"github.com/cashews-go/cashews/internal/redistest"
 )
 
