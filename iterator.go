@@ -62,7 +62,7 @@ func WrapSeq[A, V any](c *Cache, fn func(context.Context, A) (iter.Seq[V], error
 	if fn == nil {
 		return nil, fmt.Errorf("%w: WrapSeq of a nil function", ErrConfig)
 	}
-	s, err := newSeqWrap[A, V](c, funcName(fn), opts)
+	s, err := newSeqWrap[A, V](c, fn, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +95,7 @@ func WrapSeq2[A, V any](c *Cache, fn func(context.Context, A) (iter.Seq2[V, erro
 	if fn == nil {
 		return nil, fmt.Errorf("%w: WrapSeq2 of a nil function", ErrConfig)
 	}
-	s, err := newSeqWrap[A, V](c, funcName(fn), opts)
+	s, err := newSeqWrap[A, V](c, fn, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -179,24 +179,16 @@ type seqWrap[A, V any] struct {
 	limit  int
 }
 
-func newSeqWrap[A, V any](c *Cache, fname string, opts []WrapOption) (*seqWrap[A, V], error) {
-	if c == nil {
-		return nil, fmt.Errorf("%w: WrapSeq with a nil *cashews.Cache", ErrConfig)
+func newSeqWrap[A, V any](c *Cache, fn any, opts []WrapOption) (*seqWrap[A, V], error) {
+	cfg, name, err := wrapConfig("WrapSeq", c, fn, opts)
+	if err != nil {
+		return nil, err
 	}
-	cfg := &WrapConfig{}
 	sc := seqConfig{limit: DefaultSeqLimit}
 	for _, o := range opts {
-		if o == nil {
-			return nil, fmt.Errorf("%w: nil option", ErrConfig)
-		}
-		o.applyWrap(cfg)
 		if so, ok := o.(SeqOption); ok {
 			so.applySeq(&sc)
 		}
-	}
-	name := cfg.Name
-	if name == "" {
-		name = fname
 	}
 	cfg.seqOnly = false // WrapSeq takes SeqLimit
 	errs := resolve[A, []V](cfg, name)
@@ -219,7 +211,6 @@ func newSeqWrap[A, V any](c *Cache, fname string, opts []WrapOption) (*seqWrap[A
 		return nil, fmt.Errorf("%w: %s is an anonymous function: give it a Key template or a Name, so that its keys mean something and stay the same across builds", ErrConfig, name)
 	}
 	s := &seqWrap[A, V]{c: c, name: name, cfg: cfg, limit: sc.limit}
-	var err error
 	s.tmpl, err = keyTemplate[A](cfg, name)
 	if cfg.Key == "" {
 		s.prefix = cfg.Prefix

@@ -158,22 +158,12 @@ func Version(v string) WrapOption {
 // in the program (a package-level var, say). The error matches ErrConfig, or is a
 // *keytemplate.SyntaxError or *keytemplate.FieldError.
 func Wrap[A, R any](c *Cache, fn func(context.Context, A) (R, error), opts ...WrapOption) (func(context.Context, A) (R, error), error) {
-	switch {
-	case fn == nil:
+	if fn == nil {
 		return nil, fmt.Errorf("%w: Wrap of a nil function", ErrConfig)
-	case c == nil:
-		return nil, fmt.Errorf("%w: Wrap with a nil *cashews.Cache", ErrConfig)
 	}
-	cfg := &WrapConfig{}
-	for _, o := range opts {
-		if o == nil {
-			return nil, fmt.Errorf("%w: nil option", ErrConfig)
-		}
-		o.applyWrap(cfg)
-	}
-	name := cfg.Name
-	if name == "" {
-		name = funcName(fn)
+	cfg, name, err := wrapConfig("Wrap", c, fn, opts)
+	if err != nil {
+		return nil, err
 	}
 	if errs := resolve[A, R](cfg, name); len(errs) > 0 {
 		return nil, fmt.Errorf("cashews: Wrap %s: %w", name, errors.Join(errs...))
@@ -356,4 +346,24 @@ func anonymous(name string) bool { return anonymousName.MatchString(name) }
 // escapeTemplate makes s a template that renders as s.
 func escapeTemplate(s string) string {
 	return strings.NewReplacer("{", "{{", "}", "}}").Replace(s)
+}
+
+// wrapConfig applies the options of a wrapper (kind: Wrap, WrapMany, WrapSeq) of fn and names it:
+// its Name option, or fn's own name.
+func wrapConfig(kind string, c *Cache, fn any, opts []WrapOption) (*WrapConfig, string, error) {
+	if c == nil {
+		return nil, "", fmt.Errorf("%w: %s with a nil *cashews.Cache", ErrConfig, kind)
+	}
+	cfg := &WrapConfig{}
+	for _, o := range opts {
+		if o == nil {
+			return nil, "", fmt.Errorf("%w: nil option", ErrConfig)
+		}
+		o.applyWrap(cfg)
+	}
+	name := cfg.Name
+	if name == "" {
+		name = funcName(fn)
+	}
+	return cfg, name, nil
 }

@@ -53,22 +53,12 @@ import (
 //
 // Configuration mistakes are returned here, as by [Wrap]; [MustWrapMany] panics with them.
 func WrapMany[ID comparable, V any](c *Cache, fn func(context.Context, []ID) (map[ID]V, error), opts ...WrapOption) (func(context.Context, []ID) (map[ID]V, error), error) {
-	switch {
-	case fn == nil:
+	if fn == nil {
 		return nil, fmt.Errorf("%w: WrapMany of a nil function", ErrConfig)
-	case c == nil:
-		return nil, fmt.Errorf("%w: WrapMany with a nil *cashews.Cache", ErrConfig)
 	}
-	cfg := &WrapConfig{}
-	for _, o := range opts {
-		if o == nil {
-			return nil, fmt.Errorf("%w: nil option", ErrConfig)
-		}
-		o.applyWrap(cfg)
-	}
-	name := cfg.Name
-	if name == "" {
-		name = funcName(fn)
+	cfg, name, err := wrapConfig("WrapMany", c, fn, opts)
+	if err != nil {
+		return nil, err
 	}
 	if errs := resolve[ID, V](cfg, name); len(errs) > 0 {
 		return nil, fmt.Errorf("cashews: WrapMany %s: %w", name, errors.Join(errs...))
