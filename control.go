@@ -30,8 +30,8 @@ func maskOf(cmds []Command) commandMask {
 // backends and answers as if the cache were empty: reads miss, writes report false (or zero) with a
 // nil error, and Wrap calls the wrapped function. Locks follow the same rule at two levels:
 // [Cache.Lock], [Cache.TryLock] and [Cache.WithLock] grant the lock without taking it, while the
-// raw [Cache.SetLock] is a write and reports false; the locked strategy, built on SetLock, then
-// treats the cache as unavailable and fails open or closed as configured.
+// set-lock command itself ([CmdSetLock]) is a write and reports false; the locked strategy, built on
+// that command, then treats the cache as unavailable and fails open or closed as configured.
 func (c *Cache) Disable(cmds ...Command) {
 	m := maskOf(cmds)
 	for _, r := range c.routeList() {

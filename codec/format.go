@@ -267,7 +267,7 @@ func (f *Format) Decode(key string, data []byte, v any) error {
 	return err
 }
 
-// DecodeMeta is [Decode] that also returns what the value records about itself: whether it is a
+// DecodeMeta is [Format.Decode] that also returns what the value records about itself: whether it is a
 // wrapped function's entry and the entry's metadata. For an entry that holds an error result, v is
 // left alone and the error's message and replay target are in the Meta.
 func (f *Format) DecodeMeta(key string, data []byte, v any) (Meta, error) {
