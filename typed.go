@@ -28,6 +28,11 @@ import (
 //   - a value that fails its signature check is an error matching [ErrTampered] and is never decoded.
 //
 // On mem:// the stored Go value is returned as it is (a hit allocates nothing when it holds a T).
+// A value that holds memory (a []byte, a slice, a map, a pointer) may therefore be shared with the
+// cache and with other callers, and must not be modified: on mem:// it is the stored value itself;
+// a []byte read with the raw codec from a byte backend is the payload in place, a subslice of the
+// backend's reply, which Redis' client-side cache keeps and hands to every reader. Copy it
+// (bytes.Clone) before changing it.
 func Get[T any](ctx context.Context, c *Cache, key string) (T, bool, error) {
 	r, v, found, err := c.get(ctx, key)
 	if err != nil || !found {
@@ -217,11 +222,20 @@ func decode[T any](c *Cache, r *route, key string, v any) (T, bool, error) {
 // decodeBytes is decode for a byte backend. It is apart from decode so that its target, which
 // escapes to the codec, costs the memory backend's hit path nothing.
 func decodeBytes[T any](c *Cache, r *route, key string, v any) (T, bool, error) {
-	var t T
 	data, ok := v.([]byte)
 	if !ok {
-		return t, false, fmt.Errorf("%w: %s returned %T for %s, want []byte", ErrWrongType, r.url, v, quote.String(key))
+		var zero T
+		return zero, false, fmt.Errorf("%w: %s returned %T for %s, want []byte", ErrWrongType, r.url, v, quote.String(key))
 	}
+	if _, isBytes := any((*T)(nil)).(*[]byte); isBytes {
+		return decodeByteSlice[T](c, r, key, data)
+	}
+	return decodeInto[T](c, r, key, data)
+}
+
+// decodeInto is decodeBytes through the codec, into a T that escapes to it.
+func decodeInto[T any](c *Cache, r *route, key string, data []byte) (T, bool, error) {
+	var t T
 	m, err := r.format.DecodeMeta(key, data, &t)
 	if err != nil {
 		return t, false, fmt.Errorf("cashews: decode %s from %s: %w", quote.String(key), r.url, &decodeError{err})
@@ -234,6 +248,26 @@ func decodeBytes[T any](c *Cache, r *route, key string, v any) (T, bool, error) 
 			return t, false, nil
 		}
 	}
+	return t, true, nil
+}
+
+// decodeByteSlice is decodeBytes for T = []byte: the payload of a raw value comes back in place, a
+// subslice of the bytes the backend returned (see [Get] for who may modify it), without a copy.
+func decodeByteSlice[T any](c *Cache, r *route, key string, data []byte) (T, bool, error) {
+	var t T
+	b, m, err := r.format.DecodeBytes(key, data)
+	if err != nil {
+		return t, false, fmt.Errorf("cashews: decode %s from %s: %w", quote.String(key), r.url, &decodeError{err})
+	}
+	if m.IsEntry {
+		if m.Entry.Err {
+			return t, false, fmt.Errorf("cashews: get %s from %s: %w", quote.String(key), r.url, errStoredError)
+		}
+		if c.expired(m.Entry.Expires) {
+			return t, false, nil
+		}
+	}
+	*any(&t).(*[]byte) = b
 	return t, true, nil
 }
 
