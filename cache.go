@@ -17,6 +17,7 @@ import (
 	"github.com/cashews-go/cashews/codec"
 	"github.com/cashews-go/cashews/internal/flight"
 	"github.com/cashews-go/cashews/internal/quote"
+	"github.com/cashews-go/cashews/internal/shared"
 	"github.com/cashews-go/cashews/internal/stats"
 )
 
@@ -61,6 +62,7 @@ type route struct {
 	bypass   burstLog        // failures of this backend routed around by Wrap and GetOrSet
 	tampered burstLog        // entries that failed to decode, replaced by Wrap and GetOrSet
 	stats    *backendStats   // the backend's counters
+	shares   bool            // the backend hands kept memory to reads marked by shared.Mark
 }
 
 // Option configures a Cache.
@@ -311,6 +313,9 @@ func (c *Cache) add(b backends.Backend, name string, sc setupConfig, cp commonPa
 	}
 	if r.goValues && cp.encoding {
 		return fmt.Errorf("cashews: %s keeps Go values as they are, so codec, compress, secret and digest do not apply (add copy=true to encode values)", name)
+	}
+	if sr, ok := b.(shared.Reader); ok && !r.goValues {
+		r.shares = sr.SharesReads()
 	}
 	if !r.goValues {
 		f, err := codec.New(cp.format)
