@@ -31,6 +31,7 @@ type Cache struct {
 	middlewares atomic.Pointer[[]Middleware]
 	handler     atomic.Pointer[Handler] // the middleware chain around dispatch; nil when empty
 	clock       backends.Clock
+	coarse      *coarseClock // the system clock for expiry checks on reads; nil with WithClock
 	logger      *slog.Logger
 	closed      atomic.Bool
 	loads       flight.Group[any]
@@ -109,12 +110,16 @@ func New(opts ...Option) *Cache {
 	if c.clock == nil {
 		c.clock = backends.SystemClock{}
 	}
+	_, system := c.clock.(backends.SystemClock)
 	if c.logger == nil {
 		c.logger = slog.Default()
 	}
 	c.bgCtx, c.bgCancel = context.WithCancel(context.Background())
 	empty := []*route{}
 	c.routes.Store(&empty)
+	if system {
+		c.coarse = newCoarseClock(c.Go)
+	}
 	return c
 }
 

@@ -294,9 +294,15 @@ func decodeFound[T any](ctx context.Context, c *Cache, r *route, key string, v a
 
 // expired reports whether a wrapped function's entry with the given expiry is past it by the
 // Cache's clock. Backends expire keys on their own clock; checking here too makes the Cache's clock
-// the one that counts.
+// the one that counts. On the system clock it reads the coarse clock (see coarseClock).
 func (c *Cache) expired(expires int64) bool {
-	return expires > 0 && c.clock.Now().UnixNano() >= expires
+	if expires <= 0 {
+		return false
+	}
+	if c.coarse != nil {
+		return c.coarse.read() >= expires
+	}
+	return c.clock.Now().UnixNano() >= expires
 }
 
 // convert handles the stored Go values that are not a T but stand for one: nil for a nilable T, and
