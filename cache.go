@@ -297,6 +297,10 @@ func parseCommon(p *backends.Params) (commonParams, error) {
 	cp.format.CompressMin = int(min)
 	cp.format.Secret = []byte(p.String("secret", ""))
 	cp.format.Digest = p.String("digest", "")
+	if p.Has("digest") && len(cp.format.Secret) == 0 {
+		// Without a secret nothing is signed: a digest alone would look like protection and be none.
+		return cp, fmt.Errorf("cashews: URL parameter digest=%s chooses the hash that signs values, but there is no secret to sign with: add secret=... or drop digest", quote.String(cp.format.Digest))
+	}
 	return cp, nil
 }
 

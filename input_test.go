@@ -182,6 +182,26 @@ func TestContradictoryParams(t *testing.T) {
 	}
 }
 
+// TestDigestNeedsSecret: digest without secret would look like signed values and sign nothing.
+func TestDigestNeedsSecret(t *testing.T) {
+	for u, bad := range map[string]bool{
+		"mem://?copy=true&digest=sha512":           true,
+		"mem://?copy=true&digest=sha512&secret=":   true,
+		"mem://?copy=true&digest=sha384&secret=S3": false,
+		"mem://?copy=true&secret=S3":               false,
+	} {
+		c := cashews.New()
+		err := c.Setup(u)
+		c.Close()
+		if bad && (err == nil || !strings.Contains(err.Error(), "no secret")) {
+			t.Errorf("Setup(%q) = %v; want an error saying digest needs a secret", u, err)
+		}
+		if !bad && err != nil {
+			t.Errorf("Setup(%q) = %v; want nil", u, err)
+		}
+	}
+}
+
 // TestJWTNeedsVerifier: no test of this package registers a JWT verifier, so a key template that
 // uses jwt is a configuration error at Wrap, not a template that decodes tokens unverified.
 func TestJWTNeedsVerifier(t *testing.T) {

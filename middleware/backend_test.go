@@ -103,3 +103,65 @@ func TestUnavailableBackendIsPaused(t *testing.T) {
 	wantBackendCalls(7)
 	rs.Thaw()
 }
+
+// An invalidation that fails while the backend cannot answer is not forgotten: once the backend
+// answers again, it is tried before anything is read, so the response the POST changed is never
+// served. Until it succeeds, requests bypass the cache.
+func TestFailedInvalidationIsRetried(t *testing.T) {
+	rs := redistest.Start(t)
+	clk := backendtest.NewClock()
+	c := cashews.New(cashews.WithClock(clk))
+	t.Cleanup(func() { c.Close() })
+	if err := c.Setup(rs.URL()); err != nil {
+		t.Fatal(err)
+	}
+	o := headersHandler("Cache-Control", "max-age=600")
+	srv := serve(t, c, o)
+
+	get(t, srv.URL+"/a").want(t, 200, "v01")
+	get(t, srv.URL+"/a").want(t, 200, "v01")
+
+	rs.Freeze()
+	do(t, http.MethodPost, srv.URL+"/a").want(t, 200, "v02") // its invalidation of /a times out
+	rs.Thaw()
+
+	get(t, srv.URL+"/a").want(t, 200, "v03") // the gate is closed: bypassed
+	clk.Advance(time.Second)
+	get(t, srv.URL+"/a").want(t, 200, "v04") // the invalidation runs first, then a miss, stored
+	get(t, srv.URL+"/a").want(t, 200, "v04")
+	wantCalls(t, o, 4)
+}
+
+// Past maxPendingKeys failed invalidations, the retry drops every response under the prefix: more than
+// needed, never less.
+func TestFailedInvalidationsOverflow(t *testing.T) {
+	old := maxPendingKeys
+	maxPendingKeys = 2
+	t.Cleanup(func() { maxPendingKeys = old })
+	rs := redistest.Start(t)
+	clk := backendtest.NewClock()
+	c := cashews.New(cashews.WithClock(clk))
+	t.Cleanup(func() { c.Close() })
+	if err := c.Setup(rs.URL()); err != nil {
+		t.Fatal(err)
+	}
+	o := headersHandler("Cache-Control", "max-age=600")
+	srv := serve(t, c, o)
+
+	get(t, srv.URL+"/z").want(t, 200, "v01")
+	get(t, srv.URL+"/z").want(t, 200, "v01")
+	rs.Kill()
+	for i, p := range []string{"/a", "/b", "/c"} {
+		do(t, http.MethodPost, srv.URL+p).want(t, 200, "v0"+string(rune('2'+i)))
+	}
+	rs.Restart()
+	for c.Ping(context.Background()) != nil { // until the client has reconnected
+		clk.Advance(time.Millisecond)
+	}
+	rs.MustDo("SET", "http:/z never-dropped", "x") // under the prefix, as a stored response would be
+	clk.Advance(time.Minute)
+	get(t, srv.URL+"/z").want(t, 200, "v05")
+	if n, _ := rs.Do("EXISTS", "http:/z never-dropped"); n != int64(0) {
+		t.Errorf("EXISTS of a key under the prefix after the overflowing retry = %v, want 0", n)
+	}
+}

@@ -53,10 +53,10 @@ func Cache(c *cashews.Cache, opts ...Option) (func(http.Handler) http.Handler, e
 	if cfg.surrogate != "" && !slices.Contains(cfg.targets, "Surrogate-Control") {
 		cfg.targets = append([]string{"Surrogate-Control"}, cfg.targets...)
 	}
-	shared, g := &flights{}, &gate{}
+	shared, g, pend := &flights{}, &gate{}, &pending{}
 	stats := c.RouteCounter(cfg.route)
 	return func(next http.Handler) http.Handler {
-		return &handler{c: c, cfg: &cfg, next: next, flights: shared, gate: g, stats: stats}
+		return &handler{c: c, cfg: &cfg, next: next, flights: shared, gate: g, pending: pend, stats: stats}
 	}, nil
 }
 
@@ -67,6 +67,7 @@ type handler struct {
 	next    http.Handler
 	flights *flights
 	gate    *gate
+	pending *pending
 	twice   sync.Once
 }
 

@@ -307,7 +307,7 @@ func (h *handler) storable(r *http.Request, status int, hd http.Header, rl *rule
 // response has reached the client anyway.
 func (h *handler) store(ctx context.Context, r *http.Request, look lookup, resp *Response) {
 	now := h.now()
-	if look.skip || !h.gate.open(now) {
+	if look.skip || !h.gate.open(now) || h.pending.any.Load() {
 		return
 	}
 	resp.StoredAt = now

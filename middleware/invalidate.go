@@ -39,18 +39,21 @@ func (h *handler) invalidate(r *http.Request, hd http.Header) {
 		keys = append(keys, h.baseKey(asGet(r, u)))
 	}
 	if _, err := h.c.DeleteMany(ctx, keys...); err != nil {
-		h.cfg.logger.Warn("cashews/middleware: invalidate", "keys", keys, "err", err)
+		h.invalidationFailed(ctx, "invalidate", err, keys, nil, nil, false)
 	}
 	for _, p := range h.cfg.dropPrefixes {
-		if _, err := h.c.DeleteMatch(ctx, h.cfg.prefix+globEscape(p)+"*"); err != nil {
-			h.cfg.logger.Warn("cashews/middleware: drop", "prefix", p, "err", err)
+		glob := h.cfg.prefix + globEscape(p) + "*"
+		if _, err := h.c.DeleteMatch(ctx, glob); err != nil {
+			h.invalidationFailed(ctx, "drop", err, nil, []string{glob}, nil, false)
 		}
 	}
 	if len(h.cfg.dropRegexps) > 0 {
 		var drop []string
 		for key, err := range h.c.Scan(ctx, h.cfg.prefix+"*") {
 			if err != nil {
-				h.cfg.logger.Warn("cashews/middleware: drop", "err", err)
+				// The keys the scan did not reach are unknown: everything under the prefix goes.
+				h.invalidationFailed(ctx, "drop", err, nil, nil, nil, true)
+				drop = nil
 				break
 			}
 			path, _, _ := strings.Cut(key[len(h.cfg.prefix):], " ")
@@ -63,15 +66,35 @@ func (h *handler) invalidate(r *http.Request, hd http.Header) {
 		}
 		if len(drop) > 0 {
 			if _, err := h.c.DeleteMany(ctx, drop...); err != nil {
-				h.cfg.logger.Warn("cashews/middleware: drop", "err", err)
+				h.invalidationFailed(ctx, "drop", err, drop, nil, nil, false)
 			}
 		}
 	}
 	if len(h.cfg.dropTags) > 0 {
 		if _, err := h.c.DeleteTags(ctx, h.cfg.dropTags...); err != nil {
-			h.cfg.logger.Warn("cashews/middleware: drop tags", "tags", h.cfg.dropTags, "err", err)
+			h.invalidationFailed(ctx, "drop tags", err, nil, nil, h.cfg.dropTags, false)
 		}
 	}
+}
+
+// invalidationFailed remembers an invalidation that failed (see [pending]), so that the responses it
+// should have dropped are never served, and logs it.
+func (h *handler) invalidationFailed(ctx context.Context, op string, err error, keys, globs, tags []string, all bool) {
+	h.pending.add(keys, globs, tags, all)
+	h.gate.fail(ctx, h.now(), err)
+	h.cfg.logger.Warn("cashews/middleware: "+op+" failed; the cache is bypassed until it succeeds", "keys", keys, "patterns", globs, "tags", tags, "err", err)
+}
+
+// settled reports whether no failed invalidation is pending, trying the pending ones again first.
+func (h *handler) settled(ctx context.Context) bool {
+	if !h.pending.any.Load() {
+		return true
+	}
+	ok, err := h.pending.settle(context.WithoutCancel(ctx), h)
+	if err != nil {
+		h.backendError(ctx, "invalidate", "", err)
+	}
+	return ok
 }
 
 // asGet returns a shallow copy of r as a GET of u, for computing the key of u.

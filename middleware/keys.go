@@ -45,7 +45,7 @@ func (h *handler) baseKey(r *http.Request) string {
 // find reads what the cache holds for r at base, at now. A backend error is logged and read as a miss: the
 // request goes to the handler, as it would without a cache.
 func (h *handler) find(ctx context.Context, r *http.Request, base string, now time.Time) lookup {
-	if !h.gate.open(now) {
+	if !h.gate.open(now) || !h.settled(ctx) {
 		return lookup{key: base, miss: "uri-miss", skip: true}
 	}
 	e, found, err := cashews.Get[Entry](ctx, h.c, base)
