@@ -45,7 +45,7 @@ func BenchmarkWrapHitBytes(b *testing.B) {
 		c, _ := newCache(b, m.url)
 		ctx := context.Background()
 		var runs atomic.Int64
-		get := cashews.Wrap(c, counted(&runs), cashews.TTL(time.Hour), cashews.Key("user:{ID}:{Lang:lower}"))
+		get := cashews.MustWrap(c, counted(&runs), cashews.TTL(time.Hour), cashews.Key("user:{ID}:{Lang:lower}"))
 		qs := make([]query, 1024)
 		for i := range qs {
 			qs[i] = query{i, "EN"}

@@ -27,9 +27,9 @@ import (
 type Cache struct {
 	mu          sync.Mutex // serializes Setup, Use and Close
 	routes      atomic.Pointer[[]*route]
-	only        atomic.Pointer[route] // the route when there is one and it takes every key (prefix ""); else nil
-	middlewares atomic.Pointer[[]Middleware]
-	handler     atomic.Pointer[Handler] // the middleware chain around dispatch; nil when empty
+	only        atomic.Pointer[route]   // the route when there is one and it takes every key (prefix ""); else nil
+	hooks       atomic.Pointer[[]Hook]  // the hooks added by Use and OnCommand
+	handler     atomic.Pointer[Handler] // the chain of hooks, built-in and the user's; nil when the user added none
 	clock       backends.Clock
 	coarse      *coarseClock // the system clock for expiry checks on reads; nil with WithClock
 	logger      *slog.Logger
@@ -46,24 +46,28 @@ type Cache struct {
 	encodeLog    burstLog
 	tamperedLog  burstLog // values that bulk reads left out for failing their signature check
 
+	tx txState // transactions (see Transaction)
+
 	bgCtx    context.Context // cancelled by Close; background work runs under it
 	bgCancel context.CancelFunc
 	bgWG     sync.WaitGroup
 }
 
-// route is one backend with its prefix and value format.
+// route is one backend with its prefix, value format, capabilities and built-in hooks.
 type route struct {
 	prefix   string
-	url      string // redacted, for middlewares and errors
-	backend  backends.Backend
-	tagger   backends.Tagger // the backend's tags (through the health breaker and suppression); nil: none
-	goValues bool            // the backend keeps Go values; format is nil
-	format   *codec.Format   // encodes values for a byte backend
-	disabled atomic.Uint64   // commandMask of disabled commands
-	bypass   burstLog        // failures of this backend routed around by Wrap and GetOrSet
-	tampered burstLog        // entries that failed to decode, replaced by Wrap and GetOrSet
-	stats    *backendStats   // the backend's counters
-	shares   bool            // the backend hands kept memory to reads marked by shared.Mark
+	url      string           // redacted, for hooks and errors
+	backend  backends.Backend // the backend's core
+	caps                      // the backend's capabilities (nil: missing, derived where exact)
+	health   *health          // the health breaker (hook healthCheck)
+	sup      *suppressor      // suppress=true (hook suppression); nil: off
+	goValues bool             // the backend keeps Go values; format is nil
+	format   *codec.Format    // encodes values for a byte backend
+	disabled atomic.Uint64    // commandMask of disabled commands
+	bypass   burstLog         // failures of this backend routed around by Wrap and GetOrSet
+	tampered burstLog         // entries that failed to decode, replaced by Wrap and GetOrSet
+	stats    *backendStats    // the backend's counters
+	shares   bool             // the backend hands kept memory to reads marked by shared.Mark
 }
 
 // Option configures a Cache.
@@ -336,24 +340,16 @@ func (c *Cache) add(b backends.Backend, name string, sc setupConfig, cp commonPa
 	if cp.disabled {
 		r.disabled.Store(uint64(allCommands))
 	}
-	// Layers, innermost first: the backend; signed counters (they need the backend's own
-	// compare-and-swap); the health breaker, which also counts the stats (the breaker's fast
-	// failures, and the errors suppression hides, count as errors); suppression.
-	inner := b
+	r.backend = b
+	r.caps = capsOf(b)
 	if len(cp.format.Secret) > 0 && !r.goValues {
-		inner = withSignedCounters(b, r.format, name)
+		// Counters are signed too: Incr reads, verifies, adds and signs with compare-and-swap.
+		r.counter = withSignedCounters(b, r.format, name)
 	}
-	hb := newHealthy(c, inner, name, r.stats)
-	r.backend = hb
-	if t, ok := b.(backends.Tagger); ok {
-		r.tagger = healthyTagger{hb, t}
-	}
+	// The built-in hooks of the backend (see Hook): the health breaker and stats, suppression.
+	r.health = &health{cache: c, name: name, ping: r.ping(), st: r.stats}
 	if cp.suppress {
-		s := &suppressed{Backend: r.backend, cache: c, name: name, st: r.stats}
-		r.backend = s
-		if r.tagger != nil {
-			r.tagger = suppressedTagger{s, r.tagger}
-		}
+		r.sup = &suppressor{cache: c, name: name, st: r.stats}
 	}
 
 	c.mu.Lock()
@@ -437,8 +433,9 @@ func (c *Cache) Close() error {
 }
 
 // Go runs fn in a goroutine owned by the Cache: its context is cancelled by Close, and Close waits for
-// it to return. After Close, Go runs nothing and returns false. Strategies use it for background
-// refreshes. A nil fn runs nothing and returns false.
+// it to return. After Close, Go runs nothing and returns false. Layers built on the Cache use it for
+// their background work (early refreshes in package strategies, background revalidation in package
+// middleware), so that Close stops it. A nil fn runs nothing and returns false.
 func (c *Cache) Go(fn func(ctx context.Context)) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -453,7 +450,8 @@ func (c *Cache) Go(fn func(ctx context.Context)) bool {
 	return true
 }
 
-// Clock returns the clock of the Cache.
+// Clock returns the clock of the Cache ([WithClock]), for layers built on the Cache that make time
+// decisions (package middleware), so that a test's clock moves them too.
 func (c *Cache) Clock() backends.Clock { return c.clock }
 
 // SuppressedErrors returns how many backend errors were routed around so far: turned into misses
@@ -462,10 +460,11 @@ func (c *Cache) Clock() backends.Clock { return c.clock }
 // and were replaced.
 func (c *Cache) SuppressedErrors() int64 { return c.suppressed.Load() }
 
-// Bypass records that a caller routed around a failure of the cache at key: it counts err in
+// bypass records that a caller routed around a failure of the cache at key: it counts err in
 // [Cache.SuppressedErrors] and logs it once per burst per backend (the first at once, then one
-// record every 10 seconds with the count). The strategies call it when they fail open.
-func (c *Cache) Bypass(ctx context.Context, key string, err error) {
+// record every 10 seconds with the count). The strategies call it when they fail open
+// ([Env.RouteAround], [Env.Bypass]).
+func (c *Cache) bypass(ctx context.Context, key string, err error) {
 	c.suppressed.Add(1)
 	b, name := &c.bypassLog, ""
 	if r, rerr := c.route(key); rerr == nil {
@@ -485,7 +484,8 @@ func (c *Cache) replaced(ctx context.Context, r *route, key string, err error) {
 }
 
 // BackendName returns the URL of the backend that key routes to, with passwords and secrets
-// redacted, or "" when no backend takes the key.
+// redacted, or "" when no backend takes the key: for logs ("caching in redis://cache:6379/0") and
+// for the detect hits of layers built on the Cache.
 func (c *Cache) BackendName(key string) string {
 	r, err := c.route(key)
 	if err != nil {

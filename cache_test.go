@@ -246,7 +246,7 @@ func TestDisableByContext(t *testing.T) {
 	if err != nil || l == nil {
 		t.Fatalf("Lock with the cache off = %v, %v; want a granted no-op lock", l, err)
 	}
-	if locked, _ := c.IsLocked(ctx, "lock", 0); locked {
+	if locked, _ := cashews.IsLocked(ctx, c, "lock", 0); locked {
 		t.Fatal("a lock taken with the cache off is held")
 	}
 	on := cashews.WithEnabled(off, cashews.CmdGet)
@@ -258,10 +258,10 @@ func TestDisableByContext(t *testing.T) {
 	}
 }
 
-func TestMiddlewareOrder(t *testing.T) {
+func TestHookOrder(t *testing.T) {
 	c, _ := newCache(t, "mem://")
 	var trace []string
-	mw := func(name string) cashews.Middleware {
+	mw := func(name string) cashews.Hook {
 		return func(next cashews.Handler) cashews.Handler {
 			return func(ctx context.Context, call *cashews.Call) (cashews.Result, error) {
 				trace = append(trace, name+" start "+call.Command().String())
@@ -279,7 +279,7 @@ func TestMiddlewareOrder(t *testing.T) {
 	}
 }
 
-func TestMiddlewareCanAnswer(t *testing.T) {
+func TestHookCanAnswer(t *testing.T) {
 	c, _ := newCache(t, "mem://")
 	c.Use(func(next cashews.Handler) cashews.Handler {
 		return func(ctx context.Context, call *cashews.Call) (cashews.Result, error) {
@@ -318,10 +318,10 @@ func TestOnCommandSeesHitsAndMisses(t *testing.T) {
 	}
 }
 
-func TestLogMiddleware(t *testing.T) {
+func TestLogHook(t *testing.T) {
 	c, _ := newCache(t, "mem://")
 	var buf bytes.Buffer
-	c.Use(cashews.LogMiddleware(slog.New(slog.NewTextHandler(&buf, nil)), slog.LevelInfo))
+	c.Use(cashews.LogHook(slog.New(slog.NewTextHandler(&buf, nil)), slog.LevelInfo))
 	ctx := context.Background()
 	c.Set(ctx, "user:1", "secret value", 0)
 	cashews.Get[string](ctx, c, "user:1")
@@ -340,7 +340,7 @@ func TestLogMiddleware(t *testing.T) {
 // failing is a memory backend that fails on demand: a Redis outage, injected where a real component
 // cannot produce it on demand.
 type failing struct {
-	backends.Backend
+	backends.Full
 	mu   sync.Mutex
 	fail bool
 }
@@ -360,14 +360,14 @@ func (f *failing) Get(ctx context.Context, key string) (any, bool, error) {
 	if err := f.down(); err != nil {
 		return nil, false, err
 	}
-	return f.Backend.Get(ctx, key)
+	return f.Full.Get(ctx, key)
 }
 
 func (f *failing) Set(ctx context.Context, key string, v any, ttl time.Duration, m backends.SetMode) (bool, error) {
 	if err := f.down(); err != nil {
 		return false, err
 	}
-	return f.Backend.Set(ctx, key, v, ttl, m)
+	return f.Full.Set(ctx, key, v, ttl, m)
 }
 
 func (f *failing) Ping(ctx context.Context) error { return f.down() }
@@ -377,7 +377,7 @@ func newFailing(t *testing.T, params string, clock backends.Clock) (*cashews.Cac
 	var logs bytes.Buffer
 	c := cashews.New(cashews.WithClock(clock), cashews.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	t.Cleanup(func() { c.Close() })
-	f := &failing{Backend: newMemory(t, clock)}
+	f := &failing{Full: newMemory(t, clock)}
 	if err := c.SetupBackend(f, params); err != nil {
 		t.Fatal(err)
 	}

@@ -70,7 +70,7 @@ func TestWrapExpiresOnTheCoarseClock(t *testing.T) {
 			t.Fatal(err)
 		}
 		runs := 0
-		get := Wrap(c, func(ctx context.Context, id int) (int, error) { runs++; return id, nil }, TTL(time.Second), Key("coarse:{.}"))
+		get := MustWrap(c, func(ctx context.Context, id int) (int, error) { runs++; return id, nil }, TTL(time.Second), Key("coarse:{.}"))
 		ctx := context.Background()
 		get(ctx, 1)
 		for range 99 { // hits every 10 ms, up to 10 ms before the TTL

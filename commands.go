@@ -11,7 +11,6 @@ import (
 	"github.com/cashews-go/cashews/backends"
 	"github.com/cashews-go/cashews/internal/quote"
 	"github.com/cashews-go/cashews/internal/shared"
-	"github.com/cashews-go/cashews/strategies"
 )
 
 // NoExpiration is the TTL that [Cache.GetExpire] reports for a key that never expires.
@@ -20,21 +19,6 @@ const NoExpiration = backends.NoExpiration
 // internalPrefix starts the keys that strategies keep for themselves (locks, counters, filters).
 // Scan never yields them.
 const internalPrefix = "_cashews:"
-
-// exec runs a command through the middleware chain, or directly when there is none.
-func (c *Cache) exec(ctx context.Context, r *route, call Call, do func(context.Context) (Result, error)) (Result, error) {
-	if h := c.handler.Load(); h != nil {
-		cl := call
-		if r != nil {
-			cl.backend, cl.prefix = r.url, r.prefix
-		}
-		cl.do = do
-		return (*h)(ctx, &cl)
-	}
-	return do(ctx)
-}
-
-func (c *Cache) hooked() bool { return c.handler.Load() != nil }
 
 // checkTTL rejects a negative TTL, naming the command.
 func checkTTL(cmd Command, ttl time.Duration) error {
@@ -69,8 +53,8 @@ type TagsOption []string
 
 func (t TagsOption) applySet(s *setConfig) { s.tags = append(s.tags, t...) }
 
-// ApplyWrap adds the tags to a Wrap call; there they are templates over the argument, like the key.
-func (t TagsOption) ApplyWrap(c *strategies.Config) { c.Tags = append(c.Tags, t...) }
+// applyWrap adds the tags to a Wrap call; there they are templates over the argument, like the key.
+func (t TagsOption) applyWrap(c *WrapConfig) { c.Tags = append(c.Tags, t...) }
 
 // Tags attaches tags to stored keys, so that [Cache.DeleteTags] removes them and [Cache.TagKeys]
 // finds them. With Set, the tags are attached to the key; with Wrap, they are templates rendered from
@@ -114,23 +98,46 @@ func setOptions(opts []SetOption) (setConfig, error) {
 	return sc, nil
 }
 
-// set stores an already encoded value, with its tags when there are any.
+// set stores an already encoded value, with its tags when there are any. Without hooks of the
+// user's, it runs the built-in hooks written out (see Hook: the switches were asked by the caller;
+// suppression around the health breaker and stats), as the hit path does.
 func (c *Cache) set(ctx context.Context, r *route, key string, v any, ttl time.Duration, sc setConfig) (bool, error) {
 	if len(sc.tags) > 0 && r.tagger == nil {
 		return false, fmt.Errorf("cashews: set %s with tags: the backend %s keeps no tags (it does not implement backends.Tagger): %w", quote.String(key), r.url, errors.ErrUnsupported)
 	}
+	if txUsed.Load() {
+		if t := c.txOf(ctx); t != nil {
+			return t.set(ctx, r, key, v, ttl, sc)
+		}
+	}
 	if c.hooked() {
 		return c.setHooked(ctx, r, key, v, ttl, sc)
 	}
-	if len(sc.tags) > 0 {
-		return r.tagger.SetTagged(ctx, key, v, ttl, sc.mode, sc.tags)
+	if err := r.health.allow(); err != nil {
+		r.stats.failed(ctx, err)
+		err, _ = r.sup.filter(ctx, CmdSet, err)
+		return false, err
 	}
-	return r.backend.Set(ctx, key, v, ttl, sc.mode)
+	var ok bool
+	var err error
+	if len(sc.tags) > 0 {
+		ok, err = r.tagger.SetTagged(ctx, key, v, ttl, sc.mode, sc.tags)
+	} else {
+		ok, err = r.backend.Set(ctx, key, v, ttl, sc.mode)
+	}
+	r.health.record(err)
+	r.stats.wrote(ctx, ok, err)
+	if err != nil {
+		if err, _ = r.sup.filter(ctx, CmdSet, err); err == nil {
+			ok = false
+		}
+	}
+	return ok, err
 }
 
-// setHooked runs set through the middlewares; apart from set for the reason given at getHooked.
+// setHooked runs set through the chain; apart from set for the reason given at getHooked.
 func (c *Cache) setHooked(ctx context.Context, r *route, key string, v any, ttl time.Duration, sc setConfig) (bool, error) {
-	res, err := c.exec(ctx, r, Call{cmd: CmdSet, key: key, value: v, tags: sc.tags}, func(ctx context.Context) (Result, error) {
+	res, err := c.run(ctx, Call{cmd: CmdSet, key: key, value: v, tags: sc.tags, r: r, do: func(ctx context.Context) (Result, error) {
 		var ok bool
 		var err error
 		if len(sc.tags) > 0 {
@@ -139,7 +146,7 @@ func (c *Cache) setHooked(ctx context.Context, r *route, key string, v any, ttl 
 			ok, err = r.backend.Set(ctx, key, v, ttl, sc.mode)
 		}
 		return Result{OK: ok}, err
-	})
+	}})
 	return res.OK, err
 }
 
@@ -178,7 +185,9 @@ func (c *Cache) SetRaw(ctx context.Context, key string, value any, ttl time.Dura
 }
 
 // get runs the get command and returns the stored value as the backend keeps it. It is every read's
-// path, so route and off are written out here (the compiler inlines neither).
+// path, so route, the switches and, without hooks of the user's, the other built-in hooks (see
+// Hook: suppression around the health breaker and stats) are written out here: the compiler
+// inlines none of them, and the chain would cost a call and an allocation per hook.
 func (c *Cache) get(ctx context.Context, key string) (*route, any, bool, error) {
 	if c == nil {
 		return nil, nil, false, errNilCache
@@ -193,26 +202,43 @@ func (c *Cache) get(ctx context.Context, key string) (*route, any, bool, error) 
 	if r.disabled.Load()&(1<<CmdGet) != 0 || ctxSwitches.Load() && offInContext(ctx, CmdGet) {
 		return r, nil, false, nil
 	}
+	if txUsed.Load() {
+		if t := c.txOf(ctx); t != nil {
+			return t.get(ctx, r, key)
+		}
+	}
 	if c.hooked() {
 		return c.getHooked(ctx, r, key)
+	}
+	if err := r.health.allow(); err != nil {
+		r.stats.failed(ctx, err)
+		err, _ = r.sup.filter(ctx, CmdGet, err)
+		return r, nil, false, err
 	}
 	if r.shares { // what the Cache reads it does not modify, nor may its callers (see Get)
 		ctx = shared.Mark(ctx)
 	}
 	v, found, err := r.backend.Get(ctx, key)
+	r.health.record(err)
+	r.stats.read(ctx, found, err)
+	if err != nil {
+		if err, _ = r.sup.filter(ctx, CmdGet, err); err == nil {
+			v, found = nil, false
+		}
+	}
 	return r, v, found, err
 }
 
-// getHooked runs get through the middlewares. It is apart from get so that the closure's captures do
+// getHooked runs get through the chain. It is apart from get so that the closure's captures do
 // not move get's variables to the heap.
 func (c *Cache) getHooked(ctx context.Context, r *route, key string) (*route, any, bool, error) {
-	res, err := c.exec(ctx, r, Call{cmd: CmdGet, key: key}, func(ctx context.Context) (Result, error) {
+	res, err := c.run(ctx, Call{cmd: CmdGet, key: key, r: r, do: func(ctx context.Context) (Result, error) {
 		if r.shares {
 			ctx = shared.Mark(ctx)
 		}
 		v, ok, err := r.backend.Get(ctx, key)
 		return Result{Value: v, OK: ok}, err
-	})
+	}})
 	return r, res.Value, res.OK, err
 }
 
@@ -227,15 +253,22 @@ func (c *Cache) GetRaw(ctx context.Context, key string) (any, bool, error) {
 
 // Exists reports whether key is present; false when exists is disabled.
 func (c *Cache) Exists(ctx context.Context, key string) (bool, error) {
-	return c.keyBool(ctx, CmdExists, key, func(ctx context.Context, b backends.Backend) (bool, error) {
-		return b.Exists(ctx, key)
+	if t := c.txOf(ctx); t != nil {
+		return t.existsCmd(ctx, key)
+	}
+	return c.keyBool(ctx, CmdExists, key, func(ctx context.Context, r *route) (bool, error) {
+		return r.backend.Exists(ctx, key)
 	})
 }
 
 // Delete removes key and reports whether it was present.
 func (c *Cache) Delete(ctx context.Context, key string) (bool, error) {
-	return c.keyBool(ctx, CmdDelete, key, func(ctx context.Context, b backends.Backend) (bool, error) {
-		return b.Delete(ctx, key)
+	if t := c.txOf(ctx); t != nil {
+		n, err := t.delete(ctx, key)
+		return n > 0, err
+	}
+	return c.keyBool(ctx, CmdDelete, key, func(ctx context.Context, r *route) (bool, error) {
+		return r.backend.Delete(ctx, key)
 	})
 }
 
@@ -245,21 +278,27 @@ func (c *Cache) Expire(ctx context.Context, key string, ttl time.Duration) (bool
 	if err := checkTTL(CmdExpire, ttl); err != nil {
 		return false, err
 	}
-	return c.keyBool(ctx, CmdExpire, key, func(ctx context.Context, b backends.Backend) (bool, error) {
-		return b.Expire(ctx, key, ttl)
+	if t := c.txOf(ctx); t != nil {
+		return t.expire(ctx, key, ttl)
+	}
+	return c.keyBool(ctx, CmdExpire, key, func(ctx context.Context, r *route) (bool, error) {
+		return r.backend.Expire(ctx, key, ttl)
 	})
 }
 
 // keyBool runs a single-key command that returns a bool.
-func (c *Cache) keyBool(ctx context.Context, cmd Command, key string, fn func(context.Context, backends.Backend) (bool, error)) (bool, error) {
+func (c *Cache) keyBool(ctx context.Context, cmd Command, key string, fn func(context.Context, *route) (bool, error)) (bool, error) {
 	r, err := c.route(key)
-	if err != nil || c.off(ctx, r, cmd) {
+	if err != nil {
 		return false, err
 	}
-	res, err := c.exec(ctx, r, Call{cmd: cmd, key: key}, func(ctx context.Context) (Result, error) {
-		ok, err := fn(ctx, r.backend)
+	if err := r.supports(cmd); err != nil {
+		return false, err
+	}
+	res, err := c.run(ctx, Call{cmd: cmd, key: key, r: r, do: func(ctx context.Context) (Result, error) {
+		ok, err := fn(ctx, r)
 		return Result{OK: ok}, err
-	})
+	}})
 	return res.OK, err
 }
 
@@ -267,14 +306,17 @@ func (c *Cache) keyBool(ctx context.Context, cmd Command, key string, fn func(co
 // a missing key is (0, false, nil); a key without expiry is ([NoExpiration], true, nil); otherwise
 // ttl is positive.
 func (c *Cache) GetExpire(ctx context.Context, key string) (ttl time.Duration, found bool, err error) {
+	if t := c.txOf(ctx); t != nil {
+		return t.getExpire(ctx, key)
+	}
 	r, err := c.route(key)
-	if err != nil || c.off(ctx, r, CmdGetExpire) {
+	if err != nil {
 		return 0, false, err
 	}
-	res, err := c.exec(ctx, r, Call{cmd: CmdGetExpire, key: key}, func(ctx context.Context) (Result, error) {
+	res, err := c.run(ctx, Call{cmd: CmdGetExpire, key: key, r: r, do: func(ctx context.Context) (Result, error) {
 		ttl, found, err := r.backend.GetExpire(ctx, key)
 		return Result{Value: ttl, OK: found}, err
-	})
+	}})
 	ttl, _ = res.Value.(time.Duration)
 	return ttl, res.OK, err
 }
@@ -287,13 +329,19 @@ func (c *Cache) Incr(ctx context.Context, key string, by int64, ttl time.Duratio
 		return 0, err
 	}
 	r, err := c.route(key)
-	if err != nil || c.off(ctx, r, CmdIncr) {
+	if err != nil {
 		return 0, err
 	}
-	res, err := c.exec(ctx, r, Call{cmd: CmdIncr, key: key}, func(ctx context.Context) (Result, error) {
-		n, err := r.backend.Incr(ctx, key, by, ttl)
+	if err := r.supports(CmdIncr); err != nil {
+		return 0, err
+	}
+	if t := c.txOf(ctx); t != nil && !c.off(ctx, r, CmdIncr) { // disabled: the switches answer 0
+		return t.incr(ctx, r, key, by, ttl)
+	}
+	res, err := c.run(ctx, Call{cmd: CmdIncr, key: key, r: r, do: func(ctx context.Context) (Result, error) {
+		n, err := r.counter.Incr(ctx, key, by, ttl)
 		return Result{Value: n, OK: err == nil}, err
-	})
+	}})
 	n, _ := res.Value.(int64)
 	return n, err
 }
@@ -302,13 +350,16 @@ func (c *Cache) Incr(ctx context.Context, key string, by int64, ttl time.Duratio
 // missing key is 0.
 func (c *Cache) ValueSize(ctx context.Context, key string) (int64, error) {
 	r, err := c.route(key)
-	if err != nil || c.off(ctx, r, CmdValueSize) {
+	if err != nil {
 		return 0, err
 	}
-	res, err := c.exec(ctx, r, Call{cmd: CmdValueSize, key: key}, func(ctx context.Context) (Result, error) {
-		n, err := r.backend.ValueSize(ctx, key)
+	if err := r.supports(CmdValueSize); err != nil {
+		return 0, err
+	}
+	res, err := c.run(ctx, Call{cmd: CmdValueSize, key: key, r: r, do: func(ctx context.Context) (Result, error) {
+		n, err := r.admin.ValueSize(ctx, key)
 		return Result{Value: n, OK: n > 0}, err
-	})
+	}})
 	n, _ := res.Value.(int64)
 	return n, err
 }
@@ -335,6 +386,9 @@ func (c *Cache) SetMany(ctx context.Context, items map[string]any, ttl time.Dura
 	if err := checkTTL(CmdSetMany, ttl); err != nil {
 		return err
 	}
+	if t := c.txOf(ctx); t != nil {
+		return t.setMany(ctx, items, ttl)
+	}
 	keys := make([]string, 0, len(items))
 	for k := range items {
 		keys = append(keys, k)
@@ -345,7 +399,7 @@ func (c *Cache) SetMany(ctx context.Context, items map[string]any, ttl time.Dura
 	}
 	for _, r := range order {
 		if c.off(ctx, r, CmdSetMany) {
-			continue
+			continue // the switches would turn it away: no need to encode
 		}
 		batch := make([]backends.Item, 0, len(groups[r]))
 		for _, k := range groups[r] {
@@ -355,10 +409,10 @@ func (c *Cache) SetMany(ctx context.Context, items map[string]any, ttl time.Dura
 			}
 			batch = append(batch, backends.Item{Key: k, Value: v, TTL: ttl})
 		}
-		_, err := c.exec(ctx, r, Call{cmd: CmdSetMany, keys: groups[r]}, func(ctx context.Context) (Result, error) {
-			err := r.backend.SetMany(ctx, batch)
+		_, err := c.run(ctx, Call{cmd: CmdSetMany, keys: groups[r], r: r, do: func(ctx context.Context) (Result, error) {
+			err := r.setMany(ctx, batch)
 			return Result{OK: err == nil}, err
-		})
+		}})
 		if err != nil {
 			return err
 		}
@@ -368,19 +422,19 @@ func (c *Cache) SetMany(ctx context.Context, items map[string]any, ttl time.Dura
 
 // getMany reads keys route by route and calls fn for each key found, with its route and raw value.
 func (c *Cache) getMany(ctx context.Context, keys []string, fn func(r *route, key string, v any) error) error {
+	if t := c.txOf(ctx); t != nil {
+		return t.getMany(ctx, keys, fn)
+	}
 	order, groups, err := c.byRoute(keys)
 	if err != nil {
 		return err
 	}
 	for _, r := range order {
-		if c.off(ctx, r, CmdGetMany) {
-			continue
-		}
 		ks := groups[r]
-		res, err := c.exec(ctx, r, Call{cmd: CmdGetMany, keys: ks}, func(ctx context.Context) (Result, error) {
-			entries, err := r.backend.GetMany(ctx, ks)
+		res, err := c.run(ctx, Call{cmd: CmdGetMany, keys: ks, r: r, do: func(ctx context.Context) (Result, error) {
+			entries, err := r.getMany(ctx, ks)
 			return Result{Value: entries, OK: err == nil}, err
-		})
+		}})
 		if err != nil {
 			return err
 		}
@@ -402,20 +456,20 @@ func (c *Cache) getMany(ctx context.Context, keys []string, fn func(r *route, ke
 
 // DeleteMany removes keys and returns how many were present.
 func (c *Cache) DeleteMany(ctx context.Context, keys ...string) (int, error) {
+	if t := c.txOf(ctx); t != nil {
+		return t.delete(ctx, keys...)
+	}
 	order, groups, err := c.byRoute(keys)
 	if err != nil {
 		return 0, err
 	}
 	total := 0
 	for _, r := range order {
-		if c.off(ctx, r, CmdDeleteMany) {
-			continue
-		}
 		ks := groups[r]
-		res, err := c.exec(ctx, r, Call{cmd: CmdDeleteMany, keys: ks}, func(ctx context.Context) (Result, error) {
-			n, err := r.backend.DeleteMany(ctx, ks)
+		res, err := c.run(ctx, Call{cmd: CmdDeleteMany, keys: ks, r: r, do: func(ctx context.Context) (Result, error) {
+			n, err := r.deleteMany(ctx, ks)
 			return Result{Value: n, OK: n > 0}, err
-		})
+		}})
 		n, _ := res.Value.(int)
 		total += n
 		if err != nil {
@@ -444,15 +498,18 @@ func (c *Cache) DeleteMatch(ctx context.Context, pattern string) (int, error) {
 	if c == nil {
 		return 0, errNilCache
 	}
+	if t := c.txOf(ctx); t != nil {
+		return t.deleteMatch(ctx, pattern)
+	}
 	total := 0
 	for _, r := range c.patternRoutes(pattern) {
-		if c.off(ctx, r, CmdDeleteMatch) {
-			continue
+		if err := r.supports(CmdDeleteMatch); err != nil {
+			return total, err
 		}
-		res, err := c.exec(ctx, r, Call{cmd: CmdDeleteMatch, key: pattern}, func(ctx context.Context) (Result, error) {
-			n, err := r.backend.DeleteMatch(ctx, pattern)
+		res, err := c.run(ctx, Call{cmd: CmdDeleteMatch, key: pattern, r: r, do: func(ctx context.Context) (Result, error) {
+			n, err := r.deleteMatch(ctx, pattern)
 			return Result{Value: n, OK: n > 0}, err
-		})
+		}})
 		n, _ := res.Value.(int)
 		total += n
 		if err != nil {
@@ -489,26 +546,29 @@ func (c *Cache) scan(ctx context.Context, pattern string, opts []ScanOption, fn 
 		}
 		o(&sc)
 	}
+	if t := c.txOf(ctx); t != nil {
+		return t.scan(ctx, pattern, opts, fn)
+	}
 	for _, r := range c.patternRoutes(pattern) {
-		if c.off(ctx, r, CmdScan) {
-			continue
+		if err := r.supports(CmdScan); err != nil {
+			return err
 		}
-		// One scan of a backend is one command for the middlewares, however many batches it takes;
+		// One scan of a backend is one command for the hooks, however many batches it takes;
 		// its result's Value is the number of keys it yielded.
 		more := true
-		_, err := c.exec(ctx, r, Call{cmd: CmdScan, key: pattern}, func(ctx context.Context) (Result, error) {
+		_, err := c.run(ctx, Call{cmd: CmdScan, key: pattern, r: r, do: func(ctx context.Context) (Result, error) {
 			n := 0
-			for keys, err := range r.backend.Scan(ctx, pattern, sc.batch) {
+			for keys, err := range r.scanner.Scan(ctx, pattern, sc.batch) {
 				if err != nil {
 					return Result{Value: n, OK: n > 0}, err
 				}
 				kept := keys[:0:0]
 				for _, k := range keys {
-					if strings.HasPrefix(k, internalPrefix) {
-						continue
-					}
 					if kr, err := c.route(k); err != nil || kr != r {
 						continue
+					}
+					if strings.HasPrefix(k[len(r.prefix):], internalPrefix) {
+						continue // the Cache's own, after the route's prefix (a transaction's lock)
 					}
 					kept = append(kept, k)
 				}
@@ -519,7 +579,7 @@ func (c *Cache) scan(ctx context.Context, pattern string, opts []ScanOption, fn 
 				}
 			}
 			return Result{Value: n, OK: n > 0}, nil
-		})
+		}})
 		if err != nil {
 			return err
 		}
@@ -554,7 +614,7 @@ func (c *Cache) Scan(ctx context.Context, pattern string, opts ...ScanOption) it
 // Ping checks every backend and returns their errors joined.
 func (c *Cache) Ping(ctx context.Context) error {
 	return c.eachRoute(ctx, CmdPing, func(ctx context.Context, r *route) (Result, error) {
-		err := r.backend.Ping(ctx)
+		err := r.health.ping(ctx)
 		return Result{OK: err == nil}, err
 	})
 }
@@ -562,8 +622,11 @@ func (c *Cache) Ping(ctx context.Context) error {
 // Clear removes every key of every backend, including keys that other programs sharing the store
 // wrote (for Redis, this is FLUSHDB).
 func (c *Cache) Clear(ctx context.Context) error {
+	if c.txOf(ctx) != nil {
+		return fmt.Errorf("%w: Clear inside a transaction", ErrInvalidArgument)
+	}
 	return c.eachRoute(ctx, CmdClear, func(ctx context.Context, r *route) (Result, error) {
-		err := r.backend.Clear(ctx)
+		err := r.admin.Clear(ctx)
 		return Result{OK: err == nil}, err
 	})
 }
@@ -573,7 +636,7 @@ func (c *Cache) Clear(ctx context.Context) error {
 func (c *Cache) KeysCount(ctx context.Context) (int64, error) {
 	var total int64
 	err := c.eachRoute(ctx, CmdKeysCount, func(ctx context.Context, r *route) (Result, error) {
-		n, err := r.backend.KeysCount(ctx)
+		n, err := r.admin.KeysCount(ctx)
 		total += n
 		return Result{Value: n, OK: err == nil}, err
 	})
@@ -589,10 +652,11 @@ func (c *Cache) eachRoute(ctx context.Context, cmd Command, fn func(context.Cont
 	}
 	var errs []error
 	for _, r := range c.routeList() {
-		if c.off(ctx, r, cmd) {
+		if err := r.supports(cmd); err != nil {
+			errs = append(errs, err)
 			continue
 		}
-		if _, err := c.exec(ctx, r, Call{cmd: cmd}, func(ctx context.Context) (Result, error) { return fn(ctx, r) }); err != nil {
+		if _, err := c.run(ctx, Call{cmd: cmd, r: r, do: func(ctx context.Context) (Result, error) { return fn(ctx, r) }}); err != nil {
 			errs = append(errs, fmt.Errorf("cashews: %s on %s: %w", cmd, r.url, err))
 		}
 	}
@@ -611,15 +675,18 @@ func (c *Cache) DeleteTags(ctx context.Context, tags ...string) (int, error) {
 	if len(tags) == 0 {
 		return 0, nil
 	}
+	if t := c.txOf(ctx); t != nil {
+		return t.deleteTags(ctx, tags...)
+	}
 	for _, r := range c.routeList() {
 		tg := r.tagger
-		if tg == nil || c.off(ctx, r, CmdDeleteTags) {
-			continue
+		if tg == nil {
+			continue // it holds no tagged keys: Set with tags fails there
 		}
-		res, err := c.exec(ctx, r, Call{cmd: CmdDeleteTags, tags: tags}, func(ctx context.Context) (Result, error) {
+		res, err := c.run(ctx, Call{cmd: CmdDeleteTags, tags: tags, r: r, do: func(ctx context.Context) (Result, error) {
 			n, err := tg.DeleteTags(ctx, tags...)
 			return Result{Value: n, OK: n > 0}, err
-		})
+		}})
 		n, _ := res.Value.(int)
 		total += n
 		if err != nil {
@@ -634,16 +701,19 @@ func (c *Cache) TagKeys(ctx context.Context, tag string) ([]string, error) {
 	if c == nil {
 		return nil, errNilCache
 	}
+	if t := c.txOf(ctx); t != nil {
+		return t.tagKeys(ctx, tag)
+	}
 	var out []string
 	for _, r := range c.routeList() {
 		tg := r.tagger
-		if tg == nil || c.off(ctx, r, CmdTagKeys) {
+		if tg == nil {
 			continue
 		}
-		res, err := c.exec(ctx, r, Call{cmd: CmdTagKeys, tags: []string{tag}}, func(ctx context.Context) (Result, error) {
+		res, err := c.run(ctx, Call{cmd: CmdTagKeys, tags: []string{tag}, r: r, do: func(ctx context.Context) (Result, error) {
 			keys, err := tg.TagKeys(ctx, tag)
 			return Result{Value: keys, OK: len(keys) > 0}, err
-		})
+		}})
 		if err != nil {
 			return out, fmt.Errorf("cashews: tag keys %s on %s: %w", quote.String(tag), r.url, err)
 		}
@@ -659,54 +729,60 @@ func (c *Cache) SetAdd(ctx context.Context, key string, ttl time.Duration, membe
 	if err := checkTTL(CmdSetAdd, ttl); err != nil {
 		return 0, err
 	}
-	return c.keyInt(ctx, CmdSetAdd, key, func(ctx context.Context, b backends.Backend) (int, error) {
-		return b.SetAdd(ctx, key, ttl, members...)
+	return c.keyInt(ctx, CmdSetAdd, key, func(ctx context.Context, r *route) (int, error) {
+		return r.sets.SetAdd(ctx, key, ttl, members...)
 	})
 }
 
 // SetRemove removes members from the set at key and returns how many were present.
 func (c *Cache) SetRemove(ctx context.Context, key string, members ...string) (int, error) {
-	return c.keyInt(ctx, CmdSetRemove, key, func(ctx context.Context, b backends.Backend) (int, error) {
-		return b.SetRemove(ctx, key, members...)
+	return c.keyInt(ctx, CmdSetRemove, key, func(ctx context.Context, r *route) (int, error) {
+		return r.sets.SetRemove(ctx, key, members...)
 	})
 }
 
-func (c *Cache) keyInt(ctx context.Context, cmd Command, key string, fn func(context.Context, backends.Backend) (int, error)) (int, error) {
+func (c *Cache) keyInt(ctx context.Context, cmd Command, key string, fn func(context.Context, *route) (int, error)) (int, error) {
 	r, err := c.route(key)
-	if err != nil || c.off(ctx, r, cmd) {
+	if err != nil {
 		return 0, err
 	}
-	res, err := c.exec(ctx, r, Call{cmd: cmd, key: key}, func(ctx context.Context) (Result, error) {
-		n, err := fn(ctx, r.backend)
+	if err := r.supports(cmd); err != nil {
+		return 0, err
+	}
+	res, err := c.run(ctx, Call{cmd: cmd, key: key, r: r, do: func(ctx context.Context) (Result, error) {
+		n, err := fn(ctx, r)
 		return Result{Value: n, OK: n > 0}, err
-	})
+	}})
 	n, _ := res.Value.(int)
 	return n, err
 }
 
 // SetPop removes and returns up to count members of the set at key; a missing key gives none.
 func (c *Cache) SetPop(ctx context.Context, key string, count int) ([]string, error) {
-	return c.keyStrings(ctx, CmdSetPop, key, func(ctx context.Context, b backends.Backend) ([]string, error) {
-		return b.SetPop(ctx, key, count)
+	return c.keyStrings(ctx, CmdSetPop, key, func(ctx context.Context, r *route) ([]string, error) {
+		return r.sets.SetPop(ctx, key, count)
 	})
 }
 
 // SetMembers returns the members of the set at key; a missing key is an empty set.
 func (c *Cache) SetMembers(ctx context.Context, key string) ([]string, error) {
-	return c.keyStrings(ctx, CmdSetMembers, key, func(ctx context.Context, b backends.Backend) ([]string, error) {
-		return b.SetMembers(ctx, key)
+	return c.keyStrings(ctx, CmdSetMembers, key, func(ctx context.Context, r *route) ([]string, error) {
+		return r.sets.SetMembers(ctx, key)
 	})
 }
 
-func (c *Cache) keyStrings(ctx context.Context, cmd Command, key string, fn func(context.Context, backends.Backend) ([]string, error)) ([]string, error) {
+func (c *Cache) keyStrings(ctx context.Context, cmd Command, key string, fn func(context.Context, *route) ([]string, error)) ([]string, error) {
 	r, err := c.route(key)
-	if err != nil || c.off(ctx, r, cmd) {
+	if err != nil {
 		return nil, err
 	}
-	res, err := c.exec(ctx, r, Call{cmd: cmd, key: key}, func(ctx context.Context) (Result, error) {
-		s, err := fn(ctx, r.backend)
+	if err := r.supports(cmd); err != nil {
+		return nil, err
+	}
+	res, err := c.run(ctx, Call{cmd: cmd, key: key, r: r, do: func(ctx context.Context) (Result, error) {
+		s, err := fn(ctx, r)
 		return Result{Value: s, OK: len(s) > 0}, err
-	})
+	}})
 	s, _ := res.Value.([]string)
 	return s, err
 }
@@ -717,8 +793,8 @@ func (c *Cache) keyStrings(ctx context.Context, cmd Command, key string, fn func
 // significant bit first, bit 0 being the top bit of byte 0, so counters written with one size read
 // the same with another.
 func (c *Cache) GetBits(ctx context.Context, key string, size int, indexes ...int64) ([]int64, error) {
-	return c.keyBits(ctx, CmdGetBits, key, len(indexes), func(ctx context.Context, b backends.Backend) ([]int64, error) {
-		return b.GetBits(ctx, key, size, indexes...)
+	return c.keyBits(ctx, CmdGetBits, key, len(indexes), func(ctx context.Context, r *route) ([]int64, error) {
+		return r.bits.GetBits(ctx, key, size, indexes...)
 	})
 }
 
@@ -726,24 +802,29 @@ func (c *Cache) GetBits(ctx context.Context, key string, size int, indexes ...in
 // 2^size-1, and returns their new values. Together with GetBits it makes Bloom filters and
 // counting sketches.
 func (c *Cache) IncrBits(ctx context.Context, key string, size int, by int64, indexes ...int64) ([]int64, error) {
-	return c.keyBits(ctx, CmdIncrBits, key, len(indexes), func(ctx context.Context, b backends.Backend) ([]int64, error) {
-		return b.IncrBits(ctx, key, size, by, indexes...)
+	return c.keyBits(ctx, CmdIncrBits, key, len(indexes), func(ctx context.Context, r *route) ([]int64, error) {
+		return r.bits.IncrBits(ctx, key, size, by, indexes...)
 	})
 }
 
-func (c *Cache) keyBits(ctx context.Context, cmd Command, key string, n int, fn func(context.Context, backends.Backend) ([]int64, error)) ([]int64, error) {
+// keyBits runs get_bits or incr_bits. When the switches or suppression answer with no counters,
+// they read as n zeros.
+func (c *Cache) keyBits(ctx context.Context, cmd Command, key string, n int, fn func(context.Context, *route) ([]int64, error)) ([]int64, error) {
 	r, err := c.route(key)
 	if err != nil {
 		return nil, err
 	}
-	if c.off(ctx, r, cmd) {
-		return make([]int64, n), nil
+	if err := r.supports(cmd); err != nil {
+		return nil, err
 	}
-	res, err := c.exec(ctx, r, Call{cmd: cmd, key: key}, func(ctx context.Context) (Result, error) {
-		v, err := fn(ctx, r.backend)
+	res, err := c.run(ctx, Call{cmd: cmd, key: key, r: r, do: func(ctx context.Context) (Result, error) {
+		v, err := fn(ctx, r)
 		return Result{Value: v, OK: err == nil}, err
-	})
+	}})
 	v, _ := res.Value.([]int64)
+	if v == nil && err == nil {
+		v = make([]int64, n)
+	}
 	return v, err
 }
 
@@ -761,14 +842,14 @@ func (c *Cache) SliceIncr(ctx context.Context, key string, window time.Duration,
 	if err != nil {
 		return 0, false, err
 	}
-	if c.off(ctx, r, CmdSliceIncr) {
-		return 0, true, nil
+	if err := r.supports(CmdSliceIncr); err != nil {
+		return 0, false, err
 	}
 	now := c.clock.Now()
-	res, err := c.exec(ctx, r, Call{cmd: CmdSliceIncr, key: key}, func(ctx context.Context) (Result, error) {
-		n, rec, err := r.backend.SliceIncr(ctx, key, now, window, limit)
+	res, err := c.run(ctx, Call{cmd: CmdSliceIncr, key: key, r: r, do: func(ctx context.Context) (Result, error) {
+		n, rec, err := r.window.SliceIncr(ctx, key, now, window, limit)
 		return Result{Value: n, OK: rec}, err
-	})
+	}})
 	n, _ := res.Value.(int64)
 	return n, res.OK, err
 }

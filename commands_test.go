@@ -16,7 +16,7 @@ import (
 	"github.com/cashews-go/cashews/backends/memory"
 )
 
-func newMemory(t testing.TB, clock backends.Clock) backends.Backend {
+func newMemory(t testing.TB, clock backends.Clock) backends.Full {
 	b := memory.New(memory.Options{Clock: clock})
 	t.Cleanup(func() { b.Close() })
 	return b
@@ -388,7 +388,7 @@ func TestTagsOnBackendWithoutTagger(t *testing.T) {
 }
 
 // noTags hides every optional interface of a backend, Tagger included.
-type noTags struct{ backends.Backend }
+type noTags struct{ backends.Full }
 
 func TestIncrSetsBitsSlices(t *testing.T) {
 	c, clock := newCache(t, "mem://")

@@ -3,6 +3,8 @@ package cashews
 import (
 	"context"
 	"sync/atomic"
+
+	"github.com/cashews-go/cashews/backends"
 )
 
 // commandMask is a set of commands, one bit each.
@@ -24,7 +26,7 @@ func maskOf(cmds []Command) commandMask {
 }
 
 // Disable turns off the given commands (all commands when none is given) on every backend of the
-// Cache until [Cache.Enable] turns them on again. A disabled command reaches neither middlewares nor
+// Cache until [Cache.Enable] turns them on again. A disabled command reaches neither hooks nor
 // backends and answers as if the cache were empty: reads miss, writes report false (or zero) with a
 // nil error, and Wrap calls the wrapped function. Locks follow the same rule at two levels:
 // [Cache.Lock], [Cache.TryLock] and [Cache.WithLock] grant the lock without taking it, while the
@@ -73,10 +75,38 @@ func WithEnabled(ctx context.Context, cmds ...Command) context.Context {
 	return context.WithValue(ctx, ctxMaskKey{}, m&^maskOf(cmds))
 }
 
-// off reports whether cmd is disabled for route r in ctx. It is small enough to be inlined into every
-// command; the context is searched only once some context has disabled a command.
-func (c *Cache) off(ctx context.Context, r *route, cmd Command) bool {
+// off reports whether cmd is disabled for route r in ctx. It is small enough to be inlined; the
+// context is searched only once some context has disabled a command.
+func (c *Cache) off(ctx context.Context, r *route, cmd Command) bool { return r.off(ctx, cmd) }
+
+func (r *route) off(ctx context.Context, cmd Command) bool {
 	return r.disabled.Load()&(1<<cmd) != 0 || ctxSwitches.Load() && offInContext(ctx, cmd)
+}
+
+// switchHook is the disable switches, the outermost built-in hook (see Hook): a disabled command
+// reaches neither the other hooks nor the backend, and answers as if the cache were empty. Commands
+// that do work before they reach the chain (encoding a value to set, say) ask off first, so as not
+// to do it for nothing; the hot path of get writes it out.
+func switchHook(next Handler) Handler {
+	return func(ctx context.Context, call *Call) (Result, error) {
+		if call.r.off(ctx, call.cmd) {
+			return offResult(call), nil
+		}
+		return next(ctx, call)
+	}
+}
+
+// offResult is the answer of a disabled command: an empty cache's. Reads miss (get_many: one
+// missing entry per key), writes report false or zero; slice_incr records (a rate limit lets the
+// call through), and get_bits reads zeros (its caller makes them).
+func offResult(call *Call) Result {
+	switch call.cmd {
+	case CmdGetMany:
+		return Result{Value: make([]backends.Entry, len(call.keys))}
+	case CmdSliceIncr:
+		return Result{Value: int64(0), OK: true}
+	}
+	return Result{}
 }
 
 // offInContext reports whether ctx disables cmd (see WithDisabled).

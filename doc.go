@@ -20,8 +20,8 @@
 // it; booleans take 1/0, true/false, yes/no, on/off; durations take Go syntax plus days ("1d2h3m");
 // sizes take units ("64MiB", "1GB").
 //
-// A package-level default Cache serves small programs: cashews.Setup, cashews.Set and the other
-// package-level functions call it, and [Default] returns it for the generic functions.
+// A package-level default Cache serves small programs: [Setup] and [Close] act on it, and [Default]
+// returns it for everything else (its methods, the generic functions, Wrap).
 //
 // # Prefix routing
 //
@@ -78,7 +78,7 @@
 //		ID   int
 //		Lang string
 //	}
-//	getUser := cashews.Wrap(c, fetchUser, // fetchUser: func(context.Context, Query) (User, error)
+//	getUser := cashews.MustWrap(c, fetchUser, // fetchUser: func(context.Context, Query) (User, error)
 //		cashews.TTL(time.Hour), cashews.Key("user:{ID}:{Lang:lower}"))
 //	u, err := getUser(ctx, Query{ID: 1, Lang: "EN"}) // key "user:1:en"
 //
@@ -93,8 +93,15 @@
 //
 // Configuration mistakes are found when Wrap is called, not on the first request: a template that
 // does not parse or names a field the argument does not have, a missing TTL, two strategies, a result
-// type that the codec of the backend its keys go to cannot encode. Wrap panics with the error, as
-// regexp.MustCompile does; [TryWrap] returns it.
+// type that the codec of the backend its keys go to cannot encode. Wrap returns the error; [MustWrap]
+// panics with it, as regexp.MustCompile does. The same convention holds across the module: X returns
+// an error, MustX panics (NewKey and MustNewKey, keytemplate.Compile and MustCompile).
+//
+// [ResultTTL] takes each entry's TTL from the result instead (a token's own expiry; zero stores
+// nothing). [WrapMany] wraps a function that loads many ids at once: one batched read per call, the
+// function called with the ids that missed, each id stored under its own key, concurrent batches
+// sharing the ids they have in common. [WrapSeq] and [WrapSeq2] wrap a function that returns a
+// sequence (iter.Seq, iter.Seq2): a miss streams from the source while recording, a hit replays.
 //
 // After a write, [InvalidateAfter] deletes keys by pattern and [InvalidateKey] the key another
 // wrapped function renders for the changed argument; [Cache.DeleteTags] deletes by tag; [Recompute]
@@ -107,9 +114,9 @@
 // one strategy, and strategies stack by nesting Wrap calls, as Python decorators stack: the outer Wrap
 // sees the inner wrapped function as its function.
 //
-//	price := cashews.Wrap(c, fetchPrice, cashews.Key("price:{.}"),
+//	price := cashews.MustWrap(c, fetchPrice, cashews.Key("price:{.}"),
 //		strategies.CircuitBreaker(50, time.Minute, 30*time.Second)) // open 30s after a minute of 50% failures
-//	price = cashews.Wrap(c, price, cashews.Key("price:{.}"), cashews.TTL(time.Hour),
+//	price = cashews.MustWrap(c, price, cashews.Key("price:{.}"), cashews.TTL(time.Hour),
 //		strategies.Failover()) // the last good price while the breaker is open
 //
 // [strategies.Failover] serves the last good result when the function fails; [strategies.Soft]
@@ -125,6 +132,11 @@
 // cannot answer. Refused calls return errors matching
 // [ErrRateLimited], [ErrCircuitOpen] or [ErrPerfDegraded], which a Failover Wrap around the guard
 // always covers with the cached result.
+//
+// A strategy is a [Strategy]: a name and a Decorate method that puts a behaviour around a [Func]
+// once, at Wrap time. [WithStrategy] makes one an option of Wrap; package strategies is built on this
+// package that way, and a strategy of your own is written the same way, working through [Env] (the
+// Cache, the Wrap's [WrapConfig], reads and writes of [Entry] values, shared loads, detect hits).
 //
 // # Key templates
 //
@@ -178,12 +190,33 @@
 // whatever its bounds and eviction: each backend keeps tags itself (backends.Tagger), never as
 // entries that eviction could drop.
 //
-// # Disabling and middlewares
+// # Transactions
 //
-// [Cache.Disable] turns commands off for the whole Cache, [WithDisabled] for one context (a request
-// can run with the cache off). [Cache.Use] adds middlewares around every command; they run in the
-// order added, the first outermost, and see each command as a read-only [Call]. [LogMiddleware]
-// logs commands with log/slog; [Cache.OnCommand] adds callbacks.
+// [Cache.Transaction] runs a function with a context in which writes are buffered: its own reads see
+// them, others do not, and they are applied when the function returns nil and dropped when it fails
+// or panics. [TxLocked] (the default) locks the keys it writes in their backend until it ends,
+// [TxSerializable] also runs one transaction at a time per Cache, [TxFast] takes no locks. The
+// commit is not atomic: see Transaction for what a failure during it leaves.
+//
+// # Disabling and hooks
+//
+// Every command crosses one chain of hooks ([Hook]) on its way to its backend. The chain has
+// built-in hooks: the disable switches, outermost ([Cache.Disable] turns commands off for the whole
+// Cache, [WithDisabled] for one context: a request can run with the cache off); then the hooks the
+// user adds; then suppression (suppress=true) and the health breaker with the stats, innermost.
+// [Cache.Use] adds hooks; they run in the order added, the first outermost, and see each command as
+// a read-only [Call]. [LogHook] logs commands with log/slog; [Cache.OnCommand] adds callbacks.
+// ("Middleware", in this module, means net/http middleware: package middleware.)
+//
+// # Backends and capabilities
+//
+// A backend implements a small core (backends.Backend: Get, Set, Delete, Exists, Expire,
+// GetExpire, Close) and the capabilities its store has, each an interface of package backends found
+// at run time (batches, counters, locks, sets, bit arrays, sliding windows, scans, administration,
+// tags, compare-and-swap). The Cache derives what it can exactly (batches as loops, DeleteMatch as
+// Scan plus Delete, Ping as Exists); a command it cannot derive fails with an error matching
+// errors.ErrUnsupported that names the missing interface, and a strategy that needs one fails at
+// Wrap ([Cache.Require]).
 //
 // # Observability
 //

@@ -11,7 +11,6 @@ import (
 
 	"github.com/cashews-go/cashews/codec"
 	"github.com/cashews-go/cashews/internal/quote"
-	"github.com/cashews-go/cashews/strategies"
 )
 
 // entries stores the entries of one wrapped function with result type R: as *storedEntry Go values in
@@ -32,7 +31,7 @@ func newEntries[R any](c *Cache, shape uint64, replay []error) *entries[R] {
 // storedEntry is an entry as the memory backend keeps it. An error result is kept as the
 // *ReplayedError that byte backends rebuild, so that hits replay the same error on every backend.
 type storedEntry struct {
-	strategies.Entry
+	Entry
 	shape uint64
 }
 
@@ -74,11 +73,16 @@ func (s *entries[R]) replayed(err error) (*ReplayedError, int) {
 // Get returns the entry at key. An entry that fails to decode is a miss: the function runs and its
 // result replaces the bad bytes. One that fails its signature check (tampered with) is also logged
 // once per burst and counted in Cache.SuppressedErrors.
-func (s *entries[R]) Get(ctx context.Context, key string) (*strategies.Entry, bool, error) {
+func (s *entries[R]) Get(ctx context.Context, key string) (*Entry, bool, error) {
 	r, v, found, err := s.c.get(ctx, key)
 	if err != nil || !found {
 		return nil, false, err
 	}
+	return s.decode(ctx, r, key, v)
+}
+
+// decode turns the raw value v that key's route r holds into an entry, as Get describes.
+func (s *entries[R]) decode(ctx context.Context, r *route, key string, v any) (*Entry, bool, error) {
 	if r.goValues {
 		switch x := v.(type) {
 		case *storedEntry:
@@ -87,10 +91,10 @@ func (s *entries[R]) Get(ctx context.Context, key string) (*strategies.Entry, bo
 			}
 			return &x.Entry, true, nil
 		case R:
-			return &strategies.Entry{Value: x}, true, nil // a value Set stored
+			return &Entry{Value: x}, true, nil // a value Set stored
 		}
 		if rv, err := convert[R](key, v); err == nil {
-			return &strategies.Entry{Value: rv}, true, nil // an integer of another type, or nil
+			return &Entry{Value: rv}, true, nil // an integer of another type, or nil
 		}
 		return nil, false, nil // a value of another type: recompute and replace it
 	}
@@ -113,12 +117,12 @@ func (s *entries[R]) Get(ctx context.Context, key string) (*strategies.Entry, bo
 		if m.Legacy {
 			return nil, false, nil // an entry of an older version's layout, or a foreign value
 		}
-		return &strategies.Entry{Value: rv}, true, nil // a value Set stored, checked to be an R
+		return &Entry{Value: rv}, true, nil // a value Set stored, checked to be an R
 	}
 	if m.Entry.Shape != s.shape || s.c.expired(m.Entry.Expires) {
 		return nil, false, nil
 	}
-	e := &strategies.Entry{Value: rv, Expires: m.Entry.Expires, Stale: m.Entry.Stale}
+	e := &Entry{Value: rv, Expires: m.Entry.Expires, Stale: m.Entry.Stale}
 	if m.Entry.Err {
 		re := &ReplayedError{Msg: m.Entry.ErrMsg}
 		if i := m.Entry.ErrTarget; i >= 0 && i < len(s.replay) {
@@ -129,7 +133,7 @@ func (s *entries[R]) Get(ctx context.Context, key string) (*strategies.Entry, bo
 	return e, true, nil
 }
 
-func (s *entries[R]) Set(ctx context.Context, key string, e *strategies.Entry, ttl time.Duration, tags []string) (bool, error) {
+func (s *entries[R]) Set(ctx context.Context, key string, e *Entry, ttl time.Duration, tags []string) (bool, error) {
 	if err := checkTTL(CmdSet, ttl); err != nil {
 		return false, err
 	}
@@ -137,6 +141,16 @@ func (s *entries[R]) Set(ctx context.Context, key string, e *strategies.Entry, t
 	if err != nil || s.c.off(ctx, r, CmdSet) {
 		return false, err
 	}
+	v, err := s.encode(ctx, r, key, e)
+	if err != nil {
+		return false, err
+	}
+	return s.c.set(ctx, r, key, v, ttl, setConfig{tags: tags})
+}
+
+// encode returns what route r stores for entry e at key: a *storedEntry for the memory backend,
+// the encoded bytes for the others.
+func (s *entries[R]) encode(ctx context.Context, r *route, key string, e *Entry) (any, error) {
 	var re *ReplayedError
 	target := -1
 	if e.Err != nil {
@@ -157,7 +171,7 @@ func (s *entries[R]) Set(ctx context.Context, key string, e *strategies.Entry, t
 		} else if e.Value != nil {
 			rv, ok := e.Value.(R)
 			if !ok {
-				return false, fmt.Errorf("%w: entry value %T for %s, want %v", ErrWrongType, e.Value, quote.String(key), reflect.TypeFor[R]())
+				return nil, fmt.Errorf("%w: entry value %T for %s, want %v", ErrWrongType, e.Value, quote.String(key), reflect.TypeFor[R]())
 			}
 			value = rv
 		}
@@ -165,11 +179,11 @@ func (s *entries[R]) Set(ctx context.Context, key string, e *strategies.Entry, t
 		if err != nil {
 			err = fmt.Errorf("cashews: encode %s for %s: %w", quote.String(key), r.url, err)
 			s.c.encodeFailed(ctx, r, key, err)
-			return false, err
+			return nil, err
 		}
 		v = data
 	}
-	return s.c.set(ctx, r, key, v, ttl, setConfig{tags: tags})
+	return v, nil
 }
 
 // shapeOf returns a fingerprint of T's shape as reflection sees it (kinds, type names, field names,

@@ -6,14 +6,13 @@ import (
 	"github.com/cashews-go/cashews/backends"
 	"github.com/cashews-go/cashews/codec"
 	"github.com/cashews-go/cashews/internal/flight"
-	"github.com/cashews-go/cashews/strategies"
 )
 
 // Errors returned by the Cache. Match them with errors.Is; the messages may change.
 var (
 	// ErrNotFound is what a loader returns to say that its source has nothing for the key. GetOrSet
 	// and the strategies store nothing for it and pass it back to the caller.
-	ErrNotFound = strategies.ErrNotFound
+	ErrNotFound = errors.New("cashews: not found")
 	// ErrNoBackend is returned for a key that no Setup call routes: there is no backend with an
 	// empty prefix and none whose prefix the key starts with.
 	ErrNoBackend = backends.ErrNoBackend
@@ -55,14 +54,15 @@ var (
 	ErrFormat = codec.ErrFormat
 )
 
-// Errors of the strategies, re-exported from package strategies.
+// Errors of Wrap and of the strategies (package strategies returns these).
 var (
 	// ErrRateLimited is returned by a rate-limited function called over its limit.
-	ErrRateLimited = strategies.ErrRateLimited
+	ErrRateLimited = errors.New("cashews: rate limited")
 	// ErrCircuitOpen is returned by a function whose circuit breaker is open.
-	ErrCircuitOpen = strategies.ErrCircuitOpen
-	// ErrPerfDegraded is returned by a function the perf strategy found slower than its record.
-	ErrPerfDegraded = strategies.ErrPerfDegraded
-	// ErrConfig is wrapped by the configuration mistakes that Wrap reports.
-	ErrConfig = strategies.ErrConfig
+	ErrCircuitOpen = errors.New("cashews: circuit open")
+	// ErrPerfDegraded is returned by a function that the perf strategy found slower than its
+	// record, while the degradation lasts.
+	ErrPerfDegraded = errors.New("cashews: performance degraded")
+	// ErrConfig is wrapped by every configuration mistake that Wrap reports.
+	ErrConfig = errors.New("cashews: bad Wrap configuration")
 )

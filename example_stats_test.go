@@ -15,7 +15,7 @@ func ExampleCache_Stats() {
 	c.Setup("mem://?size=1000")
 	ctx := context.Background()
 
-	getUser := cashews.Wrap(c, func(ctx context.Context, id int) (string, error) {
+	getUser := cashews.MustWrap(c, func(ctx context.Context, id int) (string, error) {
 		return fmt.Sprint("user ", id), nil
 	}, cashews.Name("getUser"), cashews.Key("user:{.}"), cashews.TTL(time.Hour))
 	for _, id := range []int{1, 1, 2, 1} {

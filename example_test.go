@@ -125,7 +125,7 @@ func ExampleLoadTimeout() {
 		<-ctx.Done()
 		return "", fmt.Errorf("source gave up: %w", ctx.Err())
 	}
-	get := cashews.Wrap(c, hang, cashews.TTL(time.Minute), cashews.Key("slow:{.}"),
+	get := cashews.MustWrap(c, hang, cashews.TTL(time.Minute), cashews.Key("slow:{.}"),
 		cashews.LoadTimeout(50*time.Millisecond))
 	_, err := get(context.Background(), 1) // the caller has no deadline; the load has one
 	fmt.Println(err)
@@ -144,8 +144,8 @@ func ExampleStrict() {
 		}
 	})
 	double := func(ctx context.Context, n int) (int, error) { return 2 * n, nil }
-	get := cashews.Wrap(c, double, cashews.TTL(time.Minute), cashews.Key("double:{.}"))
-	strict := cashews.Wrap(c, double, cashews.TTL(time.Minute), cashews.Key("double:{.}"), cashews.Strict())
+	get := cashews.MustWrap(c, double, cashews.TTL(time.Minute), cashews.Key("double:{.}"))
+	strict := cashews.MustWrap(c, double, cashews.TTL(time.Minute), cashews.Key("double:{.}"), cashews.Strict())
 
 	fmt.Println(get(context.Background(), 21)) // fails open: the function answers
 	fmt.Println(strict(context.Background(), 21))

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"iter"
 	"log/slog"
 	"sync/atomic"
 	"time"
@@ -30,11 +29,11 @@ const (
 // that gets any answer (a value, a miss, an error about its arguments) resets the count.
 //
 // Its seam is narrow on purpose: allow before a command, record after it, and the probe, which
-// needs only a Ping. [healthy] puts it around a Backend; the Cache puts one around every backend.
+// needs only a Ping. The hook healthHook (and builtins) puts it around every command of a backend.
 type health struct {
 	cache *Cache
 	name  string                      // the backend's redacted URL, for logs and errors
-	ping  func(context.Context) error // the backend's Ping, below the breaker
+	ping  func(context.Context) error // the backend's Ping (or its derived form), below the breaker
 	fails atomic.Int32                // commands failed in a row
 	open  atomic.Pointer[healthState]
 	st    *backendStats // counts the openings
@@ -128,248 +127,47 @@ func (h *health) close() {
 		slog.String("backend", h.name), slog.Duration("failed_fast_for", time.Since(s.since)))
 }
 
-// healthy runs every command of a backend through its health breaker, and counts its answers in
-// the backend's stats (see stats.go): the breaker's fast failures count as errors, and so do the
-// errors that suppression, outside it, hides. The stats calls are one line each, apart from the
-// breaker's, so that they can move to a command hook of their own.
-type healthy struct {
-	backends.Backend
-	h  *health
-	st *backendStats
-}
+// The health breaker and the stats are the innermost built-in hook (see Hook): while the breaker is
+// open a command fails at once, and every answer of the backend is recorded by the breaker and
+// counted in the backend's stats (the breaker's fast failures count as errors, and so do the errors
+// that suppression, outside it, hides). Ping is not held back: it asks the backend, and an answer
+// closes the breaker. healthBefore and healthAfter are the hook's two halves, which healthHook puts
+// around the next handler and builtins around the command itself.
 
-func newHealthy(c *Cache, b backends.Backend, name string, st *backendStats) *healthy {
-	return &healthy{Backend: b, h: &health{cache: c, name: name, ping: b.Ping, st: st}, st: st}
-}
-
-// Ping is not held back by the breaker: it asks the backend, and an answer closes the breaker.
-func (s *healthy) Ping(ctx context.Context) error {
-	err := s.Backend.Ping(ctx)
-	if err == nil || !errors.Is(err, backends.ErrUnavailable) {
-		s.h.close()
+// healthBefore returns the breaker's error while it is open (counted), and nil otherwise.
+func healthBefore(ctx context.Context, call *Call) error {
+	if call.cmd == CmdPing {
+		return nil
 	}
-	s.st.failed(ctx, err)
-	return err
-}
-
-func (s *healthy) Get(ctx context.Context, key string) (any, bool, error) {
-	if err := s.h.allow(); err != nil {
-		s.st.failed(ctx, err)
-		return nil, false, err
-	}
-	v, ok, err := s.Backend.Get(ctx, key)
-	s.h.record(err)
-	switch { // the stats' read, written out: this is the hit path
-	case err != nil:
-		s.st.failed(ctx, err)
-	case ok:
-		s.st.n.Inc(stats.Hits)
-	default:
-		s.st.n.Inc(stats.Misses)
-	}
-	return v, ok, err
-}
-
-func (s *healthy) GetMany(ctx context.Context, keys []string) ([]backends.Entry, error) {
-	if err := s.h.allow(); err != nil {
-		s.st.failed(ctx, err)
-		return nil, err
-	}
-	e, err := s.Backend.GetMany(ctx, keys)
-	s.h.record(err)
-	s.st.readMany(ctx, e, err)
-	return e, err
-}
-
-func (s *healthy) Set(ctx context.Context, key string, value any, ttl time.Duration, mode backends.SetMode) (bool, error) {
-	if err := s.h.allow(); err != nil {
-		s.st.failed(ctx, err)
-		return false, err
-	}
-	ok, err := s.Backend.Set(ctx, key, value, ttl, mode)
-	s.h.record(err)
-	s.st.wrote(ctx, ok, err)
-	return ok, err
-}
-
-func (s *healthy) SetMany(ctx context.Context, items []backends.Item) error {
-	if err := s.h.allow(); err != nil {
-		s.st.failed(ctx, err)
+	if err := call.r.health.allow(); err != nil {
+		call.r.stats.failed(ctx, err)
 		return err
 	}
-	err := s.Backend.SetMany(ctx, items)
-	s.h.record(err)
-	s.st.wroteMany(ctx, len(items), err)
-	return err
+	return nil
 }
 
-func (s *healthy) Exists(ctx context.Context, key string) (bool, error) {
-	return guarded(s, ctx, func() (bool, error) { return s.Backend.Exists(ctx, key) })
-}
-
-func (s *healthy) Delete(ctx context.Context, key string) (bool, error) {
-	ok, err := guarded(s, ctx, func() (bool, error) { return s.Backend.Delete(ctx, key) })
-	if ok {
-		s.st.deleted(1)
-	}
-	return ok, err
-}
-
-func (s *healthy) DeleteMany(ctx context.Context, keys []string) (int, error) {
-	n, err := guarded(s, ctx, func() (int, error) { return s.Backend.DeleteMany(ctx, keys) })
-	s.st.deleted(n)
-	return n, err
-}
-
-func (s *healthy) DeleteMatch(ctx context.Context, pattern string) (int, error) {
-	n, err := guarded(s, ctx, func() (int, error) { return s.Backend.DeleteMatch(ctx, pattern) })
-	s.st.deleted(n)
-	return n, err
-}
-
-func (s *healthy) Scan(ctx context.Context, pattern string, batch int) iter.Seq2[[]string, error] {
-	return func(yield func([]string, error) bool) {
-		if err := s.h.allow(); err != nil {
-			s.st.failed(ctx, err)
-			yield(nil, err)
-			return
+// healthAfter records the backend's answer to call in the breaker and the stats.
+func healthAfter(ctx context.Context, call *Call, res Result, err error) {
+	r := call.r
+	if call.cmd == CmdPing {
+		if err == nil || !errors.Is(err, backends.ErrUnavailable) {
+			r.health.close()
 		}
-		answered := false
-		for keys, err := range s.Backend.Scan(ctx, pattern, batch) {
-			if err != nil || !answered {
-				s.h.record(err)
-				answered = true
-			}
-			s.st.failed(ctx, err)
-			if !yield(keys, err) {
-				return
-			}
+		r.stats.failed(ctx, err)
+		return
+	}
+	r.health.record(err)
+	r.stats.count(ctx, call, res, err)
+}
+
+// healthHook is the health breaker and the stats as a hook.
+func healthHook(next Handler) Handler {
+	return func(ctx context.Context, call *Call) (Result, error) {
+		if err := healthBefore(ctx, call); err != nil {
+			return Result{}, err
 		}
-		if !answered {
-			s.h.record(nil)
-		}
+		res, err := next(ctx, call)
+		healthAfter(ctx, call, res, err)
+		return res, err
 	}
-}
-
-func (s *healthy) Incr(ctx context.Context, key string, by int64, ttl time.Duration) (int64, error) {
-	return guarded(s, ctx, func() (int64, error) { return s.Backend.Incr(ctx, key, by, ttl) })
-}
-
-func (s *healthy) Expire(ctx context.Context, key string, ttl time.Duration) (bool, error) {
-	return guarded(s, ctx, func() (bool, error) { return s.Backend.Expire(ctx, key, ttl) })
-}
-
-func (s *healthy) GetExpire(ctx context.Context, key string) (time.Duration, bool, error) {
-	if err := s.h.allow(); err != nil {
-		s.st.failed(ctx, err)
-		return 0, false, err
-	}
-	ttl, ok, err := s.Backend.GetExpire(ctx, key)
-	s.h.record(err)
-	s.st.failed(ctx, err)
-	return ttl, ok, err
-}
-
-func (s *healthy) Clear(ctx context.Context) error {
-	_, err := guarded(s, ctx, func() (struct{}, error) { return struct{}{}, s.Backend.Clear(ctx) })
-	return err
-}
-
-func (s *healthy) SetLock(ctx context.Context, key, token string, ttl time.Duration) (bool, error) {
-	return guarded(s, ctx, func() (bool, error) { return s.Backend.SetLock(ctx, key, token, ttl) })
-}
-
-func (s *healthy) Unlock(ctx context.Context, key, token string) (bool, error) {
-	return guarded(s, ctx, func() (bool, error) { return s.Backend.Unlock(ctx, key, token) })
-}
-
-func (s *healthy) ExtendLock(ctx context.Context, key, token string, ttl time.Duration) (bool, error) {
-	return guarded(s, ctx, func() (bool, error) { return s.Backend.ExtendLock(ctx, key, token, ttl) })
-}
-
-func (s *healthy) IsLocked(ctx context.Context, key string) (bool, error) {
-	return guarded(s, ctx, func() (bool, error) { return s.Backend.IsLocked(ctx, key) })
-}
-
-func (s *healthy) KeysCount(ctx context.Context) (int64, error) {
-	return guarded(s, ctx, func() (int64, error) { return s.Backend.KeysCount(ctx) })
-}
-
-func (s *healthy) ValueSize(ctx context.Context, key string) (int64, error) {
-	return guarded(s, ctx, func() (int64, error) { return s.Backend.ValueSize(ctx, key) })
-}
-
-func (s *healthy) SetAdd(ctx context.Context, key string, ttl time.Duration, members ...string) (int, error) {
-	return guarded(s, ctx, func() (int, error) { return s.Backend.SetAdd(ctx, key, ttl, members...) })
-}
-
-func (s *healthy) SetRemove(ctx context.Context, key string, members ...string) (int, error) {
-	return guarded(s, ctx, func() (int, error) { return s.Backend.SetRemove(ctx, key, members...) })
-}
-
-func (s *healthy) SetPop(ctx context.Context, key string, count int) ([]string, error) {
-	return guarded(s, ctx, func() ([]string, error) { return s.Backend.SetPop(ctx, key, count) })
-}
-
-func (s *healthy) SetMembers(ctx context.Context, key string) ([]string, error) {
-	return guarded(s, ctx, func() ([]string, error) { return s.Backend.SetMembers(ctx, key) })
-}
-
-func (s *healthy) GetBits(ctx context.Context, key string, size int, indexes ...int64) ([]int64, error) {
-	return guarded(s, ctx, func() ([]int64, error) { return s.Backend.GetBits(ctx, key, size, indexes...) })
-}
-
-func (s *healthy) IncrBits(ctx context.Context, key string, size int, by int64, indexes ...int64) ([]int64, error) {
-	return guarded(s, ctx, func() ([]int64, error) { return s.Backend.IncrBits(ctx, key, size, by, indexes...) })
-}
-
-func (s *healthy) SliceIncr(ctx context.Context, key string, now time.Time, window time.Duration, limit int64) (int64, bool, error) {
-	if err := s.h.allow(); err != nil {
-		s.st.failed(ctx, err)
-		return 0, false, err
-	}
-	n, ok, err := s.Backend.SliceIncr(ctx, key, now, window, limit)
-	s.h.record(err)
-	s.st.failed(ctx, err)
-	return n, ok, err
-}
-
-// healthyTagger runs the tag commands of a backend through its health breaker, and counts them.
-type healthyTagger struct {
-	s *healthy
-	t backends.Tagger
-}
-
-func (t healthyTagger) SetTagged(ctx context.Context, key string, value any, ttl time.Duration, mode backends.SetMode, tags []string) (bool, error) {
-	if err := t.s.h.allow(); err != nil {
-		t.s.st.failed(ctx, err)
-		return false, err
-	}
-	ok, err := t.t.SetTagged(ctx, key, value, ttl, mode, tags)
-	t.s.h.record(err)
-	t.s.st.wrote(ctx, ok, err)
-	return ok, err
-}
-
-func (t healthyTagger) DeleteTags(ctx context.Context, tags ...string) (int, error) {
-	n, err := guarded(t.s, ctx, func() (int, error) { return t.t.DeleteTags(ctx, tags...) })
-	t.s.st.deleted(n)
-	return n, err
-}
-
-func (t healthyTagger) TagKeys(ctx context.Context, tag string) ([]string, error) {
-	return guarded(t.s, ctx, func() ([]string, error) { return t.t.TagKeys(ctx, tag) })
-}
-
-// guarded runs a command of one result through the breaker, and counts its error.
-func guarded[V any](s *healthy, ctx context.Context, cmd func() (V, error)) (V, error) {
-	if err := s.h.allow(); err != nil {
-		s.st.failed(ctx, err)
-		var zero V
-		return zero, err
-	}
-	v, err := cmd()
-	s.h.record(err)
-	s.st.failed(ctx, err)
-	return v, err
 }

@@ -29,7 +29,7 @@ func TestWrapLongTTL(t *testing.T) {
 			t.Run(name+"/"+u, func(t *testing.T) {
 				c, clock := newCache(t, u)
 				var runs atomic.Int64
-				f := cashews.Wrap(c, func(ctx context.Context, n int) (int, error) {
+				f := cashews.MustWrap(c, func(ctx context.Context, n int) (int, error) {
 					runs.Add(1)
 					return n, nil
 				}, append(opts, cashews.Key("k:{.}"))...)
@@ -48,7 +48,7 @@ func TestWrapLongTTL(t *testing.T) {
 }
 
 // TestNilInputs passes nil where the public API takes a function, a backend, an option or a Cache:
-// each call returns an error (or, for Wrap, panics with one that names the nil), and nothing panics
+// each call returns an error (or, for MustWrap, panics with one that names the nil), and nothing panics
 // later.
 func TestNilInputs(t *testing.T) {
 	ctx := context.Background()
@@ -66,7 +66,7 @@ func TestNilInputs(t *testing.T) {
 		{"SetupBackend(typed nil)", func() error { return c.SetupBackend(nilMem, "") }, cashews.ErrInvalidArgument},
 		{"Setup(nil option)", func() error { return c.Setup("mem://", nil) }, cashews.ErrInvalidArgument},
 		{"Use(nil)", func() error { return c.Use(nil) }, cashews.ErrInvalidArgument},
-		{"Use(mw, nil)", func() error { return c.Use(cashews.LogMiddleware(nil, 0), nil) }, cashews.ErrInvalidArgument},
+		{"Use(mw, nil)", func() error { return c.Use(cashews.LogHook(nil, 0), nil) }, cashews.ErrInvalidArgument},
 		{"Use(mw returning nil)", func() error {
 			return c.Use(func(cashews.Handler) cashews.Handler { return nil })
 		}, cashews.ErrInvalidArgument},
@@ -81,13 +81,13 @@ func TestNilInputs(t *testing.T) {
 			return nil
 		}, cashews.ErrInvalidArgument},
 		{"GetOrSet(nil load)", func() error { _, err := cashews.GetOrSet(ctx, c, "k", 0, nilLoad); return err }, cashews.ErrInvalidArgument},
-		{"TryWrap(nil function)", func() error { _, err := cashews.TryWrap(c, nilFn, cashews.TTL(time.Second)); return err }, cashews.ErrConfig},
-		{"TryWrap(nil Cache)", func() error {
-			_, err := cashews.TryWrap(nilCache, func(context.Context, int) (int, error) { return 0, nil }, cashews.TTL(time.Second), cashews.Key("k"))
+		{"Wrap(nil function)", func() error { _, err := cashews.Wrap(c, nilFn, cashews.TTL(time.Second)); return err }, cashews.ErrConfig},
+		{"Wrap(nil Cache)", func() error {
+			_, err := cashews.Wrap(nilCache, func(context.Context, int) (int, error) { return 0, nil }, cashews.TTL(time.Second), cashews.Key("k"))
 			return err
 		}, cashews.ErrConfig},
-		{"TryWrap(TTLFunc(nil))", func() error {
-			_, err := cashews.TryWrap(c, func(context.Context, int) (int, error) { return 0, nil }, cashews.TTLFunc[int](nil), cashews.Key("k"))
+		{"Wrap(TTLFunc(nil))", func() error {
+			_, err := cashews.Wrap(c, func(context.Context, int) (int, error) { return 0, nil }, cashews.TTLFunc[int](nil), cashews.Key("k"))
 			return err
 		}, cashews.ErrConfig},
 		{"Get(nil Cache)", func() error { _, _, err := cashews.Get[int](ctx, nilCache, "k"); return err }, cashews.ErrInvalidArgument},
@@ -109,7 +109,7 @@ func TestNilInputs(t *testing.T) {
 		{"nil Cache Ping", func() error { return nilCache.Ping(ctx) }, cashews.ErrInvalidArgument},
 		{"nil Cache DeleteTags", func() error { _, err := nilCache.DeleteTags(ctx, "t"); return err }, cashews.ErrInvalidArgument},
 		{"nil Cache TagKeys", func() error { _, err := nilCache.TagKeys(ctx, "t"); return err }, cashews.ErrInvalidArgument},
-		{"nil Cache Use", func() error { return nilCache.Use(cashews.LogMiddleware(nil, 0)) }, cashews.ErrInvalidArgument},
+		{"nil Cache Use", func() error { return nilCache.Use(cashews.LogHook(nil, 0)) }, cashews.ErrInvalidArgument},
 		{"nil Cache Close", func() error { return nilCache.Close() }, cashews.ErrInvalidArgument},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -146,8 +146,8 @@ func TestWrapNilFunction(t *testing.T) {
 	var fn func(context.Context, int) (int, error)
 	var fn0 func(context.Context) (int, error)
 	for name, wrap := range map[string]func(){
-		"Wrap":  func() { cashews.Wrap(c, fn, cashews.TTL(time.Second)) },
-		"Wrap0": func() { cashews.Wrap0(c, fn0, cashews.TTL(time.Second)) },
+		"Wrap":  func() { cashews.MustWrap(c, fn, cashews.TTL(time.Second)) },
+		"Wrap0": func() { cashews.MustWrap0(c, fn0, cashews.TTL(time.Second)) },
 	} {
 		t.Run(name, func(t *testing.T) {
 			defer func() {
@@ -206,9 +206,9 @@ func TestDigestNeedsSecret(t *testing.T) {
 // uses jwt is a configuration error at Wrap, not a template that decodes tokens unverified.
 func TestJWTNeedsVerifier(t *testing.T) {
 	c, _ := newCache(t, "mem://")
-	_, err := cashews.TryWrap(c, func(ctx context.Context, token string) (string, error) { return "private", nil },
+	_, err := cashews.Wrap(c, func(ctx context.Context, token string) (string, error) { return "private", nil },
 		cashews.TTL(time.Minute), cashews.Key("private:{.:jwt(sub)}"))
 	if err == nil || !strings.Contains(err.Error(), "RegisterJWT") {
-		t.Fatalf("TryWrap with {.:jwt(sub)} and no verifier = %v; want an error asking for keytemplate.RegisterJWT", err)
+		t.Fatalf("Wrap with {.:jwt(sub)} and no verifier = %v; want an error asking for keytemplate.RegisterJWT", err)
 	}
 }

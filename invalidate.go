@@ -9,7 +9,6 @@ import (
 
 	"github.com/cashews-go/cashews/internal/quote"
 	"github.com/cashews-go/cashews/keytemplate"
-	"github.com/cashews-go/cashews/strategies"
 )
 
 // ErrInvalidation is matched by the error of a function wrapped by [InvalidateAfter] or
@@ -21,9 +20,9 @@ var ErrInvalidation = errors.New("cashews: invalidation failed")
 // A KeyTemplate is a key template compiled for arguments of type A, to share between the wrapped
 // function whose keys it renders and the functions that invalidate them:
 //
-//	userKey := cashews.NewKey[int]("user:{.}")
-//	getUser := cashews.Wrap(c, fetchUser, cashews.TTL(time.Hour), userKey)
-//	saveUser := cashews.InvalidateKey(c, storeUser, userKey, func(u User) int { return u.ID })
+//	userKey := cashews.MustNewKey[int]("user:{.}")
+//	getUser := cashews.MustWrap(c, fetchUser, cashews.TTL(time.Hour), userKey)
+//	saveUser := cashews.MustInvalidateKey(c, storeUser, userKey, func(u User) int { return u.ID })
 //
 // As an option of [Wrap] it is the [Key] option with its template, and the wrapped function must
 // take an A. Put any prefix into the template rather than adding [KeyPrefix], which would change
@@ -36,24 +35,24 @@ type KeyTemplate[A any] struct {
 }
 
 // NewKey compiles a key template for arguments of type A (see package keytemplate). A template
-// that does not compile is a mistake in the program: NewKey panics with the error, as Wrap does;
-// [TryNewKey] returns it.
-func NewKey[A any](template string) *KeyTemplate[A] {
-	k, err := TryNewKey[A](template)
-	if err != nil {
-		panic(err)
-	}
-	return k
-}
-
-// TryNewKey is [NewKey] that returns the error: a *keytemplate.SyntaxError, *keytemplate.FieldError
-// or *keytemplate.FormatterError.
-func TryNewKey[A any](template string) (*KeyTemplate[A], error) {
+// that does not compile returns a *keytemplate.SyntaxError, *keytemplate.FieldError or
+// *keytemplate.FormatterError; [MustNewKey] panics with it.
+func NewKey[A any](template string) (*KeyTemplate[A], error) {
 	t, err := keytemplate.Compile[A](template)
 	if err != nil {
 		return nil, fmt.Errorf("cashews: key template: %w", err)
 	}
 	return &KeyTemplate[A]{t: t}, nil
+}
+
+// MustNewKey is [NewKey] that panics with the error, for templates in package-level vars, as
+// regexp.MustCompile is.
+func MustNewKey[A any](template string) *KeyTemplate[A] {
+	k, err := NewKey[A](template)
+	if err != nil {
+		panic(err)
+	}
+	return k
 }
 
 // String returns the template's source.
@@ -65,13 +64,12 @@ func (k *KeyTemplate[A]) Render(ctx context.Context, arg A) (string, error) {
 	return k.t.Render(ctx, arg)
 }
 
-// ApplyWrap makes k the key template of a Wrap call.
-func (k *KeyTemplate[A]) ApplyWrap(c *strategies.Config) {
+// applyWrap makes k the key template of a Wrap call, compiled already.
+func (k *KeyTemplate[A]) applyWrap(c *WrapConfig) {
 	if c.Prefix != "" {
-		c.Errs = append(c.Errs, fmt.Errorf("%w: KeyPrefix(%q) with the KeyTemplate %q: the prefix would not be in the keys the KeyTemplate renders; put it into the template", strategies.ErrConfig, c.Prefix, k.String()))
+		c.errs = append(c.errs, fmt.Errorf("%w: KeyPrefix(%q) with the KeyTemplate %q: the prefix would not be in the keys the KeyTemplate renders; put it into the template", ErrConfig, c.Prefix, k.String()))
 	}
-	c.Key = k.String()
-	c.Errs = append(c.Errs, argTypeCheck{reflect.TypeFor[A](), fmt.Sprintf("the KeyTemplate %q", k.String())})
+	c.Key, c.key, c.keyArg = k.String(), k.t, reflect.TypeFor[A]()
 }
 
 // InvalidateAfter returns fn wrapped so that, each time fn succeeds, the keys matching patterns are
@@ -83,30 +81,20 @@ func (k *KeyTemplate[A]) ApplyWrap(c *strategies.Config) {
 // [Cache.Delete] instead of a scan.
 //
 // Patterns are compiled here; a pattern that does not compile, or no pattern at all, is a mistake in
-// the program, and InvalidateAfter panics with the error, as [Wrap] does. [TryInvalidateAfter]
-// returns it.
+// the program: InvalidateAfter returns an error matching [ErrConfig], or the template error of a
+// pattern, and [MustInvalidateAfter] panics with it.
 //
 // When fn fails, nothing is deleted. When fn succeeds, every pattern is deleted, even if the caller's
 // context is cancelled meanwhile (the change fn made is done); if one cannot be deleted, or rendered,
 // the call returns fn's result with an error matching [ErrInvalidation] and the cause. Keys are
 // deleted after fn returns, so a call of the cached function that started before may store the old
 // value again: invalidation is as good as the cache-aside pattern it serves.
-func InvalidateAfter[A, R any](c *Cache, fn func(context.Context, A) (R, error), patterns ...string) func(context.Context, A) (R, error) {
-	w, err := TryInvalidateAfter(c, fn, patterns...)
-	if err != nil {
-		panic(err)
-	}
-	return w
-}
-
-// TryInvalidateAfter is [InvalidateAfter] that returns its configuration mistakes: an error matching
-// [ErrConfig], or the template error of a pattern.
-func TryInvalidateAfter[A, R any](c *Cache, fn func(context.Context, A) (R, error), patterns ...string) (func(context.Context, A) (R, error), error) {
+func InvalidateAfter[A, R any](c *Cache, fn func(context.Context, A) (R, error), patterns ...string) (func(context.Context, A) (R, error), error) {
 	if c == nil || fn == nil {
-		return nil, fmt.Errorf("%w: InvalidateAfter needs a Cache and a function", strategies.ErrConfig)
+		return nil, fmt.Errorf("%w: InvalidateAfter needs a Cache and a function", ErrConfig)
 	}
 	if len(patterns) == 0 {
-		return nil, fmt.Errorf("%w: InvalidateAfter without patterns", strategies.ErrConfig)
+		return nil, fmt.Errorf("%w: InvalidateAfter without patterns", ErrConfig)
 	}
 	compiled := make([]*invPattern[A], len(patterns))
 	for i, src := range patterns {
@@ -135,24 +123,23 @@ func TryInvalidateAfter[A, R any](c *Cache, fn func(context.Context, A) (R, erro
 	}, nil
 }
 
-// InvalidateKey returns fn wrapped so that, each time fn succeeds, the key that key renders for
-// arg(a) is deleted, where a is fn's argument: the entry of another wrapped function, whose key
-// template key is, for the argument that this call changed. See [KeyTemplate] for an example.
-// Failures are handled as by [InvalidateAfter]. InvalidateKey panics when c, fn, key or arg is nil;
-// [TryInvalidateKey] returns the error.
-func InvalidateKey[A, R, B any](c *Cache, fn func(context.Context, A) (R, error), key *KeyTemplate[B], arg func(A) B) func(context.Context, A) (R, error) {
-	w, err := TryInvalidateKey(c, fn, key, arg)
+// MustInvalidateAfter is [InvalidateAfter] that panics with a configuration mistake.
+func MustInvalidateAfter[A, R any](c *Cache, fn func(context.Context, A) (R, error), patterns ...string) func(context.Context, A) (R, error) {
+	w, err := InvalidateAfter(c, fn, patterns...)
 	if err != nil {
 		panic(err)
 	}
 	return w
 }
 
-// TryInvalidateKey is [InvalidateKey] that returns its configuration mistakes, matching
-// [ErrConfig].
-func TryInvalidateKey[A, R, B any](c *Cache, fn func(context.Context, A) (R, error), key *KeyTemplate[B], arg func(A) B) (func(context.Context, A) (R, error), error) {
+// InvalidateKey returns fn wrapped so that, each time fn succeeds, the key that key renders for
+// arg(a) is deleted, where a is fn's argument: the entry of another wrapped function, whose key
+// template key is, for the argument that this call changed. See [KeyTemplate] for an example.
+// Failures are handled as by [InvalidateAfter]. When c, fn, key or arg is nil, InvalidateKey returns
+// an error matching [ErrConfig]; [MustInvalidateKey] panics with it.
+func InvalidateKey[A, R, B any](c *Cache, fn func(context.Context, A) (R, error), key *KeyTemplate[B], arg func(A) B) (func(context.Context, A) (R, error), error) {
 	if c == nil || fn == nil || key == nil || arg == nil {
-		return nil, fmt.Errorf("%w: InvalidateKey needs a Cache, a function, a KeyTemplate and a function mapping the argument", strategies.ErrConfig)
+		return nil, fmt.Errorf("%w: InvalidateKey needs a Cache, a function, a KeyTemplate and a function mapping the argument", ErrConfig)
 	}
 	return func(ctx context.Context, a A) (R, error) {
 		r, err := fn(ctx, a)
@@ -271,4 +258,13 @@ func appendGlobLiteral(b []byte, s string) []byte {
 		b = append(b, s[i])
 	}
 	return b
+}
+
+// MustInvalidateKey is [InvalidateKey] that panics with a configuration mistake.
+func MustInvalidateKey[A, R, B any](c *Cache, fn func(context.Context, A) (R, error), key *KeyTemplate[B], arg func(A) B) func(context.Context, A) (R, error) {
+	w, err := InvalidateKey(c, fn, key, arg)
+	if err != nil {
+		panic(err)
+	}
+	return w
 }

@@ -56,8 +56,8 @@ func TestInvalidateAfterPattern(t *testing.T) {
 			c, _ := newCache(t, url)
 			ctx := context.Background()
 			var runs, saves atomic.Int64
-			get := cashews.Wrap(c, invLoader(&runs), cashews.TTL(time.Hour), cashews.Key("user:{ID}:{Lang}"))
-			save := cashews.InvalidateAfter(c, invSave(&saves, nil), "user:{ID}:*")
+			get := cashews.MustWrap(c, invLoader(&runs), cashews.TTL(time.Hour), cashews.Key("user:{ID}:{Lang}"))
+			save := cashews.MustInvalidateAfter(c, invSave(&saves, nil), "user:{ID}:*")
 
 			for _, u := range []invUser{{"1", "en"}, {"1", "de"}, {"2", "en"}} {
 				get(ctx, u)
@@ -88,7 +88,7 @@ func TestInvalidateAfterExactKeyAndSeveralPatterns(t *testing.T) {
 	for _, k := range []string{"user:1:en", "user:1:de", "list:en", "list:de"} {
 		c.Set(ctx, k, "v", 0)
 	}
-	save := cashews.InvalidateAfter(c, invSave(&saves, nil), "user:{ID}:{Lang}", "list:{Lang}")
+	save := cashews.MustInvalidateAfter(c, invSave(&saves, nil), "user:{ID}:{Lang}", "list:{Lang}")
 	if _, err := save(ctx, invUser{"1", "en"}); err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func TestInvalidateAfterValuesAreLiteral(t *testing.T) {
 			c.Set(ctx, "user:"+id+":"+tail, "v", 0)
 		}
 	}
-	save := cashews.InvalidateAfter(c, invSave(&saves, nil), "user:{ID}:*")
+	save := cashews.MustInvalidateAfter(c, invSave(&saves, nil), "user:{ID}:*")
 	for _, id := range ids {
 		before := len(invKeys(t, c, "user:*"))
 		if _, err := save(ctx, invUser{ID: id}); err != nil {
@@ -130,7 +130,7 @@ func TestInvalidateAfterFailureDeletesNothing(t *testing.T) {
 	boom := errors.New("boom")
 	var saves atomic.Int64
 	c.Set(ctx, "user:1:en", "v", 0)
-	save := cashews.InvalidateAfter(c, invSave(&saves, boom), "user:{ID}:*")
+	save := cashews.MustInvalidateAfter(c, invSave(&saves, boom), "user:{ID}:*")
 	if ok, err := save(ctx, invUser{ID: "1"}); ok || !errors.Is(err, boom) || errors.Is(err, cashews.ErrInvalidation) {
 		t.Fatalf("save = %v, %v; want false and the function's error", ok, err)
 	}
@@ -143,7 +143,7 @@ func TestInvalidateAfterCancelledContextStillDeletes(t *testing.T) {
 	c, _ := newCache(t, "mem://")
 	ctx, cancel := context.WithCancel(context.Background())
 	c.Set(ctx, "user:1:en", "v", 0)
-	save := cashews.InvalidateAfter(c, func(context.Context, invUser) (bool, error) {
+	save := cashews.MustInvalidateAfter(c, func(context.Context, invUser) (bool, error) {
 		cancel() // the caller gives up while the change is being made
 		return true, nil
 	}, "user:{ID}:*")
@@ -160,7 +160,7 @@ func TestInvalidateErrorsKeepTheResult(t *testing.T) {
 	ctx := context.Background()
 	c.Set(ctx, "user:1:en", "v", 0)
 	var saves atomic.Int64
-	save := cashews.InvalidateAfter(c, invSave(&saves, nil), "other:{ID}", "user:{ID}:*")
+	save := cashews.MustInvalidateAfter(c, invSave(&saves, nil), "other:{ID}", "user:{ID}:*")
 	ok, err := save(ctx, invUser{ID: "1"})
 	if !ok || !errors.Is(err, cashews.ErrInvalidation) || !errors.Is(err, cashews.ErrNoBackend) {
 		t.Fatalf("save = %v, %v; want true (the function's result) and an error matching ErrInvalidation and ErrNoBackend", ok, err)
@@ -170,14 +170,14 @@ func TestInvalidateErrorsKeepTheResult(t *testing.T) {
 	}
 
 	// A value that cannot be rendered: a nil pointer on the path to the field.
-	savePtr := cashews.InvalidateAfter(c, func(context.Context, *invUser) (int, error) { return 7, nil }, "user:{ID}:*")
+	savePtr := cashews.MustInvalidateAfter(c, func(context.Context, *invUser) (int, error) { return 7, nil }, "user:{ID}:*")
 	var execErr *keytemplate.ExecError
 	if n, err := savePtr(ctx, nil); n != 7 || !errors.Is(err, cashews.ErrInvalidation) || !errors.As(err, &execErr) {
 		t.Fatalf("savePtr(nil) = %d, %v; want 7 and an ErrInvalidation wrapping a *keytemplate.ExecError", n, err)
 	}
 
-	userKey := cashews.NewKey[string]("other:{.}")
-	saveKey := cashews.InvalidateKey(c, invSave(&saves, nil), userKey, func(u invUser) string { return u.ID })
+	userKey := cashews.MustNewKey[string]("other:{.}")
+	saveKey := cashews.MustInvalidateKey(c, invSave(&saves, nil), userKey, func(u invUser) string { return u.ID })
 	if ok, err := saveKey(ctx, invUser{ID: "1"}); !ok || !errors.Is(err, cashews.ErrInvalidation) || !errors.Is(err, cashews.ErrNoBackend) {
 		t.Fatalf("saveKey = %v, %v; want true and an error matching ErrInvalidation and ErrNoBackend", ok, err)
 	}
@@ -195,9 +195,9 @@ func TestInvalidateKeyMatchesWrap(t *testing.T) {
 			c, _ := newCache(t, url)
 			ctx := context.Background()
 			var runs, saves atomic.Int64
-			userKey := cashews.NewKey[invUser]("user:{ID}")
-			getUser := cashews.Wrap(c, invLoader(&runs), cashews.TTL(time.Hour), userKey)
-			updateUser := cashews.InvalidateKey(c,
+			userKey := cashews.MustNewKey[invUser]("user:{ID}")
+			getUser := cashews.MustWrap(c, invLoader(&runs), cashews.TTL(time.Hour), userKey)
+			updateUser := cashews.MustInvalidateKey(c,
 				func(_ context.Context, p invProfile) (invProfile, error) { saves.Add(1); return p, nil },
 				userKey, func(p invProfile) invUser { return invUser{ID: p.ID} })
 
@@ -225,35 +225,35 @@ func TestInvalidateConfigMistakes(t *testing.T) {
 	save := invSave(&saves, nil)
 
 	var fieldErr *keytemplate.FieldError
-	if _, err := cashews.TryInvalidateAfter(c, save, "user:{Nope}:*"); !errors.As(err, &fieldErr) {
+	if _, err := cashews.InvalidateAfter(c, save, "user:{Nope}:*"); !errors.As(err, &fieldErr) {
 		t.Errorf("pattern with a missing field: err = %v; want a *keytemplate.FieldError", err)
 	}
 	var syntaxErr *keytemplate.SyntaxError
-	if _, err := cashews.TryInvalidateAfter(c, save, "user:{ID"); !errors.As(err, &syntaxErr) || syntaxErr.Pos != 5 {
+	if _, err := cashews.InvalidateAfter(c, save, "user:{ID"); !errors.As(err, &syntaxErr) || syntaxErr.Pos != 5 {
 		t.Errorf("unclosed placeholder: err = %v; want a *keytemplate.SyntaxError at 5", err)
 	}
-	if _, err := cashews.TryInvalidateAfter(c, save); !errors.Is(err, cashews.ErrConfig) {
+	if _, err := cashews.InvalidateAfter(c, save); !errors.Is(err, cashews.ErrConfig) {
 		t.Errorf("no patterns: err = %v; want ErrConfig", err)
 	}
-	if _, err := cashews.TryInvalidateAfter[invUser, bool](nil, save, "x"); !errors.Is(err, cashews.ErrConfig) {
+	if _, err := cashews.InvalidateAfter[invUser, bool](nil, save, "x"); !errors.Is(err, cashews.ErrConfig) {
 		t.Errorf("nil Cache: err = %v; want ErrConfig", err)
 	}
-	if _, err := cashews.TryInvalidateKey[invUser, bool, string](c, save, nil, nil); !errors.Is(err, cashews.ErrConfig) {
+	if _, err := cashews.InvalidateKey[invUser, bool, string](c, save, nil, nil); !errors.Is(err, cashews.ErrConfig) {
 		t.Errorf("nil KeyTemplate: err = %v; want ErrConfig", err)
 	}
-	if _, err := cashews.TryNewKey[invUser]("user:{Nope}"); !errors.As(err, &fieldErr) {
-		t.Errorf("TryNewKey with a missing field: err = %v; want a *keytemplate.FieldError", err)
+	if _, err := cashews.NewKey[invUser]("user:{Nope}"); !errors.As(err, &fieldErr) {
+		t.Errorf("NewKey with a missing field: err = %v; want a *keytemplate.FieldError", err)
 	}
-	invPanics(t, "InvalidateAfter with a bad pattern", func() { cashews.InvalidateAfter(c, save, "user:{Nope}") })
-	invPanics(t, "NewKey with a bad template", func() { cashews.NewKey[invUser]("{") })
+	invPanics(t, "InvalidateAfter with a bad pattern", func() { cashews.MustInvalidateAfter(c, save, "user:{Nope}") })
+	invPanics(t, "NewKey with a bad template", func() { cashews.MustNewKey[invUser]("{") })
 
 	var runs atomic.Int64
-	key := cashews.NewKey[string]("user:{.}")
-	if _, err := cashews.TryWrap(c, invLoader(&runs), cashews.TTL(time.Hour), key); !errors.Is(err, cashews.ErrConfig) {
+	key := cashews.MustNewKey[string]("user:{.}")
+	if _, err := cashews.Wrap(c, invLoader(&runs), cashews.TTL(time.Hour), key); !errors.Is(err, cashews.ErrConfig) {
 		t.Errorf("KeyTemplate[string] on a function of invUser: err = %v; want ErrConfig", err)
 	}
-	userKey := cashews.NewKey[invUser]("user:{ID}")
-	if _, err := cashews.TryWrap(c, invLoader(&runs), cashews.TTL(time.Hour), cashews.KeyPrefix("v2:"), userKey); !errors.Is(err, cashews.ErrConfig) {
+	userKey := cashews.MustNewKey[invUser]("user:{ID}")
+	if _, err := cashews.Wrap(c, invLoader(&runs), cashews.TTL(time.Hour), cashews.KeyPrefix("v2:"), userKey); !errors.Is(err, cashews.ErrConfig) {
 		t.Errorf("KeyPrefix with a KeyTemplate: err = %v; want ErrConfig", err)
 	}
 }
@@ -274,7 +274,7 @@ func TestInvalidateByTags(t *testing.T) {
 			c, _ := newCache(t, url)
 			ctx := context.Background()
 			var runs atomic.Int64
-			get := cashews.Wrap(c, invLoader(&runs), cashews.TTL(time.Hour), cashews.Key("user:{ID}:{Lang}"), cashews.Tags("user:{ID}"))
+			get := cashews.MustWrap(c, invLoader(&runs), cashews.TTL(time.Hour), cashews.Key("user:{ID}:{Lang}"), cashews.Tags("user:{ID}"))
 			for _, u := range []invUser{{"1", "en"}, {"1", "de"}, {"2", "en"}} {
 				get(ctx, u)
 			}
@@ -297,7 +297,7 @@ func TestInvalidateFurtherWithRecompute(t *testing.T) {
 			c, _ := newCache(t, url)
 			ctx := context.Background()
 			var runs atomic.Int64
-			get := cashews.Wrap(c, invLoader(&runs), cashews.TTL(time.Hour), cashews.Key("user:{ID}"))
+			get := cashews.MustWrap(c, invLoader(&runs), cashews.TTL(time.Hour), cashews.Key("user:{ID}"))
 			u := invUser{ID: "1", Lang: "en"}
 			get(ctx, u)
 			if v, _ := get(ctx, u); v != "1/en v1" {
@@ -328,7 +328,7 @@ func ExampleInvalidateAfter() {
 		Lang string
 	}
 	loads := 0
-	getUser := cashews.Wrap(c, func(ctx context.Context, q Query) (string, error) {
+	getUser := cashews.MustWrap(c, func(ctx context.Context, q Query) (string, error) {
 		loads++
 		return fmt.Sprintf("user %d (%s)", q.ID, q.Lang), nil
 	}, cashews.TTL(time.Hour), cashews.Key("user:{ID}:{Lang}"))
@@ -337,7 +337,7 @@ func ExampleInvalidateAfter() {
 		ID   int
 		Name string
 	}
-	rename := cashews.InvalidateAfter(c, func(ctx context.Context, r Rename) (bool, error) {
+	rename := cashews.MustInvalidateAfter(c, func(ctx context.Context, r Rename) (bool, error) {
 		return true, nil // update the database here
 	}, "user:{ID}:*") // every language of the renamed user
 
@@ -364,11 +364,11 @@ func ExampleInvalidateKey() {
 	}
 	db := map[int]User{1: {1, "Ann"}}
 
-	userKey := cashews.NewKey[int]("user:{.}") // shared by the reader and the writer
-	getUser := cashews.Wrap(c, func(ctx context.Context, id int) (User, error) {
+	userKey := cashews.MustNewKey[int]("user:{.}") // shared by the reader and the writer
+	getUser := cashews.MustWrap(c, func(ctx context.Context, id int) (User, error) {
 		return db[id], nil
 	}, cashews.TTL(time.Hour), userKey)
-	saveUser := cashews.InvalidateKey(c, func(ctx context.Context, u User) (User, error) {
+	saveUser := cashews.MustInvalidateKey(c, func(ctx context.Context, u User) (User, error) {
 		db[u.ID] = u
 		return u, nil
 	}, userKey, func(u User) int { return u.ID })

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/cashews-go/cashews/backends"
 	"github.com/cashews-go/cashews/internal/quote"
 )
 
@@ -32,7 +31,7 @@ func (l *Lock) Unlock(ctx context.Context) error {
 	if l.noop {
 		return nil
 	}
-	ok, err := l.c.Unlock(ctx, l.key, l.token)
+	ok, err := l.c.unlock(ctx, l.key, l.token)
 	if err == nil && !ok {
 		err = fmt.Errorf("%w: %s", ErrLockNotHeld, quote.String(l.key))
 	}
@@ -45,15 +44,16 @@ func (l *Lock) Extend(ctx context.Context, ttl time.Duration) error {
 	if l.noop {
 		return nil
 	}
-	ok, err := l.c.ExtendLock(ctx, l.key, l.token, ttl)
+	ok, err := l.c.extendLock(ctx, l.key, l.token, ttl)
 	if err == nil && !ok {
 		err = fmt.Errorf("%w: %s", ErrLockNotHeld, quote.String(l.key))
 	}
 	return err
 }
 
-// NewToken returns a random owner token for SetLock.
-func NewToken() string {
+// newToken returns a random owner token for a lock: the one token generator of the module's front
+// half (Cache.TryLock and Env.Claim use it).
+func newToken() string {
 	var b [16]byte
 	rand.Read(b[:])
 	return hex.EncodeToString(b[:])
@@ -64,7 +64,7 @@ func NewToken() string {
 // without being taken. When the backend cannot answer, the error matches [ErrUnavailable], also on a
 // backend set up with suppress=true: a lock never pretends.
 func (c *Cache) TryLock(ctx context.Context, key string, ttl time.Duration) (*Lock, bool, error) {
-	token := NewToken()
+	token := newToken()
 	r, err := c.route(key)
 	if err != nil {
 		return nil, false, err
@@ -72,7 +72,7 @@ func (c *Cache) TryLock(ctx context.Context, key string, ttl time.Duration) (*Lo
 	if c.off(ctx, r, CmdSetLock) {
 		return &Lock{c: c, key: key, token: token, noop: true}, true, nil
 	}
-	ok, err := c.SetLock(ctx, key, token, ttl)
+	ok, err := c.setLock(ctx, key, token, ttl)
 	if err != nil || !ok {
 		return nil, false, err
 	}
@@ -115,41 +115,41 @@ func (c *Cache) WithLock(ctx context.Context, key string, ttl time.Duration, fn 
 	return fn(ctx)
 }
 
-// SetLock takes the lock at key for token with ttl (which must be positive) unless it is held, and
-// reports whether it did. Prefer [Cache.Lock], which makes the token.
-func (c *Cache) SetLock(ctx context.Context, key, token string, ttl time.Duration) (bool, error) {
+// setLock takes the lock at key for token with ttl (which must be positive) unless it is held, and
+// reports whether it did.
+func (c *Cache) setLock(ctx context.Context, key, token string, ttl time.Duration) (bool, error) {
 	if ttl <= 0 {
 		return false, fmt.Errorf("%w: set_lock %s: TTL %v must be positive", ErrInvalidArgument, quote.String(key), ttl)
 	}
-	return c.keyBool(ctx, CmdSetLock, key, func(ctx context.Context, b backends.Backend) (bool, error) {
-		return b.SetLock(ctx, key, token, ttl)
+	return c.keyBool(ctx, CmdSetLock, key, func(ctx context.Context, r *route) (bool, error) {
+		return r.locker.SetLock(ctx, key, token, ttl)
 	})
 }
 
-// Unlock releases the lock at key only when token holds it, and reports whether it did.
-func (c *Cache) Unlock(ctx context.Context, key, token string) (bool, error) {
-	return c.keyBool(ctx, CmdUnlock, key, func(ctx context.Context, b backends.Backend) (bool, error) {
-		return b.Unlock(ctx, key, token)
+// unlock releases the lock at key only when token holds it, and reports whether it did.
+func (c *Cache) unlock(ctx context.Context, key, token string) (bool, error) {
+	return c.keyBool(ctx, CmdUnlock, key, func(ctx context.Context, r *route) (bool, error) {
+		return r.locker.Unlock(ctx, key, token)
 	})
 }
 
-// ExtendLock sets the TTL of the lock at key to ttl only when token holds it, and reports whether it
+// extendLock sets the TTL of the lock at key to ttl only when token holds it, and reports whether it
 // did.
-func (c *Cache) ExtendLock(ctx context.Context, key, token string, ttl time.Duration) (bool, error) {
+func (c *Cache) extendLock(ctx context.Context, key, token string, ttl time.Duration) (bool, error) {
 	if ttl <= 0 {
 		return false, fmt.Errorf("%w: extend_lock %s: TTL %v must be positive", ErrInvalidArgument, quote.String(key), ttl)
 	}
-	return c.keyBool(ctx, CmdExtendLock, key, func(ctx context.Context, b backends.Backend) (bool, error) {
-		return b.ExtendLock(ctx, key, token, ttl)
+	return c.keyBool(ctx, CmdExtendLock, key, func(ctx context.Context, r *route) (bool, error) {
+		return r.locker.ExtendLock(ctx, key, token, ttl)
 	})
 }
 
-// IsLocked reports whether the lock at key is held. With wait > 0 it waits up to wait (and while
+// isLocked reports whether the lock at key is held. With wait > 0 it waits up to wait (and while
 // ctx lasts) for the lock to be released, and reports whether it is still held.
-func (c *Cache) IsLocked(ctx context.Context, key string, wait time.Duration) (bool, error) {
+func (c *Cache) isLocked(ctx context.Context, key string, wait time.Duration) (bool, error) {
 	check := func(ctx context.Context) (bool, error) {
-		return c.keyBool(ctx, CmdIsLocked, key, func(ctx context.Context, b backends.Backend) (bool, error) {
-			return b.IsLocked(ctx, key)
+		return c.keyBool(ctx, CmdIsLocked, key, func(ctx context.Context, r *route) (bool, error) {
+			return r.locker.IsLocked(ctx, key)
 		})
 	}
 	locked, err := check(ctx)

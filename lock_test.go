@@ -22,10 +22,10 @@ func TestLockOwnership(t *testing.T) {
 	if _, ok, _ := c.TryLock(ctx, "job", time.Minute); ok {
 		t.Fatal("TryLock of a held lock succeeded")
 	}
-	if ok, _ := c.Unlock(ctx, "job", "not-the-owner"); ok {
+	if ok, _ := cashews.Unlock(ctx, c, "job", "not-the-owner"); ok {
 		t.Fatal("Unlock by a stranger released the lock")
 	}
-	if locked, _ := c.IsLocked(ctx, "job", 0); !locked {
+	if locked, _ := cashews.IsLocked(ctx, c, "job", 0); !locked {
 		t.Fatal("IsLocked = false while held")
 	}
 	// The lock expires; a new owner takes it; the old owner cannot release or extend it.
@@ -40,7 +40,7 @@ func TestLockOwnership(t *testing.T) {
 	if err := l.Extend(ctx, time.Hour); !errors.Is(err, cashews.ErrLockNotHeld) {
 		t.Fatalf("old owner's Extend = %v; want ErrLockNotHeld", err)
 	}
-	if locked, _ := c.IsLocked(ctx, "job", 0); !locked {
+	if locked, _ := cashews.IsLocked(ctx, c, "job", 0); !locked {
 		t.Fatal("the old owner released the new owner's lock")
 	}
 	if err := l2.Extend(ctx, time.Hour); err != nil {
@@ -49,7 +49,7 @@ func TestLockOwnership(t *testing.T) {
 	if err := l2.Unlock(ctx); err != nil {
 		t.Fatalf("owner's Unlock = %v", err)
 	}
-	if _, err := c.SetLock(ctx, "x", "t", 0); !errors.Is(err, cashews.ErrInvalidArgument) {
+	if _, err := cashews.SetLock(ctx, c, "x", "t", 0); !errors.Is(err, cashews.ErrInvalidArgument) {
 		t.Fatalf("SetLock with a zero TTL = %v; want ErrInvalidArgument", err)
 	}
 }
@@ -76,7 +76,7 @@ func TestLockWaits(t *testing.T) {
 			time.Sleep(3 * time.Second) // fake time inside the bubble
 			held.Unlock(ctx)
 		}()
-		if locked, err := c.IsLocked(ctx, "k", 10*time.Second); locked || err != nil {
+		if locked, err := cashews.IsLocked(ctx, c, "k", 10*time.Second); locked || err != nil {
 			t.Fatalf("IsLocked with a wait = %v, %v; want false after the release", locked, err)
 		}
 		start := time.Now()
@@ -141,7 +141,7 @@ func TestWithLockReleasesOnPanicAndError(t *testing.T) {
 		defer func() { recover() }()
 		c.WithLock(ctx, "k", time.Minute, func(context.Context) error { panic("x") })
 	}()
-	if locked, _ := c.IsLocked(ctx, "k", 0); locked {
+	if locked, _ := cashews.IsLocked(ctx, c, "k", 0); locked {
 		t.Fatal("the lock is held after fn failed")
 	}
 }

@@ -29,7 +29,7 @@ var errRefused = errors.New("dial tcp 127.0.0.1:6379: connect: connection refuse
 // the memory backend cannot produce one. With unavailable set, its errors match ErrUnavailable, as
 // the Redis backend's do; otherwise they are the bare cause.
 type downBackend struct {
-	backends.Backend
+	backends.Full
 	down        atomic.Bool
 	unavailable bool
 	calls       atomic.Int64 // commands that reached the backend
@@ -50,84 +50,84 @@ func (d *downBackend) Get(ctx context.Context, key string) (any, bool, error) {
 	if err := d.fail(); err != nil {
 		return nil, false, err
 	}
-	return d.Backend.Get(ctx, key)
+	return d.Full.Get(ctx, key)
 }
 
 func (d *downBackend) Set(ctx context.Context, key string, v any, ttl time.Duration, m backends.SetMode) (bool, error) {
 	if err := d.fail(); err != nil {
 		return false, err
 	}
-	return d.Backend.Set(ctx, key, v, ttl, m)
+	return d.Full.Set(ctx, key, v, ttl, m)
 }
 
 func (d *downBackend) Delete(ctx context.Context, key string) (bool, error) {
 	if err := d.fail(); err != nil {
 		return false, err
 	}
-	return d.Backend.Delete(ctx, key)
+	return d.Full.Delete(ctx, key)
 }
 
 func (d *downBackend) DeleteMany(ctx context.Context, keys []string) (int, error) {
 	if err := d.fail(); err != nil {
 		return 0, err
 	}
-	return d.Backend.DeleteMany(ctx, keys)
+	return d.Full.DeleteMany(ctx, keys)
 }
 
 func (d *downBackend) DeleteMatch(ctx context.Context, pattern string) (int, error) {
 	if err := d.fail(); err != nil {
 		return 0, err
 	}
-	return d.Backend.DeleteMatch(ctx, pattern)
+	return d.Full.DeleteMatch(ctx, pattern)
 }
 
 func (d *downBackend) Clear(ctx context.Context) error {
 	if err := d.fail(); err != nil {
 		return err
 	}
-	return d.Backend.Clear(ctx)
+	return d.Full.Clear(ctx)
 }
 
 func (d *downBackend) Ping(ctx context.Context) error {
 	if err := d.fail(); err != nil {
 		return err
 	}
-	return d.Backend.Ping(ctx)
+	return d.Full.Ping(ctx)
 }
 
 func (d *downBackend) SetLock(ctx context.Context, key, token string, ttl time.Duration) (bool, error) {
 	if err := d.fail(); err != nil {
 		return false, err
 	}
-	return d.Backend.SetLock(ctx, key, token, ttl)
+	return d.Full.SetLock(ctx, key, token, ttl)
 }
 
 func (d *downBackend) IsLocked(ctx context.Context, key string) (bool, error) {
 	if err := d.fail(); err != nil {
 		return false, err
 	}
-	return d.Backend.IsLocked(ctx, key)
+	return d.Full.IsLocked(ctx, key)
 }
 
 func (d *downBackend) Incr(ctx context.Context, key string, by int64, ttl time.Duration) (int64, error) {
 	if err := d.fail(); err != nil {
 		return 0, err
 	}
-	return d.Backend.Incr(ctx, key, by, ttl)
+	return d.Full.Incr(ctx, key, by, ttl)
 }
 
 func (d *downBackend) SliceIncr(ctx context.Context, key string, now time.Time, window time.Duration, limit int64) (int64, bool, error) {
 	if err := d.fail(); err != nil {
 		return 0, false, err
 	}
-	return d.Backend.SliceIncr(ctx, key, now, window, limit)
+	return d.Full.SliceIncr(ctx, key, now, window, limit)
 }
 
 func (d *downBackend) IncrBits(ctx context.Context, key string, size int, by int64, idx ...int64) ([]int64, error) {
 	if err := d.fail(); err != nil {
 		return nil, err
 	}
-	return d.Backend.IncrBits(ctx, key, size, by, idx...)
+	return d.Full.IncrBits(ctx, key, size, by, idx...)
 }
 
 // newDown returns a Cache on a downBackend set up with params, and the buffer its logs go to.
@@ -138,7 +138,7 @@ func newDown(t *testing.T, params string, unavailable bool, opts ...cashews.Opti
 	opts = append([]cashews.Option{cashews.WithClock(clock), cashews.WithLogger(slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil)))}, opts...)
 	c := cashews.New(opts...)
 	t.Cleanup(func() { c.Close() })
-	d := &downBackend{Backend: newMemory(t, clock), unavailable: unavailable}
+	d := &downBackend{Full: newMemory(t, clock), unavailable: unavailable}
 	if err := c.SetupBackend(d, params); err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +223,7 @@ func TestWrapFailsOpen(t *testing.T) {
 				if strict == "Strict" {
 					opts = append(opts, cashews.Strict())
 				}
-				get := cashews.Wrap(c, fn, opts...)
+				get := cashews.MustWrap(c, fn, opts...)
 				outage(c).Store(true)
 				refuse := tc.wantErr || (strict != "" && tc.caching)
 				for i := range 20 {
@@ -256,7 +256,7 @@ func TestWrapFailsOpen(t *testing.T) {
 func TestWrapFailsOpenOnStore(t *testing.T) {
 	c, _ := newCache(t, "mem://")
 	var runs atomic.Int64
-	get := cashews.Wrap(c, counted(&runs), cashews.TTL(time.Hour), cashews.Key("st:{ID}"))
+	get := cashews.MustWrap(c, counted(&runs), cashews.TTL(time.Hour), cashews.Key("st:{ID}"))
 	outage(c, cashews.CmdSet).Store(true)
 	for i := range 3 {
 		if got, err := get(context.Background(), query{ID: 1}); got != "user 1 " || err != nil {
@@ -329,7 +329,7 @@ func TestTamperedEntryIsRecomputed(t *testing.T) {
 	}
 
 	var runs atomic.Int64
-	get := cashews.Wrap(c, counted(&runs), cashews.TTL(time.Hour), cashews.Key("t:{ID}"))
+	get := cashews.MustWrap(c, counted(&runs), cashews.TTL(time.Hour), cashews.Key("t:{ID}"))
 	for _, want := range []int64{1, 1} {
 		if got, err := get(ctx, query{ID: 5}); got != "user 5 " || err != nil || runs.Load() != want {
 			t.Fatalf("call = %q, %v, runs %d; want the result, nil, runs %d", got, err, runs.Load(), want)
@@ -477,7 +477,7 @@ func TestLocksAndCountersNeverPretend(t *testing.T) {
 	check("SliceIncr", err)
 	_, err = c.IncrBits(ctx, "b", 1, 1, 3)
 	check("IncrBits", err)
-	_, err = c.IsLocked(ctx, "lk", 0)
+	_, err = cashews.IsLocked(ctx, c, "lk", 0)
 	check("IsLocked", err)
 	// Reads and writes still miss and report false.
 	if _, found, err := cashews.Get[int](ctx, c, "k"); found || err != nil {
@@ -570,7 +570,7 @@ func TestHungSourceDeadlines(t *testing.T) {
 			return took, err
 		}
 
-		get := cashews.Wrap(c, hang, cashews.TTL(time.Minute), cashews.Key("hang:{.}"))
+		get := cashews.MustWrap(c, hang, cashews.TTL(time.Minute), cashews.Key("hang:{.}"))
 		took, err := call(get, 100*time.Millisecond)
 		if !errors.Is(err, context.DeadlineExceeded) || took != 100*time.Millisecond {
 			t.Fatalf("call with a 100ms deadline = %v after %v; want DeadlineExceeded after 100ms", err, took)
@@ -582,7 +582,7 @@ func TestHungSourceDeadlines(t *testing.T) {
 			t.Fatalf("second call = %v, runs %d; want a new run of the function", err, runs.Load())
 		}
 
-		bounded := cashews.Wrap(c, hang, cashews.TTL(time.Minute), cashews.Key("bounded:{.}"), cashews.LoadTimeout(50*time.Millisecond))
+		bounded := cashews.MustWrap(c, hang, cashews.TTL(time.Minute), cashews.Key("bounded:{.}"), cashews.LoadTimeout(50*time.Millisecond))
 		took, err = call(bounded, 0)
 		if !errors.Is(err, context.DeadlineExceeded) || took != 50*time.Millisecond || time.Duration(ended.Load()) != 50*time.Millisecond {
 			t.Fatalf("call with LoadTimeout(50ms) = %v after %v, source ended at %v; want DeadlineExceeded, all at 50ms", err, took, time.Duration(ended.Load()))
@@ -594,7 +594,7 @@ func TestHungSourceDeadlines(t *testing.T) {
 		if err := c2.Setup("mem://"); err != nil {
 			t.Fatal(err)
 		}
-		took, err = call(cashews.Wrap(c2, hang, cashews.TTL(time.Minute), cashews.Key("d:{.}")), 0)
+		took, err = call(cashews.MustWrap(c2, hang, cashews.TTL(time.Minute), cashews.Key("d:{.}")), 0)
 		if !errors.Is(err, context.DeadlineExceeded) || took != 50*time.Millisecond {
 			t.Fatalf("Wrap of a Cache WithLoadTimeout(50ms) = %v after %v; want DeadlineExceeded at 50ms", err, took)
 		}
@@ -635,7 +635,7 @@ func TestSharedLoadOutlivesOneWaiter(t *testing.T) {
 			u, _ := ctx.Value(userKey{}).(string)
 			return u, nil
 		}
-		get := cashews.Wrap(c, slow, cashews.TTL(time.Minute), cashews.Key("s:{.}"))
+		get := cashews.MustWrap(c, slow, cashews.TTL(time.Minute), cashews.Key("s:{.}"))
 		first, cancel := context.WithTimeout(context.WithValue(context.Background(), userKey{}, "ann"), 100*time.Millisecond)
 		defer cancel()
 		errc := make(chan error, 1)
@@ -688,7 +688,7 @@ func TestWrapOneReadPerMiss(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 			return id, nil
 		}
-		get := cashews.Wrap(c, fn, cashews.TTL(time.Minute), cashews.Key("r:{.}"))
+		get := cashews.MustWrap(c, fn, cashews.TTL(time.Minute), cashews.Key("r:{.}"))
 		ctx := context.Background()
 		get(ctx, 0)
 		if gets.Load() != 1 || sets.Load() != 1 {
@@ -757,7 +757,7 @@ func TestBreakerDefaultKeyPerFunction(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, _ := newCache(t, "mem://")
-			get := cashews.Wrap(c, failing, append(tc.opts, strategies.CircuitBreaker(50, time.Minute, time.Minute))...)
+			get := cashews.MustWrap(c, failing, append(tc.opts, strategies.CircuitBreaker(50, time.Minute, time.Minute))...)
 			refused := 0
 			for id := range 200 {
 				if _, err := get(context.Background(), id); errors.Is(err, cashews.ErrCircuitOpen) {
@@ -776,7 +776,7 @@ func TestBreakerDefaultKeyPerFunction(t *testing.T) {
 func TestDetectStillSeesHitsAfterOutage(t *testing.T) {
 	c, _ := newCache(t, "mem://")
 	var runs atomic.Int64
-	get := cashews.Wrap(c, counted(&runs), cashews.TTL(time.Hour), cashews.Key("d:{ID}"))
+	get := cashews.MustWrap(c, counted(&runs), cashews.TTL(time.Hour), cashews.Key("d:{ID}"))
 	down := outage(c)
 	down.Store(true)
 	get(context.Background(), query{ID: 1})
@@ -785,5 +785,48 @@ func TestDetectStillSeesHitsAfterOutage(t *testing.T) {
 	ctx, d := detect.New(context.Background())
 	if got, err := get(ctx, query{ID: 1}); got != "user 1 " || err != nil || len(d.Hits()) != 1 || runs.Load() != 2 {
 		t.Fatalf("after the outage: %q, %v, hits %v, runs %d; want a hit", got, err, d.Hits(), runs.Load())
+	}
+}
+
+// TestBuiltinHooksAroundUserHooks: the built-in hooks sit on the chain the user extends, in the
+// documented order: the switches outside the user's hooks, suppression and the health breaker with
+// the stats inside them.
+func TestBuiltinHooksAroundUserHooks(t *testing.T) {
+	c, d, _ := newDown(t, "suppress=true", true)
+	ctx := context.Background()
+	type seen struct {
+		cmd cashews.Command
+		ok  bool
+		err error
+	}
+	var calls []seen
+	if err := c.OnCommand(func(ctx context.Context, call *cashews.Call, res cashews.Result, err error) {
+		calls = append(calls, seen{call.Command(), res.OK, err})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	d.down.Store(true)
+	if _, found, err := c.GetRaw(ctx, "k"); found || err != nil {
+		t.Fatalf("GetRaw on a failing backend under suppress=true = (found %v, %v), want a miss", found, err)
+	}
+	if len(calls) != 1 || calls[0] != (seen{cashews.CmdGet, false, nil}) {
+		t.Errorf("the user's hook saw %v, want one get that missed without an error (suppression is inside the user's hooks)", calls)
+	}
+	if s := c.Stats().Total; s.Errors != 1 || s.Suppressed != 1 {
+		t.Errorf("Stats: Errors %d, Suppressed %d, want 1 and 1 (the health hook counts under suppression)", s.Errors, s.Suppressed)
+	}
+	calls = nil
+	c.Disable(cashews.CmdGet)
+	if _, found, err := c.GetRaw(ctx, "k"); found || err != nil {
+		t.Fatalf("GetRaw disabled = (found %v, %v), want a miss", found, err)
+	}
+	if _, err := c.Exists(cashews.WithDisabled(ctx, cashews.CmdExists), "k"); err != nil {
+		t.Fatalf("Exists disabled in the context = %v, want nil", err)
+	}
+	if len(calls) != 0 {
+		t.Errorf("the user's hook saw %v for disabled commands, want nothing (the switches are outside it)", calls)
+	}
+	if s := c.Stats().Total; s.Errors != 1 {
+		t.Errorf("Stats().Total.Errors = %d after disabled commands, want still 1", s.Errors)
 	}
 }

@@ -350,6 +350,44 @@ func (b *backendStats) wroteMany(ctx context.Context, n int, err error) {
 	}
 }
 
+// count counts the answer of a command that ran on the backend (see healthCheck).
+func (b *backendStats) count(ctx context.Context, call *Call, res Result, err error) {
+	switch call.cmd {
+	case CmdGet:
+		b.read(ctx, res.OK, err)
+	case CmdGetMany:
+		entries, _ := res.Value.([]backends.Entry)
+		b.readMany(ctx, entries, err)
+	case CmdSet:
+		b.wrote(ctx, res.OK, err)
+	case CmdSetMany:
+		b.wroteMany(ctx, len(call.keys), err)
+	case CmdDelete:
+		if res.OK {
+			b.deleted(1)
+		}
+		b.failed(ctx, err)
+	case CmdDeleteMany, CmdDeleteMatch, CmdDeleteTags:
+		n, _ := res.Value.(int)
+		b.deleted(n)
+		b.failed(ctx, err)
+	default:
+		b.failed(ctx, err)
+	}
+}
+
+// read counts a read of one key. It is the hit path's, so it is small enough to be inlined.
+func (b *backendStats) read(ctx context.Context, found bool, err error) {
+	switch {
+	case err != nil:
+		b.failed(ctx, err)
+	case found:
+		b.n.Inc(stats.Hits)
+	default:
+		b.n.Inc(stats.Misses)
+	}
+}
+
 // deleted counts n keys a delete command removed (some may be gone before it failed; its error is
 // counted apart).
 func (b *backendStats) deleted(n int) { b.n.Add(stats.Deletes, int64(n)) }

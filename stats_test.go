@@ -123,7 +123,7 @@ func TestStatsErrors(t *testing.T) {
 		cancel()
 		d.down.Store(false)
 		c.Ping(ctx) // closes the breaker
-		slow := &slowBackend{Backend: newMemory(t, backends.SystemClock{})}
+		slow := &slowBackend{Full: newMemory(t, backends.SystemClock{})}
 		c2 := cashews.New()
 		defer c2.Close()
 		if err := c2.SetupBackend(slow, ""); err != nil {
@@ -159,7 +159,7 @@ func TestStatsErrors(t *testing.T) {
 	t.Run("fail open", func(t *testing.T) {
 		c, d, _ := newDown(t, "", true)
 		ctx := context.Background()
-		get := cashews.Wrap(c, func(ctx context.Context, id int) (int, error) { return id, nil }, cashews.Key("k:{.}"), cashews.TTL(time.Hour))
+		get := cashews.MustWrap(c, func(ctx context.Context, id int) (int, error) { return id, nil }, cashews.Key("k:{.}"), cashews.TTL(time.Hour))
 		d.down.Store(true)
 		get(ctx, 1) // the read fails, the function runs, the store fails: two errors routed around
 		want := cashews.BackendStats{Errors: 2, Suppressed: 2}
@@ -170,7 +170,7 @@ func TestStatsErrors(t *testing.T) {
 }
 
 // slowBackend answers a read only when its context ends, with the context's error.
-type slowBackend struct{ backends.Backend }
+type slowBackend struct{ backends.Full }
 
 func (s *slowBackend) Get(ctx context.Context, key string) (any, bool, error) {
 	<-ctx.Done()
@@ -308,7 +308,7 @@ func TestStatsWrapCounts(t *testing.T) {
 				}
 				return id, nil
 			}
-			wrapped := cashews.Wrap(c, fn, append([]cashews.WrapOption{cashews.Name(tc.name), cashews.Key("k:{.}")}, tc.opts...)...)
+			wrapped := cashews.MustWrap(c, fn, append([]cashews.WrapOption{cashews.Name(tc.name), cashews.Key("k:{.}")}, tc.opts...)...)
 			tc.run(t, c, clock, func(id int) error { _, err := wrapped(ctx, id); return err })
 			got, ok := c.Stats().Funcs[tc.name]
 			if !ok {
@@ -353,7 +353,7 @@ func TestStatsWrapPanicAndShared(t *testing.T) {
 	ctx := context.Background()
 	release := make(chan struct{})
 	started := make(chan struct{}, 1)
-	slow := cashews.Wrap(c, func(ctx context.Context, id int) (int, error) {
+	slow := cashews.MustWrap(c, func(ctx context.Context, id int) (int, error) {
 		started <- struct{}{}
 		<-release
 		return id, nil
@@ -375,7 +375,7 @@ func TestStatsWrapPanicAndShared(t *testing.T) {
 		t.Errorf("slow: %+v; want %+v", got, want)
 	}
 
-	boom := cashews.Wrap(c, func(ctx context.Context, id int) (int, error) { panic("boom") },
+	boom := cashews.MustWrap(c, func(ctx context.Context, id int) (int, error) { panic("boom") },
 		cashews.Name("boom"), cashews.Key("boom:{.}"), cashews.TTL(time.Hour))
 	var pe *cashews.PanicError
 	if _, err := boom(ctx, 1); !errors.As(err, &pe) {
@@ -391,11 +391,11 @@ func TestStatsWrapPanicAndShared(t *testing.T) {
 func TestStatsFuncNames(t *testing.T) {
 	c, _ := newCache(t, "mem://")
 	ctx := context.Background()
-	named := cashews.Wrap(c, strconv, cashews.TTL(time.Hour))
-	again := cashews.Wrap(c, strconv, cashews.TTL(time.Hour), cashews.KeyPrefix("v2:"))
-	anon := cashews.Wrap(c, func(ctx context.Context, id int) (string, error) { return "", nil }, cashews.Key("anon:{.}"), cashews.TTL(time.Hour))
-	inner := cashews.Wrap(c, strconv, cashews.Name("inner"), cashews.Key("in:{.}"), strategies.RateLimit(10, time.Minute))
-	outer := cashews.Wrap(c, inner, cashews.Key("out:{.}"), cashews.TTL(time.Hour))
+	named := cashews.MustWrap(c, strconv, cashews.TTL(time.Hour))
+	again := cashews.MustWrap(c, strconv, cashews.TTL(time.Hour), cashews.KeyPrefix("v2:"))
+	anon := cashews.MustWrap(c, func(ctx context.Context, id int) (string, error) { return "", nil }, cashews.Key("anon:{.}"), cashews.TTL(time.Hour))
+	inner := cashews.MustWrap(c, strconv, cashews.Name("inner"), cashews.Key("in:{.}"), strategies.RateLimit(10, time.Minute))
+	outer := cashews.MustWrap(c, inner, cashews.Key("out:{.}"), cashews.TTL(time.Hour))
 	named(ctx, 1)
 	again(ctx, 1)
 	anon(ctx, 1)
@@ -470,7 +470,7 @@ func TestOnDeletionSetup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	get := cashews.Wrap(c, func(ctx context.Context, id int) (string, error) { return fmt.Sprint("user ", id), nil },
+	get := cashews.MustWrap(c, func(ctx context.Context, id int) (string, error) { return fmt.Sprint("user ", id), nil },
 		cashews.Key("u:{.}"), cashews.TTL(time.Second))
 	get(ctx, 1)
 	c.Set(ctx, "a", 1, 0)
@@ -494,7 +494,7 @@ func TestOnDeletionSetup(t *testing.T) {
 	if err := c.Setup("mem://", cashews.WithPrefix("n:"), cashews.OnDeletion(nil)); !errors.Is(err, cashews.ErrInvalidArgument) {
 		t.Errorf("OnDeletion(nil) = %v; want ErrInvalidArgument", err)
 	}
-	if err := c.SetupBackend(&slowBackend{Backend: newMemory(t, clock)}, "", cashews.WithPrefix("s:"), cashews.OnDeletion(func(backends.Deletion) {})); err == nil || !strings.Contains(err.Error(), "DeletionNotifier") {
+	if err := c.SetupBackend(&slowBackend{Full: newMemory(t, clock)}, "", cashews.WithPrefix("s:"), cashews.OnDeletion(func(backends.Deletion) {})); err == nil || !strings.Contains(err.Error(), "DeletionNotifier") {
 		t.Errorf("OnDeletion on a backend that cannot tell = %v; want an error naming backends.DeletionNotifier", err)
 	}
 }

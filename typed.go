@@ -10,7 +10,6 @@ import (
 
 	"github.com/cashews-go/cashews/codec"
 	"github.com/cashews-go/cashews/internal/quote"
-	"github.com/cashews-go/cashews/strategies"
 )
 
 // Get returns the value stored at key as a T. A miss is (zero, false, nil): a missing key, an expired
@@ -141,10 +140,10 @@ func GetOrSet[T any](ctx context.Context, c *Cache, key string, ttl time.Duratio
 		if r, rerr := c.route(key); rerr == nil {
 			c.replaced(ctx, r, key, err)
 		}
-	case err != nil && (c.strict || !strategies.Routable(ctx, err)):
+	case err != nil && (c.strict || !routable(ctx, err)):
 		return v, err
 	case err != nil:
-		c.Bypass(ctx, key, err)
+		c.bypass(ctx, key, err)
 	}
 	res, _, err := c.loads.Do(ctx, key, mark, c.loadTimeout, func(ctx context.Context) (any, error) {
 		v, err := load(ctx)
@@ -152,10 +151,10 @@ func GetOrSet[T any](ctx context.Context, c *Cache, key string, ttl time.Duratio
 			return nil, err
 		}
 		if _, err := c.Set(ctx, key, v, ttl, opts...); err != nil {
-			if c.strict || !strategies.Routable(ctx, err) {
+			if c.strict || !routable(ctx, err) {
 				return v, err
 			}
-			c.Bypass(ctx, key, err)
+			c.bypass(ctx, key, err)
 		}
 		return v, nil
 	})

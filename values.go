@@ -16,10 +16,9 @@ import (
 	"github.com/cashews-go/cashews/backends"
 	"github.com/cashews-go/cashews/codec"
 	"github.com/cashews-go/cashews/internal/quote"
-	"github.com/cashews-go/cashews/strategies"
 )
 
-// signedCounters runs Incr on a byte backend set up with a secret. Every value there is signed,
+// signedCounters is the Counter (backends.Counter) of a byte backend set up with a secret. Every value there is signed,
 // counters included, and the store cannot sign (it has no secret), so its own INCR is not used:
 // Incr reads the counter, verifies its signature, adds, signs the sum and writes it back with
 // compare-and-swap, keeping the TTL, and tries again when another writer changed the counter in
@@ -31,7 +30,7 @@ import (
 // of that key starts from it instead of reading it back: when no other process wrote meanwhile, an
 // Incr costs one compare-and-swap, and when one did, the failed swap returns the current value.
 type signedCounters struct {
-	backends.Backend
+	b       backends.Backend
 	format  *codec.Format
 	cas     backends.CompareAndSwapper // nil when the backend has none
 	name    string
@@ -49,7 +48,7 @@ type counterStripe struct {
 // withSignedCounters wraps b for a route whose values are signed.
 func withSignedCounters(b backends.Backend, f *codec.Format, name string) *signedCounters {
 	cas, _ := b.(backends.CompareAndSwapper)
-	s := &signedCounters{Backend: b, format: f, cas: cas, name: name, seed: maphash.MakeSeed()}
+	s := &signedCounters{b: b, format: f, cas: cas, name: name, seed: maphash.MakeSeed()}
 	for i := range s.stripes {
 		s.stripes[i].turn = make(chan struct{}, 1)
 	}
@@ -96,7 +95,7 @@ func (s *signedCounters) incr(ctx context.Context, st *counterStripe, key string
 	if st.key == key && st.last != nil {
 		cur, found = st.last, true
 	} else {
-		cur, found, err = s.Backend.Get(ctx, key)
+		cur, found, err = s.b.Get(ctx, key)
 	}
 	for attempt := 0; ; attempt++ {
 		if err != nil {
@@ -112,7 +111,7 @@ func (s *signedCounters) incr(ctx context.Context, st *counterStripe, key string
 			if cerr != nil || created {
 				return by, data, cerr
 			}
-			cur, found, err = s.Backend.Get(ctx, key)
+			cur, found, err = s.b.Get(ctx, key)
 			continue
 		}
 		old, ok := cur.([]byte)
@@ -144,7 +143,7 @@ func (s *signedCounters) create(ctx context.Context, key string, n int64, ttl ti
 	if err != nil {
 		return nil, false, err
 	}
-	ok, err := s.Backend.Set(ctx, key, data, ttl, backends.SetIfAbsent)
+	ok, err := s.b.Set(ctx, key, data, ttl, backends.SetIfAbsent)
 	return data, ok, err
 }
 
@@ -265,7 +264,7 @@ func checkResultType[R any](c *Cache, keyPrefix string) error {
 			continue
 		}
 		if err := r.format.CheckType(t); err != nil {
-			return fmt.Errorf("%w: its results (%v) go to %s, whose codec cannot store them: %w", strategies.ErrConfig, t, r.url, err)
+			return fmt.Errorf("%w: its results (%v) go to %s, whose codec cannot store them: %w", ErrConfig, t, r.url, err)
 		}
 	}
 	return nil

@@ -11,7 +11,7 @@ import (
 )
 
 // onlyBackend hides every optional interface of the backend it holds.
-type onlyBackend struct{ backends.Backend }
+type onlyBackend struct{ backends.Full }
 
 // TestSignedIncrNeedsCompareAndSwap: under a secret, a backend without compare-and-swap cannot
 // update a signed counter, and says so rather than fall back to an unsigned one.

@@ -15,7 +15,6 @@ import (
 
 	"github.com/cashews-go/cashews"
 	"github.com/cashews-go/cashews/detect"
-	"github.com/cashews-go/cashews/strategies"
 )
 
 type query struct {
@@ -37,7 +36,7 @@ func TestWrapCachesByTemplate(t *testing.T) {
 			c, clock := newCache(t, url)
 			ctx := context.Background()
 			var runs atomic.Int64
-			get := cashews.Wrap(c, counted(&runs), cashews.TTL(time.Minute), cashews.Key("user:{ID}:{Lang:lower}"))
+			get := cashews.MustWrap(c, counted(&runs), cashews.TTL(time.Minute), cashews.Key("user:{ID}:{Lang:lower}"))
 
 			for _, q := range []query{{1, "EN"}, {1, "en"}, {1, "En"}, {2, "en"}} {
 				if _, err := get(ctx, q); err != nil {
@@ -72,7 +71,7 @@ func TestWrapDefaultKeyAndPrefix(t *testing.T) {
 	c.OnCommand(func(ctx context.Context, call *cashews.Call, res cashews.Result, err error) {
 		keys = append(keys, call.Key())
 	}, cashews.CmdSet)
-	get := cashews.Wrap(c, loadUser, cashews.TTL(time.Minute), cashews.KeyPrefix("v1:"))
+	get := cashews.MustWrap(c, loadUser, cashews.TTL(time.Minute), cashews.KeyPrefix("v1:"))
 	get(ctx, query{7, "de"})
 	if len(keys) != 1 || !strings.HasPrefix(keys[0], "v1:github.com/cashews-go/cashews_test.loadUser") ||
 		!strings.Contains(keys[0], "7") || !strings.Contains(keys[0], "de") {
@@ -94,7 +93,7 @@ func TestWrapConfigMistakes(t *testing.T) {
 		{"bad syntax", []cashews.WrapOption{cashews.TTL(time.Minute), cashews.Key("user:{ID")}, loadUser, "unclosed"},
 		{"bad tag", []cashews.WrapOption{cashews.TTL(time.Minute), cashews.Tags("t:{Nope}")}, loadUser, "Nope"},
 		{"negative TTL", []cashews.WrapOption{cashews.TTL(-time.Minute)}, loadUser, "negative TTL"},
-		{"two strategies", []cashews.WrapOption{cashews.TTL(time.Minute), strategies.Simple(), strategies.Simple()}, loadUser, "two strategies"},
+		{"two strategies", []cashews.WrapOption{cashews.TTL(time.Minute), cashews.Simple(), cashews.Simple()}, loadUser, "two strategies"},
 		{"anonymous", []cashews.WrapOption{cashews.TTL(time.Minute)}, anon, "anonymous function"},
 		{"TTLFunc type", []cashews.WrapOption{cashews.TTLFunc(func(int) time.Duration { return time.Second })}, loadUser, "TTLFunc takes int"},
 		{"StoreErrors()", []cashews.WrapOption{cashews.TTL(time.Minute), cashews.StoreErrors()}, loadUser, "StoreErrors() without errors"},
@@ -103,20 +102,20 @@ func TestWrapConfigMistakes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := cashews.TryWrap(c, tt.fn, tt.opts...)
+			_, err := cashews.Wrap(c, tt.fn, tt.opts...)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("TryWrap = %v; want an error containing %q", err, tt.want)
+				t.Fatalf("Wrap = %v; want an error containing %q", err, tt.want)
 			}
 			defer func() {
 				if r := recover(); r == nil {
 					t.Fatal("Wrap did not panic on a configuration mistake")
 				}
 			}()
-			cashews.Wrap(c, tt.fn, tt.opts...)
+			cashews.MustWrap(c, tt.fn, tt.opts...)
 		})
 	}
 	// An anonymous function is fine with a name or a key.
-	if _, err := cashews.TryWrap(c, anon, cashews.TTL(time.Minute), cashews.Name("anon")); err != nil {
+	if _, err := cashews.Wrap(c, anon, cashews.TTL(time.Minute), cashews.Name("anon")); err != nil {
 		t.Fatalf("anonymous with Name: %v", err)
 	}
 }
@@ -138,28 +137,28 @@ func namedSeq(ctx context.Context, n int) (userSeq, error) { return nil, nil }
 func TestWrapRejectsIterators(t *testing.T) {
 	c, _ := newCache(t, "mem://")
 	for name, try := range map[string]func() error{
-		"iter.Seq":  func() error { _, err := cashews.TryWrap(c, listUsers, cashews.TTL(time.Minute)); return err },
-		"iter.Seq2": func() error { _, err := cashews.TryWrap(c, countUsers, cashews.TTL(time.Minute)); return err },
-		"named":     func() error { _, err := cashews.TryWrap(c, namedSeq, cashews.TTL(time.Minute)); return err },
+		"iter.Seq":  func() error { _, err := cashews.Wrap(c, listUsers, cashews.TTL(time.Minute)); return err },
+		"iter.Seq2": func() error { _, err := cashews.Wrap(c, countUsers, cashews.TTL(time.Minute)); return err },
+		"named":     func() error { _, err := cashews.Wrap(c, namedSeq, cashews.TTL(time.Minute)); return err },
 		"Wrap0": func() (err error) {
 			defer func() {
 				if r := recover(); r != nil {
 					err, _ = r.(error)
 				}
 			}()
-			cashews.Wrap0(c, func(context.Context) (iter.Seq[int], error) { return nil, nil }, cashews.TTL(time.Minute))
+			cashews.MustWrap0(c, func(context.Context) (iter.Seq[int], error) { return nil, nil }, cashews.TTL(time.Minute))
 			return nil
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			err := try()
-			if !errors.Is(err, strategies.ErrConfig) || !strings.Contains(err.Error(), "iterator") {
+			if !errors.Is(err, cashews.ErrConfig) || !strings.Contains(err.Error(), "iterator") {
 				t.Fatalf("Wrap of a function returning an iterator: err = %v; want ErrConfig naming the iterator", err)
 			}
 		})
 	}
 	// A function value that is not an iterator is not refused for its shape.
-	if _, err := cashews.TryWrap(c, func(context.Context, int) (func() bool, error) { return nil, nil }, cashews.TTL(time.Minute), cashews.Name("f")); err != nil && strings.Contains(err.Error(), "iterator") {
+	if _, err := cashews.Wrap(c, func(context.Context, int) (func() bool, error) { return nil, nil }, cashews.TTL(time.Minute), cashews.Name("f")); err != nil && strings.Contains(err.Error(), "iterator") {
 		t.Fatalf("a func() bool result was taken for an iterator: %v", err)
 	}
 }
@@ -173,7 +172,7 @@ func TestWrapDedup(t *testing.T) {
 		<-release
 		return id * 10, nil
 	}
-	get := cashews.Wrap(c, slow, cashews.TTL(time.Minute), cashews.Key("n:{.}"))
+	get := cashews.MustWrap(c, slow, cashews.TTL(time.Minute), cashews.Key("n:{.}"))
 	var wg sync.WaitGroup
 	var wrong atomic.Int64
 	for range 1000 {
@@ -209,7 +208,7 @@ func TestWrapPanicReachesEveryWaiter(t *testing.T) {
 		<-release
 		panic("boom")
 	}
-	get := cashews.Wrap(c, boom, cashews.TTL(time.Minute), cashews.Key("p:{.}"))
+	get := cashews.MustWrap(c, boom, cashews.TTL(time.Minute), cashews.Key("p:{.}"))
 	var wg sync.WaitGroup
 	var panics atomic.Int64
 	for range 10 {
@@ -240,7 +239,7 @@ func TestWrapNoDedup(t *testing.T) {
 		<-release
 		return id, nil
 	}
-	get := cashews.Wrap(c, f, cashews.TTL(time.Minute), cashews.Key("nd:{.}"), cashews.NoDedup())
+	get := cashews.MustWrap(c, f, cashews.TTL(time.Minute), cashews.Key("nd:{.}"), cashews.NoDedup())
 	var wg sync.WaitGroup
 	for range 5 {
 		wg.Go(func() { get(context.Background(), 1) })
@@ -273,7 +272,7 @@ func TestWrapConditions(t *testing.T) {
 				}
 				return id, nil
 			}
-			notZero := cashews.Wrap(c, f, cashews.TTL(time.Minute), cashews.Key("nz:{.}"), cashews.StoreIf(cashews.NotZero))
+			notZero := cashews.MustWrap(c, f, cashews.TTL(time.Minute), cashews.Key("nz:{.}"), cashews.StoreIf(cashews.NotZero))
 			notZero(ctx, 0)
 			notZero(ctx, 0)
 			notZero(ctx, 5)
@@ -283,7 +282,7 @@ func TestWrapConditions(t *testing.T) {
 			}
 
 			runs.Store(0)
-			withErrs := cashews.Wrap(c, f, cashews.TTL(time.Minute), cashews.Key("se:{.}"), cashews.StoreErrors(errGone))
+			withErrs := cashews.MustWrap(c, f, cashews.TTL(time.Minute), cashews.Key("se:{.}"), cashews.StoreErrors(errGone))
 			for range 3 {
 				_, err := withErrs(ctx, 1)
 				if !errors.Is(err, errGone) || err.Error() != "user 1: gone" {
@@ -297,7 +296,7 @@ func TestWrapConditions(t *testing.T) {
 			}
 
 			runs.Store(0)
-			onlyErrs := cashews.Wrap(c, f, cashews.TTL(time.Minute), cashews.Key("oe:{.}"), cashews.OnlyStoreErrors(errGone))
+			onlyErrs := cashews.MustWrap(c, f, cashews.TTL(time.Minute), cashews.Key("oe:{.}"), cashews.OnlyStoreErrors(errGone))
 			onlyErrs(ctx, 1)
 			onlyErrs(ctx, 1)
 			onlyErrs(ctx, 7)
@@ -318,7 +317,7 @@ func TestWrapMinLatency(t *testing.T) {
 		clock.Advance(time.Duration(ms) * time.Millisecond)
 		return ms, nil
 	}
-	get := cashews.Wrap(c, f, cashews.TTL(time.Minute), cashews.Key("ml:{.}"), cashews.MinLatency(50*time.Millisecond))
+	get := cashews.MustWrap(c, f, cashews.TTL(time.Minute), cashews.Key("ml:{.}"), cashews.MinLatency(50*time.Millisecond))
 	get(ctx, 10)
 	get(ctx, 10)
 	get(ctx, 100)
@@ -332,7 +331,7 @@ func TestWrapTTLFuncAndTags(t *testing.T) {
 	c, _ := newCache(t, "mem://")
 	ctx := context.Background()
 	var runs atomic.Int64
-	get := cashews.Wrap(c, counted(&runs), cashews.Key("user:{ID}"),
+	get := cashews.MustWrap(c, counted(&runs), cashews.Key("user:{ID}"),
 		cashews.TTLFunc(func(q query) time.Duration { return time.Duration(q.ID) * time.Minute }),
 		cashews.Tags("lang:{Lang}"))
 	get(ctx, query{3, "en"})
@@ -358,17 +357,17 @@ func TestWrapVersionAndShape(t *testing.T) {
 			c, _ := newCache(t, url)
 			ctx := context.Background()
 			var runs atomic.Int64
-			v1 := cashews.Wrap(c, counted(&runs), cashews.TTL(time.Minute), cashews.Key("u:{ID}"), cashews.Version("1"))
+			v1 := cashews.MustWrap(c, counted(&runs), cashews.TTL(time.Minute), cashews.Key("u:{ID}"), cashews.Version("1"))
 			v1(ctx, query{1, "en"})
 			v1(ctx, query{1, "en"})
-			v2 := cashews.Wrap(c, counted(&runs), cashews.TTL(time.Minute), cashews.Key("u:{ID}"), cashews.Version("2"))
+			v2 := cashews.MustWrap(c, counted(&runs), cashews.TTL(time.Minute), cashews.Key("u:{ID}"), cashews.Version("2"))
 			v2(ctx, query{1, "en"})
 			if runs.Load() != 2 {
 				t.Fatalf("runs = %d; want 2 (a new version misses)", runs.Load())
 			}
 			// A result type of another shape under the same key misses instead of decoding wrongly.
 			type userV2 struct{ ID, Age int }
-			other := cashews.Wrap(c, func(ctx context.Context, q query) (userV2, error) {
+			other := cashews.MustWrap(c, func(ctx context.Context, q query) (userV2, error) {
 				runs.Add(1)
 				return userV2{q.ID, 30}, nil
 			}, cashews.TTL(time.Minute), cashews.Key("u:{ID}"), cashews.Version("2"))
@@ -384,7 +383,7 @@ func TestWrapRecomputeAndDisabled(t *testing.T) {
 	c, _ := newCache(t, "mem://")
 	ctx := context.Background()
 	var runs atomic.Int64
-	get := cashews.Wrap(c, counted(&runs), cashews.TTL(time.Minute), cashews.Key("u:{ID}"))
+	get := cashews.MustWrap(c, counted(&runs), cashews.TTL(time.Minute), cashews.Key("u:{ID}"))
 	get(ctx, query{1, "en"})
 	get(cashews.Recompute(ctx), query{1, "en"})
 	get(ctx, query{1, "en"})
@@ -403,7 +402,7 @@ func TestWrap0AndNesting(t *testing.T) {
 	c, _ := newCache(t, "mem://")
 	ctx := context.Background()
 	var runs atomic.Int64
-	config := cashews.Wrap0(c, func(ctx context.Context) (string, error) {
+	config := cashews.MustWrap0(c, func(ctx context.Context) (string, error) {
 		runs.Add(1)
 		return "cfg", nil
 	}, cashews.TTL(time.Minute), cashews.Name("config"))
@@ -412,8 +411,8 @@ func TestWrap0AndNesting(t *testing.T) {
 		t.Fatalf("Wrap0 = %q, runs %d; want cfg, 1", v, runs.Load())
 	}
 	// Nesting: an outer Wrap around an inner wrapped function.
-	inner := cashews.Wrap(c, counted(&runs), cashews.TTL(time.Second), cashews.Key("in:{ID}"))
-	outer := cashews.Wrap(c, inner, cashews.TTL(time.Hour), cashews.Key("out:{ID}"))
+	inner := cashews.MustWrap(c, counted(&runs), cashews.TTL(time.Second), cashews.Key("in:{ID}"))
+	outer := cashews.MustWrap(c, inner, cashews.TTL(time.Hour), cashews.Key("out:{ID}"))
 	outer(ctx, query{1, "x"})
 	outer(ctx, query{1, "x"})
 	if runs.Load() != 2 {
@@ -429,7 +428,7 @@ func TestWrap0AndNesting(t *testing.T) {
 func TestWrapDetect(t *testing.T) {
 	c, _ := newCache(t, "mem://")
 	var runs atomic.Int64
-	get := cashews.Wrap(c, counted(&runs), cashews.TTL(time.Minute), cashews.Key("u:{ID}"))
+	get := cashews.MustWrap(c, counted(&runs), cashews.TTL(time.Minute), cashews.Key("u:{ID}"))
 	ctx, d := detect.New(context.Background())
 	get(ctx, query{1, "en"})
 	if d.Len() != 0 {
@@ -447,16 +446,16 @@ func TestWrapHitAllocations(t *testing.T) {
 	c, _ := newCache(t, "mem://")
 	ctx := context.Background()
 	var runs atomic.Int64
-	get := cashews.Wrap(c, counted(&runs), cashews.TTL(time.Hour), cashews.Key("user:{ID}:{Lang:lower}"))
+	get := cashews.MustWrap(c, counted(&runs), cashews.TTL(time.Hour), cashews.Key("user:{ID}:{Lang:lower}"))
 	q := query{1, "EN"}
 	get(ctx, q)
 	// The key comes from the Wrap's key table; the argument, a struct, goes to the strategies in an
-	// interface (strategies.Call.Arg), which allocates.
+	// interface (WrapCall.Arg), which allocates.
 	if n := testing.AllocsPerRun(1000, func() { get(ctx, q) }); n > 1 {
 		t.Fatalf("a Wrap hit allocates %v times; want at most 1", n)
 	}
 	// A pointer in an interface allocates nothing: neither does the hit.
-	byPtr := cashews.Wrap(c, func(ctx context.Context, q *query) (string, error) {
+	byPtr := cashews.MustWrap(c, func(ctx context.Context, q *query) (string, error) {
 		runs.Add(1)
 		return q.Lang, nil
 	}, cashews.TTL(time.Hour), cashews.Key("ptr:{ID}:{Lang:lower}"))
@@ -478,7 +477,7 @@ func TestWrapKeysOwned(t *testing.T) {
 	ctx := context.Background()
 	var runs atomic.Int64
 	long := strings.Repeat("x", 200)
-	get := cashews.Wrap(c, counted(&runs), cashews.TTL(time.Hour), cashews.Key("k:{ID}:{Lang}"))
+	get := cashews.MustWrap(c, counted(&runs), cashews.TTL(time.Hour), cashews.Key("k:{ID}:{Lang}"))
 	const n = 5000 // more keys than the table holds
 	for i := range n {
 		lang := "en"
@@ -534,7 +533,7 @@ func BenchmarkWrapHit(b *testing.B) {
 	c, _ := newCache(b, "mem://")
 	ctx := context.Background()
 	var runs atomic.Int64
-	get := cashews.Wrap(c, counted(&runs), cashews.TTL(time.Hour), cashews.Key("user:{ID}:{Lang:lower}"))
+	get := cashews.MustWrap(c, counted(&runs), cashews.TTL(time.Hour), cashews.Key("user:{ID}:{Lang:lower}"))
 	qs := make([]query, 1024)
 	for i := range qs {
 		qs[i] = query{i, "EN"}

@@ -8,8 +8,10 @@
 //
 //	import _ "github.com/cashews-go/cashews/backends/redis"
 //
-// Every backend implements every command of [Backend] with the same semantics; the conformance kit in
-// backends/backendtest checks them. A miss is never an error: reads of a missing key report
+// A backend implements the small core, [Backend], and the capabilities (optional interfaces, such as
+// [Batcher] or [Counter]) its store has; the Cache finds them at run time. Every backend of this
+// module implements them all ([Full]) with the same semantics; the conformance kit in
+// backends/backendtest checks each where it exists. A miss is never an error: reads of a missing key report
 // found == false with a nil error.
 //
 // Values: a backend either keeps Go values as they are (the memory backend, which implements
@@ -62,64 +64,105 @@ func (m SetMode) String() string {
 	return "SetMode(?)"
 }
 
-// Item is one entry of [Backend.SetMany]. A TTL of zero means the entry does not expire.
+// Item is one entry of [Batcher.SetMany]. A TTL of zero means the entry does not expire.
 type Item struct {
 	Key   string
 	Value any
 	TTL   time.Duration
 }
 
-// Entry is one result of [Backend.GetMany]: the stored value and whether the key was found. A stored
+// Entry is one result of [Batcher.GetMany]: the stored value and whether the key was found. A stored
 // nil is Found with a nil Value.
 type Entry struct {
 	Value any
 	Found bool
 }
 
-// Backend is a store of keys with optional time to live. All methods are safe for concurrent use and
-// honour the context's deadline. TTL arguments are durations from now: zero means "no expiry", a
-// negative TTL is rejected with an error wrapping [ErrInvalidArgument], and a TTL longer than
-// [MaxTTL] (a window of SliceIncr too) is taken as MaxTTL.
+// Backend is the core every store has: a store of keys with optional time to live, read and written
+// one key at a time (the commands a memcached server answers). All methods are safe for concurrent
+// use and honour the context's deadline. TTL arguments are durations from now: zero means "no
+// expiry", a negative TTL is rejected with an error wrapping [ErrInvalidArgument], and a TTL longer
+// than [MaxTTL] (a window of SliceIncr too) is taken as MaxTTL.
 //
 // Methods that read report a missing or expired key as found == false (or false, zero) with a nil
-// error; an error always means the backend could not answer.
+// error; an error always means the backend could not answer. After Close, every method returns an
+// error wrapping [ErrClosed].
+//
+// Everything else a backend can do is a capability, an interface of its own found at run time with
+// a type assertion, as database/sql/driver's optional interfaces are: [Pinger], [Batcher],
+// [Scanner], [MatchDeleter], [Counter], [Locker], [SetStore], [BitStore], [SlidingWindow],
+// [Admin], [Tagger] and [CompareAndSwapper]. The Cache derives what it can exactly from what a
+// backend has (a batch as a loop of single-key commands, DeleteMatch as Scan plus Delete, Ping as
+// Exists), and answers a command it cannot derive with an error wrapping errors.ErrUnsupported that
+// names the missing interface. Every backend of this module implements every capability; the
+// conformance kit (backends/backendtest) runs each section of the contract where the backend has
+// the capability it checks.
 type Backend interface {
 	// Get returns the value stored at key. A missing key is (nil, false, nil).
 	Get(ctx context.Context, key string) (value any, found bool, err error)
-	// GetMany returns one Entry per key, in the order of keys.
-	GetMany(ctx context.Context, keys []string) ([]Entry, error)
 	// Set stores value at key with ttl when mode allows it, and reports whether it stored.
 	Set(ctx context.Context, key string, value any, ttl time.Duration, mode SetMode) (bool, error)
-	// SetMany stores every item unconditionally.
-	SetMany(ctx context.Context, items []Item) error
-	// Exists reports whether key is present.
-	Exists(ctx context.Context, key string) (bool, error)
 	// Delete removes key and reports whether it was present.
 	Delete(ctx context.Context, key string) (bool, error)
-	// DeleteMany removes keys and returns how many were present.
-	DeleteMany(ctx context.Context, keys []string) (int, error)
-	// DeleteMatch removes every key matching the glob pattern (see [Match]) and returns how many it
-	// removed. It works in batches and never blocks the store for the whole keyspace.
-	DeleteMatch(ctx context.Context, pattern string) (int, error)
-	// Scan yields the keys matching the glob pattern in batches of about batch keys. A key present for
-	// the whole scan is yielded at least once; keys written or deleted during the scan may or may not
-	// be. Internal keys of the backend (if any) are never yielded. After an error the sequence ends.
-	Scan(ctx context.Context, pattern string, batch int) iter.Seq2[[]string, error]
-	// Incr adds by to the integer at key and returns the new value. A missing key counts from zero
-	// and, when ttl > 0, is created with that TTL; an existing key keeps its TTL. A value that is not
-	// an integer is an error wrapping [ErrNotInteger].
-	Incr(ctx context.Context, key string, by int64, ttl time.Duration) (int64, error)
+	// Exists reports whether key is present.
+	Exists(ctx context.Context, key string) (bool, error)
 	// Expire sets the TTL of an existing key (zero removes its expiry) and reports whether the key
 	// exists.
 	Expire(ctx context.Context, key string, ttl time.Duration) (bool, error)
 	// GetExpire returns the remaining TTL of key. A missing key is (0, false, nil); a key without
 	// expiry is (NoExpiration, true, nil); otherwise the TTL is positive.
 	GetExpire(ctx context.Context, key string) (ttl time.Duration, found bool, err error)
+	// Close releases the backend's resources and stops its goroutines. It is idempotent; other
+	// methods called after Close return an error wrapping [ErrClosed].
+	Close() error
+}
+
+// Pinger is implemented by backends that can check that they answer without touching a key. The
+// Cache pings a backend without it with Exists of a key nobody writes.
+type Pinger interface {
 	// Ping checks that the backend answers.
 	Ping(ctx context.Context) error
-	// Clear removes every key of the backend.
-	Clear(ctx context.Context) error
+}
 
+// Batcher is implemented by backends that read, write and delete several keys in one command. The
+// Cache runs the batches of a backend without it as loops of Get, Set and Delete.
+type Batcher interface {
+	// GetMany returns one Entry per key, in the order of keys.
+	GetMany(ctx context.Context, keys []string) ([]Entry, error)
+	// SetMany stores every item unconditionally.
+	SetMany(ctx context.Context, items []Item) error
+	// DeleteMany removes keys and returns how many were present.
+	DeleteMany(ctx context.Context, keys []string) (int, error)
+}
+
+// Scanner is implemented by backends that can list their keys.
+type Scanner interface {
+	// Scan yields the keys matching the glob pattern in batches of about batch keys. A key present for
+	// the whole scan is yielded at least once; keys written or deleted during the scan may or may not
+	// be. Internal keys of the backend (if any) are never yielded. After an error the sequence ends.
+	Scan(ctx context.Context, pattern string, batch int) iter.Seq2[[]string, error]
+}
+
+// MatchDeleter is implemented by backends that delete the keys matching a pattern themselves. The
+// Cache runs DeleteMatch on a backend without it as a [Scanner]'s Scan plus Delete of each key; a
+// backend with neither cannot delete by pattern, and DeleteMatch on it is an error.
+type MatchDeleter interface {
+	// DeleteMatch removes every key matching the glob pattern (see [Match]) and returns how many it
+	// removed. It works in batches and never blocks the store for the whole keyspace.
+	DeleteMatch(ctx context.Context, pattern string) (int, error)
+}
+
+// Counter is implemented by backends that keep integer counters.
+type Counter interface {
+	// Incr adds by to the integer at key and returns the new value. A missing key counts from zero
+	// and, when ttl > 0, is created with that TTL; an existing key keeps its TTL. A value that is not
+	// an integer is an error wrapping [ErrNotInteger].
+	Incr(ctx context.Context, key string, by int64, ttl time.Duration) (int64, error)
+}
+
+// Locker is implemented by backends that keep locks: keys held by a token until they are released
+// or expire.
+type Locker interface {
 	// SetLock takes the lock at key for token with ttl (which must be positive) unless the key is
 	// present, and reports whether it did.
 	SetLock(ctx context.Context, key, token string, ttl time.Duration) (bool, error)
@@ -130,14 +173,10 @@ type Backend interface {
 	ExtendLock(ctx context.Context, key, token string, ttl time.Duration) (bool, error)
 	// IsLocked reports whether the lock at key is held by anyone.
 	IsLocked(ctx context.Context, key string) (bool, error)
+}
 
-	// KeysCount returns the number of keys in the backend (an estimate is allowed where the store
-	// cannot count exactly; the implementation documents it).
-	KeysCount(ctx context.Context) (int64, error)
-	// ValueSize returns the size in bytes of the value at key (an estimate for Go values); a missing
-	// key is 0.
-	ValueSize(ctx context.Context, key string) (int64, error)
-
+// SetStore is implemented by backends that keep sets of strings.
+type SetStore interface {
 	// SetAdd adds members to the set at key and returns how many were new. With ttl > 0 the set
 	// expires no earlier than ttl from now (a later expiry is kept); with ttl == 0 it never expires.
 	SetAdd(ctx context.Context, key string, ttl time.Duration, members ...string) (int, error)
@@ -147,7 +186,11 @@ type Backend interface {
 	SetPop(ctx context.Context, key string, count int) ([]string, error)
 	// SetMembers returns every member of the set at key; a missing key is an empty set.
 	SetMembers(ctx context.Context, key string) ([]string, error)
+}
 
+// BitStore is implemented by backends that keep arrays of small counters (Bloom filters and
+// counting sketches are built on them).
+type BitStore interface {
 	// GetBits returns the unsigned counters of size bits (1 to 63) at the given indexes of the bit
 	// array at key; a missing key reads as zeros. Every backend lays bit arrays out as Redis' BITFIELD
 	// does: the counter at index i occupies bits i*size to i*size+size-1, most significant bit first,
@@ -157,7 +200,11 @@ type Backend interface {
 	// IncrBits adds by to the counters of size bits at the given indexes, saturating at 0 and
 	// 2^size-1, and returns their new values.
 	IncrBits(ctx context.Context, key string, size int, by int64, indexes ...int64) ([]int64, error)
+}
 
+// SlidingWindow is implemented by backends that keep sliding-window counters (the sliding rate
+// limit is built on them).
+type SlidingWindow interface {
 	// SliceIncr is the sliding-window counter. Atomically, it forgets the events at key older than
 	// now-window, then records one event at now if fewer than limit remain. It returns the number of
 	// events in (now-window, now] after the call and whether this event was recorded. The key
@@ -166,10 +213,34 @@ type Backend interface {
 	// the limit must be positive: otherwise it is an error wrapping [ErrInvalidArgument], and nothing
 	// changes.
 	SliceIncr(ctx context.Context, key string, now time.Time, window time.Duration, limit int64) (count int64, recorded bool, err error)
+}
 
-	// Close releases the backend's resources and stops its goroutines. It is idempotent; other
-	// methods called after Close return an error wrapping [ErrClosed].
-	Close() error
+// Admin is implemented by backends that answer questions about the whole store and can empty it.
+type Admin interface {
+	// Clear removes every key of the backend.
+	Clear(ctx context.Context) error
+	// KeysCount returns the number of keys in the backend (an estimate is allowed where the store
+	// cannot count exactly; the implementation documents it).
+	KeysCount(ctx context.Context) (int64, error)
+	// ValueSize returns the size in bytes of the value at key (an estimate for Go values); a missing
+	// key is 0.
+	ValueSize(ctx context.Context, key string) (int64, error)
+}
+
+// Full is every command a backend can have: the core and every capability but tags and
+// compare-and-swap. Every backend of this module implements it.
+type Full interface {
+	Backend
+	Pinger
+	Batcher
+	Scanner
+	MatchDeleter
+	Counter
+	Locker
+	SetStore
+	BitStore
+	SlidingWindow
+	Admin
 }
 
 // Tagger is implemented by backends that keep tags: names that one call, DeleteTags, invalidates

@@ -58,7 +58,7 @@ func wrapCashews(url string) func(LoadFunc, string) (LoadFunc, func(), error) {
 			c.Close()
 			return nil, nil, err
 		}
-		get, err := cashews.TryWrap(c, load, cashews.TTL(TTL), cashews.Key("user:{.}"))
+		get, err := cashews.Wrap(c, load, cashews.TTL(TTL), cashews.Key("user:{.}"))
 		if err != nil {
 			c.Close()
 			return nil, nil, err

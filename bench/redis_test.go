@@ -14,6 +14,7 @@ import (
 
 	"github.com/cashews-go/cashews"
 	_ "github.com/cashews-go/cashews/backends/redis"
+	_ "github.com/cashews-go/cashews/backends/redis/goredis" // driver=go-redis
 )
 
 // The Redis workload: 1,024 keys holding 64-byte values, a Zipf (s = 1.01) trace of 2^16 keys

@@ -150,7 +150,7 @@ func TestWrappedFunctionsRecordHits(t *testing.T) {
 	if err := c.Setup("mem://"); err != nil {
 		t.Fatal(err)
 	}
-	get := cashews.Wrap(c, dtUser, cashews.TTL(time.Hour), cashews.Key("user:{.}"))
+	get := cashews.MustWrap(c, dtUser, cashews.TTL(time.Hour), cashews.Key("user:{.}"))
 	ctx, d := detect.New(context.Background())
 	get(ctx, 1) // a miss: nothing recorded
 	if n := d.Len(); n != 0 {
@@ -186,7 +186,7 @@ func ExampleNew() {
 	if err := c.Setup("mem://"); err != nil {
 		panic(err)
 	}
-	getUser := cashews.Wrap(c, dtUser, cashews.TTL(time.Hour), cashews.Key("user:{.}"))
+	getUser := cashews.MustWrap(c, dtUser, cashews.TTL(time.Hour), cashews.Key("user:{.}"))
 
 	ctx, d := detect.New(context.Background())
 	getUser(ctx, 1) // computed and stored

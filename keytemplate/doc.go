@@ -91,7 +91,7 @@ is only right when the wrapped function's result does not depend on the differen
 normalise the argument before the call, so that the function computes with the very value the key
 names:
 
-	getUser := cashews.Wrap(c, fetchUser, cashews.TTL(time.Hour), cashews.Key("user:{Email}"))
+	getUser := cashews.MustWrap(c, fetchUser, cashews.TTL(time.Hour), cashews.Key("user:{Email}"))
 	u, err := getUser(ctx, Query{Email: strings.ToLower(email)}) // not Key("user:{Email:lower}")
 
 The same holds without formatters for values that render alike (a []byte of non-printable bytes

@@ -2,6 +2,7 @@ package middleware
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -159,9 +160,15 @@ func TestFailedInvalidationsOverflow(t *testing.T) {
 		clk.Advance(time.Millisecond)
 	}
 	rs.MustDo("SET", "http:/z never-dropped", "x") // under the prefix, as a stored response would be
-	clk.Advance(time.Minute)
-	get(t, srv.URL+"/z").want(t, 200, "v05")
-	if n, _ := rs.Do("EXISTS", "http:/z never-dropped"); n != int64(0) {
-		t.Errorf("EXISTS of a key under the prefix after the overflowing retry = %v, want 0", n)
+	// A retry may still meet a connection from before the restart (EOF): then the gate pauses and the
+	// next request past the pause tries again. Every request meanwhile goes to the handler.
+	for try := 0; ; try++ {
+		clk.Advance(time.Minute)
+		get(t, srv.URL+"/z").want(t, 200, fmt.Sprintf("v%02d", 5+try))
+		if n, _ := rs.Do("EXISTS", "http:/z never-dropped"); n == int64(0) {
+			break
+		} else if try == 4 {
+			t.Fatalf("EXISTS of a key under the prefix after %d retries = %v, want 0", try+1, n)
+		}
 	}
 }

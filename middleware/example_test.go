@@ -55,7 +55,7 @@ func ExampleFromCacheHeaders() {
 	if err := c.Setup("mem://"); err != nil {
 		panic(err)
 	}
-	getUser := cashews.Wrap(c, func(ctx context.Context, id int) (string, error) {
+	getUser := cashews.MustWrap(c, func(ctx context.Context, id int) (string, error) {
 		return fmt.Sprintf("user %d", id), nil
 	}, cashews.TTL(time.Hour), cashews.Key("user:{.}"))
 

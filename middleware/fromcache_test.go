@@ -19,7 +19,7 @@ func TestFromCacheHeaders(t *testing.T) {
 	c, clk := newCache(t, "mem://")
 	errDown := errors.New("upstream down\nsecond line")
 	fail := false
-	load := cashews.Wrap(c, func(ctx context.Context, id string) (string, error) {
+	load := cashews.MustWrap(c, func(ctx context.Context, id string) (string, error) {
 		if fail {
 			return "", errDown
 		}
@@ -61,7 +61,7 @@ func TestFromCacheHeaders(t *testing.T) {
 // made for itself reach the headers too.
 func TestFromCacheHeadersSeesInnerDetectors(t *testing.T) {
 	c, _ := newCache(t, "mem://")
-	load := cashews.Wrap(c, func(ctx context.Context, id string) (string, error) { return "user " + id, nil },
+	load := cashews.MustWrap(c, func(ctx context.Context, id string) (string, error) { return "user " + id, nil },
 		cashews.TTL(time.Minute), cashews.Key("user:{.}"))
 	var inner []string
 	h := FromCacheHeaders(c)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -82,7 +82,7 @@ func TestFromCacheHeadersSeesInnerDetectors(t *testing.T) {
 
 func TestFromCacheHeadersStreaming(t *testing.T) {
 	c, _ := newCache(t, "mem://")
-	cached := cashews.Wrap0(c, func(context.Context) (string, error) { return "v", nil },
+	cached := cashews.MustWrap0(c, func(context.Context) (string, error) { return "v", nil },
 		cashews.TTL(time.Minute), cashews.Key("k"))
 	if _, err := cached(context.Background()); err != nil { // stores it
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package strategies
 import (
 	"context"
 	"fmt"
+	"github.com/cashews-go/cashews"
 	"math"
 	"reflect"
 	"sync/atomic"
@@ -24,6 +25,10 @@ const countingBits = 4
 // A BloomFilter serves one Wrap call; giving it to a second one is a configuration error. Its
 // methods are safe for concurrent use.
 type BloomFilter struct {
+	// WrapOption makes the filter an option of cashews.Wrap, with the filter as its strategy
+	// (cashews.WithStrategy); Bloom sets it.
+	cashews.WrapOption
+
 	capacity int64
 	rate     float64
 	base     string // the BloomKey option, or "" for the default
@@ -35,7 +40,7 @@ type BloomFilter struct {
 // bloomBinding is what Decorate gives a BloomFilter: the cache of the Wrap, the filter's key, and
 // its numbers of counters and of hash functions.
 type bloomBinding struct {
-	env  *Env
+	env  *cashews.Env
 	key  string
 	size int
 	m, k int64
@@ -65,7 +70,7 @@ func BloomCounting() BloomOption {
 // records no detect hit. Bloom stores no results: nest it inside a caching Wrap to cache them too.
 //
 //	exists := strategies.Bloom(1_000_000, 0.01)
-//	userExists := cashews.Wrap(c, lookupUser, cashews.Key("user:{.}"), exists)
+//	userExists := cashews.MustWrap(c, lookupUser, cashews.Key("user:{.}"), exists)
 //	err := exists.Add(ctx, "user:42") // a user created after the filter was filled
 //
 // # Filling the filter
@@ -100,9 +105,10 @@ func BloomCounting() BloomOption {
 // Errors while adding learned keys are dropped: the result is still good.
 //
 // Configuration mistakes (a capacity that is not positive, a rate outside (0, 1), a filter too
-// large, the same BloomFilter in two Wrap calls) are errors of Wrap matching [ErrConfig].
+// large, the same BloomFilter in two Wrap calls) are errors of Wrap matching [cashews.ErrConfig].
 func Bloom(capacity int64, falsePositiveRate float64, opts ...BloomOption) *BloomFilter {
 	b := &BloomFilter{capacity: capacity, rate: falsePositiveRate, size: 1}
+	b.WrapOption = cashews.WithStrategy(b)
 	for _, o := range opts {
 		if o != nil {
 			o(b)
@@ -113,9 +119,6 @@ func Bloom(capacity int64, falsePositiveRate float64, opts ...BloomOption) *Bloo
 
 // Name returns "bloom".
 func (*BloomFilter) Name() string { return "bloom" }
-
-// ApplyWrap makes the filter the strategy of a Wrap call.
-func (b *BloomFilter) ApplyWrap(c *Config) { c.SetStrategy(b) }
 
 // bloomParams returns the number of counters and of hash functions for capacity keys at the false
 // positive rate.
@@ -130,16 +133,16 @@ func bloomParams(capacity int64, rate float64) (m, k int64) {
 }
 
 // Decorate checks the filter's configuration and binds it to the Wrap's cache.
-func (b *BloomFilter) Decorate(next Func, env *Env) (Func, error) {
+func (b *BloomFilter) Decorate(next cashews.Func, env *cashews.Env) (cashews.Func, error) {
 	if b.capacity <= 0 {
-		return nil, fmt.Errorf("%w: %s: bloom: capacity %d must be positive", ErrConfig, env.Name, b.capacity)
+		return nil, fmt.Errorf("%w: %s: bloom: capacity %d must be positive", cashews.ErrConfig, env.Name, b.capacity)
 	}
 	if !(b.rate > 0 && b.rate < 1) {
-		return nil, fmt.Errorf("%w: %s: bloom: false positive rate %v must be between 0 and 1, exclusive", ErrConfig, env.Name, b.rate)
+		return nil, fmt.Errorf("%w: %s: bloom: false positive rate %v must be between 0 and 1, exclusive", cashews.ErrConfig, env.Name, b.rate)
 	}
 	m, k := bloomParams(b.capacity, b.rate)
 	if (m+1)*int64(b.size) > maxBloomBits {
-		return nil, fmt.Errorf("%w: %s: bloom: capacity %d at rate %v needs %d counters of %d bits, over the 2^32 bits a backend holds", ErrConfig, env.Name, b.capacity, b.rate, m, b.size)
+		return nil, fmt.Errorf("%w: %s: bloom: capacity %d at rate %v needs %d counters of %d bits, over the 2^32 bits a backend holds", cashews.ErrConfig, env.Name, b.capacity, b.rate, m, b.size)
 	}
 	base := b.base
 	if base == "" {
@@ -148,9 +151,9 @@ func (b *BloomFilter) Decorate(next Func, env *Env) (Func, error) {
 	key := fmt.Sprintf("%s:%d:%d:%d", base, m, k, b.size)
 	bd := &bloomBinding{env: env, key: key, size: b.size, m: m, k: k}
 	if !b.bound.CompareAndSwap(nil, bd) {
-		return nil, fmt.Errorf("%w: %s: bloom: this BloomFilter already serves another Wrap; make one per Wrap", ErrConfig, env.Name)
+		return nil, fmt.Errorf("%w: %s: bloom: this BloomFilter already serves another Wrap; make one per Wrap", cashews.ErrConfig, env.Name)
 	}
-	return func(ctx context.Context, call Call) (any, error) {
+	return func(ctx context.Context, call cashews.WrapCall) (any, error) {
 		idx := bd.indexes(call.Key, true)
 		vals, err := env.Cache.GetBits(ctx, key, bd.size, idx...)
 		if err != nil {
@@ -185,7 +188,7 @@ func bloomIsZero(v any) bool {
 func (b *BloomFilter) binding(what string) (*bloomBinding, error) {
 	bd := b.bound.Load()
 	if bd == nil {
-		return nil, fmt.Errorf("%w: BloomFilter.%s before cashews.Wrap: the filter gets its cache from the Wrap call it is given to", ErrConfig, what)
+		return nil, fmt.Errorf("%w: BloomFilter.%s before cashews.Wrap: the filter gets its cache from the Wrap call it is given to", cashews.ErrConfig, what)
 	}
 	return bd, nil
 }
@@ -200,16 +203,16 @@ func (b *BloomFilter) Key() string {
 
 // Add adds keys to the filter: the keys of items that exist, rendered as the Wrap's key template
 // renders them for the calls that ask about these items. It works after the filter is given to
-// Wrap; before, it returns an error matching [ErrConfig]. One Add of many keys is one backend call.
+// Wrap; before, it returns an error matching [cashews.ErrConfig]. One Add of many keys is one backend call.
 func (b *BloomFilter) Add(ctx context.Context, keys ...string) error {
 	return b.incr(ctx, "Add", 1, keys)
 }
 
 // Remove removes keys that were added from a counting filter ([BloomCounting]); on a filter of
-// single bits it returns an error matching [ErrConfig], because such a filter cannot forget.
+// single bits it returns an error matching [cashews.ErrConfig], because such a filter cannot forget.
 func (b *BloomFilter) Remove(ctx context.Context, keys ...string) error {
 	if b.size != countingBits {
-		return fmt.Errorf("%w: BloomFilter.Remove needs a counting filter (strategies.BloomCounting)", ErrConfig)
+		return fmt.Errorf("%w: BloomFilter.Remove needs a counting filter (strategies.BloomCounting)", cashews.ErrConfig)
 	}
 	return b.incr(ctx, "Remove", -1, keys)
 }
@@ -230,7 +233,7 @@ func (b *BloomFilter) incr(ctx context.Context, what string, by int64, keys []st
 }
 
 // Ready marks the filter filled: from now on, a call whose key the filter does not hold returns
-// the zero value without running the function. Call it once every item that exists was added.
+// the zero value without running the function. cashews.WrapCall it once every item that exists was added.
 func (b *BloomFilter) Ready(ctx context.Context) error {
 	bd, err := b.binding("Ready")
 	if err != nil {

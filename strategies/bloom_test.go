@@ -40,7 +40,7 @@ func TestBloomLearnsUntilReadyThenSkips(t *testing.T) {
 		ctx := context.Background()
 		var runs atomic.Int64
 		bf := strategies.Bloom(1000, 0.01)
-		exists := cashews.Wrap(c, bfExists(&runs, bfEven), cashews.Key("item:{.}"), bf)
+		exists := cashews.MustWrap(c, bfExists(&runs, bfEven), cashews.Key("item:{.}"), bf)
 
 		// Not ready: every call runs, and existing items are learned.
 		for id := 1; id <= 10; id++ {
@@ -95,7 +95,7 @@ func TestBloomDoesNotLearnZeroOrErrors(t *testing.T) {
 		boom := errors.New("boom")
 		var runs atomic.Int64
 		bf := strategies.Bloom(100, 0.01)
-		get := cashews.Wrap(c, func(_ context.Context, id int) (string, error) {
+		get := cashews.MustWrap(c, func(_ context.Context, id int) (string, error) {
 			runs.Add(1)
 			switch id {
 			case 1:
@@ -133,7 +133,7 @@ func TestBloomFalsePositiveRate(t *testing.T) {
 		const capacity, rate = 1000, 0.01
 		var runs atomic.Int64
 		bf := strategies.Bloom(capacity, rate)
-		exists := cashews.Wrap(c, bfExists(&runs, func(id int) bool { return id < capacity }),
+		exists := cashews.MustWrap(c, bfExists(&runs, func(id int) bool { return id < capacity }),
 			cashews.Key("k:{.}"), cashews.Name("exists"), bf)
 		if got, want := bf.Key(), "_cashews:bloom:exists:9586:7:1"; got != want {
 			t.Fatalf("Key() = %q; want %q (m = 9586 bits and k = 7 hashes for 1000 keys at 1%%)", got, want)
@@ -190,7 +190,7 @@ func TestBloomCountingRemove(t *testing.T) {
 		ctx := context.Background()
 		var runs atomic.Int64
 		bf := strategies.Bloom(100, 0.01, strategies.BloomCounting())
-		exists := cashews.Wrap(c, bfExists(&runs, func(int) bool { return true }), cashews.Key("item:{.}"), bf)
+		exists := cashews.MustWrap(c, bfExists(&runs, func(int) bool { return true }), cashews.Key("item:{.}"), bf)
 		if !strings.HasSuffix(bf.Key(), ":4") {
 			t.Fatalf("Key() = %q; want a key ending in :4 for 4-bit counters", bf.Key())
 		}
@@ -224,23 +224,23 @@ func TestBloomMisuse(t *testing.T) {
 		"Ready":  bf.Ready(ctx),
 		"Remove": strategies.Bloom(100, 0.01, strategies.BloomCounting()).Remove(ctx, "k"),
 	} {
-		if !errors.Is(err, strategies.ErrConfig) || !strings.Contains(err.Error(), "before cashews.Wrap") {
+		if !errors.Is(err, cashews.ErrConfig) || !strings.Contains(err.Error(), "before cashews.Wrap") {
 			t.Errorf("%s before Wrap = %v; want ErrConfig saying it is before Wrap", name, err)
 		}
 	}
-	if _, err := bf.Contains(ctx, "k"); !errors.Is(err, strategies.ErrConfig) {
+	if _, err := bf.Contains(ctx, "k"); !errors.Is(err, cashews.ErrConfig) {
 		t.Errorf("Contains before Wrap = %v; want ErrConfig", err)
 	}
 
 	c, _ := bfNewCache(t)
 	exists := func(context.Context, int) (bool, error) { return true, nil }
-	if _, err := cashews.TryWrap(c, exists, cashews.Key("a:{.}"), bf); err != nil {
+	if _, err := cashews.Wrap(c, exists, cashews.Key("a:{.}"), bf); err != nil {
 		t.Fatal(err)
 	}
-	if err := bf.Remove(ctx, "a:1"); !errors.Is(err, strategies.ErrConfig) || !strings.Contains(err.Error(), "BloomCounting") {
+	if err := bf.Remove(ctx, "a:1"); !errors.Is(err, cashews.ErrConfig) || !strings.Contains(err.Error(), "BloomCounting") {
 		t.Errorf("Remove on a filter of bits = %v; want ErrConfig naming BloomCounting", err)
 	}
-	bad := map[string]strategies.Option{
+	bad := map[string]cashews.WrapOption{
 		"capacity 0":     strategies.Bloom(0, 0.01),
 		"rate 0":         strategies.Bloom(10, 0),
 		"rate 1":         strategies.Bloom(10, 1),
@@ -255,9 +255,9 @@ func TestBloomMisuse(t *testing.T) {
 		if name == "two strategies" {
 			opts = append(opts, strategies.Bloom(10, 0.1))
 		}
-		_, err := cashews.TryWrap(c, exists, opts...)
-		if !errors.Is(err, strategies.ErrConfig) {
-			t.Errorf("%s: TryWrap error = %v; want ErrConfig", name, err)
+		_, err := cashews.Wrap(c, exists, opts...)
+		if !errors.Is(err, cashews.ErrConfig) {
+			t.Errorf("%s: Wrap error = %v; want ErrConfig", name, err)
 		}
 	}
 }
@@ -279,7 +279,7 @@ func TestBloomKeyRoutesAndBackendErrors(t *testing.T) {
 	var runs atomic.Int64
 
 	// The default key starts with "_cashews:", which no backend of this Cache takes.
-	unrouted := cashews.Wrap(c, bfExists(&runs, bfEven), cashews.Key("item:{.}"), strategies.Bloom(10, 0.01))
+	unrouted := cashews.MustWrap(c, bfExists(&runs, bfEven), cashews.Key("item:{.}"), strategies.Bloom(10, 0.01))
 	if _, err := unrouted(ctx, 2); !errors.Is(err, cashews.ErrNoBackend) {
 		t.Fatalf("call with an unrouted filter key: err = %v; want ErrNoBackend", err)
 	}
@@ -288,7 +288,7 @@ func TestBloomKeyRoutesAndBackendErrors(t *testing.T) {
 	}
 
 	bf := strategies.Bloom(10, 0.01, strategies.BloomKey("item:_bloom"))
-	routed := cashews.Wrap(c, bfExists(&runs, bfEven), cashews.Key("item:{.}"), bf)
+	routed := cashews.MustWrap(c, bfExists(&runs, bfEven), cashews.Key("item:{.}"), bf)
 	if !strings.HasPrefix(bf.Key(), "item:_bloom:") {
 		t.Fatalf("Key() = %q; want it to start with the BloomKey base", bf.Key())
 	}
@@ -305,7 +305,7 @@ func TestBloomConcurrent(t *testing.T) {
 		ctx := context.Background()
 		var runs atomic.Int64
 		bf := strategies.Bloom(1000, 0.01)
-		exists := cashews.Wrap(c, bfExists(&runs, bfEven), cashews.Key("item:{.}"), bf)
+		exists := cashews.MustWrap(c, bfExists(&runs, bfEven), cashews.Key("item:{.}"), bf)
 		var wg sync.WaitGroup
 		for g := range 8 {
 			wg.Go(func() {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/cashews-go/cashews"
 	"math"
 	"strconv"
 	"time"
@@ -38,7 +39,7 @@ func BreakerMinCalls(n int64) BreakerOption {
 }
 
 // BreakerHalfOpenCalls sets how many trial calls the half-open breaker lets through (default 1; at
-// least 1). Other calls get ErrCircuitOpen while the trials run.
+// least 1). Other calls get cashews.ErrCircuitOpen while the trials run.
 func BreakerHalfOpenCalls(n int64) BreakerOption {
 	return breakerOptionFunc(func(c *breakerConfig) { c.halfOpen = n })
 }
@@ -74,8 +75,8 @@ type breaker struct {
 // CircuitBreaker stops calling a failing function for a while. It counts the calls and the failures
 // of each period (windows of the Cache's clock); when a failure leaves a period with at least
 // [BreakerMinCalls] calls of which at least errorRate percent failed, the breaker opens: for ttl,
-// calls return an error matching [ErrCircuitOpen] without running the function. Then it is
-// half-open: it lets [BreakerHalfOpenCalls] trial calls through (the others get ErrCircuitOpen). A
+// calls return an error matching [cashews.ErrCircuitOpen] without running the function. Then it is
+// half-open: it lets [BreakerHalfOpenCalls] trial calls through (the others get cashews.ErrCircuitOpen). A
 // trial that succeeds closes the breaker, with fresh counts; a trial that fails opens it again for
 // ttl. A trial whose caller gave up (context.Canceled) gives its place back, and trials that never
 // end (their process died) are forgotten after ttl, when new trials may start. [BreakerFailIf] and
@@ -93,24 +94,22 @@ type breaker struct {
 // When the backend cannot answer (see [FailMode]), the breaker fails open by default: it runs the
 // function without counting, because a breaker guards the function's dependency, and a cache
 // outage should not become an outage of a healthy dependency. [FailClosed] refuses the call with
-// an error matching ErrCircuitOpen, which a failover around the breaker covers with the cached result.
+// an error matching cashews.ErrCircuitOpen, which a failover around the breaker covers with the cached result.
 // A breaker stores no results: a TTL in the same Wrap is a configuration error; nest Wrap calls to
 // cache and break.
-func CircuitBreaker(errorRate float64, period, ttl time.Duration, opts ...BreakerOption) Strategy {
+func CircuitBreaker(errorRate float64, period, ttl time.Duration, opts ...BreakerOption) cashews.WrapOption {
 	cfg := breakerConfig{minCalls: 10, halfOpen: 1, failIf: func(error) bool { return true }}
 	for _, o := range opts {
 		if o != nil {
 			o.applyBreaker(&cfg)
 		}
 	}
-	return &breaker{rate: errorRate, period: period, ttl: ttl, cfg: cfg}
+	return cashews.WithStrategy(&breaker{rate: errorRate, period: period, ttl: ttl, cfg: cfg})
 }
 
 func (*breaker) Name() string { return "circuit_breaker" }
 
-func (b *breaker) ApplyWrap(c *Config) { c.SetStrategy(b) }
-
-func (b *breaker) Decorate(next Func, env *Env) (Func, error) {
+func (b *breaker) Decorate(next cashews.Func, env *cashews.Env) (cashews.Func, error) {
 	var bad string
 	switch {
 	case math.IsNaN(b.rate) || b.rate <= 0 || b.rate > 100:
@@ -131,15 +130,15 @@ func (b *breaker) Decorate(next Func, env *Env) (Func, error) {
 		bad = "a breaker stores no results, so a TTL has no effect; nest Wrap calls to cache and break"
 	}
 	if bad != "" {
-		return nil, fmt.Errorf("%w: %s: circuit_breaker: %s", ErrConfig, env.Name, bad)
+		return nil, fmt.Errorf("%w: %s: circuit_breaker: %s", cashews.ErrConfig, env.Name, bad)
 	}
 	return (&breakerRun{breaker: b, env: env, next: next}).call, nil
 }
 
 type breakerRun struct {
 	*breaker
-	env  *Env
-	next Func
+	env  *cashews.Env
+	next cashews.Func
 }
 
 // BreakerSuffix is appended to a call's key to name the state of its circuit breaker; the breaker's
@@ -156,12 +155,12 @@ type breakerRun struct {
 // Redis' scripts see integers as doubles, exact only up to 2^53.
 const BreakerSuffix = ":_cashews:cb"
 
-func (b *breakerRun) register(call Call) casRegister {
+func (b *breakerRun) register(call cashews.WrapCall) casRegister {
 	base := call.Key
 	if b.env.Config.Key == "" {
 		base = b.env.Config.Prefix + b.env.Name // one breaker per function, whatever the argument
 	}
-	return casRegister{cache: b.env.Cache, key: base + BreakerSuffix, ttl: 2 * (b.period + b.ttl)}
+	return casRegister{env: b.env, key: base + BreakerSuffix, ttl: 2 * (b.period + b.ttl)}
 }
 
 // cbOutcome is what a call's result tells the breaker.
@@ -185,7 +184,7 @@ func (b *breakerRun) outcome(err error) cbOutcome {
 	return cbSuccess
 }
 
-func (b *breakerRun) call(ctx context.Context, call Call) (any, error) {
+func (b *breakerRun) call(ctx context.Context, call cashews.WrapCall) (any, error) {
 	reg := b.register(call)
 	state, err := reg.load(ctx)
 	if err != nil {
@@ -196,7 +195,7 @@ func (b *breakerRun) call(ctx context.Context, call Call) (any, error) {
 		until := state / 2 * int64(time.Microsecond)
 		if now < until {
 			b.env.Stats.Inc(stats.BreakerRefused)
-			return nil, fmt.Errorf("%w: %s: open until %s", ErrCircuitOpen, b.env.Name, time.Unix(0, until).UTC().Format(time.RFC3339Nano))
+			return nil, fmt.Errorf("%w: %s: open until %s", cashews.ErrCircuitOpen, b.env.Name, time.Unix(0, until).UTC().Format(time.RFC3339Nano))
 		}
 		return b.trial(ctx, call, reg, state, until, now)
 	}
@@ -205,7 +204,7 @@ func (b *breakerRun) call(ctx context.Context, call Call) (any, error) {
 
 // closed runs a call of the closed breaker: it counts the call before and its failure after, and
 // opens the breaker when the failure brings the period's error rate to the threshold.
-func (b *breakerRun) closed(ctx context.Context, call Call, reg casRegister, state, now int64) (any, error) {
+func (b *breakerRun) closed(ctx context.Context, call cashews.WrapCall, reg casRegister, state, now int64) (any, error) {
 	prefix := reg.key + ":" + strconv.FormatInt(state, 10) + ":" + strconv.FormatInt(windowIndex(now, b.period), 10)
 	calls, failures := prefix+":n", prefix+":f"
 	n, err := b.env.Cache.Incr(ctx, calls, 1, 2*b.period)
@@ -252,7 +251,7 @@ func (b *breakerRun) open(ctx context.Context, reg casRegister, state int64) {
 // trial runs a call of the half-open breaker if it is one of the trial calls of its slot: trials are
 // counted per ttl since the breaker turned half-open, so that trials lost with their process do not
 // block the breaker for ever.
-func (b *breakerRun) trial(ctx context.Context, call Call, reg casRegister, state, until, now int64) (any, error) {
+func (b *breakerRun) trial(ctx context.Context, call cashews.WrapCall, reg casRegister, state, until, now int64) (any, error) {
 	slot := (now - until) / int64(b.ttl)
 	key := reg.key + ":" + strconv.FormatInt(state, 10) + ":t" + strconv.FormatInt(slot, 10)
 	n, err := b.env.Cache.Incr(ctx, key, 1, 2*b.ttl)
@@ -264,7 +263,7 @@ func (b *breakerRun) trial(ctx context.Context, call Call, reg casRegister, stat
 	}
 	if n > b.cfg.halfOpen {
 		b.env.Stats.Inc(stats.BreakerRefused)
-		return nil, fmt.Errorf("%w: %s: half-open, %d trial calls under way", ErrCircuitOpen, b.env.Name, b.cfg.halfOpen)
+		return nil, fmt.Errorf("%w: %s: half-open, %d trial calls under way", cashews.ErrCircuitOpen, b.env.Name, b.cfg.halfOpen)
 	}
 	done := false
 	defer func() {
@@ -287,16 +286,16 @@ func (b *breakerRun) trial(ctx context.Context, call Call, reg casRegister, stat
 }
 
 // down handles a backend that could not answer: the function runs uncounted, or the call is refused.
-func (b *breakerRun) down(ctx context.Context, call Call, err error) (any, error) {
+func (b *breakerRun) down(ctx context.Context, call cashews.WrapCall, err error) (any, error) {
 	if !backendOutage(ctx, err) {
 		return nil, err
 	}
 	if b.cfg.fail == FailClosed {
 		b.env.Stats.Inc(stats.BreakerRefused)
-		return nil, fmt.Errorf("%w: %s: the breaker's backend failed: %w", ErrCircuitOpen, b.env.Name, err)
+		return nil, fmt.Errorf("%w: %s: the breaker's backend failed: %w", cashews.ErrCircuitOpen, b.env.Name, err)
 	}
 	if !errors.Is(err, errNoAnswer) {
-		b.env.Cache.Bypass(ctx, call.Key, err)
+		b.env.Bypass(ctx, call.Key, err)
 	}
 	return b.next(ctx, call)
 }
@@ -330,32 +329,31 @@ func windowIndex(now int64, period time.Duration) int64 {
 //
 // The register expires ttl after its last move, or after it was first read; it reads 0 then.
 type casRegister struct {
-	cache Cache
-	key   string
-	ttl   time.Duration
+	env *cashews.Env
+	key string
+	ttl time.Duration
 }
 
 // load returns the register's value (0 when it is missing).
 func (r casRegister) load(ctx context.Context) (int64, error) {
-	return r.cache.Incr(ctx, r.key, 0, r.ttl)
+	return r.env.Cache.Incr(ctx, r.key, 0, r.ttl)
 }
 
 // swap moves the register from old to new, and reports whether this caller made the move.
 func (r casRegister) swap(ctx context.Context, old, new int64) (bool, error) {
-	claim, token := r.key+":from:"+strconv.FormatInt(old, 10), guardToken()
-	ok, err := r.cache.SetLock(ctx, claim, token, r.ttl/2)
+	claim, ok, err := r.env.Claim(ctx, r.key+":from:"+strconv.FormatInt(old, 10), r.ttl/2)
 	if err != nil || !ok {
 		return false, err
 	}
-	got, err := r.cache.Incr(ctx, r.key, new-old, r.ttl)
+	got, err := r.env.Cache.Incr(ctx, r.key, new-old, r.ttl)
 	if err != nil {
-		_, _ = r.cache.Unlock(ctx, claim, token) // let another caller try
+		_ = claim.Unlock(ctx) // let another caller try
 		return false, err
 	}
 	if got != new {
-		_, err := r.cache.Incr(ctx, r.key, old-new, r.ttl)
+		_, err := r.env.Cache.Incr(ctx, r.key, old-new, r.ttl)
 		return false, err
 	}
-	_, err = r.cache.Expire(ctx, r.key, r.ttl)
+	_, err = r.env.Cache.Expire(ctx, r.key, r.ttl)
 	return true, err
 }

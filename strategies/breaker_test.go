@@ -87,7 +87,7 @@ func cbRun(t *testing.T, clock *backendtest.Clock, get func(context.Context, int
 		got, err := get(context.Background(), 1)
 		switch {
 		case s.open:
-			if !errors.Is(err, strategies.ErrCircuitOpen) || got != "" {
+			if !errors.Is(err, cashews.ErrCircuitOpen) || got != "" {
 				t.Fatalf("step %d at +%v: %q, %v; want an error matching ErrCircuitOpen", i+1, at, got, err)
 			}
 		case s.mode == "ok":
@@ -95,7 +95,7 @@ func cbRun(t *testing.T, clock *backendtest.Clock, get func(context.Context, int
 				t.Fatalf("step %d at +%v: %q, %v; want %q, nil", i+1, at, got, err, want)
 			}
 		case s.mode == "fail":
-			if !errors.Is(err, errBreakerDown) || errors.Is(err, strategies.ErrCircuitOpen) {
+			if !errors.Is(err, errBreakerDown) || errors.Is(err, cashews.ErrCircuitOpen) {
 				t.Fatalf("step %d at +%v: %q, %v; want the function's error %v", i+1, at, got, err, errBreakerDown)
 			}
 		}
@@ -105,8 +105,8 @@ func cbRun(t *testing.T, clock *backendtest.Clock, get func(context.Context, int
 	}
 }
 
-func cbWrap(t *testing.T, c *cashews.Cache, src *cbSource, s strategies.Strategy) func(context.Context, int) (string, error) {
-	return cashews.Wrap(c, src.load, s, cashews.KeyPrefix(t.Name()+":"), cashews.Key("{.}"))
+func cbWrap(t *testing.T, c *cashews.Cache, src *cbSource, s cashews.WrapOption) func(context.Context, int) (string, error) {
+	return cashews.MustWrap(c, src.load, s, cashews.KeyPrefix(t.Name()+":"), cashews.Key("{.}"))
 }
 
 func TestCircuitBreakerTransitions(t *testing.T) {
@@ -176,7 +176,7 @@ func TestCircuitBreakerHalfOpenCalls(t *testing.T) {
 			}()
 		}
 		guardWait(t, "two trial calls run", func() bool { return src.runs.Load() == 3 })
-		if _, err := get(context.Background(), 1); !errors.Is(err, strategies.ErrCircuitOpen) || !strings.Contains(err.Error(), "half-open") {
+		if _, err := get(context.Background(), 1); !errors.Is(err, cashews.ErrCircuitOpen) || !strings.Contains(err.Error(), "half-open") {
 			t.Fatalf("a third call while two trials run: err = %v; want ErrCircuitOpen, half-open", err)
 		}
 		close(gate)
@@ -209,7 +209,7 @@ func TestCircuitBreakerLostTrial(t *testing.T) {
 			lost <- err
 		}()
 		guardWait(t, "the trial runs", func() bool { return src.runs.Load() == 4 })
-		if _, err := get(context.Background(), 1); !errors.Is(err, strategies.ErrCircuitOpen) {
+		if _, err := get(context.Background(), 1); !errors.Is(err, cashews.ErrCircuitOpen) {
 			t.Fatalf("a call while the trial runs: err = %v; want ErrCircuitOpen", err)
 		}
 		cbRun(t, clock, get, &src, []cbStep{
@@ -325,7 +325,7 @@ func TestCircuitBreakerFailModes(t *testing.T) {
 						}
 						continue
 					}
-					if !errors.Is(err, strategies.ErrCircuitOpen) || got != "" {
+					if !errors.Is(err, cashews.ErrCircuitOpen) || got != "" {
 						t.Fatalf("call %d = %q, %v; want an error matching ErrCircuitOpen", i, got, err)
 					}
 					if !tc.disable && !errors.Is(err, errGuardDown) {
@@ -353,7 +353,7 @@ func TestCircuitBreakerConfig(t *testing.T) {
 	ok := []time.Duration{time.Minute, time.Minute}
 	for _, tc := range []struct {
 		name  string
-		s     strategies.Strategy
+		s     cashews.WrapOption
 		extra []cashews.WrapOption
 		want  string
 	}{
@@ -369,9 +369,9 @@ func TestCircuitBreakerConfig(t *testing.T) {
 		{"TTL", strategies.CircuitBreaker(50, ok[0], ok[1]), []cashews.WrapOption{cashews.TTL(time.Minute)}, "stores no results"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := cashews.TryWrap(c, fn, append([]cashews.WrapOption{tc.s, cashews.Name("cbfn")}, tc.extra...)...)
-			if !errors.Is(err, strategies.ErrConfig) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "circuit_breaker") || !strings.Contains(err.Error(), "cbfn") {
-				t.Fatalf("TryWrap error = %v; want ErrConfig naming cbfn, circuit_breaker and %q", err, tc.want)
+			_, err := cashews.Wrap(c, fn, append([]cashews.WrapOption{tc.s, cashews.Name("cbfn")}, tc.extra...)...)
+			if !errors.Is(err, cashews.ErrConfig) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "circuit_breaker") || !strings.Contains(err.Error(), "cbfn") {
+				t.Fatalf("Wrap error = %v; want ErrConfig naming cbfn, circuit_breaker and %q", err, tc.want)
 			}
 		})
 	}

@@ -2,9 +2,8 @@ package strategies
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
+	"github.com/cashews-go/cashews"
 	"sync"
 	"time"
 
@@ -66,35 +65,37 @@ type early struct {
 // which waits for it. A refresh that fails, or panics, leaves the stale entry in place, and the next
 // call tries again. earlyTTL must be positive and, with a fixed TTL, shorter than it; with
 // cashews.TTLFunc, a call whose TTL is not longer than earlyTTL just never turns stale.
-func Early(earlyTTL time.Duration, opts ...EarlyOption) Strategy {
+func Early(earlyTTL time.Duration, opts ...EarlyOption) cashews.WrapOption {
 	e := &early{earlyTTL: earlyTTL, timeout: DefaultRefreshTimeout}
 	for _, o := range opts {
 		if o != nil {
 			o.applyEarly(e)
 		}
 	}
-	return e
+	return cashews.WithStrategy(e)
 }
 
 func (*early) Name() string { return "early" }
 
-func (e *early) ApplyWrap(c *Config) { c.SetStrategy(e) }
+// EarlyRefresh returns the early TTL and the refresh timeout, for cashews.WrapMany, which refreshes
+// the stale ids of a batch together.
+func (e *early) EarlyRefresh() (earlyTTL, timeout time.Duration) { return e.earlyTTL, e.timeout }
 
-func (e *early) Decorate(next Func, env *Env) (Func, error) {
+func (e *early) Decorate(next cashews.Func, env *cashews.Env) (cashews.Func, error) {
 	if err := env.RequireTTL("early"); err != nil {
 		return nil, err
 	}
 	if e.earlyTTL <= 0 {
-		return nil, fmt.Errorf("%w: %s: early: the early TTL %v must be positive", ErrConfig, env.Name, e.earlyTTL)
+		return nil, fmt.Errorf("%w: %s: early: the early TTL %v must be positive", cashews.ErrConfig, env.Name, e.earlyTTL)
 	}
-	if env.Config.TTLFunc == nil && e.earlyTTL >= env.Config.TTL {
-		return nil, fmt.Errorf("%w: %s: early: the early TTL %v must be shorter than the TTL %v", ErrConfig, env.Name, e.earlyTTL, env.Config.TTL)
+	if env.Config.FixedTTL() && e.earlyTTL >= env.Config.TTL {
+		return nil, fmt.Errorf("%w: %s: early: the early TTL %v must be shorter than the TTL %v", cashews.ErrConfig, env.Name, e.earlyTTL, env.Config.TTL)
 	}
 	if e.timeout <= 0 {
-		return nil, fmt.Errorf("%w: %s: early: RefreshTimeout %v must be positive", ErrConfig, env.Name, e.timeout)
+		return nil, fmt.Errorf("%w: %s: early: RefreshTimeout %v must be positive", cashews.ErrConfig, env.Name, e.timeout)
 	}
 	var refreshing sync.Map // keys with a refresh started by this Wrap, to spare the lock round trip
-	return func(ctx context.Context, call Call) (any, error) {
+	return func(ctx context.Context, call cashews.WrapCall) (any, error) {
 		mark := env.Mark(ctx)
 		entry, found, err := env.Get(ctx, call.Key)
 		if err != nil {
@@ -117,13 +118,13 @@ func (e *early) Decorate(next Func, env *Env) (Func, error) {
 }
 
 // refresh starts a background refresh of call's entry unless one is running.
-func (e *early) refresh(ctx context.Context, env *Env, next Func, call Call, refreshing *sync.Map) {
+func (e *early) refresh(ctx context.Context, env *cashews.Env, next cashews.Func, call cashews.WrapCall, refreshing *sync.Map) {
 	if _, running := refreshing.LoadOrStore(call.Key, struct{}{}); running {
 		return
 	}
 	lockKey := call.Key + EarlyLockSuffix
-	token := earlyToken()
-	if ok, err := env.Cache.SetLock(ctx, lockKey, token, e.timeout); err != nil || !ok {
+	lock, ok, err := env.Claim(ctx, lockKey, e.timeout)
+	if err != nil || !ok {
 		refreshing.Delete(call.Key)
 		return
 	}
@@ -134,7 +135,7 @@ func (e *early) refresh(ctx context.Context, env *Env, next Func, call Call, ref
 		// refreshes of this key in every process until its TTL. Until Close returns the backends are open.
 		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), max(e.timeout, 5*time.Second))
 		defer cancel()
-		env.Cache.Unlock(uctx, lockKey, token)
+		_ = lock.Unlock(uctx)
 	}
 	started := goRefresh(ctx, env, e.timeout, func(rctx context.Context) {
 		defer unlock(rctx)
@@ -152,7 +153,7 @@ func (e *early) refresh(ctx context.Context, env *Env, next Func, call Call, ref
 // cancellation, and ends after timeout or when the Cache closes. A detect detector in the caller's
 // context is replaced by a fresh one, so that the caller's record does not change after it returned.
 // A panic in refresh is recovered: the refresh failed, and what is stored stays as it was.
-func goRefresh(caller context.Context, env *Env, timeout time.Duration, refresh func(ctx context.Context)) bool {
+func goRefresh(caller context.Context, env *cashews.Env, timeout time.Duration, refresh func(ctx context.Context)) bool {
 	caller = context.WithoutCancel(caller)
 	return env.Cache.Go(func(bg context.Context) {
 		ctx, cancel := context.WithTimeout(caller, timeout)
@@ -165,11 +166,4 @@ func goRefresh(caller context.Context, env *Env, timeout time.Duration, refresh 
 		defer func() { _ = recover() }()
 		refresh(ctx)
 	})
-}
-
-// earlyToken returns a random owner token for the refresh lock.
-func earlyToken() string {
-	var b [16]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }

@@ -25,7 +25,7 @@ const (
 // earlyRefreshed waits until the refresh lock of earlyKey is free, which it is once a refresh ended.
 func earlyRefreshed(t *testing.T, c *cashews.Cache) {
 	t.Helper()
-	locked, err := c.IsLocked(context.Background(), earlyLock, 10*time.Second)
+	locked, err := lockHeldAfter(context.Background(), c, earlyLock, 10*time.Second)
 	if locked || err != nil {
 		t.Fatalf("IsLocked(%q) after waiting = %v, %v; want false, nil (the refresh ended)", earlyLock, locked, err)
 	}
@@ -58,12 +58,12 @@ func TestEarlyRefreshesOnceInTheBackground(t *testing.T) {
 			}
 			return fmt.Sprintf("v%d", n), nil
 		}
-		get := cashews.Wrap(c, load, cashews.TTL(earlyTTL), cashews.Key("early:{.}"), strategies.Early(earlyFor))
+		get := cashews.MustWrap(c, load, cashews.TTL(earlyTTL), cashews.Key("early:{.}"), strategies.Early(earlyFor))
 
 		earlyWant(t, ctx, get, "v1")
 		clock.Advance(earlyFor - time.Second)
 		earlyWant(t, ctx, get, "v1") // fresh
-		if locked, _ := c.IsLocked(ctx, earlyLock, 0); locked {
+		if locked, _ := lockHeld(ctx, c, earlyLock); locked {
 			t.Fatal("a fresh entry took the refresh lock")
 		}
 		earlyRuns(t, &runs, 1)
@@ -92,7 +92,7 @@ func TestEarlyRefreshesOnceInTheBackground(t *testing.T) {
 			t.Fatal("no refresh started")
 		}
 		earlyWant(t, ctx, get, "v1") // while the refresh runs
-		if locked, _ := c.IsLocked(ctx, earlyLock, 0); !locked {
+		if locked, _ := lockHeld(ctx, c, earlyLock); !locked {
 			t.Fatal("the refresh runs without its lock")
 		}
 		earlyRuns(t, &runs, 2)
@@ -124,17 +124,18 @@ func TestEarlyLockHeldElsewhere(t *testing.T) {
 		load := func(ctx context.Context, id int) (string, error) {
 			return fmt.Sprintf("v%d", runs.Add(1)), nil
 		}
-		get := cashews.Wrap(c, load, cashews.TTL(earlyTTL), cashews.Key("early:{.}"), strategies.Early(earlyFor))
+		get := cashews.MustWrap(c, load, cashews.TTL(earlyTTL), cashews.Key("early:{.}"), strategies.Early(earlyFor))
 		earlyWant(t, ctx, get, "v1")
-		if ok, err := c.SetLock(ctx, earlyLock, "another process", time.Minute); !ok || err != nil {
-			t.Fatalf("SetLock = %v, %v; want true, nil", ok, err)
+		other, ok, err := c.TryLock(ctx, earlyLock, time.Minute) // as another process
+		if !ok || err != nil {
+			t.Fatalf("TryLock = %v, %v; want true, nil", ok, err)
 		}
 		clock.Advance(earlyFor)
 		for range 10 {
 			earlyWant(t, ctx, get, "v1")
 		}
-		if ok, err := c.Unlock(ctx, earlyLock, "another process"); !ok || err != nil {
-			t.Fatalf("Unlock = %v, %v; want true, nil (no refresh may have taken the lock)", ok, err)
+		if err := other.Unlock(ctx); err != nil {
+			t.Fatalf("Unlock = %v; want nil (no refresh may have taken the lock)", err)
 		}
 		earlyWant(t, ctx, get, "v1") // starts the refresh
 		earlyRefreshed(t, c)
@@ -165,7 +166,7 @@ func TestEarlyRefreshDetachedAndBounded(t *testing.T) {
 			}
 			return fmt.Sprintf("v%d", n), nil
 		}
-		get := cashews.Wrap(c, load, cashews.TTL(earlyTTL), cashews.Key("early:{.}"),
+		get := cashews.MustWrap(c, load, cashews.TTL(earlyTTL), cashews.Key("early:{.}"),
 			strategies.Early(earlyFor, strategies.RefreshTimeout(50*time.Millisecond)))
 		earlyWant(t, context.Background(), get, "v1")
 		clock.Advance(earlyFor)
@@ -205,7 +206,7 @@ func TestEarlyCloseStopsRefresh(t *testing.T) {
 			}
 			return fmt.Sprintf("v%d", n), nil
 		}
-		get := cashews.Wrap(c, load, cashews.TTL(earlyTTL), cashews.Key("early:{.}"), strategies.Early(earlyFor))
+		get := cashews.MustWrap(c, load, cashews.TTL(earlyTTL), cashews.Key("early:{.}"), strategies.Early(earlyFor))
 		earlyWant(t, context.Background(), get, "v1")
 		clock.Advance(earlyFor)
 		earlyWant(t, context.Background(), get, "v1")
@@ -238,7 +239,7 @@ func TestEarlyRefreshPanics(t *testing.T) {
 			}
 			return fmt.Sprintf("v%d", n), nil
 		}
-		get := cashews.Wrap(c, load, cashews.TTL(earlyTTL), cashews.Key("early:{.}"), strategies.Early(earlyFor))
+		get := cashews.MustWrap(c, load, cashews.TTL(earlyTTL), cashews.Key("early:{.}"), strategies.Early(earlyFor))
 		earlyWant(t, ctx, get, "v1")
 		clock.Advance(earlyFor)
 		earlyWant(t, ctx, get, "v1") // the refresh panics; the process goes on
@@ -266,9 +267,9 @@ func TestEarlyConfig(t *testing.T) {
 		"zero RefreshTimeout":  {ttl, strategies.Early(time.Second, strategies.RefreshTimeout(0))},
 		"negative RefreshTime": {ttl, strategies.Early(time.Second, strategies.RefreshTimeout(-time.Second))},
 	} {
-		_, err := cashews.TryWrap(c, load, append(opts, cashews.Key("early:{.}"))...)
-		if !errors.Is(err, strategies.ErrConfig) {
-			t.Errorf("%s: TryWrap error = %v; want one matching ErrConfig", name, err)
+		_, err := cashews.Wrap(c, load, append(opts, cashews.Key("early:{.}"))...)
+		if !errors.Is(err, cashews.ErrConfig) {
+			t.Errorf("%s: Wrap error = %v; want one matching ErrConfig", name, err)
 		}
 	}
 }

@@ -24,7 +24,7 @@ func ExampleBloom() {
 	}
 
 	filter := strategies.Bloom(10_000, 0.01)
-	exists := cashews.Wrap(c, userExists, cashews.Key("user:{.}"), filter)
+	exists := cashews.MustWrap(c, userExists, cashews.Key("user:{.}"), filter)
 
 	// Fill the filter with the keys of every user that exists, then let it answer.
 	for id := range users {

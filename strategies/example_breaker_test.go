@@ -23,12 +23,12 @@ func ExampleCircuitBreaker() {
 	}
 	// When half the calls of an hour fail (and there were at least 3), stop calling the service for
 	// 30 seconds; then let one trial call through to see whether it is back.
-	price := cashews.Wrap(c, fetchPrice, cashews.Key("price:{.}"),
+	price := cashews.MustWrap(c, fetchPrice, cashews.Key("price:{.}"),
 		strategies.CircuitBreaker(50, time.Hour, 30*time.Second, strategies.BreakerMinCalls(3)))
 
 	for range 5 {
 		_, err := price(context.Background(), "sku-1")
-		if errors.Is(err, strategies.ErrCircuitOpen) {
+		if errors.Is(err, cashews.ErrCircuitOpen) {
 			fmt.Println("refused: the circuit is open")
 			continue
 		}
@@ -58,9 +58,9 @@ func ExampleCircuitBreaker_failover() {
 		}
 		return 9.99, nil
 	}
-	guarded := cashews.Wrap(c, fetchPrice, cashews.Key("price:{.}"),
+	guarded := cashews.MustWrap(c, fetchPrice, cashews.Key("price:{.}"),
 		strategies.CircuitBreaker(50, time.Hour, 30*time.Second, strategies.BreakerMinCalls(1)))
-	price := cashews.Wrap(c, guarded, cashews.Key("price-cache:{.}"), cashews.TTL(24*time.Hour),
+	price := cashews.MustWrap(c, guarded, cashews.Key("price-cache:{.}"), cashews.TTL(24*time.Hour),
 		strategies.Failover())
 
 	fmt.Println(price(context.Background(), "sku-1")) // stored

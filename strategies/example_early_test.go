@@ -24,15 +24,17 @@ func ExampleEarly() {
 	}
 	// Stored for 10 minutes; after 8 the first caller starts one refresh in the background and,
 	// like every caller until it ends, gets the stored page at once.
-	page := cashews.Wrap(c, build, cashews.TTL(10*time.Minute), cashews.Key("page:{.}"),
+	page := cashews.MustWrap(c, build, cashews.TTL(10*time.Minute), cashews.Key("page:{.}"),
 		strategies.Early(8*time.Minute))
 
 	ctx := context.Background()
 	fmt.Println(page(ctx, "home"))
 	clock.Advance(8 * time.Minute)
 	fmt.Println(page(ctx, "home")) // the stored page; a refresh starts
-	// The refresh holds a lock until it ends: wait for it.
-	c.IsLocked(ctx, "page:home"+strategies.EarlyLockSuffix, time.Minute)
+	// The refresh holds a lock until it ends: wait for it by taking the lock, and give it back.
+	if l, err := c.Lock(ctx, "page:home"+strategies.EarlyLockSuffix, time.Minute); err == nil {
+		l.Unlock(ctx)
+	}
 	fmt.Println(page(ctx, "home"))
 	// Output:
 	// home v1 <nil>

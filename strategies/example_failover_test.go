@@ -26,7 +26,7 @@ func ExampleFailover() {
 		return 1.08, nil
 	}
 	// Every call asks the service; when it fails, the last rate it gave (kept for a day) stands in.
-	rate := cashews.Wrap(c, fetchRate, cashews.TTL(24*time.Hour), cashews.Key("rate:{.}"),
+	rate := cashews.MustWrap(c, fetchRate, cashews.TTL(24*time.Hour), cashews.Key("rate:{.}"),
 		strategies.Failover(strategies.FailoverOn(errUpstream)))
 
 	ctx := context.Background()

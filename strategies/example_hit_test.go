@@ -21,7 +21,7 @@ func ExampleHit() {
 		return fmt.Sprintf("token #%d", issued), nil
 	}
 	// Each token is handed out from cache twice after it was issued, then a new one is issued.
-	token := cashews.Wrap(c, issue, cashews.TTL(time.Hour), cashews.Key("token:{.}"), strategies.Hit(2))
+	token := cashews.MustWrap(c, issue, cashews.TTL(time.Hour), cashews.Key("token:{.}"), strategies.Hit(2))
 
 	for range 5 {
 		fmt.Println(token(context.Background(), 42))

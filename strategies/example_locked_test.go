@@ -24,7 +24,7 @@ func ExampleLocked() {
 	}
 	// One caller in the cluster builds a missing report; the others wait for it and read it from
 	// the cache. Each caller waits at most as long as its context lasts.
-	report := cashews.Wrap(c, buildReport, cashews.Key("report:{.}"), cashews.TTL(time.Hour),
+	report := cashews.MustWrap(c, buildReport, cashews.Key("report:{.}"), cashews.TTL(time.Hour),
 		strategies.Locked(strategies.LockTTL(30*time.Second)))
 
 	var wg sync.WaitGroup

@@ -25,7 +25,7 @@ func ExamplePerf() {
 		clock.Advance(latency) // the search takes this long
 		return []string{q}, nil
 	}
-	guarded := cashews.Wrap(c, search, cashews.Name("search"),
+	guarded := cashews.MustWrap(c, search, cashews.Name("search"),
 		strategies.Perf(time.Minute, strategies.PerfTrace(5)))
 
 	for range 5 { // the record of normal latencies

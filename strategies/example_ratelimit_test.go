@@ -18,7 +18,7 @@ func ExampleRateLimit() {
 	sendSMS := func(ctx context.Context, phone string) (string, error) { return "sent to " + phone, nil }
 	// Two messages per phone number and hour, counted in the backend: every process sharing it
 	// shares the limit.
-	send := cashews.Wrap(c, sendSMS, cashews.Name("sendSMS"), cashews.Key("sms:{.}"),
+	send := cashews.MustWrap(c, sendSMS, cashews.Name("sendSMS"), cashews.Key("sms:{.}"),
 		strategies.RateLimit(2, time.Hour))
 
 	for _, phone := range []string{"+15550100", "+15550100", "+15550100", "+15550199"} {
@@ -45,9 +45,9 @@ func ExampleSlidingRateLimit() {
 	search := func(ctx context.Context, query string) (string, error) { return "results for " + query, nil }
 	// At most three searches in any minute; over that, the call gets an answer of its own instead of
 	// an error.
-	limited := cashews.Wrap(c, search, cashews.Key("search"),
+	limited := cashews.MustWrap(c, search, cashews.Key("search"),
 		strategies.SlidingRateLimit(3, time.Minute, strategies.RateLimitAction(
-			func(ctx context.Context, call strategies.Call) (any, error) {
+			func(ctx context.Context, call cashews.WrapCall) (any, error) {
 				return "slow down, try again in a minute", nil
 			})))
 

@@ -30,7 +30,7 @@ func ExampleSoft() {
 	}
 	// Fresh for 5 minutes; then recomputed, but while the service fails the stale forecast serves
 	// until the hard TTL of an hour.
-	forecast := cashews.Wrap(c, fetch, cashews.TTL(time.Hour), cashews.Key("forecast:{.}"),
+	forecast := cashews.MustWrap(c, fetch, cashews.TTL(time.Hour), cashews.Key("forecast:{.}"),
 		strategies.Soft(5*time.Minute))
 
 	ctx := context.Background()

@@ -62,7 +62,7 @@ func TestFailoverServesLastGoodResult(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, c *cashews.Cache, clock *backendtest.Clock) {
 		ctx := context.Background()
 		src := &foSource{}
-		get := cashews.Wrap(c, src.load, cashews.TTL(time.Hour), cashews.Key("fo:{.}"), strategies.Failover())
+		get := cashews.MustWrap(c, src.load, cashews.TTL(time.Hour), cashews.Key("fo:{.}"), strategies.Failover())
 
 		foCall(t, ctx, get, src, 1, "1:v1", nil, 1)
 		foCall(t, ctx, get, src, 1, "1:v2", nil, 2) // the function runs on every call
@@ -92,8 +92,8 @@ func TestFailoverServesLastGoodResult(t *testing.T) {
 }
 
 func TestFailoverChosenErrors(t *testing.T) {
-	circuit := fmt.Errorf("payments breaker: %w", strategies.ErrCircuitOpen)
-	limited := fmt.Errorf("payments limiter: %w", strategies.ErrRateLimited)
+	circuit := fmt.Errorf("payments breaker: %w", cashews.ErrCircuitOpen)
+	limited := fmt.Errorf("payments limiter: %w", cashews.ErrRateLimited)
 	isOther := func(err error) bool { return errors.Is(err, errFailoverOther) }
 	tests := []struct {
 		name    string
@@ -114,7 +114,7 @@ func TestFailoverChosenErrors(t *testing.T) {
 			forEachBackend(t, func(t *testing.T, c *cashews.Cache, clock *backendtest.Clock) {
 				ctx := context.Background()
 				src := &foSource{}
-				get := cashews.Wrap(c, src.load, cashews.TTL(time.Hour), cashews.Key("fo:{.}"), strategies.Failover(tt.opts...))
+				get := cashews.MustWrap(c, src.load, cashews.TTL(time.Hour), cashews.Key("fo:{.}"), strategies.Failover(tt.opts...))
 				foCall(t, ctx, get, src, 1, "1:v1", nil, 1)
 				runs := int64(1)
 				for _, err := range tt.covered {
@@ -139,16 +139,16 @@ func TestFailoverAroundWrappedBreaker(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, c *cashews.Cache, clock *backendtest.Clock) {
 		ctx := context.Background()
 		src := &foSource{}
-		inner := cashews.Wrap(c, src.load, cashews.TTL(time.Second), cashews.Key("inner:{.}"))
-		outer := cashews.Wrap(c, inner, cashews.TTL(time.Hour), cashews.Key("outer:{.}"),
+		inner := cashews.MustWrap(c, src.load, cashews.TTL(time.Second), cashews.Key("inner:{.}"))
+		outer := cashews.MustWrap(c, inner, cashews.TTL(time.Hour), cashews.Key("outer:{.}"),
 			strategies.Failover(strategies.FailoverOn(errFailoverOther)))
 
 		foCall(t, ctx, outer, src, 7, "7:v1", nil, 1)
 		foCall(t, ctx, outer, src, 7, "7:v1", nil, 1) // the inner Wrap's cache
 
 		for i, err := range []error{
-			fmt.Errorf("payments breaker: %w", strategies.ErrCircuitOpen),
-			fmt.Errorf("payments limiter: %w", strategies.ErrRateLimited),
+			fmt.Errorf("payments breaker: %w", cashews.ErrCircuitOpen),
+			fmt.Errorf("payments limiter: %w", cashews.ErrRateLimited),
 		} {
 			src.fail(err)
 			clock.Advance(2 * time.Second) // the inner entry expired: the inner function runs and fails
@@ -175,7 +175,7 @@ func TestFailoverDoesNotCoverCallerCancellation(t *testing.T) {
 			}
 			return "fresh", nil
 		}
-		get := cashews.Wrap(c, load, cashews.TTL(time.Hour), cashews.Key("fo:{.}"), strategies.Failover(), cashews.NoDedup())
+		get := cashews.MustWrap(c, load, cashews.TTL(time.Hour), cashews.Key("fo:{.}"), strategies.Failover(), cashews.NoDedup())
 		if v, err := get(context.Background(), 1); v != "fresh" || err != nil {
 			t.Fatalf("get = %q, %v; want fresh, nil", v, err)
 		}
@@ -196,13 +196,13 @@ func TestFailoverStoresOnlyGoodResults(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, c *cashews.Cache, clock *backendtest.Clock) {
 		ctx := context.Background()
 		src := &foSource{}
-		storeAll := func(v any, err error) strategies.Decision {
+		storeAll := func(v any, err error) cashews.Decision {
 			if err != nil {
-				return strategies.StoreError
+				return cashews.StoreError
 			}
-			return strategies.StoreValue
+			return cashews.StoreValue
 		}
-		get := cashews.Wrap(c, src.load, cashews.TTL(time.Hour), cashews.Key("fo:{.}"),
+		get := cashews.MustWrap(c, src.load, cashews.TTL(time.Hour), cashews.Key("fo:{.}"),
 			strategies.Failover(), cashews.StoreIf(storeAll))
 		foCall(t, ctx, get, src, 1, "1:v1", nil, 1)
 		src.fail(errFailoverOther)
@@ -221,13 +221,13 @@ func TestFailoverConfig(t *testing.T) {
 	for name, opts := range map[string][]cashews.WrapOption{
 		"no TTL":          {strategies.Failover()},
 		"nil predicate":   {cashews.TTL(time.Minute), strategies.Failover(strategies.FailoverIf(nil))},
-		"two strategies":  {cashews.TTL(time.Minute), strategies.Failover(), strategies.Simple()},
+		"two strategies":  {cashews.TTL(time.Minute), strategies.Failover(), cashews.Simple()},
 		"StoreErrors":     {cashews.TTL(time.Minute), strategies.Failover(), cashews.StoreErrors(errFailoverOther)},
 		"OnlyStoreErrors": {cashews.TTL(time.Minute), strategies.Failover(), cashews.OnlyStoreErrors(errFailoverOther)},
 	} {
-		_, err := cashews.TryWrap(c, load, append(opts, cashews.Key("fo:{.}"))...)
-		if !errors.Is(err, strategies.ErrConfig) {
-			t.Errorf("%s: TryWrap error = %v; want one matching ErrConfig", name, err)
+		_, err := cashews.Wrap(c, load, append(opts, cashews.Key("fo:{.}"))...)
+		if !errors.Is(err, cashews.ErrConfig) {
+			t.Errorf("%s: Wrap error = %v; want one matching ErrConfig", name, err)
 		}
 	}
 }

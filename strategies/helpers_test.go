@@ -1,9 +1,11 @@
 package strategies_test
 
 import (
+	"context"
 	"net/url"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/cashews-go/cashews"
 	"github.com/cashews-go/cashews/backends/backendtest"
@@ -38,5 +40,28 @@ func forEachBackend(t *testing.T, test func(t *testing.T, c *cashews.Cache, cloc
 			}
 			test(t, c, clock)
 		})
+	}
+}
+
+// lockHeld reports whether the lock at key is held: a held lock is a key of the backend. (The
+// Cache's own lock queries take a token and are not exported.)
+func lockHeld(ctx context.Context, c *cashews.Cache, key string) (bool, error) {
+	return c.Exists(ctx, key)
+}
+
+// lockHeldAfter waits up to wait (and while ctx lasts) for the lock at key to be released, retrying
+// with a backoff from 1 ms to 100 ms, and reports whether it is still held.
+func lockHeldAfter(ctx context.Context, c *cashews.Cache, key string, wait time.Duration) (bool, error) {
+	deadline := time.Now().Add(wait)
+	for d := time.Millisecond; ; d = min(2*d, 100*time.Millisecond) {
+		held, err := lockHeld(ctx, c, key)
+		if err != nil || !held || time.Now().After(deadline) {
+			return held, err
+		}
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			return true, ctx.Err()
+		}
 	}
 }

@@ -3,6 +3,7 @@ package strategies
 import (
 	"context"
 	"fmt"
+	"github.com/cashews-go/cashews"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -53,37 +54,38 @@ type hit struct {
 // [Early]'s does (detached from the caller, bounded by [RefreshTimeout], owned by the Cache and
 // stopped by Close), and exactly one call in all processes starts it, the one that counted m.
 //
-// When the cache fails, hit fails open (unless the Wrap is strict, see [Env.RouteAround]): an entry
+// When the cache fails, hit fails open (unless the Wrap is strict, see [cashews.Env.RouteAround]): an entry
 // that cannot be read is a miss, so the function runs; an entry whose hit cannot be counted is
 // served, and expires by TTL only, as it does when incr is disabled (Incr returns 0). Every
 // call needs a positive TTL: a cashews.TTLFunc that returns zero or less makes the call fail with an
-// error matching [ErrConfig].
-func Hit(hits int, opts ...HitOption) Strategy {
+// error matching [cashews.ErrConfig].
+func Hit(hits int, opts ...HitOption) cashews.WrapOption {
 	h := &hit{hits: hits, timeout: DefaultRefreshTimeout}
 	for _, o := range opts {
 		if o != nil {
 			o.applyHit(h)
 		}
 	}
-	return h
+	return cashews.WithStrategy(h)
 }
 
 func (*hit) Name() string { return "hit" }
 
-func (h *hit) ApplyWrap(c *Config) { c.SetStrategy(h) }
-
-func (h *hit) Decorate(next Func, env *Env) (Func, error) {
+func (h *hit) Decorate(next cashews.Func, env *cashews.Env) (cashews.Func, error) {
 	if err := env.RequireTTL("hit"); err != nil {
 		return nil, err
 	}
 	if h.hits < 1 {
-		return nil, fmt.Errorf("%w: %s: hit: the number of hits %d must be at least 1", ErrConfig, env.Name, h.hits)
+		return nil, fmt.Errorf("%w: %s: hit: the number of hits %d must be at least 1", cashews.ErrConfig, env.Name, h.hits)
 	}
 	if h.updateAfter < 0 || h.updateAfter > h.hits {
-		return nil, fmt.Errorf("%w: %s: hit: UpdateAfter(%d) must be between 1 and the number of hits %d", ErrConfig, env.Name, h.updateAfter, h.hits)
+		return nil, fmt.Errorf("%w: %s: hit: UpdateAfter(%d) must be between 1 and the number of hits %d", cashews.ErrConfig, env.Name, h.updateAfter, h.hits)
 	}
 	if h.timeout <= 0 {
-		return nil, fmt.Errorf("%w: %s: hit: RefreshTimeout %v must be positive", ErrConfig, env.Name, h.timeout)
+		return nil, fmt.Errorf("%w: %s: hit: RefreshTimeout %v must be positive", cashews.ErrConfig, env.Name, h.timeout)
+	}
+	if env.Config.ResultTTL != nil {
+		return nil, fmt.Errorf("%w: %s: hit: the hit strategy fixes an entry's expiry before the function runs, so it cannot take a TTL from the result (ResultTTL): use TTL or TTLFunc", cashews.ErrConfig, env.Name)
 	}
 	hits, refreshAt := int64(h.hits), int64(h.updateAfter)
 
@@ -92,7 +94,7 @@ func (h *hit) Decorate(next Func, env *Env) (Func, error) {
 	// coarse clock would give it.
 	var last atomic.Int64
 	// store runs the function and stores its result as a new entry replacing prev (nil if none).
-	store := func(ctx context.Context, call Call, prev *Entry) (any, error) {
+	store := func(ctx context.Context, call cashews.WrapCall, prev *cashews.Entry) (any, error) {
 		start := env.Now()
 		v, err := next(ctx, call)
 		now := env.Now()
@@ -113,9 +115,9 @@ func (h *hit) Decorate(next Func, env *Env) (Func, error) {
 		return v, err
 	}
 
-	return func(ctx context.Context, call Call) (any, error) {
+	return func(ctx context.Context, call cashews.WrapCall) (any, error) {
 		if call.TTL <= 0 {
-			return nil, fmt.Errorf("%w: %s: hit: the TTL of %s is %v; the hit strategy needs a positive TTL", ErrConfig, env.Name, quote.String(call.Key), call.TTL)
+			return nil, fmt.Errorf("%w: %s: hit: the TTL of %s is %v; the hit strategy needs a positive TTL", cashews.ErrConfig, env.Name, quote.String(call.Key), call.TTL)
 		}
 		mark := env.Mark(ctx)
 		entry, found, err := env.Get(ctx, call.Key)
@@ -153,7 +155,7 @@ func (h *hit) Decorate(next Func, env *Env) (Func, error) {
 }
 
 // hitCount counts a hit of entry and returns the count so far, this one included.
-func hitCount(ctx context.Context, env *Env, call Call, entry *Entry) (int64, error) {
+func hitCount(ctx context.Context, env *cashews.Env, call cashews.WrapCall, entry *cashews.Entry) (int64, error) {
 	ttl := call.TTL
 	if entry.Expires > 0 {
 		ttl = max(time.Duration(entry.Expires-env.Now().UnixNano()), time.Millisecond)

@@ -82,7 +82,7 @@ func hitWait(t *testing.T, ch <-chan string, what string) {
 func TestHitExpiresAfterNHits(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, c *cashews.Cache, clock *backendtest.Clock) {
 		src := &hitSource{}
-		get := cashews.Wrap(c, src.load, cashews.TTL(time.Hour), cashews.Key("hit:{.}"), strategies.Hit(3))
+		get := cashews.MustWrap(c, src.load, cashews.TTL(time.Hour), cashews.Key("hit:{.}"), strategies.Hit(3))
 		ctx, d := detect.New(context.Background())
 		hitRun(t, ctx, get, src, []hitStep{
 			{"v1", 1},                       // a miss: runs and stores
@@ -107,7 +107,7 @@ func TestHitExpiresAtTTL(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, c *cashews.Cache, clock *backendtest.Clock) {
 		ctx := context.Background()
 		src := &hitSource{}
-		get := cashews.Wrap(c, src.load, cashews.TTL(time.Minute), cashews.Key("hit:{.}"), strategies.Hit(3))
+		get := cashews.MustWrap(c, src.load, cashews.TTL(time.Minute), cashews.Key("hit:{.}"), strategies.Hit(3))
 		hitRun(t, ctx, get, src, []hitStep{{"v1", 1}, {"v1", 1}})
 		clock.Advance(time.Minute)
 		hitRun(t, ctx, get, src, []hitStep{{"v2", 2}, {"v2", 2}, {"v2", 2}, {"v2", 2}, {"v3", 3}})
@@ -120,8 +120,8 @@ func TestHitCountsInTheBackend(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, c *cashews.Cache, clock *backendtest.Clock) {
 		ctx := context.Background()
 		src := &hitSource{}
-		a := cashews.Wrap(c, src.load, cashews.TTL(time.Hour), cashews.Key("hit:{.}"), strategies.Hit(3))
-		b := cashews.Wrap(c, src.load, cashews.TTL(time.Hour), cashews.Key("hit:{.}"), strategies.Hit(3))
+		a := cashews.MustWrap(c, src.load, cashews.TTL(time.Hour), cashews.Key("hit:{.}"), strategies.Hit(3))
+		b := cashews.MustWrap(c, src.load, cashews.TTL(time.Hour), cashews.Key("hit:{.}"), strategies.Hit(3))
 		steps := []struct {
 			get  func(context.Context, int) (string, error)
 			want string
@@ -142,7 +142,7 @@ func TestHitConcurrentCallers(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, c *cashews.Cache, clock *backendtest.Clock) {
 		ctx := context.Background()
 		src := &hitSource{}
-		get := cashews.Wrap(c, src.load, cashews.TTL(time.Hour), cashews.Key("hit:{.}"), strategies.Hit(10))
+		get := cashews.MustWrap(c, src.load, cashews.TTL(time.Hour), cashews.Key("hit:{.}"), strategies.Hit(10))
 		hitRun(t, ctx, get, src, []hitStep{{"v1", 1}})
 		const callers = 50
 		got := make([]string, callers)
@@ -174,7 +174,7 @@ func TestHitCounterKey(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, c *cashews.Cache, clock *backendtest.Clock) {
 		ctx := context.Background()
 		src := &hitSource{}
-		get := cashews.Wrap(c, src.load, cashews.TTL(time.Minute), cashews.Key("hit:{.}"), strategies.Hit(5))
+		get := cashews.MustWrap(c, src.load, cashews.TTL(time.Minute), cashews.Key("hit:{.}"), strategies.Hit(5))
 		hitRun(t, ctx, get, src, []hitStep{{"v1", 1}, {"v1", 1}, {"v1", 1}})
 		counter := "hit:1" + strategies.HitCounterSuffix + strconv.FormatInt(clock.Now().Add(time.Minute).UnixNano(), 10)
 		if n, err := c.Incr(ctx, counter, 0, 0); n != 2 || err != nil {
@@ -214,7 +214,7 @@ func TestHitUpdateAfter(t *testing.T) {
 		ctx := context.Background()
 		src := &hitSource{}
 		stored := hitStored(c, "hit:1")
-		get := cashews.Wrap(c, src.load, cashews.TTL(time.Hour), cashews.Key("hit:{.}"),
+		get := cashews.MustWrap(c, src.load, cashews.TTL(time.Hour), cashews.Key("hit:{.}"),
 			strategies.Hit(5, strategies.UpdateAfter(2)))
 		hitRun(t, ctx, get, src, []hitStep{{"v1", 1}})
 		hitWait(t, stored, "the first store")
@@ -249,7 +249,7 @@ func TestHitUpdateAfterFailureKeepsEntry(t *testing.T) {
 				return "v3", nil
 			}
 		}
-		get := cashews.Wrap(c, load, cashews.TTL(time.Hour), cashews.Key("hit:{.}"),
+		get := cashews.MustWrap(c, load, cashews.TTL(time.Hour), cashews.Key("hit:{.}"),
 			strategies.Hit(3, strategies.UpdateAfter(1)))
 		for i, want := range []string{"v1", "v1"} {
 			if got, err := get(ctx, 1); got != want || err != nil {
@@ -278,7 +278,7 @@ func TestHitErrors(t *testing.T) {
 		ctx := context.Background()
 		src := &hitSource{}
 		src.fail(errFailoverUpstream)
-		get := cashews.Wrap(c, src.load, cashews.TTL(time.Hour), cashews.Key("hit:{.}"), strategies.Hit(2))
+		get := cashews.MustWrap(c, src.load, cashews.TTL(time.Hour), cashews.Key("hit:{.}"), strategies.Hit(2))
 		for i := range 2 { // errors are not stored by default
 			if _, err := get(ctx, 1); !errors.Is(err, errFailoverUpstream) {
 				t.Fatalf("call %d error = %v; want %v", i+1, err, errFailoverUpstream)
@@ -288,9 +288,9 @@ func TestHitErrors(t *testing.T) {
 			t.Fatalf("runs = %d; want 2", n)
 		}
 
-		zero := cashews.Wrap(c, src.load, cashews.TTLFunc(func(int) time.Duration { return 0 }),
+		zero := cashews.MustWrap(c, src.load, cashews.TTLFunc(func(int) time.Duration { return 0 }),
 			cashews.Key("hit0:{.}"), strategies.Hit(2))
-		if _, err := zero(ctx, 1); !errors.Is(err, strategies.ErrConfig) {
+		if _, err := zero(ctx, 1); !errors.Is(err, cashews.ErrConfig) {
 			t.Fatalf("call with a zero TTL: error = %v; want one matching ErrConfig", err)
 		}
 	})
@@ -311,12 +311,12 @@ func TestHitConfig(t *testing.T) {
 		"UpdateAfter > n":  {ttl, strategies.Hit(3, strategies.UpdateAfter(4))},
 		"RefreshTimeout 0": {ttl, strategies.Hit(3, strategies.RefreshTimeout(0))},
 	} {
-		_, err := cashews.TryWrap(c, load, append(opts, cashews.Key("hit:{.}"))...)
-		if !errors.Is(err, strategies.ErrConfig) {
-			t.Errorf("%s: TryWrap error = %v; want one matching ErrConfig", name, err)
+		_, err := cashews.Wrap(c, load, append(opts, cashews.Key("hit:{.}"))...)
+		if !errors.Is(err, cashews.ErrConfig) {
+			t.Errorf("%s: Wrap error = %v; want one matching ErrConfig", name, err)
 		}
 	}
-	if _, err := cashews.TryWrap(c, load, ttl, cashews.Key("hit:{.}"), strategies.Hit(3, strategies.UpdateAfter(3))); err != nil {
-		t.Errorf("UpdateAfter(n): TryWrap error = %v; want nil", err)
+	if _, err := cashews.Wrap(c, load, ttl, cashews.Key("hit:{.}"), strategies.Hit(3, strategies.UpdateAfter(3))); err != nil {
+		t.Errorf("UpdateAfter(n): Wrap error = %v; want nil", err)
 	}
 }

@@ -2,14 +2,12 @@ package strategies
 
 import (
 	"context"
-	crand "crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/cashews-go/cashews"
 	"math/rand/v2"
 	"time"
 
-	"github.com/cashews-go/cashews/backends"
 	"github.com/cashews-go/cashews/internal/quote"
 	"github.com/cashews-go/cashews/internal/stats"
 )
@@ -35,7 +33,7 @@ const (
 	// call is not counted.
 	FailOpen FailMode = iota + 1
 	// FailClosed refuses the call without running the function: the error wraps the backend's
-	// error and, for rate limits and breakers, matches ErrRateLimited or ErrCircuitOpen, so that a
+	// error and, for rate limits and breakers, matches cashews.ErrRateLimited or cashews.ErrCircuitOpen, so that a
 	// failover around the guard can serve a cached result.
 	FailClosed
 )
@@ -63,19 +61,12 @@ func backendOutage(ctx context.Context, err error) bool {
 	if err == nil || ctx.Err() != nil {
 		return false
 	}
-	for _, e := range []error{backends.ErrInvalidArgument, backends.ErrWrongType, backends.ErrNotInteger, backends.ErrClosed} {
+	for _, e := range []error{cashews.ErrInvalidArgument, cashews.ErrWrongType, cashews.ErrNotInteger, cashews.ErrClosed} {
 		if errors.Is(err, e) {
 			return false
 		}
 	}
 	return true
-}
-
-// newToken returns a random owner token for a lock or a claim.
-func guardToken() string {
-	var b [16]byte
-	_, _ = crand.Read(b[:]) // crypto/rand.Read never fails
-	return hex.EncodeToString(b[:])
 }
 
 // LockSuffix is appended to a call's key to name its lock. A suffix, not a prefix, so that the lock
@@ -139,29 +130,27 @@ type locked struct{ cfg lockConfig }
 // is_locked and incr disabled with Cache.Disable), the function runs without the lock by default,
 // as it would without a cache. [FailOpen] runs the function without the lock in both cases;
 // [FailClosed] returns an error in both.
-func Locked(opts ...LockOption) Strategy {
+func Locked(opts ...LockOption) cashews.WrapOption {
 	cfg := lockConfig{ttl: time.Minute, minWait: time.Millisecond, maxWait: 100 * time.Millisecond}
 	for _, o := range opts {
 		if o != nil {
 			o.applyLock(&cfg)
 		}
 	}
-	return &locked{cfg: cfg}
+	return cashews.WithStrategy(&locked{cfg: cfg})
 }
 
 func (*locked) Name() string { return "locked" }
 
-func (s *locked) ApplyWrap(c *Config) { c.SetStrategy(s) }
-
-func (s *locked) Decorate(next Func, env *Env) (Func, error) {
+func (s *locked) Decorate(next cashews.Func, env *cashews.Env) (cashews.Func, error) {
 	c := s.cfg
 	switch {
 	case c.ttl <= 0:
-		return nil, fmt.Errorf("%w: %s: locked: the lock TTL %v must be positive", ErrConfig, env.Name, c.ttl)
+		return nil, fmt.Errorf("%w: %s: locked: the lock TTL %v must be positive", cashews.ErrConfig, env.Name, c.ttl)
 	case c.minWait <= 0 || c.maxWait < c.minWait:
-		return nil, fmt.Errorf("%w: %s: locked: the backoff from %v to %v must be positive and not shrink", ErrConfig, env.Name, c.minWait, c.maxWait)
+		return nil, fmt.Errorf("%w: %s: locked: the backoff from %v to %v must be positive and not shrink", cashews.ErrConfig, env.Name, c.minWait, c.maxWait)
 	case c.failSet && !c.fail.valid():
-		return nil, fmt.Errorf("%w: %s: locked: unknown %v", ErrConfig, env.Name, c.fail)
+		return nil, fmt.Errorf("%w: %s: locked: unknown %v", cashews.ErrConfig, env.Name, c.fail)
 	}
 	l := &lockRun{cfg: c, env: env, next: next}
 	if env.Config.HasTTL() {
@@ -172,8 +161,8 @@ func (s *locked) Decorate(next Func, env *Env) (Func, error) {
 
 type lockRun struct {
 	cfg  lockConfig
-	env  *Env
-	next Func
+	env  *cashews.Env
+	next cashews.Func
 }
 
 // lockState is how acquire ended.
@@ -187,9 +176,9 @@ const (
 )
 
 // serialized runs next under the lock.
-func (l *lockRun) serialized(ctx context.Context, call Call) (any, error) {
-	key, token := call.Key+LockSuffix, guardToken()
-	state, err := l.acquire(ctx, key, token, nil)
+func (l *lockRun) serialized(ctx context.Context, call cashews.WrapCall) (any, error) {
+	key := call.Key + LockSuffix
+	lock, state, err := l.acquire(ctx, key, nil)
 	switch state {
 	case lockDown:
 		if l.runsOpen(ctx, key, err) {
@@ -199,12 +188,12 @@ func (l *lockRun) serialized(ctx context.Context, call Call) (any, error) {
 	case lockEnded:
 		return nil, err
 	}
-	defer l.release(ctx, key, token)
+	defer l.release(ctx, lock)
 	return l.next(ctx, call)
 }
 
 // cached serves call from cache, or computes it under the lock.
-func (l *lockRun) cached(ctx context.Context, call Call) (any, error) {
+func (l *lockRun) cached(ctx context.Context, call cashews.WrapCall) (any, error) {
 	mark := l.env.Mark(ctx)
 	entry, found, err := l.env.Get(ctx, call.Key)
 	if err != nil {
@@ -225,10 +214,10 @@ func (l *lockRun) cached(ctx context.Context, call Call) (any, error) {
 
 // fill takes the lock, or waits until another caller stored the result, and computes the result if
 // it is still missing once the lock is held.
-func (l *lockRun) fill(ctx context.Context, call Call) (any, error) {
-	key, token := call.Key+LockSuffix, guardToken()
-	var entry *Entry
-	state, err := l.acquire(ctx, key, token, func(ctx context.Context) (bool, error) {
+func (l *lockRun) fill(ctx context.Context, call cashews.WrapCall) (any, error) {
+	key := call.Key + LockSuffix
+	var entry *cashews.Entry
+	lock, state, err := l.acquire(ctx, key, func(ctx context.Context) (bool, error) {
 		e, found, err := l.env.Get(ctx, call.Key)
 		entry = e
 		return found, err
@@ -245,7 +234,7 @@ func (l *lockRun) fill(ctx context.Context, call Call) (any, error) {
 	case lockEnded:
 		return nil, err
 	}
-	defer l.release(ctx, key, token)
+	defer l.release(ctx, lock)
 	entry, found, err := l.env.Get(ctx, call.Key)
 	if err != nil {
 		if !(backendOutage(ctx, err) && l.runsOpen(ctx, call.Key, err)) && !l.env.RouteAround(ctx, call.Key, err) {
@@ -266,48 +255,48 @@ func (l *lockRun) runsOpen(ctx context.Context, key string, err error) bool {
 		open = errors.Is(err, errNoAnswer)
 	}
 	if open && !errors.Is(err, errNoAnswer) {
-		l.env.Cache.Bypass(ctx, key, err)
+		l.env.Bypass(ctx, key, err)
 	}
 	return open
 }
 
-func (l *lockRun) downError(call Call, err error) error {
+func (l *lockRun) downError(call cashews.WrapCall, err error) error {
 	return fmt.Errorf("cashews: %s: lock %s: %w", l.env.Name, quote.String(call.Key+LockSuffix), err)
 }
 
 // release gives the lock back, even when the caller's context has ended. An error is dropped: the
 // lock then expires with its TTL.
-func (l *lockRun) release(ctx context.Context, key, token string) {
-	_, _ = l.env.Cache.Unlock(context.WithoutCancel(ctx), key, token)
+func (l *lockRun) release(ctx context.Context, lock *cashews.Lock) {
+	_ = lock.Unlock(context.WithoutCancel(ctx))
 }
 
-// acquire takes the lock at key for token, waiting while another owner holds it. Between attempts it
-// calls poll, when given; when poll reports true, acquire returns lockFound without the lock.
-func (l *lockRun) acquire(ctx context.Context, key, token string, poll func(context.Context) (bool, error)) (lockState, error) {
+// acquire takes the lock at key, waiting while another owner holds it. Between attempts it calls
+// poll, when given; when poll reports true, acquire returns lockFound without the lock.
+func (l *lockRun) acquire(ctx context.Context, key string, poll func(context.Context) (bool, error)) (*cashews.Lock, lockState, error) {
 	c := l.env.Cache
-	failed := func(err error) (lockState, error) {
+	failed := func(err error) (*cashews.Lock, lockState, error) {
 		if backendOutage(ctx, err) {
-			return lockDown, err
+			return nil, lockDown, err
 		}
 		if ctx.Err() != nil {
-			return lockEnded, fmt.Errorf("cashews: %s: waiting for lock %s: %w", l.env.Name, quote.String(key), ctx.Err())
+			return nil, lockEnded, fmt.Errorf("cashews: %s: waiting for lock %s: %w", l.env.Name, quote.String(key), ctx.Err())
 		}
-		return lockEnded, err
+		return nil, lockEnded, err
 	}
 	wait := l.cfg.minWait
 	for {
-		ok, err := c.SetLock(ctx, key, token, l.cfg.ttl)
+		lock, ok, err := l.env.Claim(ctx, key, l.cfg.ttl)
 		if err != nil {
 			return failed(err)
 		}
 		if ok {
-			return lockHeld, nil
+			return lock, lockHeld, nil
 		}
 		// Not taken: another owner holds the lock, or the Cache hid a failure (suppress) or the
 		// command is off. A held lock is seen as held; when it is not, an increment, which never
 		// answers zero for real, tells a lock released meanwhile from a backend that gives no
 		// answer.
-		held, err := c.IsLocked(ctx, key, 0)
+		held, err := l.env.Locked(ctx, key)
 		if err != nil {
 			return failed(err)
 		}
@@ -317,7 +306,7 @@ func (l *lockRun) acquire(ctx context.Context, key, token string, poll func(cont
 				return failed(err)
 			}
 			if n == 0 {
-				return lockDown, errNoAnswer
+				return nil, lockDown, errNoAnswer
 			}
 		}
 		if poll != nil {
@@ -326,7 +315,7 @@ func (l *lockRun) acquire(ctx context.Context, key, token string, poll func(cont
 				return failed(err)
 			}
 			if done {
-				return lockFound, nil
+				return nil, lockFound, nil
 			}
 		}
 		if err := lockSleep(ctx, wait/2+rand.N(wait/2+1)); err != nil {

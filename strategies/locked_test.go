@@ -114,7 +114,7 @@ func (s *lkSource) load(ctx context.Context, id int) (string, error) {
 
 func lkLocked(t *testing.T, c *cashews.Cache, key string) bool {
 	t.Helper()
-	held, err := c.IsLocked(context.Background(), key+strategies.LockSuffix, 0)
+	held, err := lockHeld(context.Background(), c, key+strategies.LockSuffix)
 	if err != nil {
 		t.Fatalf("IsLocked: %v", err)
 	}
@@ -124,7 +124,7 @@ func lkLocked(t *testing.T, c *cashews.Cache, key string) bool {
 func TestLockedSerializes(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, c *cashews.Cache, _ *backendtest.Clock) {
 		var counter lkCounter
-		inc := cashews.Wrap(c, func(ctx context.Context, id int) (int64, error) {
+		inc := cashews.MustWrap(c, func(ctx context.Context, id int) (int64, error) {
 			counter.inc()
 			return 0, nil
 		}, strategies.Locked(), cashews.KeyPrefix(t.Name()+":"), cashews.Key("{.}"))
@@ -165,7 +165,7 @@ func TestLockedSerializes(t *testing.T) {
 func TestLockedColdKeyOnce(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, c *cashews.Cache, _ *backendtest.Clock) {
 		var src lkSource
-		get := cashews.Wrap(c, src.load, strategies.Locked(), cashews.TTL(time.Hour), cashews.NoDedup(),
+		get := cashews.MustWrap(c, src.load, strategies.Locked(), cashews.TTL(time.Hour), cashews.NoDedup(),
 			cashews.KeyPrefix(t.Name()+":"), cashews.Key("{.}"))
 		gate := src.block()
 
@@ -218,7 +218,7 @@ func TestLockedColdKeyAcrossWraps(t *testing.T) {
 		var wg sync.WaitGroup
 		var failed atomic.Value
 		for range processes {
-			get := cashews.Wrap(c, src.load, strategies.Locked(), cashews.TTL(time.Hour),
+			get := cashews.MustWrap(c, src.load, strategies.Locked(), cashews.TTL(time.Hour),
 				cashews.KeyPrefix(t.Name()+":"), cashews.Key("{.}"))
 			for range callers {
 				wg.Add(1)
@@ -259,8 +259,8 @@ func TestLockedWaiterDeadline(t *testing.T) {
 				opts := append([]cashews.WrapOption{strategies.Locked(), cashews.KeyPrefix(t.Name() + ":"), cashews.Key("{.}")}, mode.opts...)
 				// Two Wraps of one key stand for two processes: the waiter does not join the
 				// holder's in-process call, it waits for the lock.
-				holderGet := cashews.Wrap(c, src.load, opts...)
-				waiterGet := cashews.Wrap(c, src.load, opts...)
+				holderGet := cashews.MustWrap(c, src.load, opts...)
+				waiterGet := cashews.MustWrap(c, src.load, opts...)
 				gate := src.block()
 				held := make(chan error, 1)
 				go func() {
@@ -330,7 +330,7 @@ func TestLockedReleasesOnErrorAndPanic(t *testing.T) {
 					return "ok", nil
 				}
 				opts := append([]cashews.WrapOption{strategies.Locked(), cashews.KeyPrefix(t.Name() + ":"), cashews.Key("{.}")}, mode.opts...)
-				get := cashews.Wrap(c, fn, opts...)
+				get := cashews.MustWrap(c, fn, opts...)
 				key := t.Name() + ":1"
 
 				what.Store("error")
@@ -391,7 +391,7 @@ func TestLockedFailModes(t *testing.T) {
 				if tc.ttl {
 					opts = append(opts, cashews.TTL(time.Hour))
 				}
-				get := cashews.Wrap(c, src.load, opts...)
+				get := cashews.MustWrap(c, src.load, opts...)
 				fault := guardInject(c, cashews.CmdSetLock)
 				if tc.disable {
 					c.Disable(cashews.CmdSetLock, cashews.CmdIsLocked, cashews.CmdIncr)
@@ -428,7 +428,7 @@ func TestLockedConfig(t *testing.T) {
 	fn := func(ctx context.Context, id int) (int, error) { return id, nil }
 	for _, tc := range []struct {
 		name string
-		s    strategies.Strategy
+		s    cashews.WrapOption
 		want string
 	}{
 		{"zero TTL", strategies.Locked(strategies.LockTTL(0)), "lock TTL 0s must be positive"},
@@ -438,9 +438,9 @@ func TestLockedConfig(t *testing.T) {
 		{"bad fail mode", strategies.Locked(strategies.FailMode(9)), "FailMode(9)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := cashews.TryWrap(c, fn, tc.s, cashews.Name("lkfn"))
-			if !errors.Is(err, strategies.ErrConfig) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "locked") || !strings.Contains(err.Error(), "lkfn") {
-				t.Fatalf("TryWrap error = %v; want ErrConfig naming lkfn, locked and %q", err, tc.want)
+			_, err := cashews.Wrap(c, fn, tc.s, cashews.Name("lkfn"))
+			if !errors.Is(err, cashews.ErrConfig) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "locked") || !strings.Contains(err.Error(), "lkfn") {
+				t.Fatalf("Wrap error = %v; want ErrConfig naming lkfn, locked and %q", err, tc.want)
 			}
 		})
 	}

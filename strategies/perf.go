@@ -3,6 +3,7 @@ package strategies
 import (
 	"context"
 	"fmt"
+	"github.com/cashews-go/cashews"
 	"math"
 	"slices"
 	"sync"
@@ -51,7 +52,7 @@ func PerfKey(key string) PerfOption {
 // Perf returns the perf strategy, after cashews' perf decorator: it watches how long the function
 // takes, and when a call takes longer than twice the median of the last 10 successful calls
 // ([PerfFactor], [PerfTrace], [PerfCondition]), the function is degraded for degradeFor: every call
-// returns an error matching [ErrPerfDegraded] without running the function, so that a slow
+// returns an error matching [cashews.ErrPerfDegraded] without running the function, so that a slow
 // dependency gets room to recover and callers fail fast (a failover Wrap around it can serve cached
 // results meanwhile). The slow call itself returns its result. After degradeFor, calls run again;
 // the first one that is still slow degrades the function again.
@@ -78,29 +79,27 @@ func PerfKey(key string) PerfOption {
 // dropped (the slow call's result is still good).
 //
 // Configuration mistakes (degradeFor or PerfTrace not positive, PerfFactor not above 1) are errors
-// of Wrap matching [ErrConfig].
-func Perf(degradeFor time.Duration, opts ...PerfOption) Strategy {
+// of Wrap matching [cashews.ErrConfig].
+func Perf(degradeFor time.Duration, opts ...PerfOption) cashews.WrapOption {
 	p := &perf{degradeFor: degradeFor, trace: 10, factor: 2}
 	for _, o := range opts {
 		if o != nil {
 			o(p)
 		}
 	}
-	return p
+	return cashews.WithStrategy(p)
 }
 
 func (*perf) Name() string { return "perf" }
 
-func (p *perf) ApplyWrap(c *Config) { c.SetStrategy(p) }
-
-func (p *perf) Decorate(next Func, env *Env) (Func, error) {
+func (p *perf) Decorate(next cashews.Func, env *cashews.Env) (cashews.Func, error) {
 	switch {
 	case p.degradeFor <= 0:
-		return nil, fmt.Errorf("%w: %s: perf: degraded duration %v must be positive", ErrConfig, env.Name, p.degradeFor)
+		return nil, fmt.Errorf("%w: %s: perf: degraded duration %v must be positive", cashews.ErrConfig, env.Name, p.degradeFor)
 	case p.trace <= 0:
-		return nil, fmt.Errorf("%w: %s: perf: PerfTrace(%d) must be positive", ErrConfig, env.Name, p.trace)
+		return nil, fmt.Errorf("%w: %s: perf: PerfTrace(%d) must be positive", cashews.ErrConfig, env.Name, p.trace)
 	case p.cond == nil && !(p.factor > 1 && !math.IsInf(p.factor, 1)):
-		return nil, fmt.Errorf("%w: %s: perf: PerfFactor(%v) must be a number above 1", ErrConfig, env.Name, p.factor)
+		return nil, fmt.Errorf("%w: %s: perf: PerfFactor(%v) must be a number above 1", cashews.ErrConfig, env.Name, p.factor)
 	}
 	key := p.key
 	if key == "" {
@@ -114,8 +113,8 @@ func (p *perf) Decorate(next Func, env *Env) (Func, error) {
 		}
 	}
 	rec := &perfRecord{n: p.trace}
-	return func(ctx context.Context, call Call) (any, error) {
-		state, found, err := env.Entries.Get(ctx, key)
+	return func(ctx context.Context, call cashews.WrapCall) (any, error) {
+		state, found, err := env.GetEntry(ctx, key)
 		if err != nil {
 			if !env.RouteAround(ctx, key, err) {
 				return nil, fmt.Errorf("cashews: %s: perf state %s: %w", env.Name, quote.String(key), err)
@@ -135,11 +134,11 @@ func (p *perf) Decorate(next Func, env *Env) (Func, error) {
 		if record := rec.snapshot(); record != nil && slow(took, record) {
 			if !rec.slow(took) {
 				until := end.Add(p.degradeFor)
-				state := &Entry{
+				state := &cashews.Entry{
 					Err:     fmt.Errorf("%s took %v, slower than its record of %d calls (median %v); degraded until %s", env.Name, took, len(record), perfMedian(record), until.UTC().Format(time.RFC3339Nano)),
 					Expires: until.UnixNano(),
 				}
-				env.Entries.Set(ctx, key, state, p.degradeFor, nil)
+				env.SetEntry(ctx, key, state, p.degradeFor, nil)
 			}
 			return v, err
 		}
@@ -149,12 +148,12 @@ func (p *perf) Decorate(next Func, env *Env) (Func, error) {
 }
 
 // perfDegraded returns the error of a call while the function is degraded: it matches
-// ErrPerfDegraded and says why.
-func perfDegraded(name string, state *Entry) error {
+// cashews.ErrPerfDegraded and says why.
+func perfDegraded(name string, state *cashews.Entry) error {
 	if state.Err != nil {
-		return fmt.Errorf("%w: %s", ErrPerfDegraded, state.Err.Error())
+		return fmt.Errorf("%w: %s", cashews.ErrPerfDegraded, state.Err.Error())
 	}
-	return fmt.Errorf("%w: %s", ErrPerfDegraded, name)
+	return fmt.Errorf("%w: %s", cashews.ErrPerfDegraded, name)
 }
 
 // perfRecord holds the latencies of the last n calls that were not slow, and of the slow calls in a

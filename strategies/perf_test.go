@@ -40,7 +40,7 @@ func pfCall(t *testing.T, l *pfLoader, f func(context.Context, string) (string, 
 	l.latency.Store(int64(latency))
 	v, err := f(context.Background(), "q")
 	if wantDegraded {
-		if !errors.Is(err, strategies.ErrPerfDegraded) || v != "" {
+		if !errors.Is(err, cashews.ErrPerfDegraded) || v != "" {
 			t.Fatalf("call = %q, %v; want \"\" and ErrPerfDegraded", v, err)
 		}
 	} else if err != nil || v != "found q" {
@@ -54,7 +54,7 @@ func pfCall(t *testing.T, l *pfLoader, f func(context.Context, string) (string, 
 func TestPerfDegradesAndRecovers(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, c *cashews.Cache, clock *backendtest.Clock) {
 		l := &pfLoader{clock: clock}
-		search := cashews.Wrap(c, l.search, cashews.Name("search"), strategies.Perf(time.Minute))
+		search := cashews.MustWrap(c, l.search, cashews.Name("search"), strategies.Perf(time.Minute))
 		ms := time.Millisecond
 		for i := range 10 {
 			pfCall(t, l, search, 100*ms, int64(i+1), false)
@@ -78,7 +78,7 @@ func TestPerfDegradesAndRecovers(t *testing.T) {
 func TestPerfWaitsForAFullRecord(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, c *cashews.Cache, clock *backendtest.Clock) {
 		l := &pfLoader{clock: clock}
-		search := cashews.Wrap(c, l.search, cashews.Name("search"), strategies.Perf(time.Minute, strategies.PerfTrace(3)))
+		search := cashews.MustWrap(c, l.search, cashews.Name("search"), strategies.Perf(time.Minute, strategies.PerfTrace(3)))
 		pfCall(t, l, search, 10*time.Millisecond, 1, false)
 		pfCall(t, l, search, time.Second, 2, false) // the record is not full: nothing is slow yet
 		pfCall(t, l, search, 10*time.Millisecond, 3, false)
@@ -91,7 +91,7 @@ func TestPerfErrorsDoNotCount(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, c *cashews.Cache, clock *backendtest.Clock) {
 		boom := errors.New("boom")
 		l := &pfLoader{clock: clock}
-		search := cashews.Wrap(c, l.search, cashews.Name("search"), strategies.Perf(time.Minute, strategies.PerfTrace(2)))
+		search := cashews.MustWrap(c, l.search, cashews.Name("search"), strategies.Perf(time.Minute, strategies.PerfTrace(2)))
 		pfCall(t, l, search, time.Millisecond, 1, false)
 		pfCall(t, l, search, time.Millisecond, 2, false)
 		l.err = boom
@@ -109,7 +109,7 @@ func TestPerfErrorsDoNotCount(t *testing.T) {
 func TestPerfLastingSlowdownBecomesTheNormal(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, c *cashews.Cache, clock *backendtest.Clock) {
 		l := &pfLoader{clock: clock}
-		search := cashews.Wrap(c, l.search, cashews.Name("search"), strategies.Perf(time.Minute, strategies.PerfTrace(3)))
+		search := cashews.MustWrap(c, l.search, cashews.Name("search"), strategies.Perf(time.Minute, strategies.PerfTrace(3)))
 		for i := range 3 {
 			pfCall(t, l, search, 100*time.Millisecond, int64(i+1), false)
 		}
@@ -138,8 +138,8 @@ func TestPerfStateIsShared(t *testing.T) {
 		// Two Wraps of one function with the same name are what two processes sharing the backend
 		// see: each learns its own record, and they share the degraded state.
 		a, b := &pfLoader{clock: clock}, &pfLoader{clock: clock}
-		searchA := cashews.Wrap(c, a.search, cashews.Name("search"), strategies.Perf(time.Minute, strategies.PerfTrace(2)))
-		searchB := cashews.Wrap(c, b.search, cashews.Name("search"), strategies.Perf(time.Minute, strategies.PerfTrace(2)))
+		searchA := cashews.MustWrap(c, a.search, cashews.Name("search"), strategies.Perf(time.Minute, strategies.PerfTrace(2)))
+		searchB := cashews.MustWrap(c, b.search, cashews.Name("search"), strategies.Perf(time.Minute, strategies.PerfTrace(2)))
 		pfCall(t, a, searchA, time.Millisecond, 1, false)
 		pfCall(t, b, searchB, time.Millisecond, 1, false)
 		pfCall(t, a, searchA, time.Millisecond, 2, false)
@@ -163,7 +163,7 @@ func TestPerfCondition(t *testing.T) {
 			seen = append(seen[:0], record...)
 			return took > max(record[0], record[1])
 		}
-		search := cashews.Wrap(c, l.search, cashews.Name("search"),
+		search := cashews.MustWrap(c, l.search, cashews.Name("search"),
 			strategies.Perf(time.Minute, strategies.PerfTrace(2), strategies.PerfCondition(overMax), strategies.PerfFactor(0)))
 		pfCall(t, l, search, 3*time.Millisecond, 1, false)
 		pfCall(t, l, search, 5*time.Millisecond, 2, false)
@@ -179,16 +179,16 @@ func TestPerfCondition(t *testing.T) {
 func TestPerfConfigMistakes(t *testing.T) {
 	c, _ := bfNewCache(t)
 	search := func(context.Context, string) (string, error) { return "", nil }
-	for name, s := range map[string]strategies.Strategy{
+	for name, s := range map[string]cashews.WrapOption{
 		"zero duration":   strategies.Perf(0),
 		"negative trace":  strategies.Perf(time.Second, strategies.PerfTrace(-1)),
 		"factor 1":        strategies.Perf(time.Second, strategies.PerfFactor(1)),
 		"factor NaN":      strategies.Perf(time.Second, strategies.PerfFactor(math.NaN())),
 		"factor infinite": strategies.Perf(time.Second, strategies.PerfFactor(math.Inf(1))),
 	} {
-		_, err := cashews.TryWrap(c, search, cashews.Name("search"), s)
-		if !errors.Is(err, strategies.ErrConfig) || !strings.Contains(err.Error(), "perf") {
-			t.Errorf("%s: TryWrap error = %v; want ErrConfig naming perf", name, err)
+		_, err := cashews.Wrap(c, search, cashews.Name("search"), s)
+		if !errors.Is(err, cashews.ErrConfig) || !strings.Contains(err.Error(), "perf") {
+			t.Errorf("%s: Wrap error = %v; want ErrConfig naming perf", name, err)
 		}
 	}
 }
@@ -196,14 +196,14 @@ func TestPerfConfigMistakes(t *testing.T) {
 func TestPerfBackendErrorAndKey(t *testing.T) {
 	c, clock := bfNewCache(t, cashews.WithPrefix("app:"))
 	l := &pfLoader{clock: clock}
-	unrouted := cashews.Wrap(c, l.search, cashews.Name("search"), strategies.Perf(time.Minute))
+	unrouted := cashews.MustWrap(c, l.search, cashews.Name("search"), strategies.Perf(time.Minute))
 	if _, err := unrouted(context.Background(), "q"); !errors.Is(err, cashews.ErrNoBackend) {
 		t.Fatalf("err = %v; want ErrNoBackend for the unrouted state key", err)
 	}
 	if n := l.runs.Load(); n != 0 {
 		t.Fatalf("runs = %d; want 0 (a backend error is returned, not a run)", n)
 	}
-	search := cashews.Wrap(c, l.search, cashews.Name("search"),
+	search := cashews.MustWrap(c, l.search, cashews.Name("search"),
 		strategies.Perf(time.Minute, strategies.PerfTrace(1), strategies.PerfKey("app:perf:search")))
 	pfCall(t, l, search, time.Millisecond, 1, false)
 	pfCall(t, l, search, 3*time.Millisecond, 2, false)
@@ -216,7 +216,7 @@ func TestPerfBackendErrorAndKey(t *testing.T) {
 func TestPerfConcurrent(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, c *cashews.Cache, clock *backendtest.Clock) {
 		l := &pfLoader{clock: clock} // no latency: nothing is ever slow
-		search := cashews.Wrap(c, l.search, cashews.Name("search"), strategies.Perf(time.Minute, strategies.PerfTrace(5)))
+		search := cashews.MustWrap(c, l.search, cashews.Name("search"), strategies.Perf(time.Minute, strategies.PerfTrace(5)))
 		var wg sync.WaitGroup
 		for range 8 {
 			wg.Go(func() {

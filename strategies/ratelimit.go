@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/cashews-go/cashews"
 	"strconv"
 	"time"
 
@@ -23,7 +24,7 @@ func (m FailMode) applyRateLimit(c *rateConfig) { c.fail, c.failSet = m, true }
 
 type rateConfig struct {
 	ban       time.Duration
-	action    func(ctx context.Context, call Call) (any, error)
+	action    func(ctx context.Context, call cashews.WrapCall) (any, error)
 	fail      FailMode
 	failSet   bool
 	badOption string
@@ -40,9 +41,9 @@ func RateLimitBan(d time.Duration) RateLimitOption {
 	})
 }
 
-// RateLimitAction runs action instead of returning ErrRateLimited when a call is refused; its result
+// RateLimitAction runs action instead of returning cashews.ErrRateLimited when a call is refused; its result
 // is the call's result, and must have the wrapped function's result type (or be nil).
-func RateLimitAction(action func(ctx context.Context, call Call) (any, error)) RateLimitOption {
+func RateLimitAction(action func(ctx context.Context, call cashews.WrapCall) (any, error)) RateLimitOption {
 	return rateOptionFunc(func(c *rateConfig) {
 		if action == nil {
 			c.badOption = "RateLimitAction(nil)"
@@ -61,7 +62,7 @@ type rateLimit struct {
 // RateLimit lets at most limit calls per period run for each key, in fixed windows of the Cache's
 // clock: the window of a call is its time divided by period, and its counter is the key
 // key + ":_cashews:rl:" + the window's index, incremented by every call (refused calls too) and
-// expiring after a period. A call over the limit returns an error matching [ErrRateLimited] without
+// expiring after a period. A call over the limit returns an error matching [cashews.ErrRateLimited] without
 // running the function, or runs the [RateLimitAction]; with [RateLimitBan] the key then stays limited
 // for the ban, recorded at key + ":_cashews:rl:ban". Every process sharing the backend shares the
 // limit of a key. Fixed windows let up to 2×limit calls through around a window's edge; see
@@ -70,12 +71,12 @@ type rateLimit struct {
 // When the backend cannot answer (see [FailMode]), rate limits fail open by default: the call runs
 // uncounted, because a limiter that refuses everything while its store is down turns a cache
 // outage into an outage of the function it protects. [FailClosed] refuses the call instead, with
-// an error that matches ErrRateLimited and wraps the backend's error.
+// an error that matches cashews.ErrRateLimited and wraps the backend's error.
 //
 // A rate limit stores no results: a TTL in the same Wrap is a configuration error; nest Wrap calls
 // to cache and limit (a failover around a rate limit serves the cached result of a refused call).
-func RateLimit(limit int64, period time.Duration, opts ...RateLimitOption) Strategy {
-	return newRateLimit(limit, period, false, opts)
+func RateLimit(limit int64, period time.Duration, opts ...RateLimitOption) cashews.WrapOption {
+	return cashews.WithStrategy(newRateLimit(limit, period, false, opts))
 }
 
 // SlidingRateLimit lets at most limit calls run for each key in any period that ends now, by the
@@ -83,8 +84,8 @@ func RateLimit(limit int64, period time.Duration, opts ...RateLimitOption) Strat
 // key + ":_cashews:srl", with the backend's sliding-window counter (SliceIncr), and refuses a call
 // when limit of them are younger than period. Refused calls are not counted. It takes the options
 // of [RateLimit] and fails open in the same way.
-func SlidingRateLimit(limit int64, period time.Duration, opts ...RateLimitOption) Strategy {
-	return newRateLimit(limit, period, true, opts)
+func SlidingRateLimit(limit int64, period time.Duration, opts ...RateLimitOption) cashews.WrapOption {
+	return cashews.WithStrategy(newRateLimit(limit, period, true, opts))
 }
 
 func newRateLimit(limit int64, period time.Duration, sliding bool, opts []RateLimitOption) *rateLimit {
@@ -104,9 +105,7 @@ func (r *rateLimit) Name() string {
 	return "rate_limit"
 }
 
-func (r *rateLimit) ApplyWrap(c *Config) { c.SetStrategy(r) }
-
-func (r *rateLimit) Decorate(next Func, env *Env) (Func, error) {
+func (r *rateLimit) Decorate(next cashews.Func, env *cashews.Env) (cashews.Func, error) {
 	var bad string
 	switch {
 	case r.limit <= 0:
@@ -121,15 +120,15 @@ func (r *rateLimit) Decorate(next Func, env *Env) (Func, error) {
 		bad = "a rate limit stores no results, so a TTL has no effect; nest Wrap calls to cache and limit"
 	}
 	if bad != "" {
-		return nil, fmt.Errorf("%w: %s: %s: %s", ErrConfig, env.Name, r.Name(), bad)
+		return nil, fmt.Errorf("%w: %s: %s: %s", cashews.ErrConfig, env.Name, r.Name(), bad)
 	}
 	return (&rateRun{rateLimit: r, env: env, next: next}).call, nil
 }
 
 type rateRun struct {
 	*rateLimit
-	env  *Env
-	next Func
+	env  *cashews.Env
+	next cashews.Func
 }
 
 // RateLimitSuffix starts the suffixes of the keys a fixed-window rate limit keeps for a call's key:
@@ -141,12 +140,12 @@ const RateLimitSuffix = ":_cashews:rl:"
 // limit.
 const SlidingRateLimitSuffix = ":_cashews:srl"
 
-func (r *rateRun) call(ctx context.Context, call Call) (any, error) {
+func (r *rateRun) call(ctx context.Context, call cashews.WrapCall) (any, error) {
 	now := r.env.Now()
 	var ban casRegister
 	var banned int64 // the end of the key's last ban, in Unix microseconds (see micros); 0 for none
 	if r.cfg.ban > 0 {
-		ban = casRegister{cache: r.env.Cache, key: call.Key + RateLimitSuffix + "ban", ttl: 2*r.cfg.ban + r.period}
+		ban = casRegister{env: r.env, key: call.Key + RateLimitSuffix + "ban", ttl: 2*r.cfg.ban + r.period}
 		var err error
 		if banned, err = ban.load(ctx); err != nil {
 			return r.down(ctx, call, err)
@@ -169,7 +168,7 @@ func (r *rateRun) call(ctx context.Context, call Call) (any, error) {
 }
 
 // count counts the call and reports whether it is within the limit.
-func (r *rateRun) count(ctx context.Context, call Call, now time.Time) (bool, error) {
+func (r *rateRun) count(ctx context.Context, call cashews.WrapCall, now time.Time) (bool, error) {
 	if r.sliding {
 		n, recorded, err := r.env.Cache.SliceIncr(ctx, call.Key+SlidingRateLimitSuffix, r.period, r.limit)
 		if err == nil && recorded && n == 0 {
@@ -186,25 +185,25 @@ func (r *rateRun) count(ctx context.Context, call Call, now time.Time) (bool, er
 }
 
 // refuse answers a call over the limit.
-func (r *rateRun) refuse(ctx context.Context, call Call, why string) (any, error) {
+func (r *rateRun) refuse(ctx context.Context, call cashews.WrapCall, why string) (any, error) {
 	r.env.Stats.Inc(stats.RateLimited)
 	if r.cfg.action != nil {
 		return r.cfg.action(ctx, call)
 	}
-	return nil, fmt.Errorf("%w: %s: %s", ErrRateLimited, r.env.Name, why)
+	return nil, fmt.Errorf("%w: %s: %s", cashews.ErrRateLimited, r.env.Name, why)
 }
 
 // down handles a backend that could not answer: the call runs uncounted, or is refused.
-func (r *rateRun) down(ctx context.Context, call Call, err error) (any, error) {
+func (r *rateRun) down(ctx context.Context, call cashews.WrapCall, err error) (any, error) {
 	if !backendOutage(ctx, err) {
 		return nil, err
 	}
 	if r.cfg.fail == FailClosed {
 		r.env.Stats.Inc(stats.RateLimited)
-		return nil, fmt.Errorf("%w: %s: the rate limit's backend failed: %w", ErrRateLimited, r.env.Name, err)
+		return nil, fmt.Errorf("%w: %s: the rate limit's backend failed: %w", cashews.ErrRateLimited, r.env.Name, err)
 	}
 	if !errors.Is(err, errNoAnswer) {
-		r.env.Cache.Bypass(ctx, call.Key, err)
+		r.env.Bypass(ctx, call.Key, err)
 	}
 	return r.next(ctx, call)
 }

@@ -40,7 +40,7 @@ func rlRun(t *testing.T, clock *backendtest.Clock, get func(context.Context, int
 			if want := fmt.Sprintf("%d:v%d", s.id, s.runs); got != want || err != nil {
 				t.Fatalf("step %d at +%v: get(%d) = %q, %v; want %q, nil", i+1, at, s.id, got, err, want)
 			}
-		} else if !errors.Is(err, strategies.ErrRateLimited) || got != "" {
+		} else if !errors.Is(err, cashews.ErrRateLimited) || got != "" {
 			t.Fatalf("step %d at +%v: get(%d) = %q, %v; want an error matching ErrRateLimited", i+1, at, s.id, got, err)
 		}
 		if n := src.runs.Load(); n != s.runs {
@@ -49,8 +49,8 @@ func rlRun(t *testing.T, clock *backendtest.Clock, get func(context.Context, int
 	}
 }
 
-func rlWrap(t *testing.T, c *cashews.Cache, src *rlSource, s strategies.Strategy) func(context.Context, int) (string, error) {
-	return cashews.Wrap(c, src.load, s, cashews.KeyPrefix(t.Name()+":"), cashews.Key("{.}"))
+func rlWrap(t *testing.T, c *cashews.Cache, src *rlSource, s cashews.WrapOption) func(context.Context, int) (string, error) {
+	return cashews.MustWrap(c, src.load, s, cashews.KeyPrefix(t.Name()+":"), cashews.Key("{.}"))
 }
 
 func TestRateLimitFixedWindow(t *testing.T) {
@@ -111,7 +111,7 @@ func TestRateLimitAction(t *testing.T) {
 		var src rlSource
 		var actions atomic.Int64
 		get := rlWrap(t, c, &src, strategies.RateLimit(1, time.Minute, strategies.RateLimitAction(
-			func(ctx context.Context, call strategies.Call) (any, error) {
+			func(ctx context.Context, call cashews.WrapCall) (any, error) {
 				actions.Add(1)
 				return fmt.Sprintf("busy:%d", call.Arg.(int)), nil
 			})))
@@ -209,7 +209,7 @@ func TestRateLimitFailModes(t *testing.T) {
 							}
 							continue
 						}
-						if !errors.Is(err, strategies.ErrRateLimited) || got != "" {
+						if !errors.Is(err, cashews.ErrRateLimited) || got != "" {
 							t.Fatalf("call %d = %q, %v; want an error matching ErrRateLimited", i, got, err)
 						}
 						if !tc.disable && !errors.Is(err, errGuardDown) {
@@ -234,7 +234,7 @@ func TestRateLimitConfig(t *testing.T) {
 	fn := func(ctx context.Context, id int) (int, error) { return id, nil }
 	for _, tc := range []struct {
 		name  string
-		s     strategies.Strategy
+		s     cashews.WrapOption
 		extra []cashews.WrapOption
 		want  string
 	}{
@@ -247,9 +247,9 @@ func TestRateLimitConfig(t *testing.T) {
 		{"TTL", strategies.RateLimit(1, time.Minute), []cashews.WrapOption{cashews.TTL(time.Minute)}, "stores no results"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := cashews.TryWrap(c, fn, append([]cashews.WrapOption{tc.s, cashews.Name("rlfn")}, tc.extra...)...)
-			if !errors.Is(err, strategies.ErrConfig) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "rlfn") {
-				t.Fatalf("TryWrap error = %v; want ErrConfig naming rlfn and %q", err, tc.want)
+			_, err := cashews.Wrap(c, fn, append([]cashews.WrapOption{tc.s, cashews.Name("rlfn")}, tc.extra...)...)
+			if !errors.Is(err, cashews.ErrConfig) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "rlfn") {
+				t.Fatalf("Wrap error = %v; want ErrConfig naming rlfn and %q", err, tc.want)
 			}
 		})
 	}

@@ -53,7 +53,7 @@ func TestSoftRecomputesAfterSoftTTL(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, c *cashews.Cache, clock *backendtest.Clock) {
 		ctx := context.Background()
 		src := &softSource{}
-		get := cashews.Wrap(c, src.load, cashews.TTL(time.Minute), cashews.Key("soft:{.}"), strategies.Soft(10*time.Second))
+		get := cashews.MustWrap(c, src.load, cashews.TTL(time.Minute), cashews.Key("soft:{.}"), strategies.Soft(10*time.Second))
 
 		softCall(t, ctx, get, src, "v1", nil, 1)
 		clock.Advance(10*time.Second - time.Nanosecond)
@@ -88,14 +88,14 @@ func TestSoftChosenErrors(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, c *cashews.Cache, clock *backendtest.Clock) {
 		ctx := context.Background()
 		src := &softSource{}
-		get := cashews.Wrap(c, src.load, cashews.TTL(time.Minute), cashews.Key("soft:{.}"),
+		get := cashews.MustWrap(c, src.load, cashews.TTL(time.Minute), cashews.Key("soft:{.}"),
 			strategies.Soft(10*time.Second, strategies.SoftOn(errFailoverUpstream), strategies.SoftIf(func(err error) bool {
 				return errors.Is(err, errFailoverThird)
 			})))
 		softCall(t, ctx, get, src, "v1", nil, 1)
 		clock.Advance(10 * time.Second)
 		runs := int64(1)
-		for _, err := range []error{errFailoverUpstream, errFailoverThird, fmt.Errorf("breaker: %w", strategies.ErrCircuitOpen), fmt.Errorf("limiter: %w", strategies.ErrRateLimited)} {
+		for _, err := range []error{errFailoverUpstream, errFailoverThird, fmt.Errorf("breaker: %w", cashews.ErrCircuitOpen), fmt.Errorf("limiter: %w", cashews.ErrRateLimited)} {
 			src.fail(err)
 			runs++
 			softCall(t, ctx, get, src, "v1", nil, runs)
@@ -115,7 +115,7 @@ func TestSoftDoesNotCoverCallerCancellation(t *testing.T) {
 			}
 			return "fresh", nil
 		}
-		get := cashews.Wrap(c, load, cashews.TTL(time.Minute), cashews.Key("soft:{.}"), strategies.Soft(time.Second), cashews.NoDedup())
+		get := cashews.MustWrap(c, load, cashews.TTL(time.Minute), cashews.Key("soft:{.}"), strategies.Soft(time.Second), cashews.NoDedup())
 		if v, err := get(context.Background(), 1); v != "fresh" || err != nil {
 			t.Fatalf("get = %q, %v; want fresh, nil", v, err)
 		}
@@ -139,7 +139,7 @@ func TestSoftStaleStoredError(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, c *cashews.Cache, clock *backendtest.Clock) {
 		ctx := context.Background()
 		src := &softSource{}
-		get := cashews.Wrap(c, src.load, cashews.TTL(time.Minute), cashews.Key("soft:{.}"),
+		get := cashews.MustWrap(c, src.load, cashews.TTL(time.Minute), cashews.Key("soft:{.}"),
 			strategies.Soft(10*time.Second), cashews.StoreErrors(errFailoverOther))
 		src.fail(errFailoverOther)
 		softCall(t, ctx, get, src, "", errFailoverOther, 1)
@@ -164,13 +164,13 @@ func TestSoftConfig(t *testing.T) {
 		"soft TTL = TTL": {ttl, strategies.Soft(time.Minute)},
 		"nil predicate":  {ttl, strategies.Soft(time.Second, strategies.SoftIf(nil))},
 	} {
-		_, err := cashews.TryWrap(c, load, append(opts, cashews.Key("soft:{.}"))...)
-		if !errors.Is(err, strategies.ErrConfig) {
-			t.Errorf("%s: TryWrap error = %v; want one matching ErrConfig", name, err)
+		_, err := cashews.Wrap(c, load, append(opts, cashews.Key("soft:{.}"))...)
+		if !errors.Is(err, cashews.ErrConfig) {
+			t.Errorf("%s: Wrap error = %v; want one matching ErrConfig", name, err)
 		}
 	}
-	if _, err := cashews.TryWrap(c, load, cashews.TTLFunc(func(int) time.Duration { return time.Second }),
+	if _, err := cashews.Wrap(c, load, cashews.TTLFunc(func(int) time.Duration { return time.Second }),
 		strategies.Soft(time.Minute), cashews.Key("soft:{.}")); err != nil {
-		t.Errorf("TTLFunc with a longer soft TTL: TryWrap error = %v; want nil (checked per call)", err)
+		t.Errorf("TTLFunc with a longer soft TTL: Wrap error = %v; want nil (checked per call)", err)
 	}
 }

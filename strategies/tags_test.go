@@ -18,7 +18,7 @@ func TestTagsOnEveryBackend(t *testing.T) {
 		ctx := context.Background()
 		type q struct{ ID int }
 		runs := 0
-		get := cashews.Wrap(c, func(_ context.Context, a q) (string, error) {
+		get := cashews.MustWrap(c, func(_ context.Context, a q) (string, error) {
 			runs++
 			return fmt.Sprintf("%d:v%d", a.ID, runs), nil
 		}, cashews.Name("tagged"), cashews.TTL(time.Hour), cashews.Key("tg:{ID}"), cashews.Tags("all", "user:{ID}"))

@@ -3,6 +3,10 @@
 // (memory, Redis with each client engine, Redis Cluster, client-side caching, disk) is held to the
 // same semantics.
 //
+// The kit checks the core, [backends.Backend], on every backend, and each capability (an optional
+// interface such as [backends.Counter] or [backends.Tagger]) where the backend implements it: a case
+// that needs a capability the backend lacks is skipped, and says which.
+//
 // A backend's tests call [Run] with a [Harness] that opens a new, empty backend:
 //
 //	func TestConformance(t *testing.T) {
@@ -82,6 +86,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/cashews-go/cashews/backends"
@@ -110,6 +115,9 @@ type Harness struct {
 // testCase is one case of the contract.
 type testCase struct {
 	name string
+	// needs names the capabilities (optional interfaces of package backends, space-separated) the
+	// case uses besides the core Backend; Run skips the case on a backend that lacks one.
+	needs string
 	// rule is the contract rule the case checks, logged when it fails.
 	rule string
 	// exclusive cases read or clear the whole store: they run one at a time, before the others.
@@ -122,6 +130,13 @@ func Run(t *testing.T, h Harness) {
 	t.Helper()
 	if h.New == nil {
 		t.Fatal("backendtest: Harness.New is nil")
+	}
+	for _, c := range cases {
+		for _, n := range strings.Fields(c.needs) {
+			if !slices.Contains(capabilities, n) {
+				t.Fatalf("backendtest: case %s needs %q, which is not a capability", c.name, n)
+			}
+		}
 	}
 	for name := range h.Skip {
 		if !slices.ContainsFunc(cases, func(c testCase) bool { return c.name == name }) {
@@ -145,6 +160,9 @@ func Run(t *testing.T, h Harness) {
 				t.Skip("skipped by the harness: " + reason)
 			}
 			e := newEnv(t, h, "backendtest:"+run+":"+c.name+":")
+			if m := e.b.missing(c.needs); m != "" {
+				t.Skipf("the backend does not implement backends.%s", m)
+			}
 			if !c.exclusive {
 				t.Parallel()
 			}

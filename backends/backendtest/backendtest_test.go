@@ -30,11 +30,51 @@ func refHarness(bytes, realTime bool) Harness {
 	}
 }
 
-// TestRefBackend runs the kit against the reference backend in each mode the kit knows.
+// TestRefBackend runs the kit against the reference backend in each mode the kit knows, and against
+// its core alone (CoreOnly: every capability hidden, as a minimal third-party backend has).
 func TestRefBackend(t *testing.T) {
 	t.Run("GoValues", func(t *testing.T) { Run(t, refHarness(false, false)) })
 	t.Run("Bytes", func(t *testing.T) { Run(t, refHarness(true, false)) })
 	t.Run("BytesRealTime", func(t *testing.T) { Run(t, refHarness(true, true)) })
+	t.Run("CoreOnly", func(t *testing.T) {
+		h := refHarness(true, false)
+		open := h.New
+		h.New = func(t testing.TB, clock backends.Clock) backends.Backend { return coreOnly{open(t, clock)} }
+		Run(t, h)
+	})
+}
+
+// coreOnly hides every capability of the backend it holds: only the methods of backends.Backend
+// are left.
+type coreOnly struct{ backends.Backend }
+
+// TestKitSkipsMissingCapabilities runs the kit against a core-only backend in a subprocess and
+// checks that it runs the cases of the core and skips the others, naming what is missing.
+func TestKitSkipsMissingCapabilities(t *testing.T) {
+	if os.Getenv(mutantEnv) != "" {
+		t.Skip("running as a mutant subprocess")
+	}
+	if testing.Short() {
+		t.Skip("runs the kit in a subprocess")
+	}
+	out, err := exec.Command(os.Args[0], "-test.run=^TestRefBackend$/^CoreOnly$", "-test.count=1", "-test.v").CombinedOutput()
+	if err != nil {
+		t.Fatalf("the kit failed a core-only backend: %v\n%s", err, out)
+	}
+	for _, c := range cases {
+		prefix := "--- PASS: "
+		if c.needs != "" {
+			prefix = "--- SKIP: "
+		}
+		if !strings.Contains(string(out), prefix+"TestRefBackend/CoreOnly/"+c.name+" ") {
+			t.Errorf("case %s (needs %q) on a core-only backend: no %q line, want one\n%s", c.name, c.needs, prefix, out)
+		}
+	}
+	for _, iface := range []string{"Batcher", "Counter", "Locker", "SetStore", "BitStore", "SlidingWindow", "Pinger", "Admin", "Tagger"} {
+		if !strings.Contains(string(out), "the backend does not implement backends."+iface) {
+			t.Errorf("no case skipped for lack of backends.%s, want the skip to name it", iface)
+		}
+	}
 }
 
 // TestKitCatchesMutants breaks the reference backend in one way at a time, runs the kit against it
@@ -82,6 +122,8 @@ func TestKitCatchesMutants(t *testing.T) {
 		{"delete-keeps-tags", "BytesRealTime", "TagsDelete"},
 		{"window-keeps-over-limit", "GoValues", "SliceIncrLowerLimit"},
 		{"unlock-ignores-token", "BytesRealTime", "LockExpiry"},
+		{"setifabsent-always", "CoreOnly", "SetIfAbsentRace"},
+		{"expired-still-found", "CoreOnly", "Expire"},
 	} {
 		t.Run(m.mutant+"/"+m.harness, func(t *testing.T) {
 			run := "^TestRefBackend$/^" + m.harness + "$/^(" + m.cases + ")$"

@@ -25,9 +25,13 @@ func Bench(b *testing.B, h Harness) {
 	for i := range keys {
 		keys[i] = "bench:" + strconv.Itoa(i)
 	}
-	open := func(b *testing.B) (backends.Backend, any) {
-		bk := h.New(b, NewClock())
-		b.Cleanup(func() { _ = bk.Close() })
+	open := func(b *testing.B) (backends.Full, any) {
+		opened := h.New(b, NewClock())
+		b.Cleanup(func() { _ = opened.Close() })
+		bk, ok := opened.(backends.Full)
+		if !ok {
+			b.Skip("backendtest: Bench needs a backend with every capability (backends.Full)")
+		}
 		var v any = strings.Repeat("v", 100)
 		if !backends.StoresGoValues(bk) {
 			v = []byte(v.(string))

@@ -256,7 +256,7 @@ func asBytes(v any) ([]byte, bool) {
 }
 
 func testCompareAndSwap(e *env) {
-	cas, ok := e.b.(backends.CompareAndSwapper)
+	cas, ok := e.b.Backend.(backends.CompareAndSwapper)
 	if !ok {
 		e.t.Skip("the backend does not implement backends.CompareAndSwapper")
 	}
@@ -307,7 +307,7 @@ func testCompareAndSwap(e *env) {
 	e.check(e.hit(k, []byte{}))
 
 	// A swap changes the value in place, as Incr does: a tagged key keeps its tags.
-	if tg, ok := e.b.(backends.Tagger); ok {
+	if tg, ok := e.b.Backend.(backends.Tagger); ok {
 		k = e.key("tagged")
 		tag := e.key("tag")
 		if ok, err := tg.SetTagged(ctx, k, e.val("a"), 0, backends.SetAlways, []string{tag}); !ok || err != nil {

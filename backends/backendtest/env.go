@@ -36,7 +36,7 @@ const (
 // env is what a case works with: its backend, its clock and its key prefix.
 type env struct {
 	t        *testing.T
-	b        backends.Backend
+	b        caps
 	clock    *Clock
 	realTime bool
 	// bytes says the backend stores []byte values only.
@@ -57,7 +57,7 @@ func newEnv(t *testing.T, h Harness, prefix string) *env {
 			t.Errorf("Close() = %v, want nil (Close is idempotent and succeeds)", err)
 		}
 	})
-	return &env{t: t, b: b, clock: clock, realTime: h.RealTime, bytes: !backends.StoresGoValues(b), prefix: prefix}
+	return &env{t: t, b: capsOf(b), clock: clock, realTime: h.RealTime, bytes: !backends.StoresGoValues(b), prefix: prefix}
 }
 
 func (e *env) ctx() context.Context { return e.t.Context() }
@@ -324,4 +324,66 @@ func parallel(n int, f func(i int)) {
 	for range n {
 		<-done
 	}
+}
+
+// caps is the backend under test with its capabilities, each nil when the backend lacks it. A case
+// calls the methods of the capabilities it needs (testCase.needs) as methods of caps; Run skips it
+// when the backend lacks one.
+type caps struct {
+	backends.Backend
+	backends.Pinger
+	backends.Batcher
+	backends.Scanner
+	backends.MatchDeleter
+	backends.Counter
+	backends.Locker
+	backends.SetStore
+	backends.BitStore
+	backends.SlidingWindow
+	backends.Admin
+	has map[string]bool // the capabilities b has, by interface name
+}
+
+// capabilities are the names the cases use in testCase.needs, one per optional interface.
+var capabilities = []string{"Pinger", "Batcher", "Scanner", "MatchDeleter", "Counter", "Locker", "SetStore", "BitStore", "SlidingWindow", "Admin", "Tagger", "CompareAndSwapper"}
+
+func capsOf(b backends.Backend) caps {
+	c := caps{Backend: b, has: map[string]bool{}}
+	var ok bool
+	note := func(name string, found bool) { c.has[name] = found }
+	c.Pinger, ok = b.(backends.Pinger)
+	note("Pinger", ok)
+	c.Batcher, ok = b.(backends.Batcher)
+	note("Batcher", ok)
+	c.Scanner, ok = b.(backends.Scanner)
+	note("Scanner", ok)
+	c.MatchDeleter, ok = b.(backends.MatchDeleter)
+	note("MatchDeleter", ok)
+	c.Counter, ok = b.(backends.Counter)
+	note("Counter", ok)
+	c.Locker, ok = b.(backends.Locker)
+	note("Locker", ok)
+	c.SetStore, ok = b.(backends.SetStore)
+	note("SetStore", ok)
+	c.BitStore, ok = b.(backends.BitStore)
+	note("BitStore", ok)
+	c.SlidingWindow, ok = b.(backends.SlidingWindow)
+	note("SlidingWindow", ok)
+	c.Admin, ok = b.(backends.Admin)
+	note("Admin", ok)
+	_, ok = b.(backends.Tagger)
+	note("Tagger", ok)
+	_, ok = b.(backends.CompareAndSwapper)
+	note("CompareAndSwapper", ok)
+	return c
+}
+
+// missing returns the first of the space-separated capabilities in needs that c lacks, or "".
+func (c caps) missing(needs string) string {
+	for _, n := range strings.Fields(needs) {
+		if !c.has[n] {
+			return n
+		}
+	}
+	return ""
 }

@@ -51,7 +51,7 @@ type refEntry struct {
 }
 
 var (
-	_ backends.Backend           = (*refBackend)(nil)
+	_ backends.Full              = (*refBackend)(nil)
 	_ backends.GoValueStore      = (*refBackend)(nil)
 	_ backends.CompareAndSwapper = (*refBackend)(nil)
 	_ backends.Tagger            = (*refBackend)(nil)

@@ -14,7 +14,7 @@ import (
 // tagger returns the backend as a backends.Tagger, or skips the case for a backend without tags.
 func (e *env) tagger() backends.Tagger {
 	e.t.Helper()
-	tg, ok := e.b.(backends.Tagger)
+	tg, ok := e.b.Backend.(backends.Tagger)
 	if !ok {
 		e.t.Skip("the backend does not implement backends.Tagger")
 	}

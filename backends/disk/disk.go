@@ -39,8 +39,9 @@ func open(cfg backends.Config) (backends.Backend, error) {
 	return New(o)
 }
 
-// Backend is a cache in SQLite files on a local disk. It implements [backends.Backend] for []byte
-// values. Several Backends, in one process or many, may share a directory.
+// Backend is a cache in SQLite files on a local disk. It implements [backends.Full] (the core and
+// every capability) for []byte values. Several Backends, in one process or many, may share a
+// directory.
 type Backend struct {
 	opts       Options
 	dir        string
@@ -63,7 +64,7 @@ type Backend struct {
 }
 
 var (
-	_ backends.Backend           = (*Backend)(nil)
+	_ backends.Full              = (*Backend)(nil)
 	_ backends.CompareAndSwapper = (*Backend)(nil)
 	_ backends.EvictionCounter   = (*Backend)(nil)
 )

@@ -363,7 +363,7 @@ func (b *Backend) IncrBits(ctx context.Context, key string, size int, by int64, 
 // A sliding window is an entry of kind window whose value is the times of its events in Unix
 // nanoseconds, 8 bytes each, big-endian, in ascending order.
 
-// SliceIncr is the sliding-window counter (see [backends.Backend.SliceIncr]), in one transaction.
+// SliceIncr is the sliding-window counter (see [backends.SlidingWindow.SliceIncr]), in one transaction.
 // The key expires window after its last event, measured from the times the caller passes.
 func (b *Backend) SliceIncr(ctx context.Context, key string, now time.Time, window time.Duration, limit int64) (int64, bool, error) {
 	if window <= 0 {

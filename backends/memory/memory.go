@@ -74,8 +74,9 @@ type Sizer interface {
 	CacheSize() int64
 }
 
-// Backend is the memory backend. It implements [backends.Backend] and [backends.GoValueStore]; all
-// methods are safe for concurrent use. Create it with [New] or through the mem:// URL scheme.
+// Backend is the memory backend. It implements [backends.Full] (the core and every capability) and
+// [backends.GoValueStore]; all methods are safe for concurrent use. Create it with [New] or through
+// the mem:// URL scheme.
 type Backend struct {
 	// Read by every command, written only by New and Close.
 	shards     []shard
@@ -109,7 +110,7 @@ type Backend struct {
 
 // Compile-time checks.
 var (
-	_ backends.Backend           = (*Backend)(nil)
+	_ backends.Full              = (*Backend)(nil)
 	_ backends.GoValueStore      = (*Backend)(nil)
 	_ backends.CompareAndSwapper = (*Backend)(nil)
 	_ backends.Tagger            = (*Backend)(nil)

@@ -398,13 +398,6 @@ func TestErrorsHidePassword(t *testing.T) {
 	}
 }
 
-// TestNewFromClientChecks covers the arguments NewFromClient rejects.
-func TestNewFromClientChecks(t *testing.T) {
-	if _, err := NewFromClient(nil, Options{}); !errors.Is(err, backends.ErrInvalidArgument) {
-		t.Fatalf("nil client: got %v, want ErrInvalidArgument", err)
-	}
-}
-
 // TestUnreachable checks that New returns at once when nothing listens: by default with a backend
 // whose commands and Ping fail at once with an error matching ErrUnavailable that names the address
 // and keeps the dial error matchable; with ConnectAtSetup, with an error naming the address.

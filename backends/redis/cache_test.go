@@ -314,7 +314,7 @@ func TestWrapKillUnderLoad(t *testing.T) {
 				}
 			}
 			var loadSpent, measSpent, probeSpent atomic.Int64
-			get := cashews.Wrap(c, work(&loadSpent), cashews.TTL(time.Minute), cashews.Key("w:{.}"))
+			get := cashews.MustWrap(c, work(&loadSpent), cashews.TTL(time.Minute), cashews.Key("w:{.}"))
 
 			stop := make(chan struct{})
 			var wg sync.WaitGroup
@@ -359,7 +359,7 @@ func TestWrapKillUnderLoad(t *testing.T) {
 
 			// The cost of the cache while the breaker is open: 1,000 calls of fresh keys, in sequence,
 			// with the load paused so that the figure is the cache's, not the scheduler's.
-			meas := cashews.Wrap(c, work(&measSpent), cashews.TTL(time.Minute), cashews.Key("m:{.}"))
+			meas := cashews.MustWrap(c, work(&measSpent), cashews.TTL(time.Minute), cashews.Key("m:{.}"))
 			paused.Store(true)
 			time.Sleep(10 * time.Millisecond)
 			if !breakerOpen() {
@@ -379,7 +379,7 @@ func TestWrapKillUnderLoad(t *testing.T) {
 			srv.Restart()
 			restarted := time.Now()
 			// Hits again: a key nobody else uses is served from cache.
-			hot := cashews.Wrap(c, work(&probeSpent), cashews.TTL(time.Minute), cashews.Key("hot:{.}"))
+			hot := cashews.MustWrap(c, work(&probeSpent), cashews.TTL(time.Minute), cashews.Key("hot:{.}"))
 			var hitAfter time.Duration
 			for {
 				ctx, d := detect.New(context.Background())
@@ -440,7 +440,7 @@ func TestSetupWhileRedisDown(t *testing.T) {
 			if err := c.Ping(ctx); !errors.Is(err, cashews.ErrUnavailable) {
 				t.Fatalf("Ping with Redis down = %v; want an error matching ErrUnavailable", err)
 			}
-			get := cashews.Wrap(c, func(ctx context.Context, id int) (int, error) { return id * 2, nil },
+			get := cashews.MustWrap(c, func(ctx context.Context, id int) (int, error) { return id * 2, nil },
 				cashews.TTL(time.Minute), cashews.Key("sd:{.}"))
 			if v, err := get(ctx, 21); v != 42 || err != nil {
 				t.Fatalf("wrapped call with Redis down = %v, %v; want 42, nil", v, err)

@@ -832,7 +832,7 @@ func (b *Backend) ValueSize(ctx context.Context, key string) (int64, error) {
 }
 
 // SetAdd adds members to the set at key and returns how many were new (SADD in a Lua script that
-// applies the TTL rule of [backends.Backend.SetAdd]). Adding no members changes nothing.
+// applies the TTL rule of [backends.SetStore.SetAdd]). Adding no members changes nothing.
 func (b *Backend) SetAdd(ctx context.Context, key string, ttl time.Duration, members ...string) (int, error) {
 	if b.closed.Load() {
 		return 0, errClosed

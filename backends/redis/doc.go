@@ -8,13 +8,16 @@
 //	c.Setup("redis://10.0.0.1:7000,10.0.0.2:7000,10.0.0.3:7000/?cluster=true")
 //
 // A program can also open the backend itself with [New] and an [Options] struct, or put it over a
-// go-redis client it already has with [NewFromClient], and hand it to the Cache.
+// go-redis client it already has with NewFromClient of package backends/redis/goredis, and hand it
+// to the Cache.
 //
 // # Engines
 //
 // Every command is implemented once, over a small internal executor, and runs on one of two
 // clients: rueidis (the default: auto-pipelining, client-side caching) or go-redis (driver=go-redis,
-// or [NewFromClient]). Both pass the conformance kit. Commands that must be atomic are Lua scripts
+// or goredis.NewFromClient). Both pass the conformance kit. This package links rueidis only: go-redis
+// is linked into the programs that import package backends/redis/goredis, which registers
+// driver=go-redis (without it, driver=go-redis is an error that names the import). Commands that must be atomic are Lua scripts
 // run with EVALSHA (falling back to EVAL): Incr with a TTL (the TTL is set only when the key is
 // created), the owner-checked Unlock and ExtendLock, SetAdd with its TTL rule, and the
 // sliding-window SliceIncr (a sorted set of event times in microseconds: ZREMRANGEBYSCORE, ZCARD,
@@ -81,7 +84,7 @@
 // reached or did not answer in time (a network error, the backend's deadline, a connection not made
 // yet, rueidis' ErrDoCacheAborted, a LOADING, BUSY, MASTERDOWN, CLUSTERDOWN or TRYAGAIN reply)
 // matches backends.ErrUnavailable and keeps the driver's error matchable; the end of the caller's own
-// context does not match it. With [NewFromClient], set ContextTimeoutEnabled in the go-redis options,
+// context does not match it. With goredis.NewFromClient, set ContextTimeoutEnabled in the go-redis options,
 // or go-redis ignores the deadline while it reads.
 //
 // [New] connects in the background by default (see its documentation): Setup succeeds while Redis is
@@ -90,9 +93,9 @@
 // is re-established by the next command; commands fail (fast when the port refuses, at the deadline
 // when the server hangs) until it is.
 //
-// go-redis prints its own messages through one logger for the process; importing this package
-// replaces it with one that hands each message to the open go-redis backends' loggers (the Cache's),
-// once per burst. rueidis logs nothing.
+// go-redis prints its own messages through one logger for the process; importing package
+// backends/redis/goredis replaces it with one that hands each message to the open go-redis
+// backends' loggers (the Cache's), once per burst. rueidis logs nothing.
 //
 // # Redis Cluster
 //

@@ -15,6 +15,9 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/cashews-go/cashews/backends/redis/internal/driver"
+	"github.com/cashews-go/cashews/backends/redis/internal/goredisdrv" // registers driver=go-redis for the tests
+
 	"github.com/cashews-go/cashews/backends"
 	"github.com/cashews-go/cashews/internal/redistest"
 )
@@ -77,10 +80,7 @@ func engines() []engine {
 			opt.ContextTimeoutEnabled = true
 			c := goredis.NewClient(opt)
 			t.Cleanup(func() { _ = c.Close() })
-			b, err := NewFromClient(c, Options{Timeout: 5 * time.Second})
-			if err != nil {
-				t.Fatalf("NewFromClient: %v", err)
-			}
+			b := newFromClient(t, c, Options{Timeout: 5 * time.Second})
 			t.Cleanup(func() { _ = b.Close() })
 			return b
 		}},
@@ -88,6 +88,18 @@ func engines() []engine {
 			return openURL(t, withParams(url, relaxed+"&client_side=true"))
 		}},
 	}
+}
+
+// newFromClient is goredis.NewFromClient, which the tests of this package cannot import (it imports
+// this package).
+func newFromClient(t testing.TB, c goredis.UniversalClient, opts Options) *Backend {
+	t.Helper()
+	opts.Driver = DriverGoRedis
+	b, err := fromClient(opts, func(cfg driver.Config) driver.Driver { return goredisdrv.Wrap(c, cfg) })
+	if err != nil {
+		t.Fatalf("fromClient: %v", err)
+	}
+	return b.(*Backend)
 }
 
 // ctx returns a context for one test step.

@@ -14,10 +14,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
 	"github.com/redis/rueidis"
 
 	"github.com/cashews-go/cashews/backends"
+	"github.com/cashews-go/cashews/backends/redis/internal/driver"
 	"github.com/cashews-go/cashews/internal/quote"
 	"github.com/cashews-go/cashews/internal/stripe"
 )
@@ -63,12 +63,14 @@ const (
 	// DriverRueidis runs commands on github.com/redis/rueidis: auto-pipelining and client-side
 	// caching. The default.
 	DriverRueidis = "rueidis"
-	// DriverGoRedis runs commands on github.com/redis/go-redis/v9.
+	// DriverGoRedis runs commands on github.com/redis/go-redis/v9. It is linked only into programs
+	// that import package backends/redis/goredis, which registers it; without that import,
+	// driver=go-redis is an error that says so.
 	DriverGoRedis = "go-redis"
 )
 
 // Options configure a backend opened by [New]. The zero value means defaults: a connection to
-// localhost:6379, database 0, rueidis, RESP3, 100 ms per command. [NewFromClient] uses only Timeout
+// localhost:6379, database 0, rueidis, RESP3, 100 ms per command. goredis.NewFromClient uses only Timeout
 // and Logger.
 type Options struct {
 	// Addrs are the servers' "host:port" addresses (DefaultAddr when empty). Several addresses are
@@ -133,7 +135,8 @@ type Options struct {
 	// when a node redirects a command (MOVED) or stops answering.
 	ClusterRefreshInterval time.Duration
 
-	// Driver is DriverRueidis (the default when empty) or DriverGoRedis.
+	// Driver is DriverRueidis (the default when empty) or DriverGoRedis (import package
+	// backends/redis/goredis to link it).
 	Driver string
 	// ConnectAtSetup makes New connect before it returns and fail when the servers cannot be
 	// reached (connect_at_setup=true). By default New connects in the background (see [New]).
@@ -158,8 +161,7 @@ type Backend struct {
 	timeout   time.Duration
 	deadlines *deadlines // bound commands by timeout when the caller's context cannot end
 	logger    *slog.Logger
-	logs      *logSink // the go-redis driver's messages for this backend, or nil
-	memberPfx string   // makes SliceIncr members unique across processes
+	memberPfx string // makes SliceIncr members unique across processes
 
 	lastMasters atomic.Pointer[[]string] // Cluster: the masters of the last topology, asked first
 
@@ -177,7 +179,7 @@ const (
 )
 
 var (
-	_ backends.Backend           = (*Backend)(nil)
+	_ backends.Full              = (*Backend)(nil)
 	_ backends.CompareAndSwapper = (*Backend)(nil)
 )
 
@@ -198,12 +200,18 @@ func New(opts Options) (*Backend, error) {
 	if err := opts.check(); err != nil {
 		return nil, err
 	}
-	st := &guardState{timeout: opts.timeout(), always: opts.Driver == DriverGoRedis}
+	// A driver of another package (go-redis) may block in its pool and dialer: every command is
+	// guarded.
+	st := &guardState{timeout: opts.timeout(), always: opts.Driver != "" && opts.Driver != DriverRueidis}
+	var logs *driverLog
+	if st.always {
+		logs = newDriverLog(opts)
+	}
 	var stores *storeSet
 	if opts.ClientSide {
 		stores = newStoreSet()
 	}
-	connect := func(ctx context.Context) (executor, error) { return connect(ctx, opts, st, stores) }
+	connect := func(ctx context.Context) (executor, error) { return connect(ctx, opts, st, stores, logs) }
 	if opts.ConnectAtSetup {
 		ex, err := connect(context.Background())
 		if err != nil {
@@ -228,8 +236,9 @@ func New(opts Options) (*Backend, error) {
 	return newBackend(lz, opts, st, stores), nil
 }
 
-// connect makes one connection attempt with the driver of opts.
-func connect(ctx context.Context, opts Options, st *guardState, stores *storeSet) (executor, error) {
+// connect makes one connection attempt with the driver of opts: rueidis, or a driver another
+// package registered (go-redis: package goredis), which gets logs for its own messages.
+func connect(ctx context.Context, opts Options, st *guardState, stores *storeSet, logs *driverLog) (executor, error) {
 	var (
 		ex  executor
 		err error
@@ -237,8 +246,15 @@ func connect(ctx context.Context, opts Options, st *guardState, stores *storeSet
 	switch opts.Driver {
 	case "", DriverRueidis:
 		ex, err = newRueidis(ctx, opts, st, stores)
-	case DriverGoRedis:
-		ex, err = newGoredis(ctx, opts, st)
+	default:
+		open, ok := driver.Lookup(opts.Driver)
+		if !ok { // check made sure it is registered
+			return nil, permanent{errUnregistered(opts.Driver)}
+		}
+		var d driver.Driver
+		if d, err = open(ctx, driverConfig(opts, st, logs)); err == nil {
+			ex = driverExec{d}
+		}
 	}
 	if err != nil {
 		return nil, err
@@ -252,38 +268,6 @@ func connect(ctx context.Context, opts Options, st *guardState, stores *storeSet
 		return nil, permanent{fmt.Errorf("cashews: redis: cluster=true, but %s is not a Redis Cluster node", strings.Join(opts.addrs(), ","))}
 	}
 	return ex, nil
-}
-
-// NewFromClient returns a backend over a go-redis client the application already has: a
-// *redis.Client, *redis.ClusterClient, *redis.Ring or failover client. Only opts.Timeout and
-// opts.Logger are used; the client's own options apply otherwise. Close does not close the client.
-//
-// go-redis honours a context's deadline only with ContextTimeoutEnabled set in its options; without
-// it a hung server holds a call for the client's ReadTimeout, whatever opts.Timeout says. The
-// backend logs a warning when the option is off.
-func NewFromClient(c goredis.UniversalClient, opts Options) (*Backend, error) {
-	if c == nil {
-		return nil, fmt.Errorf("cashews: redis: NewFromClient with a nil client: %w", backends.ErrInvalidArgument)
-	}
-	if len(opts.Addrs) > 0 || opts.ClientSide || opts.Driver == DriverRueidis {
-		return nil, fmt.Errorf("cashews: redis: NewFromClient takes its connection from the client; Options.Addrs, ClientSide and Driver must be empty: %w", backends.ErrInvalidArgument)
-	}
-	opts.Driver = DriverGoRedis // for its messages (see driverLogs)
-	b := newBackend(&goredisExec{c: c}, opts, &guardState{timeout: opts.timeout(), always: true}, nil)
-	ctxTimeout := true
-	switch c := c.(type) {
-	case *goredis.Client:
-		ctxTimeout = c.Options().ContextTimeoutEnabled
-	case *goredis.ClusterClient:
-		ctxTimeout = c.Options().ContextTimeoutEnabled
-	case *goredis.Ring:
-		ctxTimeout = c.Options().ContextTimeoutEnabled
-	}
-	if !ctxTimeout && b.timeout > 0 {
-		b.logger.Warn("cashews: redis: the go-redis client has ContextTimeoutEnabled=false, so a hung server can hold calls for the client's ReadTimeout, longer than the backend's timeout",
-			"timeout", b.timeout)
-	}
-	return b, nil
 }
 
 // timeout returns the per-command deadline (0: none).
@@ -313,9 +297,6 @@ func newBackend(ex executor, opts Options, st *guardState, stores *storeSet) *Ba
 		if b.cscTTL <= 0 {
 			b.cscTTL = DefaultClientSideTTL
 		}
-	}
-	if opts.Driver == DriverGoRedis {
-		b.logs = goredisLogs.add(b.logger, strings.Join(opts.addrs(), ","))
 	}
 	var r [8]byte
 	_, _ = rand.Read(r[:])
@@ -354,6 +335,8 @@ func (o Options) check() error {
 		return bad("protocol %d: want 2 or 3", o.Protocol)
 	case o.Driver != "" && o.Driver != DriverRueidis && o.Driver != DriverGoRedis:
 		return bad("driver %q: want %s or %s", o.Driver, DriverRueidis, DriverGoRedis)
+	case o.Driver == DriverGoRedis && !registered(o.Driver):
+		return errUnregistered(o.Driver)
 	case o.ClientSide && o.Driver == DriverGoRedis:
 		return bad("client-side caching needs the rueidis driver (got driver=%s)", o.Driver)
 	case o.ClientSide && o.Protocol == 2:
@@ -433,56 +416,6 @@ func newRueidis(ctx context.Context, o Options, st *guardState, stores *storeSet
 	return ex, nil
 }
 
-func newGoredis(ctx context.Context, o Options, st *guardState) (executor, error) {
-	proto := o.Protocol
-	if proto == 0 {
-		proto = 3
-	}
-	retries := o.MaxRetries
-	if retries < 0 {
-		retries = -1
-	}
-	var c goredis.UniversalClient
-	ex := &goredisExec{owns: true}
-	if o.Mode == ModeCluster || len(o.Addrs) > 1 {
-		ex.copts = &goredis.ClusterOptions{
-			Addrs: o.addrs(), Username: o.Username, Password: o.Password, ClientName: o.ClientName,
-			Protocol: proto, TLSConfig: o.TLS, DialTimeout: o.DialTimeout, ReadTimeout: o.ReadTimeout,
-			WriteTimeout: o.WriteTimeout, ContextTimeoutEnabled: true, PoolSize: o.PoolSize,
-			MaxRetries: retries, ConnMaxLifetime: o.ConnMaxLifetime, DialerRetries: 1,
-			ClusterStateReloadInterval: o.clusterRefresh(), ClusterSlots: ex.loadSlots,
-		}
-		c = goredis.NewClusterClient(ex.copts)
-	} else {
-		c = goredis.NewClient(&goredis.Options{
-			Addr: o.addrs()[0], Username: o.Username, Password: o.Password, ClientName: o.ClientName,
-			DB: o.DB, Protocol: proto, TLSConfig: o.TLS, DialTimeout: o.DialTimeout,
-			ReadTimeout: o.ReadTimeout, WriteTimeout: o.WriteTimeout, ContextTimeoutEnabled: true,
-			PoolSize: o.PoolSize, MaxRetries: retries, ConnMaxLifetime: o.ConnMaxLifetime,
-			DialerRetries: 1, // a dial that fails fails the attempt at once; the command's retries and the Cache's health breaker decide what next
-		})
-	}
-	hook := dialHook{st: st, last: new(lastError)}
-	c.AddHook(hook)
-	dial := o.DialTimeout
-	if dial <= 0 {
-		dial = 5 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(ctx, dial)
-	defer cancel()
-	ex.c = c
-	if err := c.Ping(ctx).Err(); err != nil {
-		ex.close()
-		if dialErr := hook.last.get(); dialErr != nil && !errors.Is(err, dialErr) {
-			// go-redis retries a failed dial until the deadline and then reports only the
-			// deadline; the dial's own error (a certificate, a refused port) is the cause.
-			err = fmt.Errorf("%w (last dial error: %w)", err, dialErr)
-		}
-		return nil, fmt.Errorf("cashews: redis: connect to %s: %w", strings.Join(o.addrs(), ","), err)
-	}
-	return ex, nil
-}
-
 // Stats returns the client-side cache's hit and miss counts (zero without client-side caching).
 func (b *Backend) Stats() Stats {
 	return Stats{Hits: b.cs.Load(csHits), Misses: b.cs.Load(csMisses)}
@@ -495,7 +428,7 @@ func (b *Backend) IsCluster() bool { return b.isCluster() }
 
 func (b *Backend) isCluster() bool { return b.ex.isCluster() }
 
-// Close closes the connections (not those of a client given to NewFromClient) and stops the
+// Close closes the connections (not those of a client given to goredis.NewFromClient) and stops the
 // client's goroutines. It is idempotent; other methods called after Close return an error wrapping
 // [backends.ErrClosed].
 func (b *Backend) Close() error {
@@ -503,7 +436,6 @@ func (b *Backend) Close() error {
 		b.closed.Store(true)
 		b.ex.close()
 		b.deadlines.close()
-		goredisLogs.remove(b.logs)
 	})
 	return nil
 }
@@ -582,6 +514,13 @@ func callerDone(ctx context.Context) bool {
 	return ok && !time.Now().Before(dl)
 }
 
+// driverRedisError is an error reply of Redis from a driver's client library: go-redis marks its
+// own with a RedisError method (its Error interface), which this matches without linking go-redis.
+type driverRedisError interface {
+	error
+	RedisError()
+}
+
 // unavailable reports whether err means that Redis could not be reached or could not serve: any
 // error but an error reply of Redis about the command (except those saying that the server is not
 // ready: LOADING, BUSY, MASTERDOWN, CLUSTERDOWN, TRYAGAIN), an unexpected reply, and a permanent
@@ -596,8 +535,8 @@ func unavailable(err error) bool {
 	msg := ""
 	if re := (*rueidis.RedisError)(nil); errors.As(err, &re) && re != nil {
 		msg = re.Error()
-	} else if ge := goredis.Error(nil); errors.As(err, &ge) {
-		msg = ge.Error()
+	} else if de := driverRedisError(nil); errors.As(err, &de) {
+		msg = de.Error()
 	} else {
 		return true
 	}
@@ -607,46 +546,4 @@ func unavailable(err error) bool {
 		}
 	}
 	return false
-}
-
-// dialHook trips the guard when go-redis dials (a connection broke or was never made) and keeps
-// the last dial error, for the error of a failed setup.
-type dialHook struct {
-	st   *guardState
-	last *lastError
-}
-
-func (h dialHook) DialHook(next goredis.DialHook) goredis.DialHook {
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		h.st.trip()
-		conn, err := next(ctx, network, addr)
-		if err != nil {
-			h.last.set(err)
-		}
-		return conn, err
-	}
-}
-
-// lastError holds the latest of a series of errors.
-type lastError struct {
-	mu  sync.Mutex
-	err error
-}
-
-func (l *lastError) set(err error) {
-	l.mu.Lock()
-	l.err = err
-	l.mu.Unlock()
-}
-
-func (l *lastError) get() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.err
-}
-
-func (h dialHook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook { return next }
-
-func (h dialHook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
-	return next
 }

@@ -1,5 +1,5 @@
 // Package otel connects a cashews Cache to OpenTelemetry: [RegisterMetrics] reports its statistics
-// (Cache.Stats) through the metrics API, and [Tracing] is a command middleware that makes a span
+// (Cache.Stats) through the metrics API, and [Tracing] is a command hook that makes a span
 // per command when the caller's context carries a trace. It is a module of its own, so that the
 // cashews module never depends on OpenTelemetry:
 //
@@ -187,14 +187,14 @@ func WithKeys() TracingOption {
 	return func(t *tracing) { t.keys = true }
 }
 
-// Tracing returns a command middleware (for Cache.Use) that makes a span per command, a child of
+// Tracing returns a command hook (for Cache.Use) that makes a span per command, a child of
 // the span in the caller's context, when there is one; a command whose context carries no trace
 // gets none, so the cache never starts traces of its own. The span is named "cashews." and the
 // command ("cashews.get"), of kind client, with the attributes cashews.command, cashews.backend
 // (the redacted URL) and cashews.prefix, cashews.ok (a read's hit, or a write that took effect),
 // the keys if WithKeys says so, and the command's error, which sets the span's status. tp nil is the
 // global TracerProvider.
-func Tracing(tp trace.TracerProvider, opts ...TracingOption) cashews.Middleware {
+func Tracing(tp trace.TracerProvider, opts ...TracingOption) cashews.Hook {
 	if tp == nil {
 		tp = otel.GetTracerProvider()
 	}

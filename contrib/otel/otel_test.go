@@ -71,7 +71,7 @@ func TestRegisterMetrics(t *testing.T) {
 	cashews.Get[int](ctx, c, "b")
 	errDown := errors.New("down")
 	fail := false
-	get := cashews.Wrap(c, func(ctx context.Context, id int) (int, error) {
+	get := cashews.MustWrap(c, func(ctx context.Context, id int) (int, error) {
 		if fail {
 			return 0, errDown
 		}

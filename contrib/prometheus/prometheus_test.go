@@ -33,7 +33,7 @@ func TestCollector(t *testing.T) {
 
 	errDown := errors.New("down")
 	var fail bool
-	get := cashews.Wrap(c, func(ctx context.Context, id int) (int, error) {
+	get := cashews.MustWrap(c, func(ctx context.Context, id int) (int, error) {
 		if fail {
 			return 0, errDown
 		}

@@ -63,8 +63,8 @@ func main() {
 	fmt.Println("get-or-set user:42 from 100 goroutines: loader ran", loads.Load(), "time(s)")
 
 	err = c.WithLock(ctx, "lock:report", time.Minute, func(ctx context.Context) error {
-		locked, err := c.IsLocked(ctx, "lock:report", 0)
-		fmt.Println("inside the lock, is locked:", locked)
+		_, free, err := c.TryLock(ctx, "lock:report", time.Minute)
+		fmt.Println("inside the lock, another TryLock takes it:", free)
 		return err
 	})
 	check(err)

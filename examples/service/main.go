@@ -107,10 +107,10 @@ func newService(cacheURL string, delay time.Duration) (*service, error) {
 	}
 	d := &db{users: map[int]User{1: {1, "Ann"}, 2: {2, "Bob"}}, delay: delay}
 
-	userKey := cashews.NewKey[int]("user:{.}")
-	getUser := cashews.Wrap(c, d.lookup, cashews.Name("getUser"), userKey, cashews.TTL(10*time.Minute),
+	userKey := cashews.MustNewKey[int]("user:{.}")
+	getUser := cashews.MustWrap(c, d.lookup, cashews.Name("getUser"), userKey, cashews.TTL(10*time.Minute),
 		cashews.StoreErrors(cashews.ErrNotFound)) // "no such user" is cached too
-	saveUser := cashews.InvalidateKey(c, d.save, userKey, func(u User) int { return u.ID })
+	saveUser := cashews.MustInvalidateKey(c, d.save, userKey, func(u User) int { return u.ID })
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(cashewsprom.NewCollector(c))

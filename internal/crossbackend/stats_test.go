@@ -57,7 +57,7 @@ func TestStatsEveryBackend(t *testing.T) {
 		must(cashews.GetOrSet(ctx, c, "g", 0, func(context.Context) (int, error) { return 7, nil })) // miss 3, set 6
 		must(cashews.GetOrSet(ctx, c, "g", 0, func(context.Context) (int, error) { return 8, nil })) // hit 4
 
-		get := cashews.Wrap(c, func(ctx context.Context, id int) (int, error) {
+		get := cashews.MustWrap(c, func(ctx context.Context, id int) (int, error) {
 			clock.Advance(3 * time.Millisecond)
 			if id == 2 {
 				return 0, errors.New("source down")
@@ -236,15 +236,15 @@ func TestStatsWrapEveryStrategyOnRedis(t *testing.T) {
 			}
 			return id, nil
 		}
-		limited := cashews.Wrap(c, fn, cashews.Name("limited"), cashews.Key("rl:{.}"), strategies.RateLimit(2, time.Minute))
+		limited := cashews.MustWrap(c, fn, cashews.Name("limited"), cashews.Key("rl:{.}"), strategies.RateLimit(2, time.Minute))
 		for range 5 {
 			limited(ctx, 1)
 		}
-		hits := cashews.Wrap(c, fn, cashews.Name("hits"), cashews.Key("h:{.}"), cashews.TTL(time.Hour), strategies.Hit(1))
+		hits := cashews.MustWrap(c, fn, cashews.Name("hits"), cashews.Key("h:{.}"), cashews.TTL(time.Hour), strategies.Hit(1))
 		hits(ctx, 1)
 		hits(ctx, 1)
 		hits(ctx, 1)
-		over := cashews.Wrap(c, fn, cashews.Name("over"), cashews.Key("fo:{.}"), cashews.TTL(time.Hour), strategies.Failover())
+		over := cashews.MustWrap(c, fn, cashews.Name("over"), cashews.Key("fo:{.}"), cashews.TTL(time.Hour), strategies.Failover())
 		over(ctx, 1)
 		fail = true
 		over(ctx, 1)

@@ -19,8 +19,8 @@ import (
 	"github.com/cashews-go/cashews/backends/backendtest"
 	_ "github.com/cashews-go/cashews/backends/disk"
 	_ "github.com/cashews-go/cashews/backends/redis"
+	_ "github.com/cashews-go/cashews/backends/redis/goredis" // driver=go-redis
 	"github.com/cashews-go/cashews/internal/redistest"
-	"github.com/cashews-go/cashews/strategies"
 )
 
 const testSecret = "0123456789abcdef0123456789abcdef"
@@ -33,6 +33,7 @@ type setup struct {
 	url    func(t testing.TB) string
 	redis  func() *redistest.Server // the server of a Redis setup, once url has run
 	logs   *syncBuffer              // what the Cache logged
+	url0   string                   // the URL the last forEachSetup set up
 }
 
 // syncBuffer is a bytes.Buffer safe for concurrent writers.
@@ -99,7 +100,8 @@ func forEachSetup(t *testing.T, keep func(*setup) bool, test func(t *testing.T, 
 			s.logs = &syncBuffer{}
 			c := cashews.New(cashews.WithClock(clock), cashews.WithLogger(slog.New(slog.NewTextHandler(s.logs, nil))))
 			t.Cleanup(func() { c.Close() })
-			if err := c.Setup(s.url(t)); err != nil {
+			s.url0 = s.url(t)
+			if err := c.Setup(s.url0); err != nil {
 				t.Fatal(err)
 			}
 			test(t, c, clock, s)
@@ -387,7 +389,7 @@ func TestBulkReadsSkipNonValues(t *testing.T) {
 			t.Fatal(err)
 		}
 		mustSet(t, c, "v", "value")
-		failing := cashews.Wrap(c, func(context.Context, int) (string, error) { return "", errBoom },
+		failing := cashews.MustWrap(c, func(context.Context, int) (string, error) { return "", errBoom },
 			cashews.TTL(time.Hour), cashews.Key("e"), cashews.StoreErrors(errBoom))
 		failing(ctx, 1)
 
@@ -496,7 +498,7 @@ func TestWrapEntriesReadableByKey(t *testing.T) {
 	forEachSetup(t, nil, func(t *testing.T, c *cashews.Cache, clock *backendtest.Clock, s *setup) {
 		ctx := context.Background()
 		var runs atomic.Int64
-		get := cashews.Wrap(c, counted(&runs), cashews.TTL(time.Hour), cashews.Key("q:{ID}:{Lang:lower}"))
+		get := cashews.MustWrap(c, counted(&runs), cashews.TTL(time.Hour), cashews.Key("q:{ID}:{Lang:lower}"))
 		if v, err := get(ctx, query{1, "EN"}); v != "user 1 EN" || err != nil {
 			t.Fatalf("first call = %q, %v", v, err)
 		}
@@ -536,14 +538,14 @@ func TestReplayedErrorsAlike(t *testing.T) {
 	forEachSetup(t, nil, func(t *testing.T, c *cashews.Cache, _ *backendtest.Clock, s *setup) {
 		ctx := context.Background()
 		fail := func(context.Context, int) (string, error) { return "", fmt.Errorf("lookup 1: %w", errCustom) }
-		storeAll := func(_ any, err error) strategies.Decision {
+		storeAll := func(_ any, err error) cashews.Decision {
 			if err != nil {
-				return strategies.StoreError
+				return cashews.StoreError
 			}
-			return strategies.StoreValue
+			return cashews.StoreValue
 		}
-		custom := cashews.Wrap(c, fail, cashews.TTL(time.Hour), cashews.Key("c:{.}"), cashews.StoreIf(storeAll))
-		listed := cashews.Wrap(c, fail, cashews.TTL(time.Hour), cashews.Key("l:{.}"), cashews.StoreErrors(errCustom))
+		custom := cashews.MustWrap(c, fail, cashews.TTL(time.Hour), cashews.Key("c:{.}"), cashews.StoreIf(storeAll))
+		listed := cashews.MustWrap(c, fail, cashews.TTL(time.Hour), cashews.Key("l:{.}"), cashews.StoreErrors(errCustom))
 		for name, f := range map[string]func(context.Context, int) (string, error){"custom": custom, "listed": listed} {
 			if _, err := f(ctx, 1); !errors.Is(err, errCustom) {
 				t.Fatalf("%s: first call = %v; want the function's own error", name, err)
@@ -574,16 +576,16 @@ func TestUnstorableResults(t *testing.T) {
 
 	c, _ := newCache(t, "mem://", "b:=mem://?copy=true", "g:=mem://?copy=true&codec=gob")
 	for key, bad := range map[string]bool{"a:{.}": false, "b:{.}": true, "{.}": true, "g:{.}": false, "b{{x}}:{.}": false} {
-		_, err := cashews.TryWrap(c, fn, cashews.TTL(time.Hour), cashews.Key(key))
+		_, err := cashews.Wrap(c, fn, cashews.TTL(time.Hour), cashews.Key(key))
 		if bad && (!errors.Is(err, cashews.ErrConfig) || !strings.Contains(err.Error(), "chan int at .C")) {
-			t.Errorf("TryWrap with Key %q (keys may go to b:, json) = %v; want ErrConfig naming the chan field", key, err)
+			t.Errorf("Wrap with Key %q (keys may go to b:, json) = %v; want ErrConfig naming the chan field", key, err)
 		}
 		if !bad && err != nil {
-			t.Errorf("TryWrap with Key %q = %v; want nil", key, err)
+			t.Errorf("Wrap with Key %q = %v; want nil", key, err)
 		}
 	}
-	if _, err := cashews.TryWrap(c, fn, cashews.TTL(time.Hour), cashews.Name("fn"), cashews.KeyPrefix("b:")); !errors.Is(err, cashews.ErrConfig) {
-		t.Errorf("TryWrap with the default key under KeyPrefix(b:) = %v; want ErrConfig", err)
+	if _, err := cashews.Wrap(c, fn, cashews.TTL(time.Hour), cashews.Name("fn"), cashews.KeyPrefix("b:")); !errors.Is(err, cashews.ErrConfig) {
+		t.Errorf("Wrap with the default key under KeyPrefix(b:) = %v; want ErrConfig", err)
 	}
 
 	// What the type does not show: an interface field holding a chan.
@@ -595,7 +597,7 @@ func TestUnstorableResults(t *testing.T) {
 	if err := c2.Setup("mem://?copy=true"); err != nil {
 		t.Fatal(err)
 	}
-	get := cashews.Wrap(c2, func(_ context.Context, i int) (holder, error) { return holder{V: make(chan int)}, nil },
+	get := cashews.MustWrap(c2, func(_ context.Context, i int) (holder, error) { return holder{V: make(chan int)}, nil },
 		cashews.TTL(time.Hour), cashews.Key("h:{.}"))
 	ctx := context.Background()
 	for i := range 3 {

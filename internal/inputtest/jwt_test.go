@@ -67,7 +67,7 @@ func TestForgedJWTReadsNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	var runs atomic.Int64
-	private := cashews.Wrap(c, func(ctx context.Context, authorization string) (string, error) {
+	private := cashews.MustWrap(c, func(ctx context.Context, authorization string) (string, error) {
 		runs.Add(1)
 		claims, err := verifyHS256(strings.TrimPrefix(authorization, "Bearer "))
 		if err != nil {

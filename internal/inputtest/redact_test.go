@@ -14,6 +14,7 @@ import (
 	"github.com/cashews-go/cashews/backends"
 	"github.com/cashews-go/cashews/backends/disk"
 	"github.com/cashews-go/cashews/backends/redis"
+	_ "github.com/cashews-go/cashews/backends/redis/goredis" // driver=go-redis in keys_test.go
 )
 
 // closedAddr is a loopback address where nothing listens: Redis setups fail at once there.

@@ -94,7 +94,7 @@ entry and IgnoreInternalCost.
 
 	b.WriteString("## 2. Wrapped loader\n\n")
 	b.WriteString(`1,024 user ids, a Zipf (s = 1.01, seed 11) trace of ids, every id loaded once first, so every
-call is a hit that returns a small struct. *cashews-wrap* is ` + "`cashews.Wrap(c, load, TTL(1h), Key(\"user:{.}\"))`" + `
+call is a hit that returns a small struct. *cashews-wrap* is ` + "`cashews.MustWrap(c, load, TTL(1h), Key(\"user:{.}\"))`" + `
 on ` + "`mem://`" + `; *sturdyc* is ` + "`GetOrFetch`" + ` with the key built by the caller; *go-redis-cache-local* is
 ` + "`Once`" + ` with a TinyLFU local tier and no Redis (it keeps msgpack bytes, so a hit decodes); *otter-loader*
 is otter's ` + "`Get`" + ` with a Loader (not named in issue 7; shown as the fastest deduplicating loader, with

@@ -1,10 +1,11 @@
-package strategies
+package cashews
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"reflect"
+	"sync/atomic"
 	"time"
 
 	"github.com/cashews-go/cashews/backends"
@@ -13,76 +14,24 @@ import (
 	"github.com/cashews-go/cashews/internal/stats"
 )
 
-// Option configures cashews.Wrap. The root package's options (TTL, Key, Tags...) and every strategy
-// are Options.
-type Option interface {
-	ApplyWrap(*Config)
-}
-
-// Decision is what a [Condition] decides about a result.
-type Decision uint8
-
-// The decisions.
-const (
-	Skip       Decision = iota // store nothing
-	StoreValue                 // store the value (the error was nil)
-	StoreError                 // store the error, to replay it on hits until the entry expires
-)
-
-// Condition decides whether a result of the wrapped function is stored.
-type Condition func(value any, err error) Decision
-
-// Config is the configuration of one Wrap call, filled by its options. Strategies read it in
-// Decorate through [Env.Config]; they must not change it.
-type Config struct {
-	TTL         time.Duration               // the TTL option
-	TTLFunc     func(arg any) time.Duration // the TTL as a function of the argument, or nil
-	Key         string                      // the key template; "" for the default key
-	Prefix      string                      // prepended to the key
-	Tags        []string                    // tag templates
-	Condition   Condition                   // nil: store every successful result
-	Replay      []error                     // errors a condition may store, replayed on hits
-	MinLatency  time.Duration               // results computed faster than this are not stored
-	NoDedup     bool                        // concurrent calls for one key each run the function
-	Strict      bool                        // backend errors reach the caller instead of being routed around
-	LoadTimeout time.Duration               // bounds each run of the function (0: the Cache's default)
-	Name        string                      // the function's name, for the default key and errors
-	Version     string                      // bumped by hand to make old entries misses
-	Strategy    Strategy                    // nil: simple
-	Errs        []error                     // mistakes found while applying the options
-}
-
-// SetStrategy sets the strategy of the Wrap call, and records a mistake when one is already set:
-// a Wrap has one strategy, and strategies stack by nesting Wrap calls.
-func (c *Config) SetStrategy(s Strategy) {
-	if c.Strategy != nil {
-		c.Errs = append(c.Errs, fmt.Errorf("%w: two strategies (%s and %s) in one Wrap; nest Wrap calls to stack them", ErrConfig, c.Strategy.Name(), s.Name()))
-		return
-	}
-	c.Strategy = s
-}
-
-// HasTTL reports whether the Wrap call has a TTL.
-func (c *Config) HasTTL() bool { return c.TTL > 0 || c.TTLFunc != nil }
-
 // Env is what a strategy works with: the cache, the entries of the wrapped function, and helpers that
 // apply the common options (deduplication, conditions, minimum latency, detect, failing open).
 type Env struct {
-	Cache   Cache
-	Entries Entries
-	Config  *Config
-	Name    string // the wrapped function's name
-	// Strict is true when backend errors reach the caller (cashews.Strict, or a Cache made with
-	// cashews.WithStrict); otherwise strategies route around a cache that fails (see [Env.RouteAround]).
+	Cache  *Cache      // the Cache of the Wrap
+	Config *WrapConfig // the Wrap's configuration, read-only
+	Name   string      // the wrapped function's name
+	// Strict is true when backend errors reach the caller ([Strict], or a Cache made with
+	// [WithStrict]); otherwise strategies route around a cache that fails (see [Env.RouteAround]).
 	Strict bool
-	// LoadTimeout bounds each shared run of the function (cashews.LoadTimeout, or the Cache's
+	// LoadTimeout bounds each shared run of the function ([LoadTimeout], or the Cache's
 	// default); zero means no bound of its own.
 	LoadTimeout time.Duration
 	// Stats counts what the strategies do with the function's calls (hits, misses, stale results
-	// served, refreshes, refusals), for cashews.Cache.Stats; Wrap sets it, and nil counts nothing.
+	// served, refreshes, refusals), for [Cache.Stats]; Wrap sets it, and nil counts nothing.
 	Stats *stats.Func
 
-	group flight.Group[any]
+	entries entryStore
+	group   flight.Group[any]
 }
 
 // ReadMark is taken before a strategy reads an entry, and given to [Env.Fill] or [Env.LoadAfter]
@@ -105,17 +54,21 @@ func (e *Env) Mark(ctx context.Context) ReadMark {
 // Cache.SuppressedErrors) and returns true: the strategy goes on as if the cache had missed or
 // stored. Otherwise it returns false, and the strategy returns err.
 func (e *Env) RouteAround(ctx context.Context, key string, err error) bool {
-	if e.Strict || !Routable(ctx, err) {
+	if e.Strict || !routable(ctx, err) {
 		return false
 	}
-	e.Cache.Bypass(ctx, key, err)
+	e.Cache.bypass(ctx, key, err)
 	return true
 }
 
-// Routable reports whether err, met while using the cache, may be routed around: any error but the
+// Bypass records that the strategy routed around a failure of the cache at key (a guard failing
+// open, say): it logs err once per burst and counts it in [Cache.SuppressedErrors].
+func (e *Env) Bypass(ctx context.Context, key string, err error) { e.Cache.bypass(ctx, key, err) }
+
+// routable reports whether err, met while using the cache, may be routed around: any error but the
 // end of the caller's context and the mistakes of the program: a closed Cache, a key that no
 // backend takes, an invalid argument.
-func Routable(ctx context.Context, err error) bool {
+func routable(ctx context.Context, err error) bool {
 	if err == nil || ctx.Err() != nil {
 		return false
 	}
@@ -136,9 +89,12 @@ func (e *Env) RequireTTL(strategy string) error {
 }
 
 // Now returns the cache's time.
-func (e *Env) Now() time.Time { return e.Cache.Clock().Now() }
+func (e *Env) Now() time.Time { return e.Cache.clock.Now() }
 
 type recomputeKey struct{}
+
+// recomputeUsed becomes true the first time Recompute is called; until then Get skips the lookup.
+var recomputeUsed atomic.Bool
 
 // Recompute returns a context in which wrapped functions ignore their cached entries: they run and
 // store their result again ("invalidate further").
@@ -152,7 +108,18 @@ func (e *Env) Get(ctx context.Context, key string) (*Entry, bool, error) {
 	if recomputeUsed.Load() && ctx.Value(recomputeKey{}) != nil {
 		return nil, false, nil
 	}
-	return e.Entries.Get(ctx, key)
+	return e.entries.Get(ctx, key)
+}
+
+// GetEntry returns the entry at key as it is stored, in any context: for a strategy's own state
+// kept as an entry (perf's degradation), which [Recompute] does not concern.
+func (e *Env) GetEntry(ctx context.Context, key string) (*Entry, bool, error) {
+	return e.entries.Get(ctx, key)
+}
+
+// SetEntry stores entry at key for ttl (zero: no expiry) with tags, and reports whether it stored.
+func (e *Env) SetEntry(ctx context.Context, key string, entry *Entry, ttl time.Duration, tags []string) (bool, error) {
+	return e.entries.Set(ctx, key, entry, ttl, tags)
 }
 
 // Load runs fn once for all concurrent callers with the same key, unless the Wrap call turned
@@ -181,7 +148,7 @@ func (e *Env) LoadAfter(ctx context.Context, key string, mark ReadMark, fn func(
 // Fill computes call's result on a miss and stores it with the entry turning stale after
 // staleAfter, once for concurrent callers (see [Env.LoadAfter]; mark is the one taken before the
 // read that missed). It does not read the cache again: a miss costs one read and one write.
-func (e *Env) Fill(ctx context.Context, next Func, call Call, staleAfter time.Duration, mark ReadMark) (any, error) {
+func (e *Env) Fill(ctx context.Context, next Func, call WrapCall, staleAfter time.Duration, mark ReadMark) (any, error) {
 	return e.LoadAfter(ctx, call.Key, mark, func(ctx context.Context) (any, error) {
 		return e.Run(ctx, next, call, staleAfter)
 	})
@@ -189,7 +156,7 @@ func (e *Env) Fill(ctx context.Context, next Func, call Call, staleAfter time.Du
 
 // Run calls next and stores its result as the condition and the minimum latency say, with the
 // entry turning stale after staleAfter (zero: never). It returns next's result.
-func (e *Env) Run(ctx context.Context, next Func, call Call, staleAfter time.Duration) (any, error) {
+func (e *Env) Run(ctx context.Context, next Func, call WrapCall, staleAfter time.Duration) (any, error) {
 	start := e.Now()
 	v, err := next(ctx, call)
 	e.Save(ctx, call, v, err, e.Now().Sub(start), staleAfter)
@@ -200,10 +167,16 @@ func (e *Env) Run(ctx context.Context, next Func, call Call, staleAfter time.Dur
 // whether it did. A failure to store is not the caller's problem: unless the Wrap is strict, it is
 // routed around (logged once per burst, counted, and reported as not stored); a strict Wrap gets
 // the error back, for strategies that care (the result is still good).
-func (e *Env) Save(ctx context.Context, call Call, v any, err error, elapsed, staleAfter time.Duration) (bool, error) {
+func (e *Env) Save(ctx context.Context, call WrapCall, v any, err error, elapsed, staleAfter time.Duration) (bool, error) {
 	d := e.decide(v, err)
 	if d == Skip || elapsed < e.Config.MinLatency {
 		return false, nil
+	}
+	if e.Config.ResultTTL != nil {
+		if call.TTL = e.Config.ResultTTL(v, err); call.TTL <= 0 {
+			return false, nil
+		}
+		call.TTL = backends.CapTTL(call.TTL)
 	}
 	entry := e.NewEntry(call, staleAfter)
 	if d == StoreValue {
@@ -211,7 +184,7 @@ func (e *Env) Save(ctx context.Context, call Call, v any, err error, elapsed, st
 	} else {
 		entry.Err = err
 	}
-	ok, serr := e.Entries.Set(ctx, call.Key, entry, call.TTL, call.Tags)
+	ok, serr := e.entries.Set(ctx, call.Key, entry, call.TTL, call.Tags)
 	if serr != nil && e.RouteAround(ctx, call.Key, serr) {
 		return false, nil
 	}
@@ -219,7 +192,7 @@ func (e *Env) Save(ctx context.Context, call Call, v any, err error, elapsed, st
 }
 
 // NewEntry returns an entry for call with its expiry and stale times set from now.
-func (e *Env) NewEntry(call Call, staleAfter time.Duration) *Entry {
+func (e *Env) NewEntry(call WrapCall, staleAfter time.Duration) *Entry {
 	now := e.Now()
 	entry := &Entry{}
 	if call.TTL > 0 {
@@ -243,7 +216,7 @@ func (e *Env) decide(v any, err error) Decision {
 
 // Hit records that call was served from cache by strategy, for detect. covered is the error a
 // failover covered, or nil.
-func (e *Env) Hit(ctx context.Context, strategy string, call Call, entry *Entry, covered error) {
+func (e *Env) Hit(ctx context.Context, strategy string, call WrapCall, entry *Entry, covered error) {
 	d := detect.FromContext(ctx)
 	if d == nil {
 		return
@@ -260,7 +233,8 @@ func (e *Env) Stale(entry *Entry) bool {
 	return entry.Stale > 0 && e.Now().UnixNano() >= entry.Stale
 }
 
-// NotZero is a Condition that stores successful results that are not the zero value of their type.
+// NotZero is a condition for [StoreIf] that stores only successful results that are not the zero
+// value of their type.
 func NotZero(v any, err error) Decision {
 	if err != nil || v == nil || reflect.ValueOf(v).IsZero() {
 		return Skip
@@ -268,9 +242,9 @@ func NotZero(v any, err error) Decision {
 	return StoreValue
 }
 
-// AlsoErrors returns a Condition that stores successful results and the errors matching any of
+// alsoErrors returns a Condition that stores successful results and the errors matching any of
 // targets (errors.Is), which hits then replay.
-func AlsoErrors(targets ...error) Condition {
+func alsoErrors(targets ...error) Condition {
 	return func(v any, err error) Decision {
 		if err == nil {
 			return StoreValue
@@ -282,9 +256,9 @@ func AlsoErrors(targets ...error) Condition {
 	}
 }
 
-// OnlyErrors returns a Condition that stores only the errors matching any of targets, which hits then
+// onlyErrors returns a Condition that stores only the errors matching any of targets, which hits then
 // replay, and no successful result.
-func OnlyErrors(targets ...error) Condition {
+func onlyErrors(targets ...error) Condition {
 	return func(v any, err error) Decision {
 		if err != nil && matchAny(err, targets) {
 			return StoreError
@@ -300,4 +274,22 @@ func matchAny(err error, targets []error) bool {
 		}
 	}
 	return false
+}
+
+// Claim takes the lock at key for ttl unless another owner holds it, for a strategy's guard (a
+// refresh lock, a claim), and reports whether it did; the *Lock releases it. Unlike
+// [Cache.TryLock], a set_lock command that is off ([Cache.Disable], [WithDisabled]) or whose
+// failure the backend hides (suppress=true) takes nothing and reports false.
+func (e *Env) Claim(ctx context.Context, key string, ttl time.Duration) (*Lock, bool, error) {
+	token := newToken()
+	ok, err := e.Cache.setLock(ctx, key, token, ttl)
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	return &Lock{c: e.Cache, key: key, token: token}, true, nil
+}
+
+// Locked reports whether the lock at key is held.
+func (e *Env) Locked(ctx context.Context, key string) (bool, error) {
+	return e.Cache.isLocked(ctx, key, 0)
 }

@@ -1,31 +1,25 @@
-package strategies
+package cashews
 
 import (
 	"context"
-	"sync/atomic"
 
 	"github.com/cashews-go/cashews/internal/stats"
 )
 
-// recomputeUsed becomes true the first time Recompute is called; until then Get skips the lookup.
-var recomputeUsed atomic.Bool
-
 type simple struct{}
 
-// Simple is the default strategy: compute, store for the TTL, and return the stored result until it
-// expires. Wrap uses it when no other strategy is given. When the cache fails, the function runs and
-// its result is returned (see [Env.RouteAround]).
-func Simple() Strategy { return simple{} }
+// Simple returns the default strategy as an option of Wrap: compute, store for the TTL, and return
+// the stored result until it expires. Wrap uses it when no other strategy is given. When the cache
+// fails, the function runs and its result is returned (see [Env.RouteAround]).
+func Simple() WrapOption { return WithStrategy(simple{}) }
 
 func (simple) Name() string { return "simple" }
-
-func (s simple) ApplyWrap(c *Config) { c.SetStrategy(s) }
 
 func (simple) Decorate(next Func, env *Env) (Func, error) {
 	if err := env.RequireTTL("simple"); err != nil {
 		return nil, err
 	}
-	return func(ctx context.Context, call Call) (any, error) {
+	return func(ctx context.Context, call WrapCall) (any, error) {
 		mark := env.Mark(ctx)
 		entry, found, err := env.Get(ctx, call.Key)
 		if err != nil {

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// Command names a command of the Cache, for middlewares, callbacks and the disable switches.
+// Command names a command of the Cache, for hooks, callbacks and the disable switches.
 type Command uint8
 
 // The commands. Each method of the Cache runs as one of these.
@@ -74,18 +74,16 @@ func Commands() []Command {
 }
 
 // Call describes one command on its way to a backend. It is read-only: the command was routed to
-// its backend before any middleware sees it, so a changed key could only be wrong (another
-// backend's key) or need routing again inside the chain. A middleware changes what a command does
-// through the context it passes to next, by answering without calling next, or by changing the
-// Result it returns.
+// its backend before any hook sees it, so a changed key could only be wrong (another backend's key)
+// or need routing again inside the chain. A hook changes what a command does through the context it
+// passes to next, by answering without calling next, or by changing the Result it returns.
 type Call struct {
-	cmd     Command
-	key     string
-	keys    []string
-	backend string
-	prefix  string
-	value   any
-	tags    []string
+	cmd   Command
+	key   string
+	keys  []string
+	r     *route // the backend the command was routed to
+	value any
+	tags  []string
 
 	do func(ctx context.Context) (Result, error) // runs the command on the backend
 }
@@ -101,10 +99,20 @@ func (c *Call) Key() string { return c.key }
 func (c *Call) Keys() []string { return slices.Clone(c.keys) }
 
 // Backend returns the URL of the backend, with passwords and secrets redacted.
-func (c *Call) Backend() string { return c.backend }
+func (c *Call) Backend() string {
+	if c.r == nil {
+		return ""
+	}
+	return c.r.url
+}
 
 // Prefix returns the routing prefix of the backend.
-func (c *Call) Prefix() string { return c.prefix }
+func (c *Call) Prefix() string {
+	if c.r == nil {
+		return ""
+	}
+	return c.r.prefix
+}
 
 // Value returns the value of set as the backend will store it (encoded bytes for byte backends, the
 // Go value for the memory backend); nil for other commands. Do not modify it.
@@ -127,40 +135,54 @@ type Result struct {
 // Handler runs a command.
 type Handler func(ctx context.Context, call *Call) (Result, error)
 
-// Middleware wraps every command of a Cache. Middlewares added by [Cache.Use] run in the order they
-// were added, the first one outermost:
+// Hook wraps every command of a Cache: it gets the next handler of the chain and returns the
+// handler that runs before it. Every command crosses one chain of hooks, outermost first:
 //
-//	Use(a, b):  a start → b start → backend → b end → a end
+//  1. the disable switches ([Cache.Disable], [WithDisabled], enable=false in the setup URL): a
+//     disabled command goes no further and answers as if the cache were empty;
+//  2. the hooks added by [Cache.Use] and [Cache.OnCommand], in the order they were added, the first
+//     one outermost: Use(a, b) runs a start → b start → ... → b end → a end;
+//  3. suppression, on a backend set up with suppress=true: the backend's errors become misses and
+//     false (see [Cache.Setup]);
+//  4. the health breaker and the counters of [Cache.Stats]: a backend that keeps failing fails fast
+//     until it answers a ping, and every answer is counted;
+//  5. the backend.
 //
-// A middleware may change the context, answer without calling next, or change the result. It sees
-// commands after routing (Call.Backend is known) and after the disable switches: a disabled command
-// reaches no middleware. Values reach middlewares as the backend stores them: encoded []byte for
-// byte backends.
-type Middleware func(next Handler) Handler
+// So a hook sees commands after routing (Call.Backend is known) and after the disable switches,
+// and sees what suppression made of the backend's answer. A hook may change the context, answer
+// without calling next, or change the result. Values reach hooks as the backend stores them:
+// encoded []byte for byte backends.
+type Hook func(next Handler) Handler
 
-// Use adds middlewares around every command; see [Middleware] for the order. It is safe to call while
-// commands run: commands that already started keep the chain they had. A nil middleware, or one
-// that returns a nil Handler, is an error matching [ErrInvalidArgument], and then none of mws is
-// added.
-func (c *Cache) Use(mws ...Middleware) error {
+// Middleware is the former name of [Hook].
+//
+// Deprecated: use Hook; "middleware" now means net/http middleware (package middleware) only.
+type Middleware = Hook
+
+// Use adds hooks around every command, inside the disable switches and outside suppression and the
+// health breaker; see [Hook] for the order. It is safe to call while commands run: commands that
+// already started keep the chain they had. A nil hook, or one that returns a nil Handler, is an
+// error matching [ErrInvalidArgument], and then none of hooks is added.
+func (c *Cache) Use(hooks ...Hook) error {
 	if c == nil {
 		return errNilCache
 	}
-	for i, mw := range mws {
-		if mw == nil {
-			return fmt.Errorf("%w: Use: middleware %d of %d is nil", ErrInvalidArgument, i+1, len(mws))
+	for i, hk := range hooks {
+		if hk == nil {
+			return fmt.Errorf("%w: Use: hook %d of %d is nil", ErrInvalidArgument, i+1, len(hooks))
 		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	chain := append(append([]Middleware(nil), c.chain()...), mws...)
-	h := Handler(dispatch)
+	chain := append(append([]Hook(nil), c.chain()...), hooks...)
+	h := Handler(builtinInner)
 	for i := len(chain) - 1; i >= 0; i-- {
 		if h = chain[i](h); h == nil {
-			return fmt.Errorf("%w: Use: middleware %d of the chain returned a nil Handler", ErrInvalidArgument, i+1)
+			return fmt.Errorf("%w: Use: hook %d of the chain returned a nil Handler", ErrInvalidArgument, i+1)
 		}
 	}
-	c.middlewares.Store(&chain)
+	h = switchHook(h)
+	c.hooks.Store(&chain)
 	c.handler.Store(&h)
 	return nil
 }
@@ -168,8 +190,41 @@ func (c *Cache) Use(mws ...Middleware) error {
 // dispatch is the innermost handler: it runs the command's operation on the backend.
 func dispatch(ctx context.Context, call *Call) (Result, error) { return call.do(ctx) }
 
-func (c *Cache) chain() []Middleware {
-	if p := c.middlewares.Load(); p != nil {
+// builtinInner is the part of the built-in chain inside the user's hooks: suppression, then the
+// health breaker and the stats, then the backend.
+var builtinInner = suppressionHook(healthHook(dispatch))
+
+// builtins runs call through the built-in hooks when the user added none, written out as direct
+// calls (the same halves the hooks are made of), so that call stays on the caller's stack:
+// switches, suppression, health, the backend.
+func builtins(ctx context.Context, call *Call) (Result, error) {
+	if call.r.off(ctx, call.cmd) {
+		return offResult(call), nil
+	}
+	var res Result
+	err := healthBefore(ctx, call)
+	if err == nil {
+		res, err = call.do(ctx)
+		healthAfter(ctx, call, res, err)
+	}
+	return suppressed(ctx, call, res, err)
+}
+
+// run runs call through the chain: the built-in hooks and the user's. call is copied to the heap
+// only when the user's hooks may keep it.
+func (c *Cache) run(ctx context.Context, call Call) (Result, error) {
+	if h := c.handler.Load(); h != nil {
+		cl := call
+		return (*h)(ctx, &cl)
+	}
+	return builtins(ctx, &call)
+}
+
+// hooked reports whether the user added hooks, so that the chain is more than the built-in hooks.
+func (c *Cache) hooked() bool { return c.handler.Load() != nil }
+
+func (c *Cache) chain() []Hook {
+	if p := c.hooks.Load(); p != nil {
 		return *p
 	}
 	return nil
@@ -201,10 +256,10 @@ func (c *Cache) OnCommand(fn func(ctx context.Context, call *Call, res Result, e
 	})
 }
 
-// LogMiddleware returns a middleware that logs every command to logger (slog.Default() when nil) at
+// LogHook returns a hook that logs every command to logger (slog.Default() when nil) at
 // level (errors at slog.LevelError) with its name, key or keys, backend, result and duration. Values
 // are not logged.
-func LogMiddleware(logger *slog.Logger, level slog.Level) Middleware {
+func LogHook(logger *slog.Logger, level slog.Level) Hook {
 	if logger == nil {
 		logger = slog.Default()
 	}
@@ -221,7 +276,7 @@ func LogMiddleware(logger *slog.Logger, level slog.Level) Middleware {
 			}
 			attrs := []slog.Attr{
 				slog.String("command", call.cmd.String()),
-				slog.String("backend", call.backend),
+				slog.String("backend", call.Backend()),
 				slog.Bool("ok", res.OK),
 				slog.Duration("duration", time.Since(start)),
 			}
@@ -242,3 +297,8 @@ func LogMiddleware(logger *slog.Logger, level slog.Level) Middleware {
 		}
 	}
 }
+
+// LogMiddleware is the former name of [LogHook].
+//
+// Deprecated: use LogHook.
+func LogMiddleware(logger *slog.Logger, level slog.Level) Hook { return LogHook(logger, level) }

@@ -1,4 +1,7 @@
-package redis
+// Package goredisdrv is the go-redis driver of the Redis backend (see package driver). Package
+// backends/redis/goredis registers it; it is apart from that package so that the backend's own
+// tests can use it.
+package goredisdrv
 
 import (
 	"context"
@@ -10,13 +13,18 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/cashews-go/cashews/backends/redis/internal/driver"
 )
 
-// goredisExec is the executor over a go-redis client (a *Client, *ClusterClient, *Ring or failover
+func init() { driver.Register("go-redis", Open) }
+
+// goredisExec is the driver over a go-redis client (a *Client, *ClusterClient, *Ring or failover
 // client behind the UniversalClient interface).
 type goredisExec struct {
 	c    goredis.UniversalClient
-	owns bool // close closes c
+	owns bool  // close closes c
+	logs *sink // the backend's share of go-redis' messages; nil for node clients
 
 	mu    sync.Mutex
 	nodes map[string]*goredis.Client // Cluster: clients of single nodes, for the keyspace commands
@@ -35,40 +43,41 @@ func toAny(args []string) []any {
 	return a
 }
 
-func (e *goredisExec) do(ctx context.Context, c command) reply {
-	r := fromGoredis(e.c.Do(ctx, toAny(c.args)...))
-	if cc, ok := e.c.(*goredis.ClusterClient); ok {
-		return clusterRetry(ctx, cc.ReloadState, r, func() reply { return fromGoredis(e.c.Do(ctx, toAny(c.args)...)) })
-	}
-	return r
+// Do runs one command.
+func (e *goredisExec) Do(ctx context.Context, args []string) driver.Reply {
+	return fromGoredis(e.c.Do(ctx, toAny(args)...))
 }
 
-func (e *goredisExec) doMulti(ctx context.Context, cs []command) []reply {
+// DoMulti runs the commands in one pipeline.
+func (e *goredisExec) DoMulti(ctx context.Context, cs [][]string) []driver.Reply {
 	if len(cs) == 0 {
 		return nil
 	}
 	p := e.c.Pipeline()
 	cmds := make([]*goredis.Cmd, len(cs))
 	for i, c := range cs {
-		cmds[i] = p.Do(ctx, toAny(c.args)...)
+		cmds[i] = p.Do(ctx, toAny(c)...)
 	}
 	_, _ = p.Exec(ctx) // each command carries its own error
-	out := make([]reply, len(cmds))
+	out := make([]driver.Reply, len(cmds))
 	for i, c := range cmds {
 		out[i] = fromGoredis(c)
-	}
-	if cc, ok := e.c.(*goredis.ClusterClient); ok {
-		for i, r := range out {
-			out[i] = clusterRetry(ctx, cc.ReloadState, r, func() reply { return fromGoredis(e.c.Do(ctx, toAny(cs[i].args)...)) })
-		}
 	}
 	return out
 }
 
-func (e *goredisExec) masters(ctx context.Context) ([]executor, error) {
+// ReloadState reloads the slot map of a cluster client.
+func (e *goredisExec) ReloadState(ctx context.Context) {
+	if cc, ok := e.c.(*goredis.ClusterClient); ok {
+		cc.ReloadState(ctx)
+	}
+}
+
+// Masters returns a driver per master.
+func (e *goredisExec) Masters(ctx context.Context) ([]driver.Driver, error) {
 	var (
 		mu  sync.Mutex
-		out []executor
+		out []driver.Driver
 	)
 	collect := func(_ context.Context, c *goredis.Client) error {
 		mu.Lock()
@@ -83,7 +92,7 @@ func (e *goredisExec) masters(ctx context.Context) ([]executor, error) {
 	case *goredis.Ring:
 		err = c.ForEachShard(ctx, collect)
 	default:
-		return []executor{e}, nil
+		return []driver.Driver{e}, nil
 	}
 	if err != nil {
 		return nil, err
@@ -91,13 +100,14 @@ func (e *goredisExec) masters(ctx context.Context) ([]executor, error) {
 	return out, nil
 }
 
-func (e *goredisExec) isCluster() bool {
+// IsCluster reports whether the client is a cluster client.
+func (e *goredisExec) IsCluster() bool {
 	_, ok := e.c.(*goredis.ClusterClient)
 	return ok
 }
 
-// knownNodes returns the cluster client's seeds and the nodes of its slot map.
-func (e *goredisExec) knownNodes() []string {
+// KnownNodes returns the cluster client's seeds and the nodes of its slot map.
+func (e *goredisExec) KnownNodes() []string {
 	cc, ok := e.c.(*goredis.ClusterClient)
 	if !ok {
 		return nil
@@ -123,9 +133,9 @@ func (e *goredisExec) knownNodes() []string {
 	return out
 }
 
-// node returns a client of the node at addr, made with the cluster client's options (go-redis
+// Node returns a client of the node at addr, made with the cluster client's options (go-redis
 // does not lend its own) and kept until close.
-func (e *goredisExec) node(addr string) (executor, error) {
+func (e *goredisExec) Node(addr string) (driver.Driver, error) {
 	cc, ok := e.c.(*goredis.ClusterClient)
 	if !ok {
 		return nil, errors.New("not a cluster client")
@@ -235,7 +245,9 @@ func (e *goredisExec) loadSlots(ctx context.Context) ([]goredis.ClusterSlot, err
 	return nil, errors.Join(errs...)
 }
 
-func (e *goredisExec) close() {
+// Close closes the node clients, and the client if the driver opened it.
+func (e *goredisExec) Close() {
+	logs.remove(e.logs)
 	e.mu.Lock()
 	for _, c := range e.nodes {
 		_ = c.Close()
@@ -248,37 +260,14 @@ func (e *goredisExec) close() {
 }
 
 // fromGoredis converts a go-redis result. redis.Nil is a nil reply, not an error.
-func fromGoredis(c *goredis.Cmd) reply {
+func fromGoredis(c *goredis.Cmd) driver.Reply {
 	v, err := c.Result()
 	if err != nil {
 		if errors.Is(err, goredis.Nil) {
-			return reply{}
+			return driver.Reply{}
 		}
 		var re goredis.Error
-		if errors.As(err, &re) {
-			return redisErrReply(err)
-		}
-		return faultReply(err)
+		return driver.Reply{Err: err, RedisError: errors.As(err, &re)}
 	}
-	return fromValue(v)
-}
-
-func fromValue(v any) reply {
-	switch v := v.(type) {
-	case nil:
-		return reply{}
-	case int64:
-		return reply{kind: kindInt, i: v}
-	case string:
-		return reply{kind: kindStr, s: v}
-	case []any:
-		a := make([]reply, len(v))
-		for i, e := range v {
-			a[i] = fromValue(e)
-		}
-		return reply{kind: kindArr, a: a}
-	case error:
-		return errReply(v)
-	}
-	return reply{kind: kindOther}
+	return driver.Reply{Value: v}
 }
