@@ -17,6 +17,7 @@ import (
 	"github.com/cashews-go/cashews/codec"
 	"github.com/cashews-go/cashews/internal/flight"
 	"github.com/cashews-go/cashews/internal/quote"
+	"github.com/cashews-go/cashews/internal/shared"
 	"github.com/cashews-go/cashews/internal/stats"
 )
 
@@ -30,6 +31,7 @@ type Cache struct {
 	hooks       atomic.Pointer[[]Hook]  // the hooks added by Use and OnCommand
 	handler     atomic.Pointer[Handler] // the chain of hooks, built-in and the user's; nil when the user added none
 	clock       backends.Clock
+	coarse      *coarseClock // the system clock for expiry checks on reads; nil with WithClock
 	logger      *slog.Logger
 	closed      atomic.Bool
 	loads       flight.Group[any]
@@ -65,6 +67,7 @@ type route struct {
 	bypass   burstLog         // failures of this backend routed around by Wrap and GetOrSet
 	tampered burstLog         // entries that failed to decode, replaced by Wrap and GetOrSet
 	stats    *backendStats    // the backend's counters
+	shares   bool             // the backend hands kept memory to reads marked by shared.Mark
 }
 
 // Option configures a Cache.
@@ -111,12 +114,16 @@ func New(opts ...Option) *Cache {
 	if c.clock == nil {
 		c.clock = backends.SystemClock{}
 	}
+	_, system := c.clock.(backends.SystemClock)
 	if c.logger == nil {
 		c.logger = slog.Default()
 	}
 	c.bgCtx, c.bgCancel = context.WithCancel(context.Background())
 	empty := []*route{}
 	c.routes.Store(&empty)
+	if system {
+		c.coarse = newCoarseClock(c.Go)
+	}
 	return c
 }
 
@@ -319,6 +326,9 @@ func (c *Cache) add(b backends.Backend, name string, sc setupConfig, cp commonPa
 	}
 	if r.goValues && cp.encoding {
 		return fmt.Errorf("cashews: %s keeps Go values as they are, so codec, compress, secret and digest do not apply (add copy=true to encode values)", name)
+	}
+	if sr, ok := b.(shared.Reader); ok && !r.goValues {
+		r.shares = sr.SharesReads()
 	}
 	if !r.goValues {
 		f, err := codec.New(cp.format)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cashews-go/cashews/backends"
 	"github.com/cashews-go/cashews/internal/quote"
+	"github.com/cashews-go/cashews/internal/shared"
 )
 
 // NoExpiration is the TTL that [Cache.GetExpire] reports for a key that never expires.
@@ -214,6 +215,9 @@ func (c *Cache) get(ctx context.Context, key string) (*route, any, bool, error) 
 		err, _ = r.sup.filter(ctx, CmdGet, err)
 		return r, nil, false, err
 	}
+	if r.shares { // what the Cache reads it does not modify, nor may its callers (see Get)
+		ctx = shared.Mark(ctx)
+	}
 	v, found, err := r.backend.Get(ctx, key)
 	r.health.record(err)
 	r.stats.read(ctx, found, err)
@@ -229,6 +233,9 @@ func (c *Cache) get(ctx context.Context, key string) (*route, any, bool, error) 
 // not move get's variables to the heap.
 func (c *Cache) getHooked(ctx context.Context, r *route, key string) (*route, any, bool, error) {
 	res, err := c.run(ctx, Call{cmd: CmdGet, key: key, r: r, do: func(ctx context.Context) (Result, error) {
+		if r.shares {
+			ctx = shared.Mark(ctx)
+		}
 		v, ok, err := r.backend.Get(ctx, key)
 		return Result{Value: v, OK: ok}, err
 	}})
@@ -236,7 +243,9 @@ func (c *Cache) getHooked(ctx context.Context, r *route, key string) (*route, an
 }
 
 // GetRaw returns the value stored at key as the backend keeps it, without decoding: the Go value for
-// the memory backend, the stored bytes for byte backends. A miss is (nil, false, nil).
+// the memory backend, the stored bytes for byte backends. A miss is (nil, false, nil). The value may
+// be shared with the cache (the stored Go value on mem://, the local copy of Redis' client-side
+// cache), so it must not be modified, as for [Get].
 func (c *Cache) GetRaw(ctx context.Context, key string) (any, bool, error) {
 	_, v, found, err := c.get(ctx, key)
 	return v, found, err

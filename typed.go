@@ -27,6 +27,11 @@ import (
 //   - a value that fails its signature check is an error matching [ErrTampered] and is never decoded.
 //
 // On mem:// the stored Go value is returned as it is (a hit allocates nothing when it holds a T).
+// A value that holds memory (a []byte, a slice, a map, a pointer) may therefore be shared with the
+// cache and with other callers, and must not be modified: on mem:// it is the stored value itself;
+// a []byte read with the raw codec from a byte backend is the payload in place, a subslice of the
+// backend's reply, which Redis' client-side cache keeps and hands to every reader. Copy it
+// (bytes.Clone) before changing it.
 func Get[T any](ctx context.Context, c *Cache, key string) (T, bool, error) {
 	r, v, found, err := c.get(ctx, key)
 	if err != nil || !found {
@@ -216,11 +221,20 @@ func decode[T any](c *Cache, r *route, key string, v any) (T, bool, error) {
 // decodeBytes is decode for a byte backend. It is apart from decode so that its target, which
 // escapes to the codec, costs the memory backend's hit path nothing.
 func decodeBytes[T any](c *Cache, r *route, key string, v any) (T, bool, error) {
-	var t T
 	data, ok := v.([]byte)
 	if !ok {
-		return t, false, fmt.Errorf("%w: %s returned %T for %s, want []byte", ErrWrongType, r.url, v, quote.String(key))
+		var zero T
+		return zero, false, fmt.Errorf("%w: %s returned %T for %s, want []byte", ErrWrongType, r.url, v, quote.String(key))
 	}
+	if _, isBytes := any((*T)(nil)).(*[]byte); isBytes {
+		return decodeByteSlice[T](c, r, key, data)
+	}
+	return decodeInto[T](c, r, key, data)
+}
+
+// decodeInto is decodeBytes through the codec, into a T that escapes to it.
+func decodeInto[T any](c *Cache, r *route, key string, data []byte) (T, bool, error) {
+	var t T
 	m, err := r.format.DecodeMeta(key, data, &t)
 	if err != nil {
 		return t, false, fmt.Errorf("cashews: decode %s from %s: %w", quote.String(key), r.url, &decodeError{err})
@@ -233,6 +247,26 @@ func decodeBytes[T any](c *Cache, r *route, key string, v any) (T, bool, error) 
 			return t, false, nil
 		}
 	}
+	return t, true, nil
+}
+
+// decodeByteSlice is decodeBytes for T = []byte: the payload of a raw value comes back in place, a
+// subslice of the bytes the backend returned (see [Get] for who may modify it), without a copy.
+func decodeByteSlice[T any](c *Cache, r *route, key string, data []byte) (T, bool, error) {
+	var t T
+	b, m, err := r.format.DecodeBytes(key, data)
+	if err != nil {
+		return t, false, fmt.Errorf("cashews: decode %s from %s: %w", quote.String(key), r.url, &decodeError{err})
+	}
+	if m.IsEntry {
+		if m.Entry.Err {
+			return t, false, fmt.Errorf("cashews: get %s from %s: %w", quote.String(key), r.url, errStoredError)
+		}
+		if c.expired(m.Entry.Expires) {
+			return t, false, nil
+		}
+	}
+	*any(&t).(*[]byte) = b
 	return t, true, nil
 }
 
@@ -259,9 +293,15 @@ func decodeFound[T any](ctx context.Context, c *Cache, r *route, key string, v a
 
 // expired reports whether a wrapped function's entry with the given expiry is past it by the
 // Cache's clock. Backends expire keys on their own clock; checking here too makes the Cache's clock
-// the one that counts.
+// the one that counts. On the system clock it reads the coarse clock (see coarseClock).
 func (c *Cache) expired(expires int64) bool {
-	return expires > 0 && c.clock.Now().UnixNano() >= expires
+	if expires <= 0 {
+		return false
+	}
+	if c.coarse != nil {
+		return c.coarse.read() >= expires
+	}
+	return c.clock.Now().UnixNano() >= expires
 }
 
 // convert handles the stored Go values that are not a T but stand for one: nil for a nilable T, and

@@ -228,15 +228,13 @@ func Wrap[A, R any](c *Cache, fn func(context.Context, A) (R, error), opts ...Wr
 		return nil, fmt.Errorf("cashews: Wrap %s: %w", name, err)
 	}
 
+	keys := newKeyTable()
 	return func(ctx context.Context, a A) (R, error) {
 		st.Inc(stats.Calls)
 		var zero R
-		key, err := tmpl.Render(ctx, a)
+		key, err := renderKey(ctx, keys, tmpl, defaultKeyPrefix, a)
 		if err != nil {
 			return zero, fmt.Errorf("cashews: %s: key: %w", name, err)
-		}
-		if defaultKeyPrefix != "" {
-			key = defaultKeyPrefix + key
 		}
 		call := WrapCall{Key: key, TTL: cfg.TTL, Arg: a}
 		if cfg.TTLFunc != nil {

@@ -21,7 +21,7 @@ import (
 // over them (seed 13), on the redis-server of CASHEWS_BENCH_REDIS. Get and Set run on 1 and on 64
 // goroutines. Our Cache uses codec=raw (values are []byte, stored as they are behind the 2-byte
 // format header), so that the comparison is of the plumbing, not of an encoding, and timeout=5s
-// (each command still gets a deadline context) so that a busy machine does not fail commands.
+// (each command is still bounded by it) so that a busy machine does not fail commands.
 // Sets have the TTL ([TTL]) in every client.
 const redisKeys = 1024
 

@@ -74,6 +74,7 @@ type Format struct {
 	maxSize     int64
 	macSize     int       // 0 without a secret
 	macs        sync.Pool // *macState; only with a secret
+	raw         bool      // the codec is Raw: DecodeBytes returns payloads in place
 }
 
 // macState is a pooled HMAC with a scratch buffer for the data signed before the payload.
@@ -94,6 +95,7 @@ func New(o Options) (*Format, error) {
 		return nil, err
 	}
 	f := &Format{codec: c, compressMin: o.CompressMin, maxSize: o.MaxSize}
+	_, f.raw = c.(rawCodec)
 	switch o.Compress {
 	case "", "none":
 		f.compress = compNone
@@ -316,6 +318,59 @@ func (f *Format) DecodeMeta(key string, data []byte, v any) (Meta, error) {
 		return Meta{}, err
 	}
 	return out, f.decodePayload(alg, payload, v)
+}
+
+// bytesID is the fingerprint of []byte, the type DecodeBytes decodes to.
+var bytesID = sync.OnceValue(func() uint64 { return typeID(reflect.TypeFor[[]byte]()) })
+
+// DecodeBytes is [Format.DecodeMeta] into a []byte that does not copy when it need not: with the
+// raw codec, a value stored uncompressed comes back as a subslice of data (the payload after the
+// header, signature and metadata, checked as DecodeMeta checks them), so that a read costs no
+// allocation. Other codecs and compressed payloads decode as DecodeMeta does, into new memory. The
+// result may share data's memory: the caller must not modify data while it uses the result, nor
+// the result unless it owns data.
+func (f *Format) DecodeBytes(key string, data []byte) ([]byte, Meta, error) {
+	if f.raw {
+		if b, m, ok, err := f.bytesInPlace(key, data); ok || err != nil {
+			return b, m, err
+		}
+	}
+	var b []byte
+	m, err := f.DecodeMeta(key, data, &b)
+	return b, m, err
+}
+
+// bytesInPlace is DecodeBytes' path without a copy: ok is false when the value is not a raw,
+// uncompressed payload of a []byte (a counter, a nil, an error result, another type, a compressed
+// value), which DecodeMeta then decodes or reports.
+func (f *Format) bytesInPlace(key string, data []byte) (b []byte, out Meta, ok bool, err error) {
+	rest, flags, err := f.open(key, data)
+	if err != nil {
+		return nil, Meta{}, false, err
+	}
+	if rest == nil || flags&flagCompression != compNone {
+		return nil, Meta{}, false, nil
+	}
+	if flags&flagMeta == 0 { // an older version's value: the raw codec's payload is the value
+		return f.sized(rest, Meta{Legacy: true})
+	}
+	var m meta
+	payload, err := m.parse(rest)
+	if err != nil {
+		return nil, Meta{}, false, err
+	}
+	if m.form != formTyped || m.typ != bytesID() {
+		return nil, Meta{}, false, nil
+	}
+	return f.sized(payload, Meta{IsEntry: m.isEntry, Entry: m.entry})
+}
+
+// sized returns payload as bytesInPlace's result, or ErrTooLarge as decodePayload reports it.
+func (f *Format) sized(payload []byte, m Meta) ([]byte, Meta, bool, error) {
+	if int64(len(payload)) > f.maxSize {
+		return nil, Meta{}, false, fmt.Errorf("%w: the payload has %d bytes, more than the maximum of %d", ErrTooLarge, len(payload), f.maxSize)
+	}
+	return payload[:len(payload):len(payload)], m, true, nil
 }
 
 // DecodeCounter returns the integer a counter holds: a value Encode wrote for an integer (not a

@@ -16,7 +16,7 @@ import (
 
 // The benchmarks compare the backend's engines with the raw clients on one local server: Get and
 // Set, sequential and from 64 goroutines, values of 64 bytes over 1024 keys. The backend runs with
-// timeout=15s (each call still gets its deadline context) so that a busy machine does not fail them.
+// timeout=15s (each call is still bounded by it) so that a busy machine does not fail them.
 //
 //	go test -run '^$' -bench . -benchtime 2s ./backends/redis/
 

@@ -497,3 +497,41 @@ func TestGoredisLogsThroughLogger(t *testing.T) {
 		t.Fatalf("%d records of go-redis messages for one burst; want 1:\n%s", n, logs.String())
 	}
 }
+
+// TestCacheGetAllocations holds the allocations of a Get[[]byte] through the Cache with the raw
+// codec: on the rueidis engine, the reply's string and the []byte in an interface (the reply's
+// bytes are returned once, without a deadline context or a command slice); with client-side
+// caching, none on a hit, which returns the local copy (signed values too).
+func TestCacheGetAllocations(t *testing.T) {
+	if redis.RaceEnabled {
+		t.Skip("the race detector changes allocations")
+	}
+	srv := redistest.Start(t)
+	for _, c := range []struct {
+		params string
+		want   float64
+	}{
+		{"codec=raw", 2},
+		{"codec=raw&client_side=true", 0},
+		{"codec=raw&client_side=true&secret=0123456789abcdef0123456789abcdef", 0},
+	} {
+		cache := cashews.New()
+		if err := cache.Setup(srv.URL() + "?timeout=15s&" + c.params); err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		if _, err := cache.Set(ctx, "k", []byte("value"), time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		get := func() {
+			if v, found, err := cashews.Get[[]byte](ctx, cache, "k"); err != nil || !found || string(v) != "value" {
+				t.Fatalf("%s: Get = (%q, %v, %v), want value", c.params, v, found, err)
+			}
+		}
+		get()
+		if n := testing.AllocsPerRun(200, get); n > c.want {
+			t.Errorf("%s: Get[[]byte] allocates %v times, want at most %v", c.params, n, c.want)
+		}
+		cache.Close()
+	}
+}

@@ -1,6 +1,7 @@
 package redis
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"iter"
@@ -8,11 +9,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/redis/rueidis"
+	"unsafe"
 
 	"github.com/cashews-go/cashews/backends"
 	"github.com/cashews-go/cashews/internal/quote"
+	"github.com/cashews-go/cashews/internal/shared"
 )
 
 const (
@@ -73,17 +74,21 @@ func setCmd(key, value string, ttl time.Duration, mode backends.SetMode) command
 }
 
 // Get returns the value at key as a []byte the caller owns. With client-side caching a hit is
-// served from local memory.
+// served from local memory; for a context that the Cache marked (see internal/shared: the Cache
+// does not modify what it reads, and its callers must not either), a hit returns the local copy
+// itself, which costs no allocation.
 func (b *Backend) Get(ctx context.Context, key string) (any, bool, error) {
+	ctx, keep := shared.Unmark(ctx)
 	if b.closed.Load() {
 		return nil, false, errClosed
 	}
 	if b.stores != nil {
-		if m, ok := b.stores.peek(key, time.Now()); ok {
-			if v, found, ok := cachedValue(m); ok {
-				b.hits.Add(1)
-				return v, found, nil
+		if v, ok := b.stores.peek(key, time.Now()); ok {
+			b.cs.Inc(csHits)
+			if keep || !v.found {
+				return v.v, v.found, nil
 			}
+			return bytes.Clone(v.v.([]byte)), true, nil
 		}
 	}
 	cctx, cancel := b.withTimeout(ctx)
@@ -94,7 +99,7 @@ func (b *Backend) Get(ctx context.Context, key string) (any, bool, error) {
 		r, hit = b.csc.getCached(cctx, key, b.cscTTL)
 		b.count(r, hit)
 	} else {
-		r = b.ex.do(cctx, keyCmd(true, "GET", key))
+		r = getVia(cctx, b.ex, key)
 	}
 	s, found, err := r.str()
 	if err != nil {
@@ -103,20 +108,24 @@ func (b *Backend) Get(ctx context.Context, key string) (any, bool, error) {
 	if !found {
 		return nil, false, nil
 	}
-	return []byte(s), true, nil
+	if b.csc != nil && !keep {
+		return []byte(s), true, nil // the local cache keeps s
+	}
+	return stringBytes(s), true, nil
 }
 
-// cachedValue converts a cached GET reply: a nil reply is a miss. ok is false for a reply GET
-// cannot give (never cached).
-func cachedValue(m rueidis.RedisMessage) (v any, found, ok bool) {
-	if m.IsNil() {
-		return nil, false, true
+// SharesReads reports whether Get returns memory the backend keeps for a context that the Cache
+// marked: with client-side caching (see internal/shared).
+func (b *Backend) SharesReads() bool { return b.stores != nil }
+
+// stringBytes returns the bytes of s without a copy. A reply's string is the driver's, made for the
+// reply (or kept by the client-side cache): the bytes are handed to the Cache, which does not modify
+// them, and to callers, who must not (see cashews.Get).
+func stringBytes(s string) []byte {
+	if len(s) == 0 {
+		return []byte{}
 	}
-	s, err := m.ToString()
-	if err != nil {
-		return nil, false, false
-	}
-	return []byte(s), true, true
+	return unsafe.Slice(unsafe.StringData(s), len(s))
 }
 
 // count records a client-side cache hit or miss (errors are neither).
@@ -124,9 +133,9 @@ func (b *Backend) count(r reply, hit bool) {
 	switch {
 	case r.err != nil:
 	case hit:
-		b.hits.Add(1)
+		b.cs.Inc(csHits)
 	default:
-		b.misses.Add(1)
+		b.cs.Inc(csMisses)
 	}
 }
 
@@ -144,12 +153,12 @@ func (b *Backend) GetMany(ctx context.Context, keys []string) ([]backends.Entry,
 		missed, at = nil, nil
 		now := time.Now()
 		for i, k := range keys {
-			if m, ok := b.stores.peek(k, now); ok {
-				if v, found, ok := cachedValue(m); ok {
-					b.hits.Add(1)
-					out[i] = backends.Entry{Value: v, Found: found}
-					continue
+			if v, ok := b.stores.peek(k, now); ok {
+				b.cs.Inc(csHits)
+				if v.found {
+					out[i] = backends.Entry{Value: bytes.Clone(v.v.([]byte)), Found: true}
 				}
+				continue
 			}
 			missed, at = append(missed, k), append(at, i)
 		}
@@ -188,8 +197,8 @@ func (b *Backend) getMany(ctx context.Context, keys []string) []reply {
 				errs++
 			}
 		}
-		b.hits.Add(int64(hits))
-		b.misses.Add(int64(len(rs) - hits - errs))
+		b.cs.Add(csHits, int64(hits))
+		b.cs.Add(csMisses, int64(len(rs)-hits-errs))
 		return rs
 	}
 	cs := make([]command, len(keys))

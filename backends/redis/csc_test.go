@@ -8,9 +8,11 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/cashews-go/cashews/backends"
 	"github.com/cashews-go/cashews/internal/redistest"
+	"github.com/cashews-go/cashews/internal/shared"
 	"github.com/cashews-go/cashews/internal/testenv"
 )
 
@@ -421,4 +423,78 @@ func TestClientSideTTLBound(t *testing.T) {
 		t.Fatalf("a value was served from memory %s after it was cached, beyond client_side_ttl=500ms", age)
 	}
 	t.Logf("served from memory until %s after it was cached (client_side_ttl=500ms)", lastHit.Sub(cached).Round(time.Millisecond))
+}
+
+// TestClientSideSharedReads: a read marked by the Cache (internal/shared) gets the local copy
+// itself, the same memory on every hit and without an allocation, while an unmarked read gets a
+// copy of its own; the backend's own writes and deletes, and other clients' writes, reach marked
+// reads as they reach the others.
+func TestClientSideSharedReads(t *testing.T) {
+	srv := server(t)
+	ctx := testCtx(t)
+	reader := openURL(t, withParams(srv.URL(), relaxed+"&client_side=true"))
+	writer := openURL(t, withParams(srv.URL(), relaxed))
+	if !reader.SharesReads() || writer.SharesReads() {
+		t.Fatalf("SharesReads: %v with client-side caching, %v without; want true, false", reader.SharesReads(), writer.SharesReads())
+	}
+	marked := shared.Mark(ctx)
+	get := func(ctx context.Context) []byte {
+		t.Helper()
+		v, found, err := reader.Get(ctx, "k")
+		if err != nil {
+			t.Fatalf("Get: %v", err)
+		}
+		if !found {
+			return nil
+		}
+		return v.([]byte)
+	}
+	mustSet(t, ctx, reader, "k", "v1", 0)
+	get(ctx) // cached
+	before := reader.Stats().Hits
+	a, b := get(marked), get(marked)
+	if string(a) != "v1" || unsafe.SliceData(a) != unsafe.SliceData(b) {
+		t.Fatalf("marked hits: %q and %q at %p and %p; want v1, the same memory", a, b, unsafe.SliceData(a), unsafe.SliceData(b))
+	}
+	if hits := reader.Stats().Hits - before; hits != 2 {
+		t.Fatalf("marked reads counted %d hits, want 2", hits)
+	}
+	own := get(ctx)
+	if string(own) != "v1" || unsafe.SliceData(own) == unsafe.SliceData(a) {
+		t.Fatal("an unmarked hit returned the local copy, want a copy of its own")
+	}
+	own[0] = 'X'
+	if v := get(marked); string(v) != "v1" {
+		t.Fatalf("after the caller modified its copy: %q, want v1", v)
+	}
+	if !raceEnabled {
+		if n := testing.AllocsPerRun(100, func() { get(marked) }); n != 0 {
+			t.Errorf("a marked hit allocates %v times, want 0", n)
+		}
+	}
+
+	mustSet(t, ctx, reader, "k", "v2", 0) // the backend's own write: seen at once
+	if v := get(marked); string(v) != "v2" {
+		t.Fatalf("after the backend's own write: %q, want v2", v)
+	}
+	get(marked) // cached again
+	mustSet(t, ctx, writer, "k", "v3", 0)
+	if !eventually(time.Second, func() bool { return string(get(marked)) == "v3" }) {
+		t.Fatalf("another client's write not seen by marked reads: %q", get(marked))
+	}
+	get(marked)
+	if _, err := reader.Delete(ctx, "k"); err != nil {
+		t.Fatal(err)
+	}
+	if v := get(marked); v != nil {
+		t.Fatalf("after the backend's own delete: %q, want a miss", v)
+	}
+	mustSet(t, ctx, reader, "k", "v4", 0)
+	get(marked)
+	if err := reader.Clear(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if v := get(marked); v != nil {
+		t.Fatalf("after Clear: %q, want a miss", v)
+	}
 }

@@ -45,6 +45,7 @@ type localStore struct {
 type lsEntry struct {
 	key     string
 	val     rueidis.RedisMessage
+	cur     atomic.Pointer[lsValue] // the value as Get returns it, while has (see storeSet.index)
 	has     bool
 	xat     int64 // local expiry, unix ms
 	size    int
@@ -54,6 +55,27 @@ type lsEntry struct {
 	prev    *lsEntry
 	next    *lsEntry
 	flights []*flight
+}
+
+// lsValue is a cached value as the backend's Get returns it, set once when the value is cached and
+// read without a lock: the reply's bytes (sharing the reply's string), boxed once.
+type lsValue struct {
+	v     any   // []byte; nil for a nil reply (a miss)
+	found bool  // false for a nil reply
+	xat   int64 // local expiry, unix ms
+	gen   uint32
+}
+
+// newLSValue converts a GET reply for lsValue; ok is false for a reply GET cannot give.
+func newLSValue(m rueidis.RedisMessage, xat int64, gen uint32) (*lsValue, bool) {
+	if m.IsNil() {
+		return &lsValue{xat: xat, gen: gen}, true
+	}
+	s, err := m.ToString()
+	if err != nil {
+		return nil, false
+	}
+	return &lsValue{v: stringBytes(s), found: true, xat: xat, gen: gen}, true
 }
 
 // flight is a read sent to Redis that other readers of the key may wait for.
@@ -171,6 +193,10 @@ func (s *localStore) Update(key, cmd string, val rueidis.RedisMessage) int64 {
 	e.val, e.has, e.xat, e.gen = val, true, xat, f.gen
 	e.size = len(key) + val.CacheSize() + entryOverhead
 	e.visited.Store(false)
+	if v, ok := newLSValue(val, xat, f.gen); ok {
+		e.cur.Store(v)
+		s.set.index.Store(key, e)
+	}
 	s.pushFront(e)
 	s.size += e.size
 	for s.size > s.max && s.tail != nil {
@@ -231,6 +257,11 @@ func (s *localStore) Delete(keys []rueidis.RedisMessage) {
 func (s *localStore) Close(err error) {
 	s.mu.Lock()
 	items := s.items
+	for _, e := range items {
+		if e.has {
+			s.dropValue(e)
+		}
+	}
 	s.items = make(map[string]*lsEntry)
 	s.head, s.tail, s.hand, s.size, s.closed = nil, nil, nil, 0, true
 	s.mu.Unlock()
@@ -241,17 +272,6 @@ func (s *localStore) Close(err error) {
 		}
 	}
 	s.set.remove(s)
-}
-
-// peek returns the cached reply of key at now, as Flight does for a hit.
-func (s *localStore) peek(key string, ms int64, g *slotGuard) (rueidis.RedisMessage, bool) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if e := s.items[key]; e != nil && e.has && ms < e.xat && s.valid(e, g) {
-		e.visited.Store(true)
-		return e.val, true
-	}
-	return rueidis.RedisMessage{}, false
 }
 
 // invalidate is the backend's own write of keys (all keys when all is true): their cached values
@@ -286,6 +306,8 @@ func (s *localStore) dropValue(e *lsEntry) {
 	s.unlink(e)
 	s.size -= e.size
 	e.val, e.has, e.size = rueidis.RedisMessage{}, false, 0
+	e.cur.Store(nil)
+	s.set.index.CompareAndDelete(e.key, e)
 }
 
 // forgetIfEmpty removes e from the map when it holds nothing. s.mu must be held.
@@ -343,10 +365,17 @@ func (s *localStore) evict() {
 
 // storeSet holds the live stores of one client (one per connection), to serve hits without going
 // through the driver and to apply the backend's own writes to them.
+//
+// Its index maps each key to the entry of the store that cached it last: a hit is one lock-free
+// lookup (sync.Map reads take no lock and write nothing shared), instead of a lookup under the read
+// lock of every store. A store sets the index when it caches a value and removes its own entry (only
+// its own) when the value goes, under its lock, before the write or invalidation that removed it
+// returns. A key missing from the index is read through the driver, which asks the key's store.
 type storeSet struct {
 	mu     sync.Mutex                    // serialises changes of stores
 	stores atomic.Pointer[[]*localStore] // copied on change, so readers take no lock
 	slots  atomic.Pointer[slotGuard]     // Cluster: which node serves each slot (nil on one server)
+	index  sync.Map                      // key -> *lsEntry holding a value
 }
 
 func newStoreSet() *storeSet {
@@ -381,18 +410,26 @@ func (ss *storeSet) remove(s *localStore) {
 	ss.mu.Unlock()
 }
 
-// peek returns key's cached reply from whichever connection's store holds it. A key is read through
-// one connection per node, so at most one store holds a value that counts: on Cluster, that of the
-// node serving its slot (see slotGuard).
-func (ss *storeSet) peek(key string, now time.Time) (rueidis.RedisMessage, bool) {
-	ms := now.UnixMilli()
-	g := ss.slots.Load()
-	for _, s := range *ss.stores.Load() {
-		if v, ok := s.peek(key, ms, g); ok {
-			return v, true
-		}
+// peek returns key's cached value from the index, as Flight would for a hit: while its local expiry
+// has not passed and, on Cluster, its slot's generation is the one it was read in (see slotGuard). A
+// key is read through one connection per node, so at most one store holds a value that counts.
+func (ss *storeSet) peek(key string, now time.Time) (*lsValue, bool) {
+	x, ok := ss.index.Load(key)
+	if !ok {
+		return nil, false
 	}
-	return rueidis.RedisMessage{}, false
+	e := x.(*lsEntry)
+	v := e.cur.Load()
+	if v == nil || now.UnixMilli() >= v.xat {
+		return nil, false
+	}
+	if g := ss.slots.Load(); g != nil && g.gens[e.slot].Load() != v.gen {
+		return nil, false
+	}
+	if !e.visited.Load() { // a write only when the flag changes: hits share no cache line
+		e.visited.Store(true)
+	}
+	return v, true
 }
 
 // guard returns the Cluster slot guard, or nil (also for a nil set).

@@ -50,6 +50,15 @@ func (e *rueidisExec) do(ctx context.Context, c command) reply {
 	return r
 }
 
+// get is do(GET key) with the command from rueidis' builder, which takes its slice from a pool.
+func (e *rueidisExec) get(ctx context.Context, key string) reply {
+	r := fromRueidis(e.c.Do(ctx, e.c.B().Get().Key(key).Build()))
+	if e.cluster {
+		return retryTryAgain(ctx, r, func() reply { return fromRueidis(e.c.Do(ctx, e.c.B().Get().Key(key).Build())) })
+	}
+	return r
+}
+
 func (e *rueidisExec) doMulti(ctx context.Context, cs []command) []reply {
 	if len(cs) == 0 {
 		return nil

@@ -40,6 +40,20 @@ type cachingExecutor interface {
 	getManyCached(ctx context.Context, keys []string, ttl time.Duration) (rs []reply, hits int)
 }
 
+// keyGetter is implemented by executors that send GET key without building a command (rueidis,
+// and the guard and lazy executors over it): the hot path of Get.
+type keyGetter interface {
+	get(ctx context.Context, key string) reply
+}
+
+// getVia runs GET key on ex, through its get when it has one.
+func getVia(ctx context.Context, ex executor, key string) reply {
+	if g, ok := ex.(keyGetter); ok {
+		return g.get(ctx, key)
+	}
+	return ex.do(ctx, keyCmd(true, "GET", key))
+}
+
 // command is one Redis command: args[0] is its name; args[keyAt:keyAt+nkeys] are its keys (which
 // route it on Cluster). A read-only command may be retried by the engine after a network error.
 type command struct {

@@ -157,6 +157,15 @@ func (g *guard) do(ctx context.Context, c command) reply {
 	return runGuarded(ctx, g.st, func(ctx context.Context) reply { return g.ex.do(ctx, c) }, replyFaulty)
 }
 
+func (g *guard) get(ctx context.Context, key string) reply {
+	if start, ok := g.st.direct(); ok {
+		r := getVia(ctx, g.ex, key)
+		g.st.done(start, r.fault)
+		return r
+	}
+	return runGuarded(ctx, g.st, func(ctx context.Context) reply { return getVia(ctx, g.ex, key) }, replyFaulty)
+}
+
 func (g *guard) doMulti(ctx context.Context, cs []command) []reply {
 	if len(cs) == 0 {
 		return nil

@@ -211,6 +211,14 @@ func (l *lazyExec) do(ctx context.Context, c command) reply {
 	return cn.ex.do(ctx, c)
 }
 
+func (l *lazyExec) get(ctx context.Context, key string) reply {
+	cn, err := l.conn(ctx)
+	if err != nil {
+		return notConnected(err)
+	}
+	return getVia(ctx, cn.ex, key)
+}
+
 func (l *lazyExec) doMulti(ctx context.Context, cs []command) []reply {
 	cn, err := l.conn(ctx)
 	if err != nil {

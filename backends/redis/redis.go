@@ -19,6 +19,7 @@ import (
 	"github.com/cashews-go/cashews/backends"
 	"github.com/cashews-go/cashews/backends/redis/internal/driver"
 	"github.com/cashews-go/cashews/internal/quote"
+	"github.com/cashews-go/cashews/internal/stripe"
 )
 
 func init() {
@@ -158,6 +159,7 @@ type Backend struct {
 	stores    *storeSet       // the client-side caches, for the backend's own writes
 	cscTTL    time.Duration
 	timeout   time.Duration
+	deadlines *deadlines // bound commands by timeout when the caller's context cannot end
 	logger    *slog.Logger
 	memberPfx string // makes SliceIncr members unique across processes
 
@@ -167,9 +169,14 @@ type Backend struct {
 	closeOnce sync.Once
 	seq       atomic.Uint64
 	tagsSeen  atomic.Bool // tags are in use: writes end a key's tags (see tags.go)
-	hits      counter
-	misses    counter
+	cs        *stripe.Set // the client-side cache's counters, csHits and csMisses, per P
 }
+
+// The client-side cache's counters in Backend.cs.
+const (
+	csHits = iota
+	csMisses
+)
 
 var (
 	_ backends.Full              = (*Backend)(nil)
@@ -276,6 +283,8 @@ func (o Options) timeout() time.Duration {
 
 func newBackend(ex executor, opts Options, st *guardState, stores *storeSet) *Backend {
 	b := &Backend{logger: opts.Logger, timeout: opts.timeout()}
+	b.deadlines = newDeadlines(b.timeout)
+	b.cs = stripe.New(2)
 	if b.logger == nil {
 		b.logger = slog.Default()
 	}
@@ -409,7 +418,7 @@ func newRueidis(ctx context.Context, o Options, st *guardState, stores *storeSet
 
 // Stats returns the client-side cache's hit and miss counts (zero without client-side caching).
 func (b *Backend) Stats() Stats {
-	return Stats{Hits: b.hits.Load(), Misses: b.misses.Load()}
+	return Stats{Hits: b.cs.Load(csHits), Misses: b.cs.Load(csMisses)}
 }
 
 // IsCluster reports whether the backend talks to a Redis Cluster. Before a backend that connects in
@@ -426,6 +435,7 @@ func (b *Backend) Close() error {
 	b.closeOnce.Do(func() {
 		b.closed.Store(true)
 		b.ex.close()
+		b.deadlines.close()
 	})
 	return nil
 }
@@ -455,6 +465,13 @@ func (b *Backend) withTimeout(ctx context.Context) (context.Context, context.Can
 	}
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= b.timeout {
 		return ctx, noCancel
+	}
+	if ctx.Done() == nil { // nothing else ends ctx: a shared deadline (see deadlines) bounds it
+		d := b.deadlines.get(time.Now())
+		if ctx == context.Background() {
+			return d, noCancel
+		}
+		return &valuesCtx{Context: d, vals: ctx}, noCancel
 	}
 	return context.WithTimeout(ctx, b.timeout)
 }
