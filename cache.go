@@ -15,6 +15,7 @@ import (
 	"github.com/cashews-go/cashews/backends"
 	_ "github.com/cashews-go/cashews/backends/memory" // registers mem://
 	"github.com/cashews-go/cashews/codec"
+	"github.com/cashews-go/cashews/internal/coarse"
 	"github.com/cashews-go/cashews/internal/flight"
 	"github.com/cashews-go/cashews/internal/quote"
 	"github.com/cashews-go/cashews/internal/shared"
@@ -31,7 +32,7 @@ type Cache struct {
 	hooks       atomic.Pointer[[]Hook]  // the hooks added by Use and OnCommand
 	handler     atomic.Pointer[Handler] // the chain of hooks, built-in and the user's; nil when the user added none
 	clock       backends.Clock
-	coarse      *coarseClock // the system clock for expiry checks on reads; nil with WithClock
+	coarse      *coarse.Clock // the system clock for expiry checks on reads (see expired); nil with WithClock
 	logger      *slog.Logger
 	closed      atomic.Bool
 	loads       flight.Group[any]
@@ -122,7 +123,9 @@ func New(opts ...Option) *Cache {
 	empty := []*route{}
 	c.routes.Store(&empty)
 	if system {
-		c.coarse = newCoarseClock(c.Go)
+		c.coarse = coarse.New(unixNow, func(run func(stop <-chan struct{})) bool {
+			return c.Go(func(ctx context.Context) { run(ctx.Done()) })
+		})
 	}
 	return c
 }

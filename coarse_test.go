@@ -5,6 +5,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/cashews-go/cashews/internal/coarse"
 )
 
 // TestCoarseClock: on the system clock, expiry checks read a clock that lags the system clock by at
@@ -17,25 +19,25 @@ func TestCoarseClock(t *testing.T) {
 		if c.coarse == nil {
 			t.Fatal("no coarse clock on the system clock")
 		}
-		if got, want := c.coarse.read(), time.Now().UnixNano(); got != want {
+		if got, want := c.coarse.Read(), time.Now().UnixNano(); got != want {
 			t.Fatalf("first read %d, want the clock's %d", got, want)
 		}
 		for range 50 { // reads every 100 µs: the goroutine keeps ticking
 			time.Sleep(100 * time.Microsecond)
 			now := time.Now().UnixNano()
-			if got := c.coarse.read(); got > now || now-got > int64(coarseResolution) {
-				t.Fatalf("read %d, %s behind the clock; want at most %s", got, time.Duration(now-got), coarseResolution)
+			if got := c.coarse.Read(); got > now || now-got > int64(coarse.Resolution) {
+				t.Fatalf("read %d, %s behind the clock; want at most %s", got, time.Duration(now-got), coarse.Resolution)
 			}
 		}
 		time.Sleep(10 * time.Millisecond) // idle: the goroutine parks
 		synctest.Wait()
-		if got, want := c.coarse.read(), time.Now().UnixNano(); got != want {
+		if got, want := c.coarse.Read(), time.Now().UnixNano(); got != want {
 			t.Fatalf("read after an idle spell %d, want the clock's %d", got, want)
 		}
 		c.Close()
 		for range 3 {
 			time.Sleep(time.Second)
-			if got, want := c.coarse.read(), time.Now().UnixNano(); got != want {
+			if got, want := c.coarse.Read(), time.Now().UnixNano(); got != want {
 				t.Fatalf("read after Close %d, want the clock's %d", got, want)
 			}
 		}
@@ -53,7 +55,7 @@ func TestCoarseClockNeverStartedAfterClose(t *testing.T) {
 		c.Close()
 		for range 3 {
 			time.Sleep(time.Second)
-			if got, want := c.coarse.read(), time.Now().UnixNano(); got != want {
+			if got, want := c.coarse.Read(), time.Now().UnixNano(); got != want {
 				t.Fatalf("read %d, want the clock's %d", got, want)
 			}
 		}
@@ -80,7 +82,7 @@ func TestWrapExpiresOnTheCoarseClock(t *testing.T) {
 		if runs != 1 {
 			t.Fatalf("%d runs before the TTL, want 1", runs)
 		}
-		time.Sleep(10*time.Millisecond + 2*coarseResolution)
+		time.Sleep(10*time.Millisecond + 2*coarse.Resolution)
 		get(ctx, 1)
 		if runs != 2 {
 			t.Fatalf("%d runs after the TTL, want 2", runs)

@@ -293,13 +293,16 @@ func decodeFound[T any](ctx context.Context, c *Cache, r *route, key string, v a
 
 // expired reports whether a wrapped function's entry with the given expiry is past it by the
 // Cache's clock. Backends expire keys on their own clock; checking here too makes the Cache's clock
-// the one that counts. On the system clock it reads the coarse clock (see coarseClock).
+// the one that counts. On the system clock it reads a coarse clock (package internal/coarse; its
+// goroutine starts at the first read and is the Cache's, see Cache.Go), as the memory backend does:
+// a read may take an entry up to about a millisecond after it expired; writes read the clock
+// itself, so an entry never expires early, and an injected clock (WithClock) is read directly.
 func (c *Cache) expired(expires int64) bool {
 	if expires <= 0 {
 		return false
 	}
 	if c.coarse != nil {
-		return c.coarse.read() >= expires
+		return c.coarse.Read() >= expires
 	}
 	return c.clock.Now().UnixNano() >= expires
 }
@@ -342,3 +345,5 @@ func convert[T any](key string, v any) (T, error) {
 	}
 	return t, fmt.Errorf("%w: value at %s is %T, not %v", ErrWrongType, quote.String(key), v, rt)
 }
+
+func unixNow() int64 { return time.Now().UnixNano() }

@@ -92,45 +92,6 @@ func TestLockFreeReadersNeverMissAPresentKey(t *testing.T) {
 	checkInvariants(t, b)
 }
 
-// TestCoarseClock checks, in a synctest bubble (fake time), that the coarse clock parks when a tick
-// passes without a read, that a read while parked returns the time and wakes it, and that a ticking
-// clock lags by at most its resolution.
-func TestCoarseClock(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		c := newCoarseClock()
-		precise := func() int64 { return time.Now().UnixNano() }
-		go c.run(precise)
-		defer func() {
-			close(c.stop)
-			<-c.done
-		}()
-		if c.now.Load() != 0 {
-			t.Fatal("the clock ticks before anyone read it")
-		}
-		start := time.Now().UnixNano()
-		if got := c.read(precise); got != start {
-			t.Fatalf("read while parked = %d, want the time %d", got, start)
-		}
-		for range 10 {
-			time.Sleep(coarseResolution / 3)
-			now := time.Now().UnixNano()
-			got := c.read(precise)
-			if got > now || now-got > int64(coarseResolution) {
-				t.Fatalf("read = %d at %d: lags %v; want at most %v", got, now, time.Duration(now-got), coarseResolution)
-			}
-		}
-		time.Sleep(3 * coarseResolution)
-		synctest.Wait()
-		if c.now.Load() != 0 {
-			t.Error("the clock still ticks after ticks without a read; want it parked")
-		}
-		time.Sleep(time.Hour) // a parked clock does not wake every millisecond of the hour
-		if got, now := c.read(precise), time.Now().UnixNano(); got != now {
-			t.Errorf("read after an hour parked = %d, want the time %d", got, now)
-		}
-	})
-}
-
 // TestCoarseClockTTL checks Get's expiry on the system clock (the bubble's fake time): a key read
 // throughout its TTL is a miss once the TTL and the clock's resolution have passed.
 func TestCoarseClockTTL(t *testing.T) {

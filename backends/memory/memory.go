@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cashews-go/cashews/backends"
+	"github.com/cashews-go/cashews/internal/coarse"
 	"github.com/cashews-go/cashews/internal/quote"
 )
 
@@ -86,7 +87,8 @@ type Backend struct {
 	maxBytes   int64
 	copy       bool
 	clock      backends.Clock // nil means the system clock, read as start + monotonic time since
-	coarse     *coarseClock   // the system clock for lock-free readers; nil with an injected clock
+	coarse     *coarse.Clock  // the system clock for lock-free readers; nil with an injected clock
+	coarseDone chan struct{}  // closed when the coarse clock's goroutine returns
 	start      time.Time      // when New ran, with its monotonic reading
 	startNano  int64          // start in unix nanoseconds
 	sizer      func(any) int64
@@ -170,9 +172,11 @@ func New(opts Options) *Backend {
 	b.start = time.Now()
 	b.startNano = b.start.UnixNano()
 	if b.clock == nil {
-		b.coarse = newCoarseClock()
-		b.coarse.stop = b.stop
-		go b.coarse.run(b.now)
+		b.coarse, b.coarseDone = coarse.New(b.now, nil), make(chan struct{})
+		go func() {
+			defer close(b.coarseDone)
+			b.coarse.Run(b.stop)
+		}()
 	}
 	interval := opts.CheckInterval
 	if interval == 0 {
@@ -256,7 +260,7 @@ func (b *Backend) Close() error {
 			<-b.done
 		}
 		if b.coarse != nil {
-			<-b.coarse.done
+			<-b.coarseDone
 		}
 		b.clear(false)
 	})

@@ -152,7 +152,7 @@ func (b *Backend) now() int64 {
 // backend runs on the system clock (see clock.go), the injected clock's otherwise.
 func (b *Backend) readNow() int64 {
 	if b.coarse != nil {
-		return b.coarse.read(b.now)
+		return b.coarse.Read()
 	}
 	return b.clock.Now().UnixNano()
 }
