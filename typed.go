@@ -236,18 +236,25 @@ func decodeBytes[T any](c *Cache, r *route, key string, v any) (T, bool, error) 
 func decodeInto[T any](c *Cache, r *route, key string, data []byte) (T, bool, error) {
 	var t T
 	m, err := r.format.DecodeMeta(key, data, &t)
+	found, err := c.decoded(r, key, m, err)
+	return t, found, err
+}
+
+// decoded tells what a decoded value means for a read: an error that names it when it did not
+// decode or holds a wrapped function's stored error, and not found when it is an expired entry.
+func (c *Cache) decoded(r *route, key string, m codec.Meta, err error) (bool, error) {
 	if err != nil {
-		return t, false, fmt.Errorf("cashews: decode %s from %s: %w", quote.String(key), r.url, &decodeError{err})
+		return false, fmt.Errorf("cashews: decode %s from %s: %w", quote.String(key), r.url, &decodeError{err})
 	}
 	if m.IsEntry {
 		if m.Entry.Err {
-			return t, false, fmt.Errorf("cashews: get %s from %s: %w", quote.String(key), r.url, errStoredError)
+			return false, fmt.Errorf("cashews: get %s from %s: %w", quote.String(key), r.url, errStoredError)
 		}
 		if c.expired(m.Entry.Expires) {
-			return t, false, nil
+			return false, nil
 		}
 	}
-	return t, true, nil
+	return true, nil
 }
 
 // decodeByteSlice is decodeBytes for T = []byte: the payload of a raw value comes back in place, a
@@ -255,16 +262,8 @@ func decodeInto[T any](c *Cache, r *route, key string, data []byte) (T, bool, er
 func decodeByteSlice[T any](c *Cache, r *route, key string, data []byte) (T, bool, error) {
 	var t T
 	b, m, err := r.format.DecodeBytes(key, data)
-	if err != nil {
-		return t, false, fmt.Errorf("cashews: decode %s from %s: %w", quote.String(key), r.url, &decodeError{err})
-	}
-	if m.IsEntry {
-		if m.Entry.Err {
-			return t, false, fmt.Errorf("cashews: get %s from %s: %w", quote.String(key), r.url, errStoredError)
-		}
-		if c.expired(m.Entry.Expires) {
-			return t, false, nil
-		}
+	if found, err := c.decoded(r, key, m, err); !found {
+		return t, false, err
 	}
 	*any(&t).(*[]byte) = b
 	return t, true, nil
