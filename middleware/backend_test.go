@@ -160,12 +160,16 @@ func TestFailedInvalidationsOverflow(t *testing.T) {
 		clk.Advance(time.Millisecond)
 	}
 	rs.MustDo("SET", "http:/z never-dropped", "x") // under the prefix, as a stored response would be
+	rs.MustDo("SET", "http:other", "x")            // shares the prefix but is no response: it stays
 	// A retry may still meet a connection from before the restart (EOF): then the gate pauses and the
 	// next request past the pause tries again. Every request meanwhile goes to the handler.
 	for try := 0; ; try++ {
 		clk.Advance(time.Minute)
 		get(t, srv.URL+"/z").want(t, 200, fmt.Sprintf("v%02d", 5+try))
 		if n, _ := rs.Do("EXISTS", "http:/z never-dropped"); n == int64(0) {
+			if n, _ := rs.Do("EXISTS", "http:other"); n != int64(1) {
+				t.Errorf("EXISTS of a key that is not the middleware's = %v, want 1", n)
+			}
 			break
 		} else if try == 4 {
 			t.Fatalf("EXISTS of a key under the prefix after %d retries = %v, want 0", try+1, n)

@@ -7,7 +7,7 @@ import (
 )
 
 // maxPendingKeys bounds the keys remembered from failed invalidations; past it, the next retry drops
-// every response under the middleware's prefix instead (more than needed, never less).
+// every response the middleware stored instead (more than needed, never less).
 var maxPendingKeys = 1024
 
 // pending remembers the invalidations that failed, so that no response they should have dropped is
@@ -52,7 +52,9 @@ func (p *pending) settle(ctx context.Context, h *handler) (bool, error) {
 
 	var err error
 	if all {
-		globs, keys, tags = []string{h.cfg.prefix + "*"}, nil, nil
+		// Every key of the middleware is the prefix, the escaped path (empty only for a URL without
+		// one) and a space: other keys that share the prefix, if the program has any, stay.
+		globs, keys, tags = []string{h.cfg.prefix + "/*", h.cfg.prefix + " *"}, nil, nil
 	}
 	if len(keys) > 0 {
 		if _, err = h.c.DeleteMany(ctx, keys...); err == nil {
