@@ -3,6 +3,7 @@ package middleware
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -11,7 +12,9 @@ import (
 	"time"
 
 	"github.com/cashews-go/cashews"
+	"github.com/cashews-go/cashews/backends"
 	"github.com/cashews-go/cashews/backends/backendtest"
+	"github.com/cashews-go/cashews/backends/memory"
 	_ "github.com/cashews-go/cashews/backends/redis"
 	"github.com/cashews-go/cashews/internal/redistest"
 )
@@ -174,5 +177,38 @@ func TestFailedInvalidationsOverflow(t *testing.T) {
 		} else if try == 4 {
 			t.Fatalf("EXISTS of a key under the prefix after %d retries = %v, want 0", try+1, n)
 		}
+	}
+}
+
+// coreOnly is a memory backend seen through the Backend core alone: it cannot delete by pattern.
+type coreOnly struct{ backends.Backend }
+
+// A failed invalidation that fails again for another reason than an unavailable backend (here a
+// backend that cannot delete by pattern) keeps the cache bypassed, with one record per 10 s, not
+// one per request.
+func TestFailedInvalidationNotUnavailable(t *testing.T) {
+	clk := backendtest.NewClock()
+	c := cashews.New(cashews.WithClock(clk))
+	t.Cleanup(func() { c.Close() })
+	if err := c.SetupBackend(coreOnly{memory.New(memory.Options{})}, ""); err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	o := headersHandler("Cache-Control", "max-age=600")
+	srv := serve(t, c, o, Drop("/"), Logger(slog.New(slog.NewTextHandler(&logs, nil))))
+
+	get(t, srv.URL+"/a").want(t, 200, "v01")
+	get(t, srv.URL+"/a").want(t, 200, "v01")
+	do(t, http.MethodPost, srv.URL+"/b").want(t, 200, "v02") // Drop("/") cannot run
+	for i := 3; i <= 6; i++ {
+		get(t, srv.URL+"/a").want(t, 200, fmt.Sprintf("v%02d", i)) // bypassed, never v01
+	}
+	if n := strings.Count(logs.String(), "retry of a failed invalidation failed"); n != 1 {
+		t.Errorf("%d records of the failed retries in one instant, want 1:\n%s", n, logs.String())
+	}
+	clk.Advance(11 * time.Second)
+	get(t, srv.URL+"/a").want(t, 200, "v07")
+	if n := strings.Count(logs.String(), "retry of a failed invalidation failed"); n != 2 {
+		t.Errorf("%d records after 11 s, want 2", n)
 	}
 }

@@ -92,7 +92,9 @@ func (h *handler) settled(ctx context.Context) bool {
 	}
 	ok, err := h.pending.settle(context.WithoutCancel(ctx), h)
 	if err != nil {
-		h.backendError(ctx, "invalidate", "", err)
+		if closed := h.gate.fail(ctx, h.now(), err); closed || (!unavailable(err) && h.pending.logDue(h.now())) {
+			h.cfg.logger.Warn("cashews/middleware: retry of a failed invalidation failed; the cache is bypassed until it succeeds", "err", err)
+		}
 	}
 	return ok
 }
