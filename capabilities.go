@@ -203,6 +203,12 @@ func (r *route) deleteMany(ctx context.Context, keys []string) (int, error) {
 	if r.batcher != nil {
 		return r.batcher.DeleteMany(ctx, keys)
 	}
+	return r.deleteEach(ctx, keys)
+}
+
+// deleteEach deletes keys one Delete at a time and returns how many were present (the ones deleted
+// before an error included).
+func (r *route) deleteEach(ctx context.Context, keys []string) (int, error) {
 	n := 0
 	for _, k := range keys {
 		ok, err := r.backend.Delete(ctx, k)
@@ -231,14 +237,10 @@ func (r *route) deleteMatch(ctx context.Context, pattern string) (int, error) {
 		if err != nil {
 			return n, err
 		}
-		for _, k := range keys {
-			ok, err := r.backend.Delete(ctx, k)
-			if err != nil {
-				return n, err
-			}
-			if ok {
-				n++
-			}
+		d, err := r.deleteEach(ctx, keys)
+		n += d
+		if err != nil {
+			return n, err
 		}
 	}
 	return n, nil
