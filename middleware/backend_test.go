@@ -57,13 +57,7 @@ func TestFailingBackendServesFromOrigin(t *testing.T) {
 // After the backend fails to answer, requests leave it alone for a second (doubling while it keeps
 // failing), so that only one request pays its timeout; once it answers again, the cache is back.
 func TestUnavailableBackendIsPaused(t *testing.T) {
-	rs := redistest.Start(t)
-	clk := backendtest.NewClock()
-	c := cashews.New(cashews.WithClock(clk))
-	t.Cleanup(func() { c.Close() })
-	if err := c.Setup(rs.URL()); err != nil {
-		t.Fatal(err)
-	}
+	rs, clk, c := onRedis(t)
 	var calls atomic.Int32
 	c.OnCommand(func(context.Context, *cashews.Call, cashews.Result, error) { calls.Add(1) }, cashews.CmdGet, cashews.CmdSet)
 	o := headersHandler("Cache-Control", "max-age=600")
@@ -112,13 +106,7 @@ func TestUnavailableBackendIsPaused(t *testing.T) {
 // answers again, it is tried before anything is read, so the response the POST changed is never
 // served. Until it succeeds, requests bypass the cache.
 func TestFailedInvalidationIsRetried(t *testing.T) {
-	rs := redistest.Start(t)
-	clk := backendtest.NewClock()
-	c := cashews.New(cashews.WithClock(clk))
-	t.Cleanup(func() { c.Close() })
-	if err := c.Setup(rs.URL()); err != nil {
-		t.Fatal(err)
-	}
+	rs, clk, c := onRedis(t)
 	o := headersHandler("Cache-Control", "max-age=600")
 	srv := serve(t, c, o)
 
@@ -142,13 +130,7 @@ func TestFailedInvalidationsOverflow(t *testing.T) {
 	old := maxPendingKeys
 	maxPendingKeys = 2
 	t.Cleanup(func() { maxPendingKeys = old })
-	rs := redistest.Start(t)
-	clk := backendtest.NewClock()
-	c := cashews.New(cashews.WithClock(clk))
-	t.Cleanup(func() { c.Close() })
-	if err := c.Setup(rs.URL()); err != nil {
-		t.Fatal(err)
-	}
+	rs, clk, c := onRedis(t)
 	o := headersHandler("Cache-Control", "max-age=600")
 	srv := serve(t, c, o)
 
@@ -211,4 +193,17 @@ func TestFailedInvalidationNotUnavailable(t *testing.T) {
 	if n := strings.Count(logs.String(), "retry of a failed invalidation failed"); n != 2 {
 		t.Errorf("%d records after 11 s, want 2", n)
 	}
+}
+
+// onRedis returns a Cache on a new redis-server, with an injected clock.
+func onRedis(t *testing.T) (*redistest.Server, *backendtest.Clock, *cashews.Cache) {
+	t.Helper()
+	rs := redistest.Start(t)
+	clk := backendtest.NewClock()
+	c := cashews.New(cashews.WithClock(clk))
+	t.Cleanup(func() { c.Close() })
+	if err := c.Setup(rs.URL()); err != nil {
+		t.Fatal(err)
+	}
+	return rs, clk, c
 }
