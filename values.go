@@ -10,11 +10,11 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/cashews-go/cashews/backends"
 	"github.com/cashews-go/cashews/codec"
+	"github.com/cashews-go/cashews/internal/burst"
 	"github.com/cashews-go/cashews/internal/quote"
 )
 
@@ -186,29 +186,17 @@ func counterText(v any) (int64, bool) {
 }
 
 // burstLog logs the first event of a burst at once and sums up the later ones in one record per
-// period, so that a failure on every call does not flood the log.
-type burstLog struct {
-	mu      sync.Mutex
-	lastLog time.Time
-	unseen  int64
-}
+// period (see package internal/burst), on the Cache's clock.
+type burstLog struct{ burst.Log }
 
 const burstLogEvery = 10 * time.Second
 
 // log writes the record unless one was written less than burstLogEvery ago, in which case it only
 // counts the event for the next record.
 func (b *burstLog) log(ctx context.Context, c *Cache, level slog.Level, msg string, attrs ...slog.Attr) {
-	now := c.clock.Now()
-	b.mu.Lock()
-	if !b.lastLog.IsZero() && now.Sub(b.lastLog) < burstLogEvery {
-		b.unseen++
-		b.mu.Unlock()
-		return
+	if unseen, due := b.Due(c.clock.Now(), burstLogEvery); due {
+		c.logger.LogAttrs(ctx, level, msg, append(attrs, slog.Int64("unlogged_since_last_record", unseen))...)
 	}
-	unseen := b.unseen
-	b.lastLog, b.unseen = now, 0
-	b.mu.Unlock()
-	c.logger.LogAttrs(ctx, level, msg, append(attrs, slog.Int64("unlogged_since_last_record", unseen))...)
 }
 
 // EncodeErrors returns how many results of wrapped functions could not be stored so far because

@@ -92,8 +92,14 @@ func (h *handler) settled(ctx context.Context) bool {
 	}
 	ok, err := h.pending.settle(context.WithoutCancel(ctx), h)
 	if err != nil {
-		if closed := h.gate.fail(ctx, h.now(), err); closed || (!unavailable(err) && h.pending.logDue(h.now())) {
-			h.cfg.logger.Warn("cashews/middleware: retry of a failed invalidation failed; the cache is bypassed until it succeeds", "err", err)
+		// An unavailable backend is logged once per pause of the gate; other errors once per burst.
+		log := h.gate.fail(ctx, h.now(), err)
+		var unseen int64
+		if !unavailable(err) {
+			unseen, log = h.pending.log.Due(h.now(), pendingLogEvery)
+		}
+		if log {
+			h.cfg.logger.Warn("cashews/middleware: retry of a failed invalidation failed; the cache is bypassed until it succeeds", "err", err, "unlogged_since_last_record", unseen)
 		}
 	}
 	return ok

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/cashews-go/cashews/internal/burst"
 )
 
 // maxPendingKeys bounds the keys remembered from failed invalidations; past it, the next retry drops
@@ -25,18 +27,12 @@ type pending struct {
 	all   bool       // too much to remember, or a scan that failed: drop everything under the prefix
 	retry sync.Mutex // one retry at a time; other requests meanwhile bypass the cache
 
-	lastLog atomic.Int64 // when a retry that failed for another reason than unavailability was logged (Unix ns)
+	log burst.Log // the retries that failed for another reason than unavailability
 }
 
 // pendingLogEvery spaces the records of retries that fail for another reason than an unavailable
 // backend (those are logged once per pause of the gate), since every request retries.
 const pendingLogEvery = 10 * time.Second
-
-// logDue reports whether a failed retry at now should be logged, and notes it if so.
-func (p *pending) logDue(now time.Time) bool {
-	last := p.lastLog.Load()
-	return now.UnixNano()-last >= int64(pendingLogEvery) && p.lastLog.CompareAndSwap(last, now.UnixNano())
-}
 
 // add records an invalidation that failed.
 func (p *pending) add(keys, globs, tags []string, all bool) {

@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/cashews-go/cashews/backends"
 	"github.com/cashews-go/cashews/backends/redis/internal/driver"
+	"github.com/cashews-go/cashews/internal/burst"
 )
 
 // driverExec is the executor over a driver registered by another package (go-redis, registered by
@@ -129,10 +129,7 @@ type driverLog struct {
 	logger *slog.Logger
 	driver string
 	addrs  string
-
-	mu      sync.Mutex
-	lastLog time.Time
-	unseen  int64
+	burst  burst.Log
 }
 
 func newDriverLog(opts Options) *driverLog {
@@ -145,18 +142,10 @@ func newDriverLog(opts Options) *driverLog {
 
 // log logs msg unless a record went out less than driverLogEvery ago; then it only counts it.
 func (s *driverLog) log(ctx context.Context, msg string) {
-	now := time.Now()
-	s.mu.Lock()
-	if !s.lastLog.IsZero() && now.Sub(s.lastLog) < driverLogEvery {
-		s.unseen++
-		s.mu.Unlock()
-		return
+	if unseen, due := s.burst.Due(time.Now(), driverLogEvery); due {
+		s.logger.LogAttrs(ctx, slog.LevelWarn, "cashews: redis: "+s.driver+": "+msg,
+			slog.String("addrs", s.addrs), slog.Int64("unlogged_since_last_record", unseen))
 	}
-	unseen := s.unseen
-	s.lastLog, s.unseen = now, 0
-	s.mu.Unlock()
-	s.logger.LogAttrs(ctx, slog.LevelWarn, "cashews: redis: "+s.driver+": "+msg,
-		slog.String("addrs", s.addrs), slog.Int64("unlogged_since_last_record", unseen))
 }
 
 // goredisPackage is the package that registers the go-redis driver.
